@@ -1,0 +1,34 @@
+//! The `webtune` command-line tool.
+
+mod doctor;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Private fine-tuning and RAG on your own GPU.
+#[derive(Parser)]
+#[command(name = "webtune", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Report the GPU adapter and check that it computes what the CPU computes.
+    Doctor(doctor::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Doctor(args) => doctor::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

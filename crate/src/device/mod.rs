@@ -1,0 +1,117 @@
+//! Backend tiers behind one device type.
+//!
+//! webtune runs the same tensor code on three tiers:
+//! - [`Tier::Cpu`]: burn's pure-Rust `flex` backend — the fast, exact tier for numerics, and
+//!   the fallback everywhere (it also runs inside wasm).
+//! - [`Tier::Gpu`]: burn's wgpu backend — WebGPU in the browser, Vulkan/Metal/DX12 natively
+//!   (lavapipe on a machine without a GPU).
+//!
+//! Library code takes a [`ComputeDevice`] (or its burn [`Device`]) as a parameter and never
+//! creates one itself. Every readback is async ([`read_f32`]): a blocking read panics in wasm.
+
+mod adapter;
+mod readback;
+
+pub use adapter::{AdapterLimits, AdapterReport};
+pub use readback::read_f32;
+
+use burn::tensor::Device;
+use serde::Serialize;
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::platform;
+
+/// Which backend a [`ComputeDevice`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// burn's `flex` CPU backend.
+    Cpu,
+    /// burn's wgpu backend: WebGPU in the browser, the native GPU API elsewhere.
+    Gpu,
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Tier::Cpu => "CPU (flex)",
+            Tier::Gpu if platform::IN_BROWSER => "GPU (WebGPU)",
+            Tier::Gpu => "GPU (wgpu)",
+        })
+    }
+}
+
+/// A device to compute on, with what is known about the hardware behind it.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    tier: Tier,
+    device: Device,
+    adapter: Option<AdapterReport>,
+}
+
+/// The GPU runtime can be registered once per process (a second registration fails), so the
+/// first successful initialisation is kept and handed out again.
+static GPU: async_lock::OnceCell<ComputeDevice> = async_lock::OnceCell::new();
+
+impl ComputeDevice {
+    /// The CPU tier. Always available.
+    pub fn cpu() -> Self {
+        Self {
+            tier: Tier::Cpu,
+            device: Device::flex(),
+            adapter: None,
+        }
+    }
+
+    /// The GPU tier: acquires the platform's adapter the first time, then returns the same
+    /// device. Fails with [`Error::DeviceInit`] when there is no usable adapter (in a browser:
+    /// no WebGPU, or WebGPU switched off).
+    pub async fn gpu() -> Result<Self> {
+        GPU.get_or_try_init(|| async {
+            let (device, setup) = Device::wgpu_options()
+                .graphics_api(platform::GRAPHICS_API)
+                .init_with_setup_async()
+                .await
+                .map_err(|err| Error::DeviceInit {
+                    tier: Tier::Gpu,
+                    reason: err.to_string(),
+                })?;
+            Ok(Self {
+                tier: Tier::Gpu,
+                device,
+                adapter: Some(AdapterReport::from_setup(&setup)),
+            })
+        })
+        .await
+        .cloned()
+    }
+
+    /// The tier asked for: [`Self::cpu`] or [`Self::gpu`].
+    pub async fn new(tier: Tier) -> Result<Self> {
+        match tier {
+            Tier::Cpu => Ok(Self::cpu()),
+            Tier::Gpu => Self::gpu().await,
+        }
+    }
+
+    /// Which tier this is.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The burn device to create tensors and modules on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The same device with autodiff recording, for training.
+    pub fn autodiff(&self) -> Device {
+        self.device.clone().autodiff()
+    }
+
+    /// What the GPU adapter reports about itself; `None` on the CPU tier.
+    pub fn adapter(&self) -> Option<&AdapterReport> {
+        self.adapter.as_ref()
+    }
+}

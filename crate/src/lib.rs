@@ -1,0 +1,30 @@
+//! # webtune
+//!
+//! Private fine-tuning (LoRA and other parameter-efficient methods) and retrieval-augmented
+//! generation for small language models, on the user's own GPU: natively through wgpu
+//! (Vulkan, Metal, DX12) and inside a browser tab through WebGPU, with one code path.
+//!
+//! Layers, lowest first (nothing imports upward; see `ARCHITECTURE.md`):
+//! - [`platform`]: the only place that knows which target it was compiled for.
+//! - [`device`]: backend tiers (CPU, wgpu/WebGPU) behind one [`device::ComputeDevice`], the
+//!   adapter report and async readback.
+//! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
+//! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
+//! - [`selfcheck`]: a small forward + backward computation that proves a tier computes what
+//!   the others compute.
+//!
+//! What it does not provide: a distributed trainer (users continue on PEFT/TRL), a server, or
+//! any network access of its own.
+
+pub mod device;
+pub mod error;
+pub mod nn;
+pub mod numerics;
+pub mod platform;
+pub mod selfcheck;
+
+pub use device::{ComputeDevice, Tier};
+pub use error::{Error, Result};
+
+/// The burn version webtune is built on, re-exported so that callers use the same one.
+pub use burn;

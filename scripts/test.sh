@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up what is missing, then runs every test tier in order; stops at the first failure.
+#
+#   scripts/test.sh            # all tiers
+#   scripts/test.sh TIER...    # only these (names below), after setup
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+source scripts/env.sh
+
+tiers=(fmt clippy features cpu gpu wasm browser trunk page)
+[ $# -gt 0 ] && tiers=("$@")
+
+run_tier() {
+  case "$1" in
+    fmt) cargo fmt --all --check ;;
+    clippy)
+      cargo clippy -q --workspace --all-targets -- -D warnings
+      cargo clippy -q --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --all-targets -- -D warnings ;;
+    features)
+      # burn's autotune (and fusion) must stay off: see ARCHITECTURE.md, "WebGPU in the browser".
+      if cargo tree -q -e features --target all -i burn-cubecl | grep -E 'feature "(autotune|fusion)"'; then
+        echo "burn-cubecl is built with autotune or fusion: the browser tier would be silently wrong" >&2
+        return 1
+      fi ;;
+    cpu) cargo test -q --workspace -- --skip gpu ;;
+    gpu) cargo test -q -p webtune-tests --test native -- gpu ;;
+    wasm) cargo build -q --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --tests ;;
+    browser) cargo test -q --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
+    trunk) trunk build --release --offline ;;
+    page) node tests/page/smoke.mjs ;;
+    *) echo "unknown tier $1 (tiers: fmt clippy features cpu gpu wasm browser trunk page)" >&2; return 2 ;;
+  esac
+}
+
+start_all=$SECONDS
+for tier in "${tiers[@]}"; do
+  printf '\033[1;34m==> tier %s\033[0m\n' "$tier"
+  start=$SECONDS
+  if ! run_tier "$tier"; then
+    printf '\033[1;31mtier %s FAILED after %ss\033[0m\n' "$tier" $((SECONDS - start))
+    exit 1
+  fi
+  printf '\033[1;32m==> tier %s ok (%ss)\033[0m\n' "$tier" $((SECONDS - start))
+done
+echo "all tiers passed in $((SECONDS - start_all))s: ${tiers[*]}"

@@ -1,0 +1,57 @@
+//! Browser tier: the shared test bodies in headless Chromium, on WebGPU (SwiftShader) and on
+//! the CPU backend compiled to wasm. Run through `wasm-bindgen-test-runner` (see
+//! tests/README.md); without `--enable-unsafe-webgpu` in `tests/webdriver.json` the WebGPU
+//! tests fail with "webgpu found no adapters", which is how we know they ran on WebGPU.
+#![cfg(target_arch = "wasm32")]
+
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use webtune::ComputeDevice;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn webgpu() -> ComputeDevice {
+    match ComputeDevice::gpu().await {
+        Ok(device) => device,
+        Err(err) => panic!("{err} (is Chromium running with --enable-unsafe-webgpu?)"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_adapter_is_the_browsers() {
+    let gpu = webgpu().await;
+    let adapter = gpu.adapter().expect("the GPU tier has an adapter report");
+    wasm_bindgen_test::console_log!("browser adapter:\n{adapter}");
+    assert_eq!(adapter.backend, "browserwebgpu", "{adapter}");
+    assert!(adapter.limits.max_compute_invocations_per_workgroup >= 256);
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_mlp_matches_reference_and_cpu() {
+    let gpu = webgpu().await;
+    if let Err(err) = webtune_tests::mlp_matches_reference_and_cpu(&gpu).await {
+        panic!("WebGPU: {err}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_perturbed_gradient_is_caught() {
+    let gpu = webgpu().await;
+    webtune_tests::perturbed_gradient_is_caught(&gpu)
+        .await
+        .expect("self-check runs");
+}
+
+#[wasm_bindgen_test]
+async fn wasm_cpu_mlp_matches_reference() {
+    if let Err(err) = webtune_tests::mlp_matches_reference_and_cpu(&ComputeDevice::cpu()).await {
+        panic!("CPU in wasm: {err}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_model_matmuls_match_cpu() {
+    let gpu = webgpu().await;
+    if let Err(err) = webtune_tests::model_matmuls_match_cpu(&gpu).await {
+        panic!("WebGPU: {err}");
+    }
+}

@@ -1,0 +1,57 @@
+//! Native test tiers. Each test body (from `webtune_tests`) runs once per tier:
+//! `cargo test -p webtune-tests --test native cpu::` runs the CPU tier,
+//! `… gpu::` the wgpu tier (lavapipe on a machine without a GPU).
+//!
+//! The GPU tier fails when no adapter exists, so that it cannot pass by not running; set
+//! `WEBTUNE_SKIP_GPU=1` to skip it explicitly (it then prints that it skipped).
+#![cfg(not(target_arch = "wasm32"))]
+
+use webtune::platform::block_on;
+use webtune::{ComputeDevice, Tier};
+
+/// The device for `tier`, or `None` when the GPU tier is explicitly skipped.
+fn device(tier: Tier) -> Option<ComputeDevice> {
+    if tier == Tier::Gpu && std::env::var_os("WEBTUNE_SKIP_GPU").is_some() {
+        eprintln!("SKIPPED: GPU tier (WEBTUNE_SKIP_GPU is set)");
+        return None;
+    }
+    match block_on(ComputeDevice::new(tier)) {
+        Ok(device) => Some(device),
+        Err(err) => panic!("{err} (set WEBTUNE_SKIP_GPU=1 to skip this tier explicitly)"),
+    }
+}
+
+/// Declares each test once per tier, in modules `cpu` and `gpu`.
+macro_rules! tiered_tests {
+    ($($name:ident => $body:path;)*) => {
+        mod cpu { $( #[test] fn $name() { super::run(webtune::Tier::Cpu, |d| Box::pin($body(d))); } )* }
+        mod gpu { $( #[test] fn $name() { super::run(webtune::Tier::Gpu, |d| Box::pin($body(d))); } )* }
+    };
+}
+
+type BoxedTest<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = webtune::Result<()>> + 'a>>;
+
+fn run(tier: Tier, body: impl for<'a> FnOnce(&'a ComputeDevice) -> BoxedTest<'a>) {
+    if let Some(device) = device(tier) {
+        if let Err(err) = block_on(body(&device)) {
+            panic!("{tier}: {err}");
+        }
+    }
+}
+
+tiered_tests! {
+    mlp_matches_reference_and_cpu => webtune_tests::mlp_matches_reference_and_cpu;
+    perturbed_gradient_is_caught => webtune_tests::perturbed_gradient_is_caught;
+    model_matmuls_match_cpu => webtune_tests::model_matmuls_match_cpu;
+}
+
+#[test]
+fn gpu_adapter_reports_its_limits() {
+    let Some(gpu) = device(Tier::Gpu) else { return };
+    let adapter = gpu.adapter().expect("the GPU tier has an adapter report");
+    eprintln!("{adapter}");
+    assert!(!adapter.name.is_empty());
+    assert!(adapter.limits.max_storage_buffer_binding_size >= 128 << 20);
+    assert!(adapter.limits.max_compute_invocations_per_workgroup >= 256);
+    assert!(adapter.limits.max_storage_buffers_per_shader_stage >= 8);
+}

@@ -1,0 +1,116 @@
+// Page smoke test: serves the Trunk build (dist/) on 127.0.0.1, opens it in Debian's headless
+// Chromium through playwright-core, and checks what a person would see.
+//
+//   node tests/page/smoke.mjs      (after `trunk build --release --offline`)
+//
+// Scenario 1, WebGPU on (--enable-unsafe-webgpu, SwiftShader): the adapter report appears and
+// names SwiftShader, the self-check passes. Scenario 2, WebGPU off: the page says so clearly
+// instead of going blank. Both fail on any uncaught error, any console error (scenario 1), and
+// any request that leaves the page's origin. Screenshots go to tests/artifacts/.
+import { chromium } from 'playwright-core';
+import { createServer } from 'node:http';
+import { readFile, mkdir } from 'node:fs/promises';
+import { extname, join, normalize, resolve } from 'node:path';
+
+const root = resolve(process.argv[2] ?? 'dist');
+const artifacts = resolve('tests/artifacts');
+const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const timeoutMs = Number(process.env.PAGE_TIMEOUT_MS ?? 300_000);
+const baseFlags = [
+  '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+const types = {
+  '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml',
+};
+
+function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+async function scenario(name, { webgpu, origin }, check) {
+  const browser = await chromium.launch({
+    executablePath: browserPath,
+    args: webgpu ? [...baseFlags, '--enable-unsafe-webgpu'] : baseFlags,
+  });
+  const problems = [];
+  const console_ = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
+    page.on('console', (msg) => {
+      console_.push(`[${msg.type()}] ${msg.text()}`);
+      if (msg.type() === 'error' && webgpu) problems.push(`console error: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
+    page.on('request', (req) => {
+      const url = req.url();
+      if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:')) {
+        problems.push(`request left the origin: ${url}`);
+      }
+    });
+    await page.goto(`${origin}/`);
+    await check(page);
+    await mkdir(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  } catch (err) {
+    problems.push(String(err?.stack ?? err));
+  } finally {
+    await browser.close();
+  }
+  if (problems.length) {
+    console.error(`FAIL ${name}\n  ${problems.join('\n  ')}\n  console:\n    ${console_.join('\n    ')}`);
+    return false;
+  }
+  console.log(`ok   ${name}`);
+  return true;
+}
+
+const expect = (cond, message) => { if (!cond) throw new Error(message); };
+
+async function waitForStatus(page, id, statuses) {
+  const selector = statuses.map((s) => `#${id}[data-status="${s}"]`).join(', ');
+  await page.waitForSelector(selector, { timeout: timeoutMs });
+  const el = page.locator(`#${id}`);
+  return { status: await el.getAttribute('data-status'), text: await el.innerText() };
+}
+
+const server = await serve();
+const origin = `http://127.0.0.1:${server.address().port}`;
+let passed = 0;
+let failed = 0;
+const record = (ok) => (ok ? passed++ : failed++);
+
+record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
+  const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
+  console.log(`browser adapter report:\n${adapter.text.replace(/^/gm, '    ')}`);
+  expect(adapter.status === 'ready', `no adapter: ${adapter.text}`);
+  expect(/swiftshader/i.test(adapter.text), 'the adapter is not SwiftShader');
+  const check = await waitForStatus(page, 'selfcheck', ['ok', 'failed']);
+  console.log(`self-check: ${check.text}`);
+  expect(check.status === 'ok', `self-check failed: ${check.text}`);
+}));
+
+record(await scenario('page-no-webgpu', { webgpu: false, origin }, async (page) => {
+  const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
+  expect(adapter.status === 'unavailable', 'WebGPU was found without --enable-unsafe-webgpu');
+  expect(/WebGPU is not available/.test(adapter.text), `unclear message: ${adapter.text}`);
+  console.log(`message without WebGPU: ${adapter.text.split('\n')[0]}`);
+}));
+
+server.close();
+console.log(`page: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
