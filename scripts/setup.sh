@@ -52,9 +52,10 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
 fi
 
 # --- npm: wasm-opt (binaryen 132; Debian's 108 breaks wasm-bindgen output) and playwright ----
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+if ! cmp -s package-lock.json node_modules/.webtune-installed-lock.json 2>/dev/null; then
   log "npm ci (binaryen, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.webtune-installed-lock.json
 fi
 
 log "cargo fetch"

@@ -26,7 +26,7 @@ run_tier() {
     cpu) cargo test -q --workspace -- --skip gpu ;;
     gpu) cargo test -q -p webtune-tests --test native -- gpu ;;
     wasm) cargo build -q --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --tests ;;
-    browser) cargo test -q --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
+    browser) cargo test --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
     trunk) trunk build --release --offline ;;
     page) node tests/page/smoke.mjs ;;
     *) echo "unknown tier $1 (tiers: fmt clippy features cpu gpu wasm browser trunk page)" >&2; return 2 ;;

@@ -101,8 +101,8 @@ pub fn compare(
     for (index, (&value, &expected)) in values.iter().zip(reference).enumerate() {
         let abs_diff = (value - expected).abs();
         let allowed = tol.atol + tol.rtol * expected.abs();
-        // `!(a <= b)` rather than `a > b`, so that a NaN fails.
-        if !(abs_diff <= allowed) {
+        // A NaN anywhere (value, reference or tolerance) fails.
+        if abs_diff.is_nan() || allowed.is_nan() || abs_diff > allowed {
             return Err(Mismatch::Value {
                 what: what.to_string(),
                 index,

@@ -3,6 +3,7 @@
 //! tests/README.md); without `--enable-unsafe-webgpu` in `tests/webdriver.json` the WebGPU
 //! tests fail with "webgpu found no adapters", which is how we know they ran on WebGPU.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use webtune::ComputeDevice;
@@ -22,6 +23,10 @@ async fn webgpu_adapter_is_the_browsers() {
     let adapter = gpu.adapter().expect("the GPU tier has an adapter report");
     wasm_bindgen_test::console_log!("browser adapter:\n{adapter}");
     assert_eq!(adapter.backend, "browserwebgpu", "{adapter}");
+    assert!(
+        !adapter.name.is_empty(),
+        "GPUAdapter.info gave no name:\n{adapter}"
+    );
     assert!(adapter.limits.max_compute_invocations_per_workgroup >= 256);
 }
 

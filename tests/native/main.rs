@@ -5,6 +5,7 @@
 //! The GPU tier fails when no adapter exists, so that it cannot pass by not running; set
 //! `WEBTUNE_SKIP_GPU=1` to skip it explicitly (it then prints that it skipped).
 #![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Tier};
@@ -32,10 +33,10 @@ macro_rules! tiered_tests {
 type BoxedTest<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = webtune::Result<()>> + 'a>>;
 
 fn run(tier: Tier, body: impl for<'a> FnOnce(&'a ComputeDevice) -> BoxedTest<'a>) {
-    if let Some(device) = device(tier) {
-        if let Err(err) = block_on(body(&device)) {
-            panic!("{tier}: {err}");
-        }
+    if let Some(device) = device(tier)
+        && let Err(err) = block_on(body(&device))
+    {
+        panic!("{tier}: {err}");
     }
 }
 

@@ -4,6 +4,9 @@
 //! A test body is written once as an `async fn(&ComputeDevice)` and run by every tier:
 //! `native/` runs it on the CPU and GPU tiers, `browser/` in headless Chromium on WebGPU.
 
+// Test support: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use webtune::numerics::Tolerance;
 use webtune::selfcheck::MlpCheck;
 use webtune::{ComputeDevice, Result, Tier};

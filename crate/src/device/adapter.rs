@@ -4,6 +4,8 @@ use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use serde::Serialize;
 use std::fmt;
 
+use crate::platform::BrowserAdapterInfo;
+
 /// Adapter identity, limits and features, as the device was actually created with them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AdapterReport {
@@ -79,6 +81,31 @@ impl AdapterReport {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             subgroup_size: (info.subgroup_min_size, info.subgroup_max_size),
+        }
+    }
+}
+
+impl AdapterReport {
+    /// Fills the identity fields that wgpu's browser backend leaves empty from what the
+    /// browser says (`GPUAdapter.info`).
+    pub fn fill_from_browser(&mut self, info: &BrowserAdapterInfo) {
+        if self.name.is_empty() {
+            self.name = if info.description.is_empty() {
+                [&info.vendor, &info.architecture, &info.device]
+                    .into_iter()
+                    .filter(|part| !part.is_empty())
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                info.description.clone()
+            };
+        }
+        if self.driver.is_empty() {
+            self.driver = info.vendor.clone();
+        }
+        if self.driver_info.is_empty() {
+            self.driver_info = info.architecture.clone();
         }
     }
 }

@@ -77,10 +77,14 @@ impl ComputeDevice {
                     tier: Tier::Gpu,
                     reason: err.to_string(),
                 })?;
+            let mut adapter = AdapterReport::from_setup(&setup);
+            if let Some(info) = platform::browser_adapter_info().await {
+                adapter.fill_from_browser(&info);
+            }
             Ok(Self {
                 tier: Tier::Gpu,
                 device,
-                adapter: Some(AdapterReport::from_setup(&setup)),
+                adapter: Some(adapter),
             })
         })
         .await
