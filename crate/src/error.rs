@@ -23,6 +23,44 @@ pub enum Error {
         /// What the runtime said.
         reason: String,
     },
+    /// A file could not be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A read asked for bytes past the end of a source.
+    #[error("{file}: bytes {offset}..{offset}+{len} are past its end ({total} bytes)")]
+    OutOfRange {
+        /// The source.
+        file: String,
+        /// Start of the read.
+        offset: u64,
+        /// Length of the read.
+        len: u64,
+        /// The source's length.
+        total: u64,
+    },
+    /// A GGUF file is malformed or uses something webtune cannot read.
+    #[error("{file}: {source}")]
+    Gguf {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::io::gguf::GgufError,
+    },
+    /// Memory for a tensor could not be allocated.
+    #[error("{file}: not enough memory for {what}")]
+    OutOfMemory {
+        /// The file being read.
+        file: String,
+        /// What was being allocated.
+        what: String,
+    },
     /// Two sets of numbers that must agree do not.
     #[error("{0}")]
     Mismatch(#[from] crate::numerics::Mismatch),

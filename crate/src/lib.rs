@@ -8,6 +8,7 @@
 //! - [`platform`]: the only place that knows which target it was compiled for.
 //! - [`device`]: backend tiers (CPU, wgpu/WebGPU) behind one [`device::ComputeDevice`], the
 //!   adapter report and async readback.
+//! - [`io`]: model files read from bytes (GGUF), the same on every platform.
 //! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
 //! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
 //! - [`selfcheck`]: a small forward + backward computation that proves a tier computes what
@@ -18,6 +19,7 @@
 
 pub mod device;
 pub mod error;
+pub mod io;
 pub mod nn;
 pub mod numerics;
 pub mod platform;

@@ -7,6 +7,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod gguf;
+mod smollm2;
+
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Tier};
 

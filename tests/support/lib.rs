@@ -102,3 +102,22 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
     }
     Ok(())
 }
+
+/// The path of a model that `scripts/fetch-models.sh` puts in `.cache/models/`.
+///
+/// Panics (failing the test, never skipping it) when the file is missing.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn model_path(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.cache/models")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/fetch-models.sh (scripts/setup.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// The default model: SmolLM2-135M-Instruct, 4-bit GGUF.
+pub const SMOLLM2_GGUF: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";

@@ -1,0 +1,16 @@
+//! Reading model files from bytes, the same way on every platform.
+//!
+//! A [`ByteSource`] is a named, random-access run of bytes: a file natively, a buffer in
+//! memory, a `Blob` in the page. Parsers ask it for the ranges they need, so a model is never
+//! copied whole into memory: headers are read first and validated against the source's real
+//! length, then each tensor is read and converted on its own.
+//!
+//! Formats: [`gguf`] (llama.cpp's single-file format, with its quantized block types).
+
+pub mod gguf;
+mod source;
+
+pub use source::{ByteSource, MemorySource};
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use source::FileSource;

