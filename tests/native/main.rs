@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gguf;
+mod llama;
 mod smollm2;
 
 use webtune::platform::block_on;

@@ -121,3 +121,70 @@ pub fn model_path(name: &str) -> std::path::PathBuf {
 
 /// The default model: SmolLM2-135M-Instruct, 4-bit GGUF.
 pub const SMOLLM2_GGUF: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// transformers' logits for SmolLM2 (`fixtures/smollm2/make_logits_fixture.py`).
+pub const SMOLLM2_LOGITS_JSON: &str = include_str!("../fixtures/smollm2/logits_reference.json");
+
+/// How closely a tier must match transformers' logits for the 4-bit SmolLM2 (issue #3).
+pub fn logits_tolerance(tier: Tier) -> Tolerance {
+    match tier {
+        Tier::Cpu => Tolerance::new(1e-3, 0.0),
+        Tier::Gpu => Tolerance::new(1e-2, 0.0),
+    }
+}
+
+/// SmolLM2's logits on `device` match transformers': every position's argmax and
+/// log-sum-exp, and the sampled logits of the last positions.
+pub async fn llama_logits_match_transformers(
+    model: &webtune::models::llama::Llama,
+    device: &ComputeDevice,
+) -> Result<()> {
+    use webtune::burn::tensor::{Int, Tensor, TensorData};
+    use webtune::models::CausalLm;
+
+    let reference: serde_json::Value = serde_json::from_str(SMOLLM2_LOGITS_JSON).unwrap();
+    let stride = reference["stride"].as_u64().unwrap() as usize;
+    let tol = logits_tolerance(device.tier());
+    for prompt in reference["prompts"].as_array().unwrap() {
+        let ids: Vec<i32> = serde_json::from_value(prompt["ids"].clone()).unwrap();
+        let seq = ids.len();
+        let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, seq]), device.device());
+        let logits = model.forward(input);
+        let vocab = model.vocab_size();
+        let values = webtune::device::read_f32(logits, "logits").await?;
+        let rows: Vec<&[f32]> = values.chunks_exact(vocab).collect();
+        let argmax: Vec<f32> = rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
+                    .0 as f32
+            })
+            .collect();
+        let lse: Vec<f32> = rows
+            .iter()
+            .map(|r| {
+                let max = r.iter().fold(f32::MIN, |m, &v| m.max(v));
+                max + r.iter().map(|&v| (v - max).exp()).sum::<f32>().ln()
+            })
+            .collect();
+        let text = prompt["text"].as_str().unwrap();
+        let want_argmax: Vec<f32> = serde_json::from_value(prompt["argmax"].clone()).unwrap();
+        webtune::numerics::compare(
+            &format!("argmax of {text:?}"),
+            &argmax,
+            &want_argmax,
+            Tolerance::new(0.0, 0.0),
+        )?;
+        let want_lse: Vec<f32> = serde_json::from_value(prompt["logsumexp"].clone()).unwrap();
+        webtune::numerics::compare(&format!("logsumexp of {text:?}"), &lse, &want_lse, tol)?;
+        let tail: Vec<Vec<f32>> = serde_json::from_value(prompt["tail_sampled"].clone()).unwrap();
+        for (k, want) in tail.iter().enumerate() {
+            let row = rows[seq - tail.len() + k];
+            let got: Vec<f32> = row.iter().step_by(stride).copied().collect();
+            webtune::numerics::compare(&format!("logits of {text:?} at {k}"), &got, want, tol)?;
+        }
+    }
+    Ok(())
+}

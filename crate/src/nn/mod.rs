@@ -2,5 +2,7 @@
 //! gradients are the same on every backend tier.
 
 mod activation;
+mod layers;
 
 pub use activation::gelu;
+pub use layers::{Linear, RmsNorm, Rope, transpose};

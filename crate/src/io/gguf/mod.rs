@@ -102,7 +102,7 @@ impl TensorInfo {
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| shape_error(format!("{dims:?} overflows")))?;
         let (block_values, block_bytes) = ty.block();
-        if dims.first().is_none_or(|d| d % block_values != 0) {
+        if dims.first().is_none_or(|d| !d.is_multiple_of(block_values)) {
             return Err(shape_error(format!(
                 "{dims:?}: the innermost dimension is not a multiple of {ty}'s block of \
                  {block_values}"

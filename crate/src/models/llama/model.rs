@@ -1,0 +1,164 @@
+//! The Llama decoder and its forward pass.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Int, Tensor, TensorData, activation};
+
+use crate::models::CausalLm;
+use crate::nn::{Linear, RmsNorm, Rope};
+
+/// Self-attention with grouped-query heads.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// `hidden → heads·head_dim`.
+    pub q_proj: Linear,
+    /// `hidden → kv_heads·head_dim`.
+    pub k_proj: Linear,
+    /// `hidden → kv_heads·head_dim`.
+    pub v_proj: Linear,
+    /// `heads·head_dim → hidden`.
+    pub o_proj: Linear,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads.
+    pub kv_heads: usize,
+}
+
+/// The SwiGLU feed-forward block.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// `hidden → intermediate`, through SiLU.
+    pub gate_proj: Linear,
+    /// `hidden → intermediate`.
+    pub up_proj: Linear,
+    /// `intermediate → hidden`.
+    pub down_proj: Linear,
+}
+
+/// One decoder layer: pre-norm attention and pre-norm MLP, each with a residual.
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm,
+    /// Attention.
+    pub self_attn: Attention,
+    /// Norm before the MLP.
+    pub post_attention_layernorm: RmsNorm,
+    /// Feed-forward block.
+    pub mlp: Mlp,
+}
+
+/// A Llama-family causal language model. Field names follow the Hugging Face checkpoint
+/// (`model.layers.N.self_attn.q_proj`, …) so that adapters can attach by module path.
+#[derive(Module, Debug)]
+pub struct Llama {
+    /// `[vocab, hidden]` token embedding (also the LM head when tied).
+    pub embed_tokens: Param<Tensor<2>>,
+    /// Decoder layers.
+    pub layers: Vec<DecoderLayer>,
+    /// Final norm.
+    pub norm: RmsNorm,
+    /// Separate LM head (`hidden → vocab`), when not tied to the embedding.
+    pub lm_head: Option<Linear>,
+    /// RoPE base frequency.
+    pub rope_theta: f64,
+}
+
+impl Attention {
+    /// `[batch, seq, hidden]` → same shape, causal.
+    fn forward(&self, x: Tensor<3>, rope: &Rope, mask: Tensor<2>) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let split = |t: Tensor<3>, heads: usize| -> Tensor<4> {
+            // [batch, seq, heads·head_dim] → [batch, heads, seq, head_dim]
+            t.reshape([batch as i32, seq as i32, heads as i32, -1])
+                .swap_dims(1, 2)
+        };
+        let q = rope.apply(split(self.q_proj.forward(x.clone()), self.heads));
+        let k = rope.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
+        let v = split(self.v_proj.forward(x), self.kv_heads);
+        let group = self.heads / self.kv_heads;
+        let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
+        let [_, _, _, head_dim] = q.dims();
+        // [batch, heads, seq, seq]
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((head_dim as f64).sqrt())
+            + mask.unsqueeze::<4>();
+        let out = activation::softmax(scores, 3).matmul(v);
+        // [batch, seq, heads·head_dim]
+        let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
+        self.o_proj.forward(out)
+    }
+}
+
+/// Repeats each key/value head `group` times: `[b, kv, s, d]` → `[b, kv·group, s, d]`, with
+/// the copies of one head adjacent (query head `h` reads key head `h / group`).
+fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
+    if group == 1 {
+        return x;
+    }
+    let [b, kv, s, d] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .expand([b, kv, group, s, d])
+        .reshape([b, kv * group, s, d])
+}
+
+impl Mlp {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let gate = activation::silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
+    }
+}
+
+impl DecoderLayer {
+    fn forward(&self, x: Tensor<3>, rope: &Rope, mask: Tensor<2>) -> Tensor<3> {
+        let x = x.clone()
+            + self
+                .self_attn
+                .forward(self.input_layernorm.forward(x), rope, mask);
+        x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+}
+
+/// `[seq, seq]` additive causal mask: 0 on and below the diagonal, a large negative above.
+fn causal_mask(seq: usize, device: &burn::tensor::Device) -> Tensor<2> {
+    let values = (0..seq * seq)
+        .map(|i| if i % seq > i / seq { -1e30 } else { 0.0 })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [seq, seq]), device)
+}
+
+impl Llama {
+    /// The configuration this model's shapes imply.
+    pub fn hidden_size(&self) -> usize {
+        self.embed_tokens.dims()[1]
+    }
+}
+
+impl CausalLm for Llama {
+    fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let [batch, seq] = ids.dims();
+        let device = ids.device();
+        let embed = self.embed_tokens.val();
+        let [_, hidden] = embed.dims();
+        // [batch, seq, hidden]
+        let mut x = embed
+            .clone()
+            .select(0, ids.reshape([batch * seq]))
+            .reshape([batch, seq, hidden]);
+        let head_dim = hidden / self.layers[0].self_attn.heads;
+        let rope = Rope::new(self.rope_theta, head_dim, 0, seq, &device);
+        let mask = causal_mask(seq, &device);
+        for layer in &self.layers {
+            x = layer.forward(x, &rope, mask.clone());
+        }
+        let x = self.norm.forward(x);
+        match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => burn::tensor::module::linear(x, embed.transpose(), None),
+        }
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.embed_tokens.dims()[0]
+    }
+}

@@ -1,0 +1,34 @@
+//! The real default model on each native tier against transformers' logits.
+
+use webtune::Tier;
+use webtune::io::FileSource;
+use webtune::io::gguf::GgufFile;
+use webtune::models::llama::load_gguf;
+use webtune::platform::block_on;
+use webtune_tests::{SMOLLM2_GGUF, llama_logits_match_transformers, model_path};
+
+fn check(tier: Tier) {
+    let Some(device) = super::device(tier) else {
+        return;
+    };
+    let source = FileSource::open(model_path(SMOLLM2_GGUF)).unwrap();
+    let file = block_on(GgufFile::open(&source)).unwrap();
+    let start = std::time::Instant::now();
+    let (config, model) = block_on(load_gguf(&file, &source, device.device())).unwrap();
+    eprintln!("{tier}: loaded {config:?} in {:.1?}", start.elapsed());
+    let start = std::time::Instant::now();
+    if let Err(err) = block_on(llama_logits_match_transformers(&model, &device)) {
+        panic!("{tier}: {err}");
+    }
+    eprintln!("{tier}: forward passes in {:.1?}", start.elapsed());
+}
+
+#[test]
+fn cpu_smollm2_logits_match_transformers() {
+    check(Tier::Cpu);
+}
+
+#[test]
+fn gpu_smollm2_logits_match_transformers() {
+    check(Tier::Gpu);
+}
