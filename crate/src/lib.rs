@@ -10,6 +10,7 @@
 //!   adapter report and async readback.
 //! - [`io`]: model files read from bytes (GGUF), the same on every platform.
 //! - [`models`]: model families (Llama) built from checkpoints.
+//! - [`generate`]: text generation with a KV cache and sampling.
 //! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
 //! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
 //! - [`selfcheck`]: a small forward + backward computation that proves a tier computes what
@@ -20,6 +21,7 @@
 
 pub mod device;
 pub mod error;
+pub mod generate;
 pub mod io;
 pub mod models;
 pub mod nn;

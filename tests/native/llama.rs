@@ -5,7 +5,9 @@ use webtune::io::FileSource;
 use webtune::io::gguf::GgufFile;
 use webtune::models::llama::load_gguf;
 use webtune::platform::block_on;
-use webtune_tests::{SMOLLM2_GGUF, llama_logits_match_transformers, model_path};
+use webtune_tests::{
+    SMOLLM2_GGUF, llama_greedy_matches_transformers, llama_logits_match_transformers, model_path,
+};
 
 fn check(tier: Tier) {
     let Some(device) = super::device(tier) else {
@@ -21,14 +23,19 @@ fn check(tier: Tier) {
         panic!("{tier}: {err}");
     }
     eprintln!("{tier}: forward passes in {:.1?}", start.elapsed());
+    let start = std::time::Instant::now();
+    if let Err(err) = block_on(llama_greedy_matches_transformers(&model, &device)) {
+        panic!("{tier}: {err}");
+    }
+    eprintln!("{tier}: greedy generation in {:.1?}", start.elapsed());
 }
 
 #[test]
-fn cpu_smollm2_logits_match_transformers() {
+fn cpu_smollm2_matches_transformers() {
     check(Tier::Cpu);
 }
 
 #[test]
-fn gpu_smollm2_logits_match_transformers() {
+fn gpu_smollm2_matches_transformers() {
     check(Tier::Gpu);
 }

@@ -188,3 +188,32 @@ pub async fn llama_logits_match_transformers(
     }
     Ok(())
 }
+
+/// Greedy decoding of the ChatML "What is the capital of France?" prompt through the KV cache
+/// gives transformers' tokens ("The capital of France is Paris.").
+pub async fn llama_greedy_matches_transformers(
+    model: &webtune::models::llama::Llama,
+    device: &ComputeDevice,
+) -> Result<()> {
+    use webtune::generate::{Flow, GenerateConfig, generate};
+
+    let reference: serde_json::Value = serde_json::from_str(SMOLLM2_LOGITS_JSON).unwrap();
+    let prompt: Vec<u32> =
+        serde_json::from_value(reference["greedy"]["prompt_ids"].clone()).unwrap();
+    let want: Vec<u32> = serde_json::from_value(reference["greedy"]["ids"].clone()).unwrap();
+    let config = GenerateConfig {
+        max_new_tokens: want.len() + 4,
+        stop_ids: vec![2],
+        ..GenerateConfig::default()
+    };
+    let mut streamed = Vec::new();
+    let got = generate(model, device.device(), &prompt, &config, |t| {
+        streamed.push(t);
+        Flow::Continue
+    })
+    .await?;
+    assert_eq!(got, want, "greedy tokens differ from transformers'");
+    // Every token but the stop id was streamed as it came.
+    assert_eq!(streamed, want[..want.len() - 1]);
+    Ok(())
+}

@@ -3,7 +3,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, TensorData, activation};
 
-use crate::models::CausalLm;
+use crate::models::{CausalLm, KvCache};
 use crate::nn::{Linear, RmsNorm, Rope};
 
 /// Self-attention with grouped-query heads.
@@ -64,8 +64,15 @@ pub struct Llama {
 }
 
 impl Attention {
-    /// `[batch, seq, hidden]` → same shape, causal.
-    fn forward(&self, x: Tensor<3>, rope: &Rope, mask: Tensor<2>) -> Tensor<3> {
+    /// `[batch, seq, hidden]` → same shape; attends to `cache` and the new positions
+    /// (causally), and appends the new keys and values to `cache`.
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &Rope,
+        mask: Tensor<2>,
+        cache: &mut Option<(Tensor<4>, Tensor<4>)>,
+    ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let split = |t: Tensor<3>, heads: usize| -> Tensor<4> {
             // [batch, seq, heads·head_dim] → [batch, heads, seq, head_dim]
@@ -75,10 +82,19 @@ impl Attention {
         let q = rope.apply(split(self.q_proj.forward(x.clone()), self.heads));
         let k = rope.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
         let v = split(self.v_proj.forward(x), self.kv_heads);
+        // [batch, kv_heads, seen + seq, head_dim]
+        let (k, v) = match cache.take() {
+            Some((past_k, past_v)) => (
+                Tensor::cat(vec![past_k, k], 2),
+                Tensor::cat(vec![past_v, v], 2),
+            ),
+            None => (k, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
         let group = self.heads / self.kv_heads;
         let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
         let [_, _, _, head_dim] = q.dims();
-        // [batch, heads, seq, seq]
+        // [batch, heads, seq, seen + seq]
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .div_scalar((head_dim as f64).sqrt())
@@ -110,21 +126,35 @@ impl Mlp {
 }
 
 impl DecoderLayer {
-    fn forward(&self, x: Tensor<3>, rope: &Rope, mask: Tensor<2>) -> Tensor<3> {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &Rope,
+        mask: Tensor<2>,
+        cache: &mut Option<(Tensor<4>, Tensor<4>)>,
+    ) -> Tensor<3> {
         let x = x.clone()
             + self
                 .self_attn
-                .forward(self.input_layernorm.forward(x), rope, mask);
+                .forward(self.input_layernorm.forward(x), rope, mask, cache);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
     }
 }
 
-/// `[seq, seq]` additive causal mask: 0 on and below the diagonal, a large negative above.
-fn causal_mask(seq: usize, device: &burn::tensor::Device) -> Tensor<2> {
-    let values = (0..seq * seq)
-        .map(|i| if i % seq > i / seq { -1e30 } else { 0.0 })
+/// `[seq, seen + seq]` additive causal mask for `seq` new positions after `seen` cached ones:
+/// new position `i` sees keys `0..=seen + i`; the rest get a large negative.
+fn causal_mask(seen: usize, seq: usize, device: &burn::tensor::Device) -> Tensor<2> {
+    let total = seen + seq;
+    let values = (0..seq * total)
+        .map(|n| {
+            if n % total > seen + n / total {
+                -1e30
+            } else {
+                0.0
+            }
+        })
         .collect();
-    Tensor::from_data(TensorData::new(values, [seq, seq]), device)
+    Tensor::from_data(TensorData::new(values, [seq, total]), device)
 }
 
 impl Llama {
@@ -135,8 +165,12 @@ impl Llama {
 }
 
 impl CausalLm for Llama {
-    fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
         let [batch, seq] = ids.dims();
+        if cache.layers.len() != self.layers.len() {
+            *cache = self.new_cache();
+        }
+        let seen = cache.len();
         let device = ids.device();
         let embed = self.embed_tokens.val();
         let [_, hidden] = embed.dims();
@@ -146,16 +180,20 @@ impl CausalLm for Llama {
             .select(0, ids.reshape([batch * seq]))
             .reshape([batch, seq, hidden]);
         let head_dim = hidden / self.layers[0].self_attn.heads;
-        let rope = Rope::new(self.rope_theta, head_dim, 0, seq, &device);
-        let mask = causal_mask(seq, &device);
-        for layer in &self.layers {
-            x = layer.forward(x, &rope, mask.clone());
+        let rope = Rope::new(self.rope_theta, head_dim, seen, seq, &device);
+        let mask = causal_mask(seen, seq, &device);
+        for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
+            x = layer.forward(x, &rope, mask.clone(), layer_cache);
         }
         let x = self.norm.forward(x);
         match &self.lm_head {
             Some(head) => head.forward(x),
             None => burn::tensor::module::linear(x, embed.transpose(), None),
         }
+    }
+
+    fn new_cache(&self) -> KvCache {
+        KvCache::new(self.layers.len())
     }
 
     fn vocab_size(&self) -> usize {

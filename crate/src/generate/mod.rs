@@ -1,0 +1,78 @@
+//! Text generation with a KV cache: prefill the prompt once, then feed one token at a time,
+//! choosing each next token on the host ([`sampling`]) and streaming it to the caller.
+
+pub mod sampling;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+pub use sampling::Sampling;
+
+use crate::device::read_f32;
+use crate::error::Result;
+use crate::models::CausalLm;
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerateConfig {
+    /// The most tokens to add.
+    pub max_new_tokens: usize,
+    /// How to choose each token.
+    pub sampling: Sampling,
+    /// Tokens that end generation (included in the output).
+    pub stop_ids: Vec<u32>,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        Self {
+            max_new_tokens: 128,
+            sampling: Sampling::default(),
+            stop_ids: Vec::new(),
+        }
+    }
+}
+
+/// Whether to go on after a streamed token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Generate the next token.
+    Continue,
+    /// Stop here (a stop string matched, the user pressed stop, …).
+    Stop,
+}
+
+/// Generates up to `config.max_new_tokens` tokens after `prompt`, calling `on_token` with each
+/// one as soon as it is chosen. Returns the new tokens (a stop id, if reached, is the last).
+pub async fn generate(
+    model: &impl CausalLm,
+    device: &Device,
+    prompt: &[u32],
+    config: &GenerateConfig,
+    mut on_token: impl FnMut(u32) -> Flow,
+) -> Result<Vec<u32>> {
+    let mut cache = model.new_cache();
+    let mut rng = sampling::Rng::new(config.sampling.seed);
+    let mut seen = prompt.to_vec();
+    let mut new = Vec::new();
+    let mut input = prompt.to_vec();
+    while new.len() < config.max_new_tokens && !input.is_empty() {
+        let len = input.len();
+        let ids: Vec<i32> = input.iter().map(|&t| t as i32).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, len]), device);
+        let logits = model.forward_cached(ids, &mut cache);
+        let vocab = model.vocab_size();
+        // Only the last position's logits come back to the host: [vocab]
+        let last = logits.narrow(1, len - 1, 1).reshape([vocab]);
+        let mut last = read_f32(last, "next-token logits").await?;
+        let token = sampling::sample(&mut last, &seen, &config.sampling, &mut rng);
+        new.push(token);
+        seen.push(token);
+        if config.stop_ids.contains(&token) || on_token(token) == Flow::Stop {
+            break;
+        }
+        input = vec![token];
+    }
+    Ok(new)
+}
