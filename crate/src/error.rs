@@ -53,6 +53,14 @@ pub enum Error {
         #[source]
         source: crate::io::gguf::GgufError,
     },
+    /// A tokenizer could not be built or used.
+    #[error("{file}: tokenizer {problem}")]
+    Tokenizer {
+        /// Where the tokenizer came from.
+        file: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Memory for a tensor could not be allocated.
     #[error("{file}: not enough memory for {what}")]
     OutOfMemory {

@@ -13,6 +13,7 @@
 //! - [`generate`]: text generation with a KV cache and sampling.
 //! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
 //! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
+//! - [`tokenizer`]: text to ids, from `tokenizer.json` or GGUF metadata.
 //! - [`selfcheck`]: a small forward + backward computation that proves a tier computes what
 //!   the others compute.
 //!
@@ -28,6 +29,7 @@ pub mod nn;
 pub mod numerics;
 pub mod platform;
 pub mod selfcheck;
+pub mod tokenizer;
 
 pub use device::{ComputeDevice, Tier};
 pub use error::{Error, Result};

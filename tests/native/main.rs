@@ -10,6 +10,7 @@
 mod gguf;
 mod llama;
 mod smollm2;
+mod tokenizer;
 
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Tier};

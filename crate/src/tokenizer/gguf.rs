@@ -1,0 +1,132 @@
+//! Rebuilding a byte-level BPE tokenizer from GGUF metadata, as llama.cpp defines it:
+//! `tokenizer.ggml.model = "gpt2"` with `tokens`, `merges`, `token_type`, and a
+//! pre-tokenizer named by `tokenizer.ggml.pre`.
+
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::models::bpe::BPE;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
+
+use super::Tokenizer;
+use crate::error::{Error, Result};
+use crate::io::gguf::{GgufFile, Value};
+
+/// Llama 3's pre-tokenizer pattern (llama.cpp's `llama-bpe`).
+const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// GGUF token types (llama.cpp's `llama_token_type`): control tokens are special.
+const TOKEN_TYPE_CONTROL: u64 = 3;
+const TOKEN_TYPE_USER_DEFINED: u64 = 4;
+
+fn strings<'a>(file: &'a GgufFile, key: &str) -> Option<Vec<&'a str>> {
+    match file.get(key) {
+        Some(Value::Array(items)) => items.iter().map(Value::as_str).collect(),
+        _ => None,
+    }
+}
+
+pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
+    let fail = |problem: String| Error::Tokenizer {
+        file: name.to_string(),
+        problem,
+    };
+    let model = file
+        .get("tokenizer.ggml.model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("has no tokenizer.ggml.model".into()))?;
+    if model != "gpt2" {
+        return Err(fail(format!(
+            "tokenizer.ggml.model is {model:?}; webtune rebuilds only byte-level BPE (\"gpt2\") \
+             tokenizers from GGUF so far — use the model's tokenizer.json"
+        )));
+    }
+    let tokens = strings(file, "tokenizer.ggml.tokens")
+        .ok_or_else(|| fail("has no tokenizer.ggml.tokens".into()))?;
+    let merges = strings(file, "tokenizer.ggml.merges")
+        .ok_or_else(|| fail("has no tokenizer.ggml.merges".into()))?
+        .into_iter()
+        .map(|m| {
+            m.split_once(' ')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| fail(format!("merge {m:?} is not two tokens")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let vocab: tokenizers::models::bpe::Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(id, t)| (t.to_string(), id as u32))
+        .collect();
+    let pre = file
+        .get("tokenizer.ggml.pre")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let byte_level = |use_regex| ByteLevel::new(false, true, use_regex);
+    let (pre_tokenizer, ignore_merges): (PreTokenizerWrapper, bool) = match pre {
+        "default" | "gpt-2" | "gpt2" => (byte_level(true).into(), false),
+        // Every digit on its own, then GPT-2's split (SmolLM, StarCoder).
+        "smollm" | "starcoder" | "refact" => (
+            Sequence::new(vec![Digits::new(true).into(), byte_level(true).into()]).into(),
+            false,
+        ),
+        "llama-bpe" | "llama3" => {
+            let split = Split::new(
+                SplitPattern::Regex(LLAMA3_PATTERN.into()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(|err| fail(format!("Llama 3 pattern: {err}")))?;
+            (
+                Sequence::new(vec![split.into(), byte_level(false).into()]).into(),
+                true,
+            )
+        }
+        other => {
+            return Err(fail(format!(
+                "tokenizer.ggml.pre is {other:?}, which webtune does not know yet \
+                 (it knows default, gpt-2, smollm, starcoder, refact, llama-bpe)"
+            )));
+        }
+    };
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .ignore_merges(ignore_merges)
+        .build()
+        .map_err(|err| fail(format!("BPE: {err}")))?;
+    let mut inner = tokenizers::Tokenizer::new(bpe);
+    inner.with_pre_tokenizer(Some(pre_tokenizer));
+    inner.with_decoder(Some(ByteLevelDecoder::default()));
+
+    let types: Vec<u64> = match file.get("tokenizer.ggml.token_type") {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_u64).collect(),
+        _ => Vec::new(),
+    };
+    let special: Vec<AddedToken> = types
+        .iter()
+        .enumerate()
+        .filter(|&(_, &t)| t == TOKEN_TYPE_CONTROL || t == TOKEN_TYPE_USER_DEFINED)
+        .filter_map(|(id, &t)| {
+            tokens
+                .get(id)
+                .map(|tok| AddedToken::from(tok.to_string(), t == TOKEN_TYPE_CONTROL))
+        })
+        .collect();
+    inner
+        .add_special_tokens(special)
+        .map_err(|err| fail(format!("special tokens: {err}")))?;
+
+    let id = |key: &str| {
+        file.get(key)
+            .and_then(Value::as_u64)
+            .map(|v| v as u32)
+            .filter(|&v| (v as usize) < tokens.len())
+    };
+    Ok(Tokenizer {
+        inner,
+        source: name.to_string(),
+        bos_id: id("tokenizer.ggml.bos_token_id"),
+        eos_id: id("tokenizer.ggml.eos_token_id"),
+    })
+}

@@ -1,0 +1,71 @@
+//! Tokenizers: Hugging Face `tokenizer.json`, or rebuilt from a GGUF file's metadata, both
+//! through the `tokenizers` crate (the same code in the page and natively).
+
+mod gguf;
+
+use crate::error::{Error, Result};
+
+/// Text ↔ token ids for one model.
+#[derive(Debug, Clone)]
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+    source: String,
+    /// Beginning-of-sequence id, when the model has one.
+    pub bos_id: Option<u32>,
+    /// End-of-sequence id, when the model has one.
+    pub eos_id: Option<u32>,
+}
+
+impl Tokenizer {
+    /// Reads a Hugging Face `tokenizer.json`. `name` is what errors call it.
+    pub fn from_json(name: &str, bytes: &[u8]) -> Result<Self> {
+        let inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|err| Error::Tokenizer {
+            file: name.to_string(),
+            problem: err.to_string(),
+        })?;
+        Ok(Self {
+            inner,
+            source: name.to_string(),
+            bos_id: None,
+            eos_id: None,
+        })
+    }
+
+    /// Rebuilds the tokenizer that a GGUF file describes (`tokenizer.ggml.*`).
+    pub fn from_gguf(name: &str, file: &crate::io::gguf::GgufFile) -> Result<Self> {
+        gguf::build(name, file)
+    }
+
+    /// Encodes `text`. Special tokens written in the text (`<|im_start|>`) become their ids;
+    /// no BOS/EOS is added (chat templates write them).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.inner
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|err| self.error(format!("cannot encode {text:?}: {err}")))
+    }
+
+    /// Decodes ids to text, dropping special tokens when `skip_special` is set.
+    pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
+        self.inner
+            .decode(ids, skip_special)
+            .map_err(|err| self.error(format!("cannot decode {ids:?}: {err}")))
+    }
+
+    /// The id of `token`, if it is in the vocabulary.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// Vocabulary size, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    fn error(&self, problem: String) -> Error {
+        Error::Tokenizer {
+            file: self.source.clone(),
+            problem,
+        }
+    }
+}
