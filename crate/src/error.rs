@@ -61,6 +61,12 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A chat template could not be rendered.
+    #[error("chat template: {problem}")]
+    Template {
+        /// What went wrong, with the template's line.
+        problem: String,
+    },
     /// Memory for a tensor could not be allocated.
     #[error("{file}: not enough memory for {what}")]
     OutOfMemory {

@@ -4,7 +4,7 @@
 use webtune::io::FileSource;
 use webtune::io::gguf::GgufFile;
 use webtune::platform::block_on;
-use webtune::tokenizer::Tokenizer;
+use webtune::tokenizer::{Message, Tokenizer};
 use webtune_tests::{SMOLLM2_GGUF, SMOLLM2_LOGITS_JSON, model_path};
 
 fn vocab_dir() -> std::path::PathBuf {
@@ -79,6 +79,20 @@ fn smollm2_tokenizer_encodes_like_transformers() {
         assert_eq!(tokenizer.encode(text).unwrap(), want, "{text:?}");
         assert_eq!(tokenizer.decode(&want, false).unwrap(), text);
     }
+    // The model's own chat template, rendered like transformers' apply_chat_template.
+    let chat = &reference["chat"];
+    let messages: Vec<Message> = serde_json::from_value(chat["messages"].clone()).unwrap();
+    let template = tokenizer
+        .chat_template
+        .as_ref()
+        .expect("SmolLM2 ships a template");
+    assert_eq!(
+        template.render(&messages, true).unwrap(),
+        chat["rendered"].as_str().unwrap()
+    );
+    let want: Vec<u32> = serde_json::from_value(chat["prompt_ids"].clone()).unwrap();
+    assert_eq!(tokenizer.encode_chat(&messages).unwrap(), want);
+
     let answer: Vec<u32> = serde_json::from_value(reference["greedy"]["ids"].clone()).unwrap();
     assert_eq!(
         tokenizer.decode(&answer, true).unwrap(),

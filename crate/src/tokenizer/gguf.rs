@@ -10,7 +10,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
-use super::Tokenizer;
+use super::{ChatTemplate, Tokenizer};
 use crate::error::{Error, Result};
 use crate::io::gguf::{GgufFile, Value};
 
@@ -123,10 +123,24 @@ pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
             .map(|v| v as u32)
             .filter(|&v| (v as usize) < tokens.len())
     };
+    let token = |id: Option<u32>| {
+        id.and_then(|id| tokens.get(id as usize))
+            .copied()
+            .unwrap_or("")
+    };
+    let (bos_id, eos_id) = (
+        id("tokenizer.ggml.bos_token_id"),
+        id("tokenizer.ggml.eos_token_id"),
+    );
+    let chat_template = file
+        .get("tokenizer.chat_template")
+        .and_then(Value::as_str)
+        .map(|source| ChatTemplate::new(source, token(bos_id), token(eos_id)));
     Ok(Tokenizer {
         inner,
         source: name.to_string(),
-        bos_id: id("tokenizer.ggml.bos_token_id"),
-        eos_id: id("tokenizer.ggml.eos_token_id"),
+        chat_template,
+        bos_id,
+        eos_id,
     })
 }

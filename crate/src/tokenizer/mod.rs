@@ -1,7 +1,10 @@
 //! Tokenizers: Hugging Face `tokenizer.json`, or rebuilt from a GGUF file's metadata, both
 //! through the `tokenizers` crate (the same code in the page and natively).
 
+pub mod chat;
 mod gguf;
+
+pub use chat::{ChatTemplate, Message};
 
 use crate::error::{Error, Result};
 
@@ -10,6 +13,8 @@ use crate::error::{Error, Result};
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     source: String,
+    /// The model's chat template, when it ships one.
+    pub chat_template: Option<ChatTemplate>,
     /// Beginning-of-sequence id, when the model has one.
     pub bos_id: Option<u32>,
     /// End-of-sequence id, when the model has one.
@@ -26,6 +31,7 @@ impl Tokenizer {
         Ok(Self {
             inner,
             source: name.to_string(),
+            chat_template: None,
             bos_id: None,
             eos_id: None,
         })
@@ -55,6 +61,27 @@ impl Tokenizer {
     /// The id of `token`, if it is in the vocabulary.
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)
+    }
+
+    /// The text of token `id`, if it exists.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// Renders `messages` with the model's template (ChatML when it has none) and encodes
+    /// them, ready for the assistant's answer.
+    pub fn encode_chat(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        let token = |id: Option<u32>| id.and_then(|id| self.token(id)).unwrap_or_default();
+        let fallback;
+        let template = match &self.chat_template {
+            Some(t) => t,
+            None => {
+                fallback =
+                    ChatTemplate::new(chat::CHATML, &token(self.bos_id), &token(self.eos_id));
+                &fallback
+            }
+        };
+        self.encode(&template.render(messages, true)?)
     }
 
     /// Vocabulary size, added tokens included.

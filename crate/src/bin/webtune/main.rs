@@ -1,6 +1,7 @@
 //! The `webtune` command-line tool.
 
 mod doctor;
+mod generate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,12 +18,15 @@ struct Cli {
 enum Command {
     /// Report the GPU adapter and check that it computes what the CPU computes.
     Doctor(doctor::Args),
+    /// Generate text with a model, streaming it to the terminal.
+    Generate(generate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Doctor(args) => doctor::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
