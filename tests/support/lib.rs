@@ -217,3 +217,36 @@ pub async fn llama_greedy_matches_transformers(
     assert_eq!(streamed, want[..want.len() - 1]);
     Ok(())
 }
+
+/// Fetches a file served by the test runner (the browser tier's way to read test models:
+/// `wasm-bindgen-test-runner` serves the package directory, where `scripts/fetch-models.sh`
+/// links `.cache/models/`).
+#[cfg(target_arch = "wasm32")]
+pub async fn fetch_bytes(url: &str) -> Vec<u8> {
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    let global = js_sys::global();
+    let fetch: js_sys::Function = js_sys::Reflect::get(&global, &"fetch".into())
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let promise: js_sys::Promise = fetch
+        .call1(&global, &JsValue::from_str(url))
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let response = JsFuture::from(promise).await.unwrap();
+    let ok = js_sys::Reflect::get(&response, &"ok".into()).unwrap();
+    assert!(
+        ok.as_bool() == Some(true),
+        "fetching {url} failed: run scripts/fetch-models.sh"
+    );
+    let array_buffer: js_sys::Function = js_sys::Reflect::get(&response, &"arrayBuffer".into())
+        .unwrap()
+        .dyn_into()
+        .unwrap();
+    let promise: js_sys::Promise = array_buffer.call0(&response).unwrap().dyn_into().unwrap();
+    let buffer = JsFuture::from(promise).await.unwrap();
+    js_sys::Uint8Array::new(&buffer).to_vec()
+}

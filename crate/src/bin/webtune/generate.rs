@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use webtune::generate::{Flow, GenerateConfig, Sampling, generate};
-use webtune::io::{ByteSource, FileSource};
 use webtune::io::gguf::GgufFile;
+use webtune::io::{ByteSource, FileSource};
 use webtune::models::llama::load_gguf;
 use webtune::platform::block_on;
 use webtune::tokenizer::{Message, Tokenizer};
