@@ -9,6 +9,7 @@
 
 mod gguf;
 mod llama;
+mod load_errors;
 mod smollm2;
 mod tokenizer;
 

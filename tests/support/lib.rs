@@ -7,6 +7,8 @@
 // Test support: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod gguf_writer;
+
 use webtune::numerics::Tolerance;
 use webtune::selfcheck::MlpCheck;
 use webtune::{ComputeDevice, Result, Tier};

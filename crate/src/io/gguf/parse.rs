@@ -82,6 +82,17 @@ pub enum GgufError {
         /// What is wrong.
         problem: String,
     },
+    /// A tensor the model needs is not in the file.
+    #[error("tensor `{0}` is missing")]
+    MissingTensor(String),
+    /// The metadata describe a model that cannot exist.
+    #[error("the {arch}.* metadata describe an impossible model: {problem}")]
+    Config {
+        /// The architecture prefix.
+        arch: String,
+        /// What is impossible.
+        problem: String,
+    },
     /// Two tensors with the same name.
     #[error("tensor `{0}` appears twice")]
     Duplicate(String),

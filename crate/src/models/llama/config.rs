@@ -116,9 +116,9 @@ impl LlamaConfig {
             tie_word_embeddings: file.tensor("output.weight").is_none(),
             max_position_embeddings: int("context_length").unwrap_or(2048),
         };
-        config.validate().map_err(|problem| GgufError::Key {
-            key: format!("{arch}.*"),
-            problem: format!("describe an impossible model: {problem}"),
+        config.validate().map_err(|problem| GgufError::Config {
+            arch: arch.to_string(),
+            problem,
         })?;
         Ok(config)
     }

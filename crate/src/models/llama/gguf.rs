@@ -29,22 +29,12 @@ struct Reader<'a, S> {
 }
 
 impl<S: ByteSource> Reader<'_, S> {
-    fn missing(&self, name: &str, problem: String) -> Error {
-        Error::Gguf {
-            file: self.source.name().to_string(),
-            source: GgufError::Key {
-                key: name.to_string(),
-                problem,
-            },
-        }
-    }
-
     /// Reads tensor `name` as f32, checking its shape (outermost first).
     async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let info = self
-            .file
-            .tensor(name)
-            .ok_or_else(|| self.missing(name, "(a tensor) is missing".into()))?;
+        let info = self.file.tensor(name).ok_or_else(|| Error::Gguf {
+            file: self.source.name().to_string(),
+            source: GgufError::MissingTensor(name.to_string()),
+        })?;
         if info.shape() != shape {
             return Err(Error::Gguf {
                 file: self.source.name().to_string(),

@@ -1,0 +1,128 @@
+//! A minimal GGUF writer for tests: synthetic checkpoints (tiny models, corrupt variants)
+//! without Python. F32 tensors only; metadata of the types the loaders read.
+
+/// A metadata value to write.
+pub enum Meta {
+    /// `u32`.
+    U32(u32),
+    /// `f32`.
+    F32(f32),
+    /// A UTF-8 string.
+    Str(String),
+}
+
+/// Builds a GGUF v3 file in memory.
+#[derive(Default)]
+pub struct GgufWriter {
+    meta: Vec<(String, Meta)>,
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl GgufWriter {
+    /// Adds a metadata entry.
+    pub fn meta(mut self, key: &str, value: Meta) -> Self {
+        self.meta.push((key.to_string(), value));
+        self
+    }
+
+    /// Adds an F32 tensor with `shape` outermost first (as PyTorch lists it).
+    pub fn tensor(mut self, name: &str, shape: &[usize], values: Vec<f32>) -> Self {
+        assert_eq!(shape.iter().product::<usize>(), values.len(), "{name}");
+        self.tensors
+            .push((name.to_string(), shape.to_vec(), values));
+        self
+    }
+
+    /// The file's bytes.
+    pub fn build(self) -> Vec<u8> {
+        fn string(out: &mut Vec<u8>, s: &str) {
+            out.extend((s.len() as u64).to_le_bytes());
+            out.extend(s.as_bytes());
+        }
+        let mut out = b"GGUF".to_vec();
+        out.extend(3u32.to_le_bytes());
+        out.extend((self.tensors.len() as u64).to_le_bytes());
+        out.extend((self.meta.len() as u64).to_le_bytes());
+        for (key, value) in &self.meta {
+            string(&mut out, key);
+            match value {
+                Meta::U32(v) => {
+                    out.extend(4u32.to_le_bytes());
+                    out.extend(v.to_le_bytes());
+                }
+                Meta::F32(v) => {
+                    out.extend(6u32.to_le_bytes());
+                    out.extend(v.to_le_bytes());
+                }
+                Meta::Str(s) => {
+                    out.extend(8u32.to_le_bytes());
+                    string(&mut out, s);
+                }
+            }
+        }
+        let mut offset = 0u64;
+        for (name, shape, values) in &self.tensors {
+            string(&mut out, name);
+            out.extend((shape.len() as u32).to_le_bytes());
+            for &d in shape.iter().rev() {
+                out.extend((d as u64).to_le_bytes());
+            }
+            out.extend(0u32.to_le_bytes()); // F32
+            out.extend(offset.to_le_bytes());
+            offset += (values.len() as u64 * 4).div_ceil(32) * 32;
+        }
+        out.resize(out.len().div_ceil(32) * 32, 0);
+        for (_, _, values) in &self.tensors {
+            let start = out.len();
+            out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            out.resize(start + (values.len() * 4).div_ceil(32) * 32, 0);
+        }
+        out
+    }
+}
+
+/// A tiny random Llama in GGUF layout (2 layers, hidden 8, 2 query heads, 1 KV head,
+/// vocabulary 16, tied head), with tensor `skip` left out and `reshape` given another shape.
+pub fn tiny_llama(skip: Option<&str>, reshape: Option<(&str, Vec<usize>)>, heads: u32) -> Vec<u8> {
+    let (hidden, ffn, vocab, kv_dim) = (8, 12, 16, 4);
+    let mut w = GgufWriter::default()
+        .meta("general.architecture", Meta::Str("llama".into()))
+        .meta("llama.block_count", Meta::U32(2))
+        .meta("llama.embedding_length", Meta::U32(hidden as u32))
+        .meta("llama.feed_forward_length", Meta::U32(ffn as u32))
+        .meta("llama.attention.head_count", Meta::U32(heads))
+        .meta("llama.attention.head_count_kv", Meta::U32(1))
+        .meta("llama.vocab_size", Meta::U32(vocab as u32))
+        .meta("llama.attention.layer_norm_rms_epsilon", Meta::F32(1e-5));
+    let mut seed = 100;
+    let mut add = |w: GgufWriter, name: String, shape: Vec<usize>| {
+        if skip == Some(name.as_str()) {
+            return w;
+        }
+        let shape = match &reshape {
+            Some((n, s)) if *n == name => s.clone(),
+            _ => shape,
+        };
+        seed += 1;
+        let values = webtune::selfcheck::fixed_values(seed, shape.iter().product(), 0.3);
+        w.tensor(&name, &shape, values)
+    };
+    w = add(w, "token_embd.weight".into(), vec![vocab, hidden]);
+    for n in 0..2 {
+        for (part, shape) in [
+            ("attn_norm", vec![hidden]),
+            ("attn_q", vec![hidden, hidden]),
+            ("attn_k", vec![kv_dim, hidden]),
+            ("attn_v", vec![kv_dim, hidden]),
+            ("attn_output", vec![hidden, hidden]),
+            ("ffn_norm", vec![hidden]),
+            ("ffn_gate", vec![ffn, hidden]),
+            ("ffn_up", vec![ffn, hidden]),
+            ("ffn_down", vec![hidden, ffn]),
+        ] {
+            w = add(w, format!("blk.{n}.{part}.weight"), shape);
+        }
+    }
+    w = add(w, "output_norm.weight".into(), vec![hidden]);
+    w.build()
+}
