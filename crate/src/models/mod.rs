@@ -6,12 +6,16 @@ pub mod llama;
 
 use burn::tensor::{Int, Tensor};
 
+/// One layer's cached keys and values, `[batch, kv_heads, seen, head_dim]` each (before GQA
+/// repetition); `None` before the first forward.
+pub type LayerCache = Option<(Tensor<4>, Tensor<4>)>;
+
 /// Keys and values of the positions a model has already seen, per layer, so that generation
 /// feeds only the new token.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    /// Per layer: keys and values `[batch, kv_heads, seen, head_dim]` (before GQA repetition).
-    pub layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    /// Per layer.
+    pub layers: Vec<LayerCache>,
 }
 
 impl KvCache {

@@ -3,7 +3,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, TensorData, activation};
 
-use crate::models::{CausalLm, KvCache};
+use crate::models::{CausalLm, KvCache, LayerCache};
 use crate::nn::{Linear, RmsNorm, Rope};
 
 /// Self-attention with grouped-query heads.
@@ -71,7 +71,7 @@ impl Attention {
         x: Tensor<3>,
         rope: &Rope,
         mask: Tensor<2>,
-        cache: &mut Option<(Tensor<4>, Tensor<4>)>,
+        cache: &mut LayerCache,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
         let split = |t: Tensor<3>, heads: usize| -> Tensor<4> {
@@ -131,7 +131,7 @@ impl DecoderLayer {
         x: Tensor<3>,
         rope: &Rope,
         mask: Tensor<2>,
-        cache: &mut Option<(Tensor<4>, Tensor<4>)>,
+        cache: &mut LayerCache,
     ) -> Tensor<3> {
         let x = x.clone()
             + self
