@@ -75,8 +75,12 @@ async fn webgpu_smollm2_matches_transformers() {
     let (_, model) = webtune::models::llama::load_gguf(&file, &source, gpu.device())
         .await
         .unwrap();
-    if let Err(err) = webtune_tests::llama_logits_match_transformers(&model, &gpu).await {
-        panic!("WebGPU logits: {err}");
+    match webtune_tests::llama_logits_match_transformers(&model, &gpu).await {
+        Ok(agreement) => wasm_bindgen_test::console_log!(
+            "WebGPU logits vs transformers: max |Δ| {:.1e}",
+            agreement.max_abs_diff
+        ),
+        Err(err) => panic!("WebGPU logits: {err}"),
     }
     if let Err(err) = webtune_tests::llama_greedy_matches_transformers(&model, &gpu).await {
         panic!("WebGPU greedy: {err}");

@@ -19,10 +19,14 @@ fn check(tier: Tier) {
     let (config, model) = block_on(load_gguf(&file, &source, device.device())).unwrap();
     eprintln!("{tier}: loaded {config:?} in {:.1?}", start.elapsed());
     let start = std::time::Instant::now();
-    if let Err(err) = block_on(llama_logits_match_transformers(&model, &device)) {
-        panic!("{tier}: {err}");
+    match block_on(llama_logits_match_transformers(&model, &device)) {
+        Ok(agreement) => eprintln!(
+            "{tier}: logits vs transformers: max |Δ| {:.1e}; forward passes in {:.1?}",
+            agreement.max_abs_diff,
+            start.elapsed()
+        ),
+        Err(err) => panic!("{tier}: {err}"),
     }
-    eprintln!("{tier}: forward passes in {:.1?}", start.elapsed());
     let start = std::time::Instant::now();
     if let Err(err) = block_on(llama_greedy_matches_transformers(&model, &device)) {
         panic!("{tier}: {err}");

@@ -136,11 +136,12 @@ pub fn logits_tolerance(tier: Tier) -> Tolerance {
 }
 
 /// SmolLM2's logits on `device` match transformers': every position's argmax and
-/// log-sum-exp, and the sampled logits of the last positions.
+/// log-sum-exp, and the sampled logits of the last positions. Returns the worst agreement.
 pub async fn llama_logits_match_transformers(
     model: &webtune::models::llama::Llama,
     device: &ComputeDevice,
-) -> Result<()> {
+) -> Result<webtune::numerics::Agreement> {
+    let mut worst = webtune::numerics::Agreement::default();
     use webtune::burn::tensor::{Int, Tensor, TensorData};
     use webtune::models::CausalLm;
 
@@ -180,15 +181,25 @@ pub async fn llama_logits_match_transformers(
             Tolerance::new(0.0, 0.0),
         )?;
         let want_lse: Vec<f32> = serde_json::from_value(prompt["logsumexp"].clone()).unwrap();
-        webtune::numerics::compare(&format!("logsumexp of {text:?}"), &lse, &want_lse, tol)?;
+        worst = worst.worst(webtune::numerics::compare(
+            &format!("logsumexp of {text:?}"),
+            &lse,
+            &want_lse,
+            tol,
+        )?);
         let tail: Vec<Vec<f32>> = serde_json::from_value(prompt["tail_sampled"].clone()).unwrap();
         for (k, want) in tail.iter().enumerate() {
             let row = rows[seq - tail.len() + k];
             let got: Vec<f32> = row.iter().step_by(stride).copied().collect();
-            webtune::numerics::compare(&format!("logits of {text:?} at {k}"), &got, want, tol)?;
+            worst = worst.worst(webtune::numerics::compare(
+                &format!("logits of {text:?} at {k}"),
+                &got,
+                want,
+                tol,
+            )?);
         }
     }
-    Ok(())
+    Ok(worst)
 }
 
 /// Greedy decoding of the ChatML "What is the capital of France?" prompt through the KV cache
