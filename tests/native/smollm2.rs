@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use webtune::io::FileSource;
 use webtune::io::gguf::{GgufFile, Value};
-use webtune::numerics::{Tolerance, compare};
 use webtune::platform::block_on;
-use webtune_tests::{SMOLLM2_GGUF, model_path};
+use webtune_tests::{SMOLLM2_GGUF, check_gguf_tensor, model_path};
 
 const REFERENCE: &str = include_str!("../fixtures/smollm2/gguf_reference.json");
 
@@ -53,16 +52,6 @@ fn smollm2_gguf_reads_like_gguf_py() {
     );
 
     for (name, want) in reference["rows"].as_object().unwrap() {
-        let info = file.tensor(name).unwrap();
-        assert_eq!(
-            info.ty.to_string(),
-            want["type"].as_str().unwrap(),
-            "{name}"
-        );
-        let shape: Vec<usize> = serde_json::from_value(want["shape"].clone()).unwrap();
-        assert_eq!(info.shape(), shape, "{name}");
-        let row: Vec<f32> = serde_json::from_value(want["first_row"].clone()).unwrap();
-        let values = block_on(file.read_f32(&source, info)).unwrap();
-        compare(name, &values[..row.len()], &row, Tolerance::new(1e-7, 1e-6)).unwrap();
+        check_gguf_tensor(&file, &source, name, want, "first_row");
     }
 }

@@ -263,3 +263,36 @@ pub async fn fetch_bytes(url: &str) -> Vec<u8> {
     let buffer = JsFuture::from(promise).await.unwrap();
     js_sys::Uint8Array::new(&buffer).to_vec()
 }
+
+/// Checks one GGUF tensor against a gguf-py fixture entry `{"type", "shape", <values_key>}`:
+/// its type, its shape, and its leading dequantized values (all of them when the fixture
+/// holds the whole tensor).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn check_gguf_tensor(
+    file: &webtune::io::gguf::GgufFile,
+    source: &impl webtune::io::ByteSource,
+    name: &str,
+    want: &serde_json::Value,
+    values_key: &str,
+) {
+    let info = file
+        .tensor(name)
+        .unwrap_or_else(|| panic!("{name} missing"));
+    assert_eq!(
+        info.ty.to_string(),
+        want["type"].as_str().unwrap(),
+        "{name}"
+    );
+    let shape: Vec<usize> = serde_json::from_value(want["shape"].clone()).unwrap();
+    assert_eq!(info.shape(), shape, "{name}");
+    let expected: Vec<f32> = serde_json::from_value(want[values_key].clone()).unwrap();
+    let got = webtune::platform::block_on(file.read_f32(source, info)).unwrap();
+    // Both sides compute the same f32 products; only the order of two roundings may differ.
+    webtune::numerics::compare(
+        name,
+        &got[..expected.len()],
+        &expected,
+        Tolerance::new(1e-7, 1e-6),
+    )
+    .unwrap();
+}

@@ -179,7 +179,11 @@ impl CausalLm for Llama {
             .clone()
             .select(0, ids.reshape([batch * seq]))
             .reshape([batch, seq, hidden]);
-        let head_dim = hidden / self.layers[0].self_attn.heads;
+        // A model without layers is only embedding → norm → head; it needs no RoPE width.
+        let head_dim = self
+            .layers
+            .first()
+            .map_or(2, |layer| hidden / layer.self_attn.heads);
         let rope = Rope::new(self.rope_theta, head_dim, seen, seq, &device);
         let mask = causal_mask(seen, seq, &device);
         for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
