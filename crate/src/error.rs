@@ -53,6 +53,66 @@ pub enum Error {
         #[source]
         source: crate::io::gguf::GgufError,
     },
+    /// A safetensors file is malformed or holds something webtune cannot read.
+    #[error("{file}: {source}")]
+    Safetensors {
+        /// The file.
+        file: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::io::safetensors::SafetensorsError,
+    },
+    /// A tensor the model needs is not in the checkpoint.
+    #[error("{file}: tensor `{tensor}` is missing")]
+    MissingTensor {
+        /// The checkpoint (file or folder).
+        file: String,
+        /// The tensor, as the checkpoint names it.
+        tensor: String,
+    },
+    /// A tensor's shape is not the one the config implies.
+    #[error(
+        "{file}: tensor `{tensor}` has an invalid shape: {found:?}, but the config implies {expected:?}"
+    )]
+    TensorShape {
+        /// The checkpoint.
+        file: String,
+        /// The tensor, as the checkpoint names it.
+        tensor: String,
+        /// Its shape in the file.
+        found: Vec<usize>,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+    },
+    /// A model config (`config.json`, GGUF metadata) is malformed, impossible or unsupported.
+    #[error("{file}: {problem}")]
+    Config {
+        /// The config's file.
+        file: String,
+        /// What is wrong, naming the key.
+        problem: String,
+    },
+    /// A PyTorch pickle checkpoint, which webtune refuses to read.
+    #[error(
+        "{file} is a PyTorch pickle checkpoint; webtune does not load pickles because loading \
+         one can run arbitrary code. Use the model's safetensors files (`model.safetensors`), \
+         convert it with `python -c \"from transformers import AutoModelForCausalLM as M; \
+         M.from_pretrained('DIR').save_pretrained('OUT', safe_serialization=True)\"`, or use \
+         a GGUF file"
+    )]
+    Pickle {
+        /// The file.
+        file: String,
+    },
+    /// A checkpoint that is not a GGUF file or a Hugging Face folder, or a folder that lacks
+    /// a file the model needs.
+    #[error("{file}: {problem}")]
+    Checkpoint {
+        /// The file or folder.
+        file: String,
+        /// What is wrong or missing.
+        problem: String,
+    },
     /// A tokenizer could not be built or used.
     #[error("{file}: tokenizer {problem}")]
     Tokenizer {
@@ -65,6 +125,13 @@ pub enum Error {
     #[error("chat template: {problem}")]
     Template {
         /// What went wrong, with the template's line.
+        problem: String,
+    },
+    /// Input that the operation cannot take (an empty or too long prompt, an id outside the
+    /// vocabulary, …).
+    #[error("invalid input: {problem}")]
+    Input {
+        /// What is wrong with it.
         problem: String,
     },
     /// Memory for a tensor could not be allocated.

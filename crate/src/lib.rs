@@ -8,9 +8,11 @@
 //! - [`platform`]: the only place that knows which target it was compiled for.
 //! - [`device`]: backend tiers (CPU, wgpu/WebGPU) behind one [`device::ComputeDevice`], the
 //!   adapter report and async readback.
-//! - [`io`]: model files read from bytes (GGUF), the same on every platform.
-//! - [`models`]: model families (Llama) built from checkpoints.
-//! - [`generate`]: text generation with a KV cache and sampling.
+//! - [`io`]: model files read from bytes (GGUF, safetensors), the same on every platform.
+//! - [`models`]: model families (Llama, Qwen2, GPT-2) built from GGUF files or Hugging Face
+//!   folders.
+//! - [`generate`]: text generation with a KV cache, sampling and stop strings.
+//! - [`eval`]: per-token loss and perplexity.
 //! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
 //! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
 //! - [`tokenizer`]: text to ids, from `tokenizer.json` or GGUF metadata.
@@ -22,6 +24,7 @@
 
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod generate;
 pub mod io;
 pub mod models;

@@ -46,6 +46,27 @@ async fn webgpu_perturbed_gradient_is_caught() {
         .expect("self-check runs");
 }
 
+/// Tiny Llama (sharded safetensors), Qwen2 (f16 safetensors, GGUF) and GPT-2 (safetensors,
+/// GGUF) checkpoints load from bytes and match transformers on WebGPU.
+#[wasm_bindgen_test]
+async fn webgpu_tiny_checkpoints_match_transformers() {
+    let gpu = webgpu().await;
+    match webtune_tests::tiny_models_match_transformers(&gpu).await {
+        Ok(agreement) => wasm_bindgen_test::console_log!(
+            "WebGPU tiny checkpoints vs transformers: max |Δ| {:.1e}",
+            agreement.max_abs_diff
+        ),
+        Err(err) => panic!("WebGPU: {err}"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn wasm_cpu_tiny_tokenizer_matches_transformers() {
+    webtune_tests::tiny_tokenizer_matches_transformers(&ComputeDevice::cpu())
+        .await
+        .expect("tokenizer.json and chat template load");
+}
+
 #[wasm_bindgen_test]
 async fn wasm_cpu_mlp_matches_reference() {
     if let Err(err) = webtune_tests::mlp_matches_reference_and_cpu(&ComputeDevice::cpu()).await {
@@ -72,7 +93,7 @@ async fn webgpu_smollm2_matches_transformers() {
     let bytes = webtune_tests::fetch_bytes(&format!("/.cache/models/{name}")).await;
     let source = MemorySource::new(name, bytes);
     let file = GgufFile::open(&source).await.unwrap();
-    let (_, model) = webtune::models::llama::load_gguf(&file, &source, gpu.device())
+    let (_, model) = webtune::models::Model::load_gguf(&file, &source, gpu.device())
         .await
         .unwrap();
     match webtune_tests::llama_logits_match_transformers(&model, &gpu).await {

@@ -1,24 +1,56 @@
-//! Loading a model from a broken checkpoint fails with an error that names the file and the
-//! tensor or key; a sound tiny checkpoint loads and runs.
+//! Loading a model from a broken checkpoint fails with a typed error that names the file and
+//! the tensor or key, and never panics; a sound tiny checkpoint loads and runs.
 
 use webtune::io::MemorySource;
-use webtune::io::gguf::GgufFile;
-use webtune::models::CausalLm;
-use webtune::models::llama::load_gguf;
+use webtune::models::{CausalLm, Loaded, Model, load_checkpoint};
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Error};
 use webtune_tests::gguf_writer::tiny_llama;
+use webtune_tests::tiny_files;
 
-fn load(bytes: Vec<u8>) -> webtune::Result<webtune::models::llama::Llama> {
+fn load_gguf(bytes: Vec<u8>) -> webtune::Result<Model> {
     let source = MemorySource::new("tiny-llama.gguf", bytes);
-    let file = block_on(GgufFile::open(&source))?;
-    block_on(load_gguf(&file, &source, ComputeDevice::cpu().device())).map(|(_, m)| m)
+    block_on(load_checkpoint(
+        "tiny-llama.gguf",
+        vec![source],
+        ComputeDevice::cpu().device(),
+    ))
+    .map(|loaded| loaded.model)
+}
+
+fn load(name: &str, files: Vec<MemorySource>) -> webtune::Result<Loaded> {
+    block_on(load_checkpoint(name, files, ComputeDevice::cpu().device()))
+}
+
+/// The tiny Llama folder with `path`'s bytes replaced by `edit(bytes)` (or the file dropped
+/// when it returns `None`).
+fn edited(path: &str, edit: impl Fn(Vec<u8>) -> Option<Vec<u8>>) -> Vec<MemorySource> {
+    use webtune::io::ByteSource;
+    tiny_files("llama")
+        .into_iter()
+        .filter_map(|f| {
+            if f.name() != path {
+                return Some(f);
+            }
+            let bytes = block_on(f.read(0, f.len() as usize)).unwrap();
+            edit(bytes).map(|b| MemorySource::new(path, b))
+        })
+        .collect()
+}
+
+fn json_edit(from: &str, to: &str) -> impl Fn(Vec<u8>) -> Option<Vec<u8>> {
+    let (from, to) = (from.to_string(), to.to_string());
+    move |bytes| {
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains(&from), "{from} not in the file");
+        Some(text.replace(&from, &to).into_bytes())
+    }
 }
 
 #[test]
 fn a_sound_tiny_llama_loads_and_runs() {
     use webtune::burn::tensor::{Int, Tensor, TensorData};
-    let model = load(tiny_llama(None, None, 2)).unwrap();
+    let model = load_gguf(tiny_llama(None, None, 2)).unwrap();
     let ids = Tensor::<2, Int>::from_data(
         TensorData::new(vec![1i32, 5, 7], [1, 3]),
         ComputeDevice::cpu().device(),
@@ -27,9 +59,9 @@ fn a_sound_tiny_llama_loads_and_runs() {
 }
 
 #[test]
-fn a_missing_tensor_is_named() {
-    let err = load(tiny_llama(Some("blk.1.ffn_up.weight"), None, 2)).unwrap_err();
-    assert!(matches!(err, Error::Gguf { .. }), "{err:?}");
+fn a_missing_gguf_tensor_is_named() {
+    let err = load_gguf(tiny_llama(Some("blk.1.ffn_up.weight"), None, 2)).unwrap_err();
+    assert!(matches!(err, Error::MissingTensor { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
         "tiny-llama.gguf: tensor `blk.1.ffn_up.weight` is missing"
@@ -37,8 +69,8 @@ fn a_missing_tensor_is_named() {
 }
 
 #[test]
-fn a_wrong_shape_is_named() {
-    let err = load(tiny_llama(
+fn a_wrong_gguf_shape_is_named() {
+    let err = load_gguf(tiny_llama(
         None,
         Some(("blk.0.attn_k.weight", vec![8, 8])),
         2,
@@ -52,11 +84,144 @@ fn a_wrong_shape_is_named() {
 }
 
 #[test]
-fn a_config_with_zero_heads_is_refused() {
-    let err = load(tiny_llama(None, None, 0)).unwrap_err();
+fn a_gguf_config_with_zero_heads_is_refused() {
+    let err = load_gguf(tiny_llama(None, None, 0)).unwrap_err();
     assert_eq!(
         err.to_string(),
         "tiny-llama.gguf: the llama.* metadata describe an impossible model: \
          num_attention_heads is 0"
     );
+}
+
+#[test]
+fn a_config_json_with_zero_heads_is_refused() {
+    let files = edited(
+        "llama/config.json",
+        json_edit("\"num_attention_heads\": 4", "\"num_attention_heads\": 0"),
+    );
+    let err = load("llama", files).unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "llama/config.json: describes an impossible model: num_attention_heads is 0"
+    );
+}
+
+#[test]
+fn an_unknown_model_type_is_named() {
+    let files = edited(
+        "llama/config.json",
+        json_edit("\"model_type\": \"llama\"", "\"model_type\": \"mamba\""),
+    );
+    let err = load("llama", files).unwrap_err().to_string();
+    assert!(
+        err.starts_with("llama/config.json: `model_type` \"mamba\" is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_safetensors_shape_is_named() {
+    // Claim 64 layers' worth of intermediate width: the MLP weights no longer fit the config.
+    let files = edited(
+        "llama/config.json",
+        json_edit("\"intermediate_size\": 64", "\"intermediate_size\": 48"),
+    );
+    let err = load("llama", files).unwrap_err();
+    assert!(matches!(err, Error::TensorShape { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(".safetensors: tensor `model.layers.0.mlp.") && text.contains("[64, 32]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_shard_is_named() {
+    let files = edited("llama/model-00003-of-00004.safetensors", |_| None);
+    let err = load("llama", files).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "llama: the index lists shard model-00003-of-00004.safetensors, which is missing"
+    );
+}
+
+#[test]
+fn a_truncated_safetensors_shard_is_refused() {
+    let files = edited("llama/model-00002-of-00004.safetensors", |b| {
+        Some(b[..b.len() - 100].to_vec())
+    });
+    let err = load("llama", files).unwrap_err();
+    assert!(matches!(err, Error::Safetensors { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("llama/model-00002-of-00004.safetensors: tensor `"),
+        "{text}"
+    );
+    assert!(text.contains("outside"), "{text}");
+}
+
+#[test]
+fn a_safetensors_header_past_the_end_is_refused() {
+    let files = edited("llama/model-00001-of-00004.safetensors", |mut b| {
+        b[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        Some(b)
+    });
+    let err = load("llama", files).unwrap_err().to_string();
+    assert!(
+        err.contains("the header claims 1099511627776 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_safetensors_tensor_is_named() {
+    let files = edited(
+        "llama/config.json",
+        json_edit(
+            "\"tie_word_embeddings\": false",
+            "\"tie_word_embeddings\": false, \"num_hidden_layers\": 3",
+        ),
+    );
+    // num_hidden_layers now appears twice; serde_json keeps the last one (3).
+    let err = load("llama", files).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "llama: tensor `model.layers.2.input_layernorm.weight` is missing"
+    );
+}
+
+#[test]
+fn pickles_are_refused_with_the_reason() {
+    let pickle = MemorySource::new("gpt2/pytorch_model.bin", b"\x80\x02}q\x00.".to_vec());
+    let err = load("pytorch_model.bin", vec![pickle.clone()]).unwrap_err();
+    assert!(matches!(err, Error::Pickle { .. }), "{err:?}");
+    // A folder with config.json but only pickled weights.
+    let mut files: Vec<MemorySource> = tiny_files("gpt2")
+        .into_iter()
+        .filter(|f| webtune::io::ByteSource::name(f).ends_with("config.json"))
+        .collect();
+    files.push(pickle);
+    let err = load("gpt2", files).unwrap_err();
+    assert!(matches!(err, Error::Pickle { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("gpt2/pytorch_model.bin is a PyTorch pickle"),
+        "{text}"
+    );
+    assert!(
+        text.contains("arbitrary code") && text.contains("safetensors"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_and_empty_inputs_are_refused() {
+    let err = load(
+        "notes.txt",
+        vec![MemorySource::new("notes.txt", b"hello".to_vec())],
+    );
+    assert!(err.unwrap_err().to_string().contains("neither a GGUF file"));
+    let err = load("empty", Vec::new()).unwrap_err().to_string();
+    assert_eq!(err, "empty: has no config.json and no GGUF file");
 }

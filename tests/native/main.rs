@@ -50,6 +50,18 @@ tiered_tests! {
     mlp_matches_reference_and_cpu => webtune_tests::mlp_matches_reference_and_cpu;
     perturbed_gradient_is_caught => webtune_tests::perturbed_gradient_is_caught;
     model_matmuls_match_cpu => webtune_tests::model_matmuls_match_cpu;
+    tiny_models_match_transformers => super::tiny_models;
+    tiny_tokenizer_matches_transformers => webtune_tests::tiny_tokenizer_matches_transformers;
+}
+
+async fn tiny_models(device: &ComputeDevice) -> webtune::Result<()> {
+    let agreement = webtune_tests::tiny_models_match_transformers(device).await?;
+    eprintln!(
+        "{}: tiny checkpoints vs transformers: max |Δ| {:.1e}",
+        device.tier(),
+        agreement.max_abs_diff
+    );
+    Ok(())
 }
 
 #[test]

@@ -8,6 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod gguf_writer;
+mod tiny;
+
+pub use tiny::*;
 
 use webtune::numerics::Tolerance;
 use webtune::selfcheck::MlpCheck;
@@ -138,12 +141,11 @@ pub fn logits_tolerance(tier: Tier) -> Tolerance {
 /// SmolLM2's logits on `device` match transformers': every position's argmax and
 /// log-sum-exp, and the sampled logits of the last positions. Returns the worst agreement.
 pub async fn llama_logits_match_transformers(
-    model: &webtune::models::llama::Llama,
+    model: &impl webtune::models::CausalLm,
     device: &ComputeDevice,
 ) -> Result<webtune::numerics::Agreement> {
     let mut worst = webtune::numerics::Agreement::default();
     use webtune::burn::tensor::{Int, Tensor, TensorData};
-    use webtune::models::CausalLm;
 
     let reference: serde_json::Value = serde_json::from_str(SMOLLM2_LOGITS_JSON).unwrap();
     let stride = reference["stride"].as_u64().unwrap() as usize;
@@ -205,7 +207,7 @@ pub async fn llama_logits_match_transformers(
 /// Greedy decoding of the ChatML "What is the capital of France?" prompt through the KV cache
 /// gives transformers' tokens ("The capital of France is Paris.").
 pub async fn llama_greedy_matches_transformers(
-    model: &webtune::models::llama::Llama,
+    model: &impl webtune::models::CausalLm,
     device: &ComputeDevice,
 ) -> Result<()> {
     use webtune::generate::{Flow, GenerateConfig, generate};

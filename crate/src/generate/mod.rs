@@ -2,14 +2,16 @@
 //! choosing each next token on the host ([`sampling`]) and streaming it to the caller.
 
 pub mod sampling;
+mod text;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub use sampling::Sampling;
+pub use text::{Generated, StopReason, generate_text};
 
 use crate::device::read_f32;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::models::CausalLm;
 
 /// What to generate.
@@ -22,6 +24,8 @@ pub struct GenerateConfig {
     pub sampling: Sampling,
     /// Tokens that end generation (included in the output).
     pub stop_ids: Vec<u32>,
+    /// Strings that end generation (cut from the text; see [`generate_text`]).
+    pub stop_strings: Vec<String>,
 }
 
 impl Default for GenerateConfig {
@@ -30,6 +34,7 @@ impl Default for GenerateConfig {
             max_new_tokens: 128,
             sampling: Sampling::default(),
             stop_ids: Vec::new(),
+            stop_strings: Vec::new(),
         }
     }
 }
@@ -45,6 +50,7 @@ pub enum Flow {
 
 /// Generates up to `config.max_new_tokens` tokens after `prompt`, calling `on_token` with each
 /// one as soon as it is chosen. Returns the new tokens (a stop id, if reached, is the last).
+/// Stops early when the model's context is full.
 pub async fn generate(
     model: &impl CausalLm,
     device: &Device,
@@ -52,12 +58,30 @@ pub async fn generate(
     config: &GenerateConfig,
     mut on_token: impl FnMut(u32) -> Flow,
 ) -> Result<Vec<u32>> {
+    if prompt.is_empty() || prompt.len() > model.context_length() {
+        return Err(Error::Input {
+            problem: format!(
+                "the prompt has {} tokens; the model takes 1 to {}",
+                prompt.len(),
+                model.context_length()
+            ),
+        });
+    }
+    if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= model.vocab_size()) {
+        return Err(Error::Input {
+            problem: format!(
+                "token id {bad} is outside the vocabulary of {}",
+                model.vocab_size()
+            ),
+        });
+    }
     let mut cache = model.new_cache();
     let mut rng = sampling::Rng::new(config.sampling.seed);
     let mut seen = prompt.to_vec();
     let mut new = Vec::new();
     let mut input = prompt.to_vec();
-    while new.len() < config.max_new_tokens && !input.is_empty() {
+    let room = model.context_length().saturating_sub(prompt.len()) + 1;
+    while new.len() < config.max_new_tokens.min(room) && !input.is_empty() {
         let len = input.len();
         let ids: Vec<i32> = input.iter().map(|&t| t as i32).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, len]), device);

@@ -5,11 +5,16 @@
 //! copied whole into memory: headers are read first and validated against the source's real
 //! length, then each tensor is read and converted on its own.
 //!
-//! Formats: [`gguf`] (llama.cpp's single-file format, with its quantized block types).
+//! Formats: [`gguf`] (llama.cpp's single-file format, with its quantized block types) and
+//! [`safetensors`] (Hugging Face's). [`sniff`] tells them apart and recognises PyTorch pickles,
+//! which are refused.
 
 pub mod gguf;
+pub mod safetensors;
+mod sniff;
 mod source;
 
+pub use sniff::{Format, sniff};
 pub use source::{ByteSource, MemorySource};
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,10 +1,21 @@
 //! Model families. One folder per family: its config (named after Hugging Face's
-//! `config.json`), its modules and forward pass, and its weight-name table. Models know nothing
-//! of LoRA, training or generation; those use them through [`CausalLm`].
+//! `config.json`), its modules and forward pass, and its GGUF name table. [`registry`] maps
+//! `config.json`'s `model_type` and GGUF's `general.architecture` to a family; [`checkpoint`]
+//! loads a whole model (weights, config, tokenizer) from a GGUF file or a Hugging Face folder.
+//! Models know nothing of LoRA, training or generation; those use them through [`CausalLm`].
 
+pub mod checkpoint;
+pub mod gpt2;
+pub mod hf_config;
 pub mod llama;
+pub mod qwen2;
+pub mod registry;
+pub mod weights;
 
-use burn::tensor::{Int, Tensor};
+pub use checkpoint::{Loaded, load_checkpoint};
+pub use registry::{Architecture, Model, ModelConfig};
+
+use burn::tensor::{Int, Tensor, TensorData};
 
 /// One layer's cached keys and values, `[batch, kv_heads, seen, head_dim]` each (before GQA
 /// repetition); `None` before the first forward.
@@ -56,4 +67,23 @@ pub trait CausalLm {
 
     /// Vocabulary size (the logits' last dimension).
     fn vocab_size(&self) -> usize;
+
+    /// The most positions the model can attend over (generation stops there).
+    fn context_length(&self) -> usize;
+}
+
+/// `[seq, seen + seq]` additive causal mask for `seq` new positions after `seen` cached ones:
+/// new position `i` sees keys `0..=seen + i`; the rest get a large negative.
+pub(crate) fn causal_mask(seen: usize, seq: usize, device: &burn::tensor::Device) -> Tensor<2> {
+    let total = seen + seq;
+    let values = (0..seq * total)
+        .map(|n| {
+            if n % total > seen + n / total {
+                -1e30
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [seq, total]), device)
 }

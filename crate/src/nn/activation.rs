@@ -19,3 +19,11 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         .mul_scalar(0.5);
     x * cdf
 }
+
+/// GELU's tanh approximation, `½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (GPT-2's `"gelu_new"`,
+/// PyTorch's `approximate="tanh"`), composed from `tanh` so that its gradient is autodiff's.
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let inner = (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715))
+        .mul_scalar((2.0 / std::f64::consts::PI).sqrt());
+    x.clone() * inner.tanh().add_scalar(1.0).mul_scalar(0.5)
+}

@@ -1,4 +1,4 @@
-//! Layers shared by the model families: linear projections, RMSNorm, rotary embeddings.
+//! Layers shared by the model families: linear projections and normalisations.
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -21,10 +21,18 @@ impl Linear {
         device: &Device,
     ) -> Self {
         let transposed = transpose(&weight, out_features, in_features);
-        let weight = Tensor::from_data(
-            TensorData::new(transposed, [in_features, out_features]),
-            device,
-        );
+        Self::from_in_out(transposed, [in_features, out_features], bias, device)
+    }
+
+    /// A layer from a weight already stored `[in, out]` (GPT-2's `Conv1D`), row-major.
+    pub fn from_in_out(
+        weight: Vec<f32>,
+        [in_features, out_features]: [usize; 2],
+        bias: Option<Vec<f32>>,
+        device: &Device,
+    ) -> Self {
+        let weight =
+            Tensor::from_data(TensorData::new(weight, [in_features, out_features]), device);
         let bias = bias.map(|b| {
             Param::from_tensor(Tensor::from_data(
                 TensorData::new(b, [out_features]),
@@ -83,45 +91,37 @@ impl RmsNorm {
     }
 }
 
-/// Rotary position embedding tables in Hugging Face's rotate-half layout.
-#[derive(Debug, Clone)]
-pub struct Rope {
-    /// `[seq, head_dim]`.
-    cos: Tensor<2>,
-    /// `[seq, head_dim]`.
-    sin: Tensor<2>,
+/// Layer normalisation with a learned scale and shift (GPT-2, BERT).
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    /// `[hidden]`.
+    pub weight: Param<Tensor<1>>,
+    /// `[hidden]`.
+    pub bias: Param<Tensor<1>>,
+    /// Added to the variance before the square root.
+    pub eps: f64,
 }
 
-impl Rope {
-    /// Tables for positions `start..start+len` with `inv_freq[i] = theta^(-2i/head_dim)`,
-    /// computed on the host in f64 so that every tier gets the same values.
-    pub fn new(theta: f64, head_dim: usize, start: usize, len: usize, device: &Device) -> Self {
-        let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(len * head_dim);
-        let mut sin = Vec::with_capacity(len * head_dim);
-        for pos in start..start + len {
-            let row: Vec<f64> = (0..half)
-                .map(|i| pos as f64 * theta.powf(-2.0 * i as f64 / head_dim as f64))
-                .collect();
-            for _ in 0..2 {
-                cos.extend(row.iter().map(|a| a.cos() as f32));
-                sin.extend(row.iter().map(|a| a.sin() as f32));
-            }
-        }
-        let table = |v| Tensor::from_data(TensorData::new(v, [len, head_dim]), device);
+impl LayerNorm {
+    /// A norm with the given scale and shift.
+    pub fn new(weight: Vec<f32>, bias: Vec<f32>, eps: f64, device: &Device) -> Self {
+        let vector = |v: Vec<f32>| {
+            let n = v.len();
+            Param::from_tensor(Tensor::from_data(TensorData::new(v, [n]), device))
+        };
         Self {
-            cos: table(cos),
-            sin: table(sin),
+            weight: vector(weight),
+            bias: vector(bias),
+            eps,
         }
     }
 
-    /// Rotates `[batch, heads, seq, head_dim]` queries or keys.
-    pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
-        let [_, _, _, head_dim] = x.dims();
-        let half = head_dim / 2;
-        let x1 = x.clone().narrow(3, 0, half);
-        let x2 = x.clone().narrow(3, half, half);
-        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-        x * self.cos.clone().unsqueeze::<4>() + rotated * self.sin.clone().unsqueeze::<4>()
+    /// `[batch, seq, hidden]` → same shape, normalised over `hidden` (biased variance, as
+    /// PyTorch's `nn.LayerNorm`).
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let centered = x.clone() - x.mean_dim(2);
+        let var = (centered.clone() * centered.clone()).mean_dim(2);
+        centered / var.add_scalar(self.eps).sqrt() * self.weight.val().unsqueeze::<3>()
+            + self.bias.val().unsqueeze::<3>()
     }
 }

@@ -3,6 +3,8 @@
 
 mod activation;
 mod layers;
+mod rope;
 
-pub use activation::gelu;
-pub use layers::{Linear, RmsNorm, Rope, transpose};
+pub use activation::{gelu, gelu_tanh};
+pub use layers::{LayerNorm, Linear, RmsNorm, transpose};
+pub use rope::{Rope, RopeConfig, RopeScaling};

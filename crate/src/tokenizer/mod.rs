@@ -3,6 +3,7 @@
 
 pub mod chat;
 mod gguf;
+mod hf;
 
 pub use chat::{ChatTemplate, Message};
 
@@ -24,10 +25,14 @@ pub struct Tokenizer {
 impl Tokenizer {
     /// Reads a Hugging Face `tokenizer.json`. `name` is what errors call it.
     pub fn from_json(name: &str, bytes: &[u8]) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|err| Error::Tokenizer {
+        let fail = |err: tokenizers::Error| Error::Tokenizer {
             file: name.to_string(),
             problem: err.to_string(),
-        })?;
+        };
+        let mut inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(fail)?;
+        // Plain ids: padding and truncation are the caller's business, not the file's.
+        inner.with_padding(None);
+        inner.with_truncation(None).map_err(fail)?;
         Ok(Self {
             inner,
             source: name.to_string(),
@@ -35,6 +40,18 @@ impl Tokenizer {
             bos_id: None,
             eos_id: None,
         })
+    }
+
+    /// Reads a Hugging Face tokenizer: `tokenizer.json`, plus `tokenizer_config.json` (BOS/EOS
+    /// tokens, chat template) and `chat_template.jinja` (transformers v5's template file) when
+    /// the folder has them.
+    pub fn from_hf(
+        name: &str,
+        tokenizer_json: &[u8],
+        tokenizer_config: Option<&[u8]>,
+        chat_template: Option<String>,
+    ) -> Result<Self> {
+        hf::build(name, tokenizer_json, tokenizer_config, chat_template)
     }
 
     /// Rebuilds the tokenizer that a GGUF file describes (`tokenizer.ggml.*`).

@@ -1,23 +1,20 @@
 //! `webtune generate`: stream text from a model.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
-use webtune::generate::{Flow, GenerateConfig, Sampling, generate};
-use webtune::io::gguf::GgufFile;
-use webtune::io::{ByteSource, FileSource};
-use webtune::models::llama::load_gguf;
+use webtune::Error;
+use webtune::generate::{Flow, GenerateConfig, Sampling, generate_text};
 use webtune::platform::block_on;
-use webtune::tokenizer::{Message, Tokenizer};
-use webtune::{ComputeDevice, Error, Tier};
+use webtune::tokenizer::Message;
+
+use crate::model::{self, ModelArgs};
 
 /// Options of `webtune generate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model: a GGUF file (Llama family).
-    #[arg(long)]
-    model: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Raw text to continue.
     #[arg(long, required_unless_present = "chat", conflicts_with = "chat")]
     prompt: Option<String>,
@@ -42,43 +39,20 @@ pub struct Args {
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where to compute.
-    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
-    tier: TierArg,
-}
-
-/// `--tier` values.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum TierArg {
-    /// burn's CPU backend.
-    Cpu,
-    /// The GPU through wgpu.
-    Gpu,
+    /// Stop when this text appears (not printed); may be repeated.
+    #[arg(long)]
+    stop: Vec<String>,
 }
 
 /// Loads the model, then streams its continuation to stdout (timings to stderr).
 pub fn run(args: Args) -> webtune::Result<()> {
-    let tier = match args.tier {
-        TierArg::Cpu => Tier::Cpu,
-        TierArg::Gpu => Tier::Gpu,
-    };
-    let device = block_on(ComputeDevice::new(tier))?;
-    let start = Instant::now();
-    let source = FileSource::open(&args.model)?;
-    let file = block_on(GgufFile::open(&source))?;
-    let tokenizer = Tokenizer::from_gguf(source.name(), &file)?;
-    let (_, model) = block_on(load_gguf(&file, &source, device.device()))?;
-    eprintln!(
-        "loaded {} on {tier} in {:.1?}",
-        source.name(),
-        start.elapsed()
-    );
-
+    let (device, loaded) = model::load(&args.model)?;
+    let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let prompt = match (&args.prompt, &args.chat) {
         (Some(text), _) => tokenizer.encode(text)?,
         (None, Some(text)) => tokenizer.encode_chat(&[Message::new("user", text)])?,
         (None, None) => {
-            return Err(Error::Template {
+            return Err(Error::Input {
                 problem: "nothing to generate from".into(),
             });
         }
@@ -92,38 +66,38 @@ pub fn run(args: Args) -> webtune::Result<()> {
             repetition_penalty: args.repetition_penalty,
             seed: args.seed,
         },
-        stop_ids: tokenizer.eos_id.into_iter().collect(),
+        stop_ids: loaded.stop_ids.clone(),
+        stop_strings: args.stop.clone(),
     };
     let start = Instant::now();
     let mut first = None;
-    let mut ids = Vec::new();
-    let mut printed = 0;
     let mut stdout = std::io::stdout();
-    let new = block_on(generate(&model, device.device(), &prompt, &config, |id| {
-        first.get_or_insert_with(|| start.elapsed());
-        ids.push(id);
-        // Decode everything so far and print what is new: a token can end inside a character.
-        if let Ok(text) = tokenizer.decode(&ids, true)
-            && text.len() > printed
-            && text.is_char_boundary(printed)
-        {
-            let _ = write!(stdout, "{}", &text[printed..]);
+    let out = block_on(generate_text(
+        &loaded.model,
+        &tokenizer,
+        device.device(),
+        &prompt,
+        &config,
+        |text| {
+            first.get_or_insert_with(|| start.elapsed());
+            let _ = write!(stdout, "{text}");
             let _ = stdout.flush();
-            printed = text.len();
-        }
-        Flow::Continue
-    }))?;
+            Flow::Continue
+        },
+    ))?;
     println!();
     let total = start.elapsed();
     let prefill = first.unwrap_or(total);
-    let decoded = new.len().saturating_sub(1);
+    let decoded = out.ids.len().saturating_sub(1);
     eprintln!(
-        "prompt {} tokens in {:.2?} ({:.1} tok/s); {} new tokens, {:.1} tok/s decoding",
+        "prompt {} tokens, first text after {:.2?} ({:.1} tok/s); {} new tokens, {:.1} tok/s after; \
+         stopped: {:?}",
         prompt.len(),
         prefill,
         prompt.len() as f64 / prefill.as_secs_f64(),
-        new.len(),
-        decoded as f64 / (total - prefill).as_secs_f64().max(1e-9)
+        out.ids.len(),
+        decoded as f64 / (total - prefill).as_secs_f64().max(1e-9),
+        out.stop
     );
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 mod doctor;
 mod generate;
+mod model;
+mod score;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,6 +22,8 @@ enum Command {
     Doctor(doctor::Args),
     /// Generate text with a model, streaming it to the terminal.
     Generate(generate::Args),
+    /// Print each token's loss and the text's perplexity as JSON.
+    Score(score::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Doctor(args) => doctor::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Score(args) => score::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,9 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
 use crate::io::gguf::{GgufError, GgufFile, Value};
+use crate::models::hf_config::HfConfig;
+use crate::nn::{RopeConfig, RopeScaling};
 
-/// What a Llama-family checkpoint needs to be built.
+/// What a Llama-family checkpoint (Llama, SmolLM, TinyLlama, Qwen2) needs to be built.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlamaConfig {
     /// Vocabulary size.
@@ -19,22 +22,25 @@ pub struct LlamaConfig {
     pub num_attention_heads: usize,
     /// Key/value heads (grouped-query attention when fewer than the query heads).
     pub num_key_value_heads: usize,
+    /// Per-head width (usually `hidden_size / num_attention_heads`).
+    pub head_dim: usize,
     /// RMSNorm epsilon.
     pub rms_norm_eps: f64,
-    /// RoPE base frequency.
-    pub rope_theta: f64,
+    /// Rotary embedding: base frequency and scaling.
+    pub rope: RopeConfig,
     /// Whether the LM head shares the token embedding.
     pub tie_word_embeddings: bool,
     /// Longest context the model was trained for.
     pub max_position_embeddings: usize,
+    /// Whether the Q, K and V projections have biases (Qwen2; Llama's `attention_bias`).
+    pub qkv_bias: bool,
+    /// Whether the output projection has a bias (Llama's `attention_bias`).
+    pub o_bias: bool,
+    /// Whether the MLP projections have biases (Llama's `mlp_bias`).
+    pub mlp_bias: bool,
 }
 
 impl LlamaConfig {
-    /// Per-head width.
-    pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_attention_heads
-    }
-
     /// Checks the shape arithmetic the model relies on.
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
@@ -48,11 +54,8 @@ impl LlamaConfig {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} is 0"));
         }
-        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
-            return Err(format!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                self.hidden_size, self.num_attention_heads
-            ));
+        if self.head_dim == 0 {
+            return Err("head_dim is 0".into());
         }
         if !self
             .num_attention_heads
@@ -63,13 +66,46 @@ impl LlamaConfig {
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
-        if !self.head_dim().is_multiple_of(2) {
-            return Err(format!("head dimension {} is odd", self.head_dim()));
+        if !self.head_dim.is_multiple_of(2) {
+            return Err(format!("head dimension {} is odd", self.head_dim));
         }
-        Ok(())
+        self.rope.validate()
     }
 
-    /// Reads the config from a GGUF file's `llama.*` metadata.
+    /// Reads a Llama (`model_type` `llama`) or Qwen2 (`qwen2`: Q/K/V biases) `config.json`.
+    pub fn from_hf(c: &HfConfig, qwen2: bool) -> Result<Self> {
+        if let Some(act) = c.str("hidden_act").filter(|a| *a != "silu") {
+            return Err(c.error(format!("`hidden_act` {act:?} is not supported (only silu)")));
+        }
+        if c.bool_or("use_sliding_window", false)? {
+            return Err(c.error("`use_sliding_window` is not supported"));
+        }
+        let hidden_size = c.usize("hidden_size")?;
+        let heads = c.usize("num_attention_heads")?;
+        let attention_bias = c.bool_or("attention_bias", false)?;
+        let config = Self {
+            vocab_size: c.usize("vocab_size")?,
+            hidden_size,
+            intermediate_size: c.usize("intermediate_size")?,
+            num_hidden_layers: c.usize("num_hidden_layers")?,
+            num_attention_heads: heads,
+            num_key_value_heads: c.usize_or(&["num_key_value_heads"], Some(heads))?,
+            head_dim: c.usize_or(&["head_dim"], Some(hidden_size / heads.max(1)))?,
+            rms_norm_eps: c.f64_or("rms_norm_eps", 1e-6)?,
+            rope: c.rope()?,
+            tie_word_embeddings: c.bool_or("tie_word_embeddings", false)?,
+            max_position_embeddings: c.usize_or(&["max_position_embeddings"], Some(2048))?,
+            qkv_bias: qwen2 || attention_bias,
+            o_bias: attention_bias,
+            mlp_bias: c.bool_or("mlp_bias", false)?,
+        };
+        config
+            .validate()
+            .map_err(|problem| c.error(format!("describes an impossible model: {problem}")))?;
+        Ok(config)
+    }
+
+    /// Reads the config from a GGUF file's `{architecture}.*` metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, GgufError> {
         let arch = file
             .get("general.architecture")
@@ -104,17 +140,38 @@ impl LlamaConfig {
                 }
             },
         };
+        let hidden_size = int("embedding_length")?;
+        let scaling = match file.get(&key("rope.scaling.type")).and_then(Value::as_str) {
+            None | Some("none") => RopeScaling::Default,
+            Some("linear") => RopeScaling::Linear {
+                factor: float("rope.scaling.factor", 1.0),
+            },
+            Some(other) => {
+                return Err(GgufError::Config {
+                    arch: arch.to_string(),
+                    problem: format!("rope scaling {other:?} is not supported"),
+                });
+            }
+        };
+        let has = |name: &str| file.tensor(name).is_some();
         let config = Self {
             vocab_size,
-            hidden_size: int("embedding_length")?,
+            hidden_size,
             intermediate_size: int("feed_forward_length")?,
             num_hidden_layers: int("block_count")?,
             num_attention_heads: heads,
             num_key_value_heads: int("attention.head_count_kv").unwrap_or(heads),
+            head_dim: int("attention.key_length").unwrap_or(hidden_size / heads.max(1)),
             rms_norm_eps: float("attention.layer_norm_rms_epsilon", 1e-5),
-            rope_theta: float("rope.freq_base", 10_000.0),
-            tie_word_embeddings: file.tensor("output.weight").is_none(),
+            rope: RopeConfig {
+                theta: float("rope.freq_base", 10_000.0),
+                scaling,
+            },
+            tie_word_embeddings: !has("output.weight"),
             max_position_embeddings: int("context_length").unwrap_or(2048),
+            qkv_bias: has("blk.0.attn_q.bias"),
+            o_bias: has("blk.0.attn_output.bias"),
+            mlp_bias: has("blk.0.ffn_up.bias"),
         };
         config.validate().map_err(|problem| GgufError::Config {
             arch: arch.to_string(),
@@ -126,7 +183,7 @@ impl LlamaConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::LlamaConfig;
+    use super::*;
 
     fn smollm2() -> LlamaConfig {
         LlamaConfig {
@@ -136,17 +193,20 @@ mod tests {
             num_hidden_layers: 30,
             num_attention_heads: 9,
             num_key_value_heads: 3,
+            head_dim: 64,
             rms_norm_eps: 1e-5,
-            rope_theta: 100_000.0,
+            rope: RopeConfig::plain(100_000.0),
             tie_word_embeddings: true,
             max_position_embeddings: 8192,
+            qkv_bias: false,
+            o_bias: false,
+            mlp_bias: false,
         }
     }
 
     #[test]
     fn impossible_shapes_are_named() {
         assert_eq!(smollm2().validate(), Ok(()));
-        assert_eq!(smollm2().head_dim(), 64);
         let zero_heads = LlamaConfig {
             num_attention_heads: 0,
             ..smollm2()
@@ -160,5 +220,33 @@ mod tests {
             ..smollm2()
         };
         assert!(bad_gqa.validate().unwrap_err().contains("not a multiple"));
+    }
+
+    #[test]
+    fn hf_configs_are_read_and_checked() {
+        let json = r#"{"model_type": "llama", "vocab_size": 49152, "hidden_size": 576,
+            "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
+            "num_key_value_heads": 3, "rms_norm_eps": 1e-5, "rope_theta": 100000.0,
+            "tie_word_embeddings": true, "max_position_embeddings": 8192,
+            "hidden_act": "silu"}"#;
+        let c = HfConfig::parse("config.json", json.as_bytes()).unwrap();
+        assert_eq!(LlamaConfig::from_hf(&c, false).unwrap(), smollm2());
+        let qwen = LlamaConfig::from_hf(&c, true).unwrap();
+        assert!(qwen.qkv_bias && !qwen.o_bias);
+
+        let zero = json.replace("\"num_attention_heads\": 9", "\"num_attention_heads\": 0");
+        let c = HfConfig::parse("config.json", zero.as_bytes()).unwrap();
+        assert_eq!(
+            LlamaConfig::from_hf(&c, false).unwrap_err().to_string(),
+            "config.json: describes an impossible model: num_attention_heads is 0"
+        );
+        let gelu = json.replace("silu", "gelu");
+        let c = HfConfig::parse("config.json", gelu.as_bytes()).unwrap();
+        assert!(
+            LlamaConfig::from_hf(&c, false)
+                .unwrap_err()
+                .to_string()
+                .contains("gelu")
+        );
     }
 }

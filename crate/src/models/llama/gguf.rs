@@ -1,175 +1,133 @@
-//! Building a [`Llama`] from a GGUF file: the name table, llama.cpp's Q/K row permutation
-//! undone, one tensor at a time onto the device.
-
-use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
+//! llama.cpp's names for Llama-family tensors (shared by the `llama` and `qwen2` GGUF
+//! architectures), and reading the GGUF-only parts of the config.
+//!
+//! | GGUF | Hugging Face |
+//! | --- | --- |
+//! | `token_embd` | `model.embed_tokens` |
+//! | `blk.N.attn_norm` | `model.layers.N.input_layernorm` |
+//! | `blk.N.attn_q` / `attn_k` / `attn_v` / `attn_output` | `…self_attn.q_proj` / `k_proj` / `v_proj` / `o_proj` |
+//! | `blk.N.ffn_norm` | `model.layers.N.post_attention_layernorm` |
+//! | `blk.N.ffn_gate` / `ffn_up` / `ffn_down` | `…mlp.gate_proj` / `up_proj` / `down_proj` |
+//! | `output_norm` | `model.norm` |
+//! | `output` | `lm_head` |
+//!
+//! llama.cpp's converter interleaves the rows of Q and K (weights and biases) for the `llama`
+//! architecture only; `qwen2` files keep Hugging Face's layout.
 
 use super::LlamaConfig;
-use super::model::{Attention, DecoderLayer, Llama, Mlp};
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
 use crate::io::gguf::{GgufError, GgufFile};
-use crate::nn::{Linear, RmsNorm};
+use crate::models::weights::Layout;
+use crate::nn::RopeScaling;
 
-/// GGUF tensor names and their Hugging Face counterparts (per layer `N`):
-///
-/// | GGUF | Hugging Face |
-/// | --- | --- |
-/// | `token_embd` | `model.embed_tokens` |
-/// | `blk.N.attn_norm` | `model.layers.N.input_layernorm` |
-/// | `blk.N.attn_q` / `attn_k` / `attn_v` / `attn_output` | `…self_attn.q_proj` / `k_proj` / `v_proj` / `o_proj` |
-/// | `blk.N.ffn_norm` | `model.layers.N.post_attention_layernorm` |
-/// | `blk.N.ffn_gate` / `ffn_up` / `ffn_down` | `…mlp.gate_proj` / `up_proj` / `down_proj` |
-/// | `output_norm` | `model.norm` |
-/// | `output` | `lm_head` |
-struct Reader<'a, S> {
-    file: &'a GgufFile,
-    source: &'a S,
-    device: &'a Device,
+/// The GGUF name and layout of Hugging Face tensor `hf`. `interleaved` says whether Q/K rows
+/// were permuted (architecture `llama`).
+pub fn gguf_name(hf: &str, config: &LlamaConfig, interleaved: bool) -> Option<(String, Layout)> {
+    let same = |name: &str| Some((name.to_string(), Layout::Same));
+    match hf {
+        "model.embed_tokens.weight" => return same("token_embd.weight"),
+        "model.norm.weight" => return same("output_norm.weight"),
+        "lm_head.weight" => return same("output.weight"),
+        _ => {}
+    }
+    let rest = hf.strip_prefix("model.layers.")?;
+    let (n, rest) = rest.split_once('.')?;
+    let (module, kind) = rest.rsplit_once('.')?;
+    let (gguf, heads) = match module {
+        "input_layernorm" => ("attn_norm", None),
+        "self_attn.q_proj" => ("attn_q", Some(config.num_attention_heads)),
+        "self_attn.k_proj" => ("attn_k", Some(config.num_key_value_heads)),
+        "self_attn.v_proj" => ("attn_v", None),
+        "self_attn.o_proj" => ("attn_output", None),
+        "post_attention_layernorm" => ("ffn_norm", None),
+        "mlp.gate_proj" => ("ffn_gate", None),
+        "mlp.up_proj" => ("ffn_up", None),
+        "mlp.down_proj" => ("ffn_down", None),
+        _ => return None,
+    };
+    let layout = match heads {
+        Some(heads) if interleaved => Layout::RopeInterleaved { heads },
+        _ => Layout::Same,
+    };
+    Some((format!("blk.{n}.{gguf}.{kind}"), layout))
 }
 
-impl<S: ByteSource> Reader<'_, S> {
-    /// Reads tensor `name` as f32, checking its shape (outermost first).
-    async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let info = self.file.tensor(name).ok_or_else(|| Error::Gguf {
-            file: self.source.name().to_string(),
-            source: GgufError::MissingTensor(name.to_string()),
-        })?;
-        if info.shape() != shape {
-            return Err(Error::Gguf {
-                file: self.source.name().to_string(),
-                source: GgufError::Shape {
-                    tensor: name.to_string(),
-                    problem: format!("{:?}, but the config implies {shape:?}", info.shape()),
-                },
-            });
-        }
-        self.file.read_f32(self.source, info).await
-    }
-
-    async fn linear(&self, name: &str, out: usize, inp: usize) -> Result<Linear> {
-        let w = self.read(name, &[out, inp]).await?;
-        Ok(Linear::from_torch(w, [out, inp], None, self.device))
-    }
-
-    /// A Q or K projection, with llama.cpp's per-head row interleaving undone.
-    async fn rope_linear(
-        &self,
-        name: &str,
-        heads: usize,
-        inp: usize,
-        head_dim: usize,
-    ) -> Result<Linear> {
-        let out = heads * head_dim;
-        let w = self.read(name, &[out, inp]).await?;
-        let w = unpermute_rope_rows(&w, heads, head_dim, inp);
-        Ok(Linear::from_torch(w, [out, inp], None, self.device))
-    }
-
-    async fn norm(&self, name: &str, n: usize, eps: f64) -> Result<RmsNorm> {
-        Ok(RmsNorm::new(self.read(name, &[n]).await?, eps, self.device))
-    }
-}
-
-/// Undoes llama.cpp's `permute` of Q/K rows. Its converter reorders each head's rows from
-/// Hugging Face's rotate-half layout (`[first halves…, second halves…]`) to interleaved pairs;
-/// GGUF row `h·d + 2i + j` holds Hugging Face row `h·d + j·d/2 + i`.
-pub fn unpermute_rope_rows(w: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
-    let half = head_dim / 2;
-    let mut out = vec![0.0; w.len()];
-    for h in 0..heads {
-        for i in 0..half {
-            for j in 0..2 {
-                let from = (h * head_dim + 2 * i + j) * cols;
-                let to = (h * head_dim + j * half + i) * cols;
-                out[to..to + cols].copy_from_slice(&w[from..from + cols]);
-            }
-        }
-    }
-    out
-}
-
-/// Loads a Llama-family model from a GGUF file onto `device`, one tensor at a time (host
-/// memory peaks at about twice the largest tensor, not the model).
-pub async fn load_gguf(
+/// Llama 3.1-style GGUF files store their RoPE scaling as per-frequency divisors in
+/// `rope_freqs.weight`; reads them into `config` when present.
+pub async fn read_rope_factors(
     file: &GgufFile,
     source: &impl ByteSource,
-    device: &Device,
-) -> Result<(LlamaConfig, Llama)> {
-    let config = LlamaConfig::from_gguf(file).map_err(|source_err| Error::Gguf {
-        file: source.name().to_string(),
-        source: source_err,
-    })?;
-    let r = Reader {
-        file,
-        source,
-        device,
+    config: &mut LlamaConfig,
+) -> Result<()> {
+    let Some(info) = file.tensor("rope_freqs.weight") else {
+        return Ok(());
     };
-    let (h, f, d) = (
-        config.hidden_size,
-        config.intermediate_size,
-        config.head_dim(),
-    );
-    let (heads, kv) = (config.num_attention_heads, config.num_key_value_heads);
-    let eps = config.rms_norm_eps;
-    let embed = r.read("token_embd.weight", &[config.vocab_size, h]).await?;
-    let embed_tokens = Param::from_tensor(Tensor::from_data(
-        TensorData::new(embed, [config.vocab_size, h]),
-        device,
-    ));
-    let mut layers = Vec::with_capacity(config.num_hidden_layers);
-    for n in 0..config.num_hidden_layers {
-        let p = |s: &str| format!("blk.{n}.{s}.weight");
-        layers.push(DecoderLayer {
-            input_layernorm: r.norm(&p("attn_norm"), h, eps).await?,
-            self_attn: Attention {
-                q_proj: r.rope_linear(&p("attn_q"), heads, h, d).await?,
-                k_proj: r.rope_linear(&p("attn_k"), kv, h, d).await?,
-                v_proj: r.linear(&p("attn_v"), kv * d, h).await?,
-                o_proj: r.linear(&p("attn_output"), h, heads * d).await?,
-                heads,
-                kv_heads: kv,
-            },
-            post_attention_layernorm: r.norm(&p("ffn_norm"), h, eps).await?,
-            mlp: Mlp {
-                gate_proj: r.linear(&p("ffn_gate"), f, h).await?,
-                up_proj: r.linear(&p("ffn_up"), f, h).await?,
-                down_proj: r.linear(&p("ffn_down"), h, f).await?,
+    let half = config.head_dim / 2;
+    if info.shape() != [half] {
+        return Err(Error::Gguf {
+            file: source.name().to_string(),
+            source: GgufError::Shape {
+                tensor: info.name.clone(),
+                problem: format!(
+                    "{:?}, but the head dimension implies [{half}]",
+                    info.shape()
+                ),
             },
         });
     }
-    let lm_head = if config.tie_word_embeddings {
-        None
-    } else {
-        Some(r.linear("output.weight", config.vocab_size, h).await?)
+    let factors = file.read_f32(source, info).await?;
+    config.rope.scaling = RopeScaling::Factors {
+        factors: factors.into_iter().map(f64::from).collect(),
     };
-    let model = Llama {
-        embed_tokens,
-        layers,
-        norm: r.norm("output_norm.weight", h, eps).await?,
-        lm_head,
-        rope_theta: config.rope_theta,
-    };
-    Ok((config, model))
+    config.rope.validate().map_err(|problem| Error::Gguf {
+        file: source.name().to_string(),
+        source: GgufError::Config {
+            arch: "llama".into(),
+            problem,
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::unpermute_rope_rows;
+    use super::*;
+    use crate::nn::RopeConfig;
 
     #[test]
-    fn unpermute_inverts_llama_cpp_permute() {
-        // llama.cpp: w.reshape(heads, 2, d/2, cols).swapaxes(1, 2).reshape(...)
-        let (heads, d, cols) = (2, 6, 1);
-        let hf: Vec<f32> = (0..heads * d).map(|x| x as f32).collect();
-        let mut gguf = vec![0.0; hf.len()];
-        for h in 0..heads {
-            for j in 0..2 {
-                for i in 0..d / 2 {
-                    gguf[h * d + i * 2 + j] = hf[h * d + j * (d / 2) + i];
-                }
-            }
-        }
-        assert_eq!(unpermute_rope_rows(&gguf, heads, d, cols), hf);
+    fn names_follow_llama_cpp() {
+        let config = LlamaConfig {
+            vocab_size: 8,
+            hidden_size: 8,
+            intermediate_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            num_key_value_heads: 2,
+            head_dim: 2,
+            rms_norm_eps: 1e-5,
+            rope: RopeConfig::plain(1e4),
+            tie_word_embeddings: true,
+            max_position_embeddings: 16,
+            qkv_bias: true,
+            o_bias: false,
+            mlp_bias: false,
+        };
+        let name = |hf, interleaved| gguf_name(hf, &config, interleaved);
+        assert_eq!(
+            name("model.layers.1.self_attn.k_proj.bias", true),
+            Some((
+                "blk.1.attn_k.bias".into(),
+                Layout::RopeInterleaved { heads: 2 }
+            ))
+        );
+        assert_eq!(
+            name("model.layers.0.self_attn.q_proj.weight", false),
+            Some(("blk.0.attn_q.weight".into(), Layout::Same))
+        );
+        assert_eq!(
+            name("model.layers.0.mlp.down_proj.weight", true),
+            Some(("blk.0.ffn_down.weight".into(), Layout::Same))
+        );
+        assert_eq!(name("model.layers.0.rotary_emb.inv_freq", true), None);
     }
 }

@@ -1,10 +1,12 @@
 //! The Llama family (Llama 2/3, SmolLM/SmolLM2, TinyLlama): RMSNorm, rotary embeddings,
-//! grouped-query attention, SwiGLU, tied or separate LM head.
+//! grouped-query attention, SwiGLU, tied or separate LM head, optional projection biases
+//! (which Qwen2 builds on).
 
 mod config;
-mod gguf;
+pub mod gguf;
+mod load;
 mod model;
 
 pub use config::LlamaConfig;
-pub use gguf::load_gguf;
-pub use model::Llama;
+pub use load::load;
+pub use model::{Attention, DecoderLayer, Llama, Mlp};

@@ -1,10 +1,10 @@
 //! The Llama decoder and its forward pass.
 
 use burn::module::{Module, Param};
-use burn::tensor::{Int, Tensor, TensorData, activation};
+use burn::tensor::{Int, Tensor, activation};
 
-use crate::models::{CausalLm, KvCache, LayerCache};
-use crate::nn::{Linear, RmsNorm, Rope};
+use crate::models::{CausalLm, KvCache, LayerCache, causal_mask};
+use crate::nn::{Linear, RmsNorm, Rope, RopeConfig};
 
 /// Self-attention with grouped-query heads.
 #[derive(Module, Debug)]
@@ -21,6 +21,8 @@ pub struct Attention {
     pub heads: usize,
     /// Key/value heads.
     pub kv_heads: usize,
+    /// Per-head width.
+    pub head_dim: usize,
 }
 
 /// The SwiGLU feed-forward block.
@@ -59,8 +61,11 @@ pub struct Llama {
     pub norm: RmsNorm,
     /// Separate LM head (`hidden → vocab`), when not tied to the embedding.
     pub lm_head: Option<Linear>,
-    /// RoPE base frequency.
-    pub rope_theta: f64,
+    /// Rotary embedding.
+    #[module(skip)]
+    pub rope: RopeConfig,
+    /// Longest context the model was trained for.
+    pub max_position_embeddings: usize,
 }
 
 impl Attention {
@@ -93,11 +98,10 @@ impl Attention {
         *cache = Some((k.clone(), v.clone()));
         let group = self.heads / self.kv_heads;
         let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
-        let [_, _, _, head_dim] = q.dims();
         // [batch, heads, seq, seen + seq]
         let scores = q
             .matmul(k.swap_dims(2, 3))
-            .div_scalar((head_dim as f64).sqrt())
+            .div_scalar((self.head_dim as f64).sqrt())
             + mask.unsqueeze::<4>();
         let out = activation::softmax(scores, 3).matmul(v);
         // [batch, seq, heads·head_dim]
@@ -141,29 +145,6 @@ impl DecoderLayer {
     }
 }
 
-/// `[seq, seen + seq]` additive causal mask for `seq` new positions after `seen` cached ones:
-/// new position `i` sees keys `0..=seen + i`; the rest get a large negative.
-fn causal_mask(seen: usize, seq: usize, device: &burn::tensor::Device) -> Tensor<2> {
-    let total = seen + seq;
-    let values = (0..seq * total)
-        .map(|n| {
-            if n % total > seen + n / total {
-                -1e30
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    Tensor::from_data(TensorData::new(values, [seq, total]), device)
-}
-
-impl Llama {
-    /// The configuration this model's shapes imply.
-    pub fn hidden_size(&self) -> usize {
-        self.embed_tokens.dims()[1]
-    }
-}
-
 impl CausalLm for Llama {
     fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
         let [batch, seq] = ids.dims();
@@ -183,8 +164,8 @@ impl CausalLm for Llama {
         let head_dim = self
             .layers
             .first()
-            .map_or(2, |layer| hidden / layer.self_attn.heads);
-        let rope = Rope::new(self.rope_theta, head_dim, seen, seq, &device);
+            .map_or(2, |layer| layer.self_attn.head_dim);
+        let rope = Rope::new(&self.rope, head_dim, seen, seq, &device);
         let mask = causal_mask(seen, seq, &device);
         for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
             x = layer.forward(x, &rope, mask.clone(), layer_cache);
@@ -202,5 +183,9 @@ impl CausalLm for Llama {
 
     fn vocab_size(&self) -> usize {
         self.embed_tokens.dims()[0]
+    }
+
+    fn context_length(&self) -> usize {
+        self.max_position_embeddings
     }
 }

@@ -1,0 +1,79 @@
+//! Options shared by the commands that load a model, and loading it from a path.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use webtune::io::FileSource;
+use webtune::models::{Loaded, load_checkpoint};
+use webtune::platform::block_on;
+use webtune::{ComputeDevice, Error, Tier};
+
+/// `--model` and `--tier`.
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// The model: a GGUF file, or a Hugging Face folder (config.json, *.safetensors,
+    /// tokenizer.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
+    pub tier: TierArg,
+}
+
+/// `--tier` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TierArg {
+    /// burn's CPU backend.
+    Cpu,
+    /// The GPU through wgpu.
+    Gpu,
+}
+
+/// The files of a checkpoint at `path`: the file itself, or every file in the folder.
+fn files(path: &Path) -> webtune::Result<Vec<FileSource>> {
+    let io = |source| Error::Io {
+        file: path.display().to_string(),
+        source,
+    };
+    if !path.is_dir() {
+        return Ok(vec![FileSource::open(path)?]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_type().map_err(io)?.is_file() {
+            files.push(FileSource::open(entry.path())?);
+        }
+    }
+    Ok(files)
+}
+
+/// Opens the device and loads the model, reporting the time it took on stderr.
+pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
+    let tier = match args.tier {
+        TierArg::Cpu => Tier::Cpu,
+        TierArg::Gpu => Tier::Gpu,
+    };
+    let device = block_on(ComputeDevice::new(tier))?;
+    let start = Instant::now();
+    let name = args.model.display().to_string();
+    let loaded = block_on(load_checkpoint(&name, files(&args.model)?, device.device()))?;
+    eprintln!(
+        "loaded {name} ({}, {} parameters) on {tier} in {:.1?}",
+        loaded.architecture,
+        loaded.model.parameter_count(),
+        start.elapsed()
+    );
+    Ok((device, loaded))
+}
+
+/// The model's tokenizer, or an error saying that text commands need one.
+pub fn tokenizer(
+    loaded: &Loaded,
+    args: &ModelArgs,
+) -> webtune::Result<webtune::tokenizer::Tokenizer> {
+    loaded.tokenizer.clone().ok_or_else(|| Error::Checkpoint {
+        file: args.model.display().to_string(),
+        problem: "has no tokenizer (tokenizer.json or GGUF tokenizer metadata)".into(),
+    })
+}

@@ -1,0 +1,72 @@
+//! Evaluating a model on text: per-token negative log-likelihood and perplexity, computed in
+//! windows so that memory stays bounded on long texts.
+
+use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use serde::{Deserialize, Serialize};
+
+use crate::device::read_f32;
+use crate::error::{Error, Result};
+use crate::models::CausalLm;
+
+/// How many positions are fed at once; bounds the `[window, vocab]` logits held at a time.
+const WINDOW: usize = 256;
+
+/// The loss of each token given the ones before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// `losses[i]` is `-ln p(ids[i + 1] | ids[..=i])`, in nats.
+    pub losses: Vec<f32>,
+}
+
+impl Scores {
+    /// Mean loss over the scored tokens (NaN when there are none).
+    pub fn mean_loss(&self) -> f64 {
+        self.losses.iter().map(|&l| f64::from(l)).sum::<f64>() / self.losses.len() as f64
+    }
+
+    /// `exp(mean loss)`.
+    pub fn perplexity(&self) -> f64 {
+        self.mean_loss().exp()
+    }
+}
+
+/// Scores every token of `ids` after the first, as transformers' causal-LM loss does with
+/// `labels = input_ids` (mean of these losses = its `loss`).
+pub async fn score(model: &impl CausalLm, device: &Device, ids: &[u32]) -> Result<Scores> {
+    if ids.len() < 2 || ids.len() > model.context_length() {
+        return Err(Error::Input {
+            problem: format!(
+                "scoring needs 2 to {} tokens; the text has {}",
+                model.context_length(),
+                ids.len()
+            ),
+        });
+    }
+    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= model.vocab_size()) {
+        return Err(Error::Input {
+            problem: format!(
+                "token id {bad} is outside the vocabulary of {}",
+                model.vocab_size()
+            ),
+        });
+    }
+    let mut cache = model.new_cache();
+    let mut losses = Vec::with_capacity(ids.len() - 1);
+    let inputs = &ids[..ids.len() - 1];
+    for (w, chunk) in inputs.chunks(WINDOW).enumerate() {
+        let len = chunk.len();
+        let start = w * WINDOW;
+        let as_data = |values: &[u32], shape: Vec<usize>| {
+            let values: Vec<i32> = values.iter().map(|&t| t as i32).collect();
+            TensorData::new(values, shape)
+        };
+        let input = Tensor::<2, Int>::from_data(as_data(chunk, vec![1, len]), device);
+        let targets = &ids[start + 1..start + 1 + len];
+        let targets = Tensor::<3, Int>::from_data(as_data(targets, vec![1, len, 1]), device);
+        let logits = model.forward_cached(input, &mut cache);
+        // -log_softmax at the target: [1, len, 1]
+        let nll = activation::log_softmax(logits, 2).gather(2, targets).neg();
+        losses.extend(read_f32(nll, "token losses").await?);
+    }
+    Ok(Scores { losses })
+}

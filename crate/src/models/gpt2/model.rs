@@ -1,0 +1,189 @@
+//! The GPT-2 decoder, its forward pass, and building it from [`Weights`].
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Int, Tensor, activation};
+
+use super::Gpt2Config;
+use crate::error::Result;
+use crate::models::weights::{Weights, layer_norm, matrix};
+use crate::models::{CausalLm, KvCache, LayerCache, causal_mask};
+use crate::nn::{LayerNorm, Linear, gelu, gelu_tanh};
+
+/// Self-attention with a fused Q/K/V projection.
+#[derive(Module, Debug)]
+pub struct Gpt2Attention {
+    /// `hidden → 3·hidden` (queries, keys, values).
+    pub c_attn: Linear,
+    /// `hidden → hidden`.
+    pub c_proj: Linear,
+    /// Heads.
+    pub heads: usize,
+}
+
+/// The feed-forward block.
+#[derive(Module, Debug)]
+pub struct Gpt2Mlp {
+    /// `hidden → inner`.
+    pub c_fc: Linear,
+    /// `inner → hidden`.
+    pub c_proj: Linear,
+    /// GELU's tanh approximation (`gelu_new`) rather than exact GELU.
+    pub gelu_tanh: bool,
+}
+
+/// One block: pre-norm attention and pre-norm MLP, each with a residual.
+#[derive(Module, Debug)]
+pub struct Gpt2Block {
+    /// Norm before attention.
+    pub ln_1: LayerNorm,
+    /// Attention.
+    pub attn: Gpt2Attention,
+    /// Norm before the MLP.
+    pub ln_2: LayerNorm,
+    /// Feed-forward block.
+    pub mlp: Gpt2Mlp,
+}
+
+/// A GPT-2 causal language model. Field names follow the Hugging Face checkpoint
+/// (`transformer.h.N.attn.c_attn`, …) so that adapters can attach by module path.
+#[derive(Module, Debug)]
+pub struct Gpt2 {
+    /// `[vocab, hidden]` token embedding, also the LM head.
+    pub wte: Param<Tensor<2>>,
+    /// `[positions, hidden]` learned position embedding.
+    pub wpe: Param<Tensor<2>>,
+    /// Blocks.
+    pub h: Vec<Gpt2Block>,
+    /// Final norm.
+    pub ln_f: LayerNorm,
+}
+
+impl Gpt2Attention {
+    fn forward(&self, x: Tensor<3>, mask: Tensor<2>, cache: &mut LayerCache) -> Tensor<3> {
+        let [batch, seq, hidden] = x.dims();
+        let qkv = self.c_attn.forward(x);
+        let split = |part: usize| -> Tensor<4> {
+            // [batch, seq, hidden] → [batch, heads, seq, head_dim]
+            qkv.clone()
+                .narrow(2, part * hidden, hidden)
+                .reshape([batch as i32, seq as i32, self.heads as i32, -1])
+                .swap_dims(1, 2)
+        };
+        let (q, k, v) = (split(0), split(1), split(2));
+        let (k, v) = match cache.take() {
+            Some((past_k, past_v)) => (
+                Tensor::cat(vec![past_k, k], 2),
+                Tensor::cat(vec![past_v, v], 2),
+            ),
+            None => (k, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        let head_dim = hidden / self.heads;
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((head_dim as f64).sqrt())
+            + mask.unsqueeze::<4>();
+        let out = activation::softmax(scores, 3).matmul(v);
+        let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
+        self.c_proj.forward(out)
+    }
+}
+
+impl Gpt2Mlp {
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let x = self.c_fc.forward(x);
+        let x = if self.gelu_tanh {
+            gelu_tanh(x)
+        } else {
+            gelu(x)
+        };
+        self.c_proj.forward(x)
+    }
+}
+
+impl CausalLm for Gpt2 {
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let [batch, seq] = ids.dims();
+        if cache.layers.len() != self.h.len() {
+            *cache = self.new_cache();
+        }
+        let seen = cache.len();
+        let device = ids.device();
+        let wte = self.wte.val();
+        let [_, hidden] = wte.dims();
+        let positions = Tensor::<1, Int>::arange(seen as i64..(seen + seq) as i64, &device);
+        let mut x = wte
+            .clone()
+            .select(0, ids.reshape([batch * seq]))
+            .reshape([batch, seq, hidden])
+            + self.wpe.val().select(0, positions).unsqueeze::<3>();
+        let mask = causal_mask(seen, seq, &device);
+        for (block, layer_cache) in self.h.iter().zip(&mut cache.layers) {
+            let attn = block
+                .attn
+                .forward(block.ln_1.forward(x.clone()), mask.clone(), layer_cache);
+            x = x + attn;
+            x = x.clone() + block.mlp.forward(block.ln_2.forward(x));
+        }
+        burn::tensor::module::linear(self.ln_f.forward(x), wte.transpose(), None)
+    }
+
+    fn new_cache(&self) -> KvCache {
+        KvCache::new(self.h.len())
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.wte.dims()[0]
+    }
+
+    fn context_length(&self) -> usize {
+        self.wpe.dims()[0]
+    }
+}
+
+/// Loads GPT-2 from `w`, whose names may or may not carry the `transformer.` prefix (Hugging
+/// Face's `GPT2LMHeadModel` saves it; the original checkpoints do not).
+pub async fn load(config: &Gpt2Config, w: &impl Weights, device: &Device) -> Result<Gpt2> {
+    let c = config;
+    let prefix = match w.has("transformer.wte.weight") {
+        true => "transformer.",
+        false => "",
+    };
+    let (e, eps) = (c.n_embd, c.layer_norm_epsilon);
+    // Conv1D stores [in, out]: exactly the layout `Linear` keeps.
+    let conv1d = |name: String, [inp, out]: [usize; 2]| async move {
+        let weight = w.read(&format!("{name}.weight"), &[inp, out]).await?;
+        let bias = w.read(&format!("{name}.bias"), &[out]).await?;
+        Ok::<_, crate::Error>(Linear::from_in_out(weight, [inp, out], Some(bias), device))
+    };
+    let mut h = Vec::with_capacity(c.n_layer);
+    for n in 0..c.n_layer {
+        let p = |s: &str| format!("{prefix}h.{n}.{s}");
+        h.push(Gpt2Block {
+            ln_1: layer_norm(w, &p("ln_1"), e, eps, device).await?,
+            attn: Gpt2Attention {
+                c_attn: conv1d(p("attn.c_attn"), [e, 3 * e]).await?,
+                c_proj: conv1d(p("attn.c_proj"), [e, e]).await?,
+                heads: c.n_head,
+            },
+            ln_2: layer_norm(w, &p("ln_2"), e, eps, device).await?,
+            mlp: Gpt2Mlp {
+                c_fc: conv1d(p("mlp.c_fc"), [e, c.n_inner]).await?,
+                c_proj: conv1d(p("mlp.c_proj"), [c.n_inner, e]).await?,
+                gelu_tanh: c.gelu_tanh,
+            },
+        });
+    }
+    Ok(Gpt2 {
+        wte: matrix(w, &format!("{prefix}wte.weight"), [c.vocab_size, e], device).await?,
+        wpe: matrix(
+            w,
+            &format!("{prefix}wpe.weight"),
+            [c.n_positions, e],
+            device,
+        )
+        .await?,
+        h,
+        ln_f: layer_norm(w, &format!("{prefix}ln_f"), e, eps, device).await?,
+    })
+}

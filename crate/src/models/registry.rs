@@ -1,0 +1,231 @@
+//! The families webtune implements, by `config.json`'s `model_type` and GGUF's
+//! `general.architecture`, and a [`Model`] that is any of them.
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::gpt2::{self, Gpt2, Gpt2Config};
+use super::hf_config::HfConfig;
+use super::llama::{self, Llama, LlamaConfig};
+use super::qwen2;
+use super::weights::{GgufWeights, Weights};
+use super::{CausalLm, KvCache};
+use crate::error::{Error, Result};
+use crate::io::ByteSource;
+use crate::io::gguf::{GgufFile, Value};
+
+/// A supported architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    /// Llama 2/3, SmolLM/SmolLM2, TinyLlama.
+    Llama,
+    /// Qwen2 / Qwen2.5.
+    Qwen2,
+    /// GPT-2.
+    Gpt2,
+}
+
+impl Architecture {
+    /// Every supported architecture.
+    pub const ALL: [Architecture; 3] = [Self::Llama, Self::Qwen2, Self::Gpt2];
+
+    /// The name `config.json` (`model_type`) and GGUF (`general.architecture`) use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Llama => "llama",
+            Self::Qwen2 => "qwen2",
+            Self::Gpt2 => "gpt2",
+        }
+    }
+
+    /// The architecture called `name` in `config.json` or GGUF metadata.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    fn unsupported(file: &str, key: &str, name: &str) -> Error {
+        let known: Vec<_> = Self::ALL.iter().map(|a| a.name()).collect();
+        Error::Config {
+            file: file.to_string(),
+            problem: format!(
+                "`{key}` {name:?} is not supported (webtune implements {})",
+                known.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A model's hyper-parameters, per family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "architecture", rename_all = "lowercase")]
+pub enum ModelConfig {
+    /// The Llama family.
+    Llama(LlamaConfig),
+    /// Qwen2: Llama's decoder with Q/K/V biases.
+    Qwen2(LlamaConfig),
+    /// GPT-2.
+    Gpt2(Gpt2Config),
+}
+
+impl ModelConfig {
+    /// Which family this is.
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            Self::Llama(_) => Architecture::Llama,
+            Self::Qwen2(_) => Architecture::Qwen2,
+            Self::Gpt2(_) => Architecture::Gpt2,
+        }
+    }
+
+    /// Reads a `config.json` (named `file` in errors), choosing the family by `model_type`.
+    pub fn from_json(file: &str, bytes: &[u8]) -> Result<Self> {
+        let c = HfConfig::parse(file, bytes)?;
+        let model_type = c
+            .str("model_type")
+            .ok_or_else(|| c.error("`model_type` is missing"))?;
+        match Architecture::from_name(model_type) {
+            Some(Architecture::Llama) => Ok(Self::Llama(LlamaConfig::from_hf(&c, false)?)),
+            Some(Architecture::Qwen2) => Ok(Self::Qwen2(qwen2::config_from_hf(&c)?)),
+            Some(Architecture::Gpt2) => Ok(Self::Gpt2(Gpt2Config::from_hf(&c)?)),
+            None => Err(Architecture::unsupported(file, "model_type", model_type)),
+        }
+    }
+
+    /// Reads a GGUF file's metadata, choosing the family by `general.architecture`.
+    pub fn from_gguf(name: &str, file: &GgufFile) -> Result<Self> {
+        let arch = file
+            .get("general.architecture")
+            .and_then(Value::as_str)
+            .unwrap_or("llama");
+        let gguf = |source| Error::Gguf {
+            file: name.to_string(),
+            source,
+        };
+        match Architecture::from_name(arch) {
+            Some(Architecture::Llama) => {
+                Ok(Self::Llama(LlamaConfig::from_gguf(file).map_err(gguf)?))
+            }
+            Some(Architecture::Qwen2) => {
+                Ok(Self::Qwen2(LlamaConfig::from_gguf(file).map_err(gguf)?))
+            }
+            Some(Architecture::Gpt2) => Ok(Self::Gpt2(Gpt2Config::from_gguf(file).map_err(gguf)?)),
+            None => Err(Architecture::unsupported(
+                name,
+                "general.architecture",
+                arch,
+            )),
+        }
+    }
+
+    /// The vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Self::Llama(c) | Self::Qwen2(c) => c.vocab_size,
+            Self::Gpt2(c) => c.vocab_size,
+        }
+    }
+}
+
+/// A model of any supported family.
+#[derive(Module, Debug)]
+pub enum Model {
+    /// Llama and Qwen2.
+    Llama(Llama),
+    /// GPT-2.
+    Gpt2(Gpt2),
+}
+
+impl Model {
+    /// Builds the model `config` describes from `weights`, one tensor at a time.
+    pub async fn load(
+        config: &ModelConfig,
+        weights: &impl Weights,
+        device: &Device,
+    ) -> Result<Self> {
+        Ok(match config {
+            ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
+                Self::Llama(llama::load(c, weights, device).await?)
+            }
+            ModelConfig::Gpt2(c) => Self::Gpt2(gpt2::load(c, weights, device).await?),
+        })
+    }
+
+    /// Reads the config from a GGUF file's metadata and builds the model from its tensors.
+    pub async fn load_gguf(
+        file: &GgufFile,
+        source: &impl ByteSource,
+        device: &Device,
+    ) -> Result<(ModelConfig, Self)> {
+        let mut config = ModelConfig::from_gguf(source.name(), file)?;
+        let model = match &mut config {
+            ModelConfig::Llama(c) => {
+                llama::gguf::read_rope_factors(file, source, c).await?;
+                let names = |hf: &str| llama::gguf::gguf_name(hf, c, true);
+                Self::load(
+                    &ModelConfig::Llama(c.clone()),
+                    &GgufWeights::new(file, source, &names),
+                    device,
+                )
+                .await?
+            }
+            ModelConfig::Qwen2(c) => {
+                let names = |hf: &str| qwen2::gguf_name(hf, c);
+                Self::load(
+                    &ModelConfig::Qwen2(c.clone()),
+                    &GgufWeights::new(file, source, &names),
+                    device,
+                )
+                .await?
+            }
+            ModelConfig::Gpt2(c) => {
+                let names =
+                    |hf: &str| gpt2::gguf_name(hf.strip_prefix("transformer.").unwrap_or(hf));
+                Self::Gpt2(gpt2::load(c, &GgufWeights::new(file, source, &names), device).await?)
+            }
+        };
+        Ok((config, model))
+    }
+
+    /// Number of parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.num_params()
+    }
+}
+
+impl CausalLm for Model {
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        match self {
+            Self::Llama(m) => m.forward_cached(ids, cache),
+            Self::Gpt2(m) => m.forward_cached(ids, cache),
+        }
+    }
+
+    fn new_cache(&self) -> KvCache {
+        match self {
+            Self::Llama(m) => m.new_cache(),
+            Self::Gpt2(m) => m.new_cache(),
+        }
+    }
+
+    fn vocab_size(&self) -> usize {
+        match self {
+            Self::Llama(m) => m.vocab_size(),
+            Self::Gpt2(m) => m.vocab_size(),
+        }
+    }
+
+    fn context_length(&self) -> usize {
+        match self {
+            Self::Llama(m) => m.context_length(),
+            Self::Gpt2(m) => m.context_length(),
+        }
+    }
+}

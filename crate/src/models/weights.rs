@@ -1,0 +1,272 @@
+//! Where a family loader gets its tensors: [`Weights`], addressed by Hugging Face names, over
+//! safetensors shards or a GGUF file (whose names and layouts the family translates).
+//!
+//! Every read checks the tensor's shape against the one the config implies and converts one
+//! tensor at a time, so host memory peaks at about one tensor, not the model.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::error::{Error, Result};
+use crate::io::ByteSource;
+use crate::io::gguf::GgufFile;
+use crate::io::safetensors::SafetensorsFile;
+use crate::nn::{LayerNorm, Linear, RmsNorm};
+
+/// Named tensors, read by their Hugging Face names (`model.layers.0.self_attn.q_proj.weight`).
+pub trait Weights {
+    /// What errors call the checkpoint.
+    fn name(&self) -> &str;
+    /// Whether the checkpoint has tensor `name`.
+    fn has(&self, name: &str) -> bool;
+    /// Reads `name` as f32, row-major for `shape` (outermost first), failing with a typed
+    /// error when it is missing or its shape differs.
+    fn read(&self, name: &str, shape: &[usize]) -> impl Future<Output = Result<Vec<f32>>>;
+}
+
+/// One or more safetensors files (a sharded checkpoint's shards), read as one.
+#[derive(Debug)]
+pub struct SafetensorsWeights<S> {
+    name: String,
+    shards: Vec<(S, SafetensorsFile)>,
+    index: HashMap<String, usize>,
+}
+
+impl<S: ByteSource> SafetensorsWeights<S> {
+    /// Opens the header of every shard. A tensor in two shards is an error.
+    pub async fn open(name: impl Into<String>, sources: Vec<S>) -> Result<Self> {
+        let mut index = HashMap::new();
+        let mut shards = Vec::with_capacity(sources.len());
+        for source in sources {
+            let file = SafetensorsFile::open(&source).await?;
+            for tensor in file.tensors.keys() {
+                if let Some(&other) = index.get(tensor) {
+                    let (first, _): &(S, SafetensorsFile) = &shards[other];
+                    return Err(Error::Checkpoint {
+                        file: source.name().to_string(),
+                        problem: format!("tensor `{tensor}` is also in {}", first.name()),
+                    });
+                }
+                index.insert(tensor.clone(), shards.len());
+            }
+            shards.push((source, file));
+        }
+        Ok(Self {
+            name: name.into(),
+            shards,
+            index,
+        })
+    }
+
+    /// Every tensor's name.
+    pub fn tensor_names(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+}
+
+impl<S: ByteSource> Weights for SafetensorsWeights<S> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let Some(&shard) = self.index.get(name) else {
+            return Err(Error::MissingTensor {
+                file: self.name.clone(),
+                tensor: name.to_string(),
+            });
+        };
+        let (source, file) = &self.shards[shard];
+        let found = &file.tensors[name].shape;
+        if found != shape {
+            return Err(Error::TensorShape {
+                file: source.name().to_string(),
+                tensor: name.to_string(),
+                found: found.clone(),
+                expected: shape.to_vec(),
+            });
+        }
+        file.read_f32(source, name).await
+    }
+}
+
+/// How a GGUF tensor's layout differs from its Hugging Face counterpart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The same.
+    Same,
+    /// llama.cpp interleaved the rows of each of `heads` heads for its RoPE (Llama's Q/K).
+    RopeInterleaved {
+        /// Heads in the tensor.
+        heads: usize,
+    },
+    /// Stored transposed (GPT-2's `Conv1D` weights, `[in, out]` in Hugging Face).
+    Transposed,
+}
+
+/// Maps a Hugging Face tensor name to its GGUF name and layout, or `None` when the GGUF
+/// format has no such tensor.
+pub type GgufNames<'a> = dyn Fn(&str) -> Option<(String, Layout)> + 'a;
+
+/// A GGUF file read through a family's name table.
+pub struct GgufWeights<'a, S> {
+    file: &'a GgufFile,
+    source: &'a S,
+    names: &'a GgufNames<'a>,
+}
+
+impl<'a, S: ByteSource> GgufWeights<'a, S> {
+    /// Reads `file` from `source`, translating names with `names`.
+    pub fn new(file: &'a GgufFile, source: &'a S, names: &'a GgufNames<'a>) -> Self {
+        Self {
+            file,
+            source,
+            names,
+        }
+    }
+}
+
+impl<S: ByteSource> Weights for GgufWeights<'_, S> {
+    fn name(&self) -> &str {
+        self.source.name()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        (self.names)(name).is_some_and(|(gguf, _)| self.file.tensor(&gguf).is_some())
+    }
+
+    async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let missing = |tensor: String| Error::MissingTensor {
+            file: self.source.name().to_string(),
+            tensor,
+        };
+        let (gguf, layout) = (self.names)(name).ok_or_else(|| missing(name.to_string()))?;
+        let info = self
+            .file
+            .tensor(&gguf)
+            .ok_or_else(|| missing(gguf.clone()))?;
+        let expected: Vec<usize> = match layout {
+            Layout::Transposed => shape.iter().rev().copied().collect(),
+            _ => shape.to_vec(),
+        };
+        if info.shape() != expected {
+            return Err(Error::TensorShape {
+                file: self.source.name().to_string(),
+                tensor: gguf,
+                found: info.shape(),
+                expected,
+            });
+        }
+        let values = self.file.read_f32(self.source, info).await?;
+        let cols = shape.get(1..).map_or(1, |rest| rest.iter().product());
+        Ok(match layout {
+            Layout::Same => values,
+            Layout::RopeInterleaved { heads } => {
+                let head_dim = shape[0] / heads.max(1);
+                unpermute_rope_rows(&values, heads, head_dim, cols)
+            }
+            Layout::Transposed => crate::nn::transpose(&values, expected[0], expected[1]),
+        })
+    }
+}
+
+/// Undoes llama.cpp's `permute` of Q/K rows. Its converter reorders each head's rows from
+/// Hugging Face's rotate-half layout (`[first halves…, second halves…]`) to interleaved pairs;
+/// GGUF row `h·d + 2i + j` holds Hugging Face row `h·d + j·d/2 + i`.
+pub fn unpermute_rope_rows(w: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
+    let half = head_dim / 2;
+    let mut out = vec![0.0; w.len()];
+    for h in 0..heads {
+        for i in 0..half {
+            for j in 0..2 {
+                let from = (h * head_dim + 2 * i + j) * cols;
+                let to = (h * head_dim + j * half + i) * cols;
+                out[to..to + cols].copy_from_slice(&w[from..from + cols]);
+            }
+        }
+    }
+    out
+}
+
+/// Reads a `[rows, cols]` parameter.
+pub async fn matrix(
+    w: &impl Weights,
+    name: &str,
+    [rows, cols]: [usize; 2],
+    device: &Device,
+) -> Result<Param<Tensor<2>>> {
+    let values = w.read(name, &[rows, cols]).await?;
+    Ok(Param::from_tensor(Tensor::from_data(
+        TensorData::new(values, [rows, cols]),
+        device,
+    )))
+}
+
+/// Reads a PyTorch `nn.Linear` (`{prefix}.weight` `[out, in]`, and `{prefix}.bias` when
+/// `bias`).
+pub async fn linear(
+    w: &impl Weights,
+    prefix: &str,
+    [out, inp]: [usize; 2],
+    bias: bool,
+    device: &Device,
+) -> Result<Linear> {
+    let weight = w.read(&format!("{prefix}.weight"), &[out, inp]).await?;
+    let bias = match bias {
+        true => Some(w.read(&format!("{prefix}.bias"), &[out]).await?),
+        false => None,
+    };
+    Ok(Linear::from_torch(weight, [out, inp], bias, device))
+}
+
+/// Reads an RMSNorm scale `{name}` of width `n`.
+pub async fn rms_norm(
+    w: &impl Weights,
+    name: &str,
+    n: usize,
+    eps: f64,
+    device: &Device,
+) -> Result<RmsNorm> {
+    Ok(RmsNorm::new(w.read(name, &[n]).await?, eps, device))
+}
+
+/// Reads a LayerNorm (`{prefix}.weight`, `{prefix}.bias`) of width `n`.
+pub async fn layer_norm(
+    w: &impl Weights,
+    prefix: &str,
+    n: usize,
+    eps: f64,
+    device: &Device,
+) -> Result<LayerNorm> {
+    let weight = w.read(&format!("{prefix}.weight"), &[n]).await?;
+    let bias = w.read(&format!("{prefix}.bias"), &[n]).await?;
+    Ok(LayerNorm::new(weight, bias, eps, device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpermute_rope_rows;
+
+    #[test]
+    fn unpermute_inverts_llama_cpp_permute() {
+        // llama.cpp: w.reshape(heads, 2, d/2, cols).swapaxes(1, 2).reshape(...)
+        let (heads, d, cols) = (2, 6, 1);
+        let hf: Vec<f32> = (0..heads * d).map(|x| x as f32).collect();
+        let mut gguf = vec![0.0; hf.len()];
+        for h in 0..heads {
+            for j in 0..2 {
+                for i in 0..d / 2 {
+                    gguf[h * d + i * 2 + j] = hf[h * d + j * (d / 2) + i];
+                }
+            }
+        }
+        assert_eq!(unpermute_rope_rows(&gguf, heads, d, cols), hf);
+    }
+}

@@ -1,0 +1,205 @@
+//! Rotary position embeddings in Hugging Face's rotate-half layout, with the frequency
+//! scalings transformers implements for the supported families (`default`, `linear`, `llama3`).
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// How the base frequencies are rescaled for longer contexts (`rope_type`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rope_type", rename_all = "lowercase")]
+pub enum RopeScaling {
+    /// Plain RoPE.
+    Default,
+    /// Every frequency divided by `factor` (position interpolation).
+    Linear {
+        /// Divisor of every frequency.
+        factor: f64,
+    },
+    /// Llama 3.1's scaling: low frequencies divided by `factor`, high ones kept, a smooth
+    /// blend between.
+    Llama3 {
+        /// Divisor of the low frequencies.
+        factor: f64,
+        /// Wavelengths longer than `original_max_position_embeddings / low_freq_factor` are
+        /// scaled.
+        low_freq_factor: f64,
+        /// Wavelengths shorter than `original_max_position_embeddings / high_freq_factor` are
+        /// kept.
+        high_freq_factor: f64,
+        /// The context length the model was first trained with.
+        original_max_position_embeddings: f64,
+    },
+    /// Each frequency divided by its own factor (llama.cpp's `rope_freqs` tensor, how GGUF
+    /// files store Llama 3.1's scaling).
+    Factors {
+        /// One divisor per frequency.
+        factors: Vec<f64>,
+    },
+}
+
+/// A model's rotary embedding: base frequency and scaling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RopeConfig {
+    /// Base frequency (`rope_theta`).
+    pub theta: f64,
+    /// Frequency scaling.
+    pub scaling: RopeScaling,
+}
+
+impl RopeConfig {
+    /// Plain RoPE with base `theta`.
+    pub fn plain(theta: f64) -> Self {
+        Self {
+            theta,
+            scaling: RopeScaling::Default,
+        }
+    }
+
+    /// The `head_dim / 2` inverse frequencies, computed as transformers does (its
+    /// `_compute_*_parameters`), in f64.
+    pub fn inv_freq(&self, head_dim: usize) -> Vec<f64> {
+        let base = (0..head_dim / 2).map(|i| self.theta.powf(-2.0 * i as f64 / head_dim as f64));
+        match &self.scaling {
+            RopeScaling::Default => base.collect(),
+            RopeScaling::Factors { factors } => base.zip(factors).map(|(f, d)| f / d).collect(),
+            RopeScaling::Linear { factor } => base.map(|f| f / factor).collect(),
+            &RopeScaling::Llama3 {
+                factor,
+                low_freq_factor: low,
+                high_freq_factor: high,
+                original_max_position_embeddings: context,
+            } => base
+                .map(|f| {
+                    let wavelen = 2.0 * std::f64::consts::PI / f;
+                    if wavelen < context / high {
+                        f
+                    } else if wavelen > context / low {
+                        f / factor
+                    } else {
+                        let smooth = (context / wavelen - low) / (high - low);
+                        (1.0 - smooth) * f / factor + smooth * f
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks the scaling parameters.
+    pub fn validate(&self) -> Result<(), String> {
+        if !positive(self.theta) {
+            return Err(format!("rope_theta {} is not positive", self.theta));
+        }
+        match &self.scaling {
+            &RopeScaling::Linear { factor } if !positive(factor) => {
+                Err(format!("rope scaling factor {factor} is not positive"))
+            }
+            &RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position_embeddings,
+            } if !(positive(factor)
+                && positive(low_freq_factor)
+                && positive(high_freq_factor - low_freq_factor)
+                && positive(original_max_position_embeddings)) =>
+            {
+                Err(
+                    "llama3 rope scaling needs factor > 0, 0 < low_freq_factor < \
+                     high_freq_factor and original_max_position_embeddings > 0"
+                        .into(),
+                )
+            }
+            RopeScaling::Factors { factors } if factors.iter().any(|&f| !positive(f)) => {
+                Err("a rope frequency factor is not positive".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `x` is a positive number (NaN is not).
+fn positive(x: f64) -> bool {
+    x > 0.0
+}
+
+/// Rotary tables for a run of positions.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    /// `[seq, head_dim]`.
+    cos: Tensor<2>,
+    /// `[seq, head_dim]`.
+    sin: Tensor<2>,
+}
+
+impl Rope {
+    /// Tables for positions `start..start+len`, computed on the host in f64 so that every
+    /// tier gets the same values.
+    pub fn new(
+        config: &RopeConfig,
+        head_dim: usize,
+        start: usize,
+        len: usize,
+        device: &Device,
+    ) -> Self {
+        let inv_freq = config.inv_freq(head_dim);
+        let mut cos = Vec::with_capacity(len * head_dim);
+        let mut sin = Vec::with_capacity(len * head_dim);
+        for pos in start..start + len {
+            let row: Vec<f64> = inv_freq.iter().map(|f| pos as f64 * f).collect();
+            for _ in 0..2 {
+                cos.extend(row.iter().map(|a| a.cos() as f32));
+                sin.extend(row.iter().map(|a| a.sin() as f32));
+            }
+        }
+        let table = |v| Tensor::from_data(TensorData::new(v, [len, head_dim]), device);
+        Self {
+            cos: table(cos),
+            sin: table(sin),
+        }
+    }
+
+    /// Rotates `[batch, heads, seq, head_dim]` queries or keys.
+    pub fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, _, _, head_dim] = x.dims();
+        let half = head_dim / 2;
+        let x1 = x.clone().narrow(3, 0, half);
+        let x2 = x.clone().narrow(3, half, half);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        x * self.cos.clone().unsqueeze::<4>() + rotated * self.sin.clone().unsqueeze::<4>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama3_scaling_keeps_high_and_scales_low_frequencies() {
+        let plain = RopeConfig::plain(10_000.0).inv_freq(8);
+        let scaled = RopeConfig {
+            theta: 10_000.0,
+            scaling: RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 64.0,
+            },
+        }
+        .inv_freq(8);
+        // Wavelengths 2π·10000^(i/4): 6.3 (kept), 63 (blended), 628 and 6283 (scaled).
+        assert_eq!(scaled[0], plain[0]);
+        assert!(scaled[1] < plain[1] && scaled[1] > plain[1] / 8.0);
+        assert!((scaled[2] - plain[2] / 8.0).abs() < 1e-15);
+        assert!((scaled[3] - plain[3] / 8.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn impossible_scalings_are_refused() {
+        assert!(RopeConfig::plain(0.0).validate().is_err());
+        let bad = RopeConfig {
+            theta: 1e4,
+            scaling: RopeScaling::Linear { factor: 0.0 },
+        };
+        assert!(bad.validate().is_err());
+    }
+}
