@@ -8,8 +8,12 @@ use crate::device::read_f32;
 use crate::error::{Error, Result};
 use crate::models::CausalLm;
 
-/// How many positions are fed at once; bounds the `[window, vocab]` logits held at a time.
+/// At most this many positions are fed at once.
 const WINDOW: usize = 256;
+
+/// The `[window, vocab]` logits of one window stay under this many bytes (well inside one
+/// storage binding).
+const LOGITS_BYTES: usize = 32 << 20;
 
 /// The loss of each token given the ones before it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,9 +57,10 @@ pub async fn score(model: &impl CausalLm, device: &Device, ids: &[u32]) -> Resul
     let mut cache = model.new_cache();
     let mut losses = Vec::with_capacity(ids.len() - 1);
     let inputs = &ids[..ids.len() - 1];
-    for (w, chunk) in inputs.chunks(WINDOW).enumerate() {
+    let window = (LOGITS_BYTES / (4 * model.vocab_size())).clamp(1, WINDOW);
+    for (w, chunk) in inputs.chunks(window).enumerate() {
         let len = chunk.len();
-        let start = w * WINDOW;
+        let start = w * window;
         let as_data = |values: &[u32], shape: Vec<usize>| {
             let values: Vec<i32> = values.iter().map(|&t| t as i32).collect();
             TensorData::new(values, shape)

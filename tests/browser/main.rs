@@ -93,9 +93,10 @@ async fn webgpu_smollm2_matches_transformers() {
     let bytes = webtune_tests::fetch_bytes(&format!("/.cache/models/{name}")).await;
     let source = MemorySource::new(name, bytes);
     let file = GgufFile::open(&source).await.unwrap();
-    let (_, model) = webtune::models::Model::load_gguf(&file, &source, gpu.device())
-        .await
-        .unwrap();
+    let (_, model) =
+        webtune::models::Model::load_gguf(&file, &source, &webtune::models::Placement::of(&gpu))
+            .await
+            .unwrap();
     match webtune_tests::llama_logits_match_transformers(&model, &gpu).await {
         Ok(agreement) => wasm_bindgen_test::console_log!(
             "WebGPU logits vs transformers: max |Δ| {:.1e}",

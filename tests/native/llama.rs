@@ -3,7 +3,7 @@
 use webtune::Tier;
 use webtune::io::FileSource;
 use webtune::io::gguf::GgufFile;
-use webtune::models::Model;
+use webtune::models::{Model, Placement};
 use webtune::platform::block_on;
 use webtune_tests::{
     SMOLLM2_GGUF, llama_greedy_matches_transformers, llama_logits_match_transformers, model_path,
@@ -16,7 +16,8 @@ fn check(tier: Tier) {
     let source = FileSource::open(model_path(SMOLLM2_GGUF)).unwrap();
     let file = block_on(GgufFile::open(&source)).unwrap();
     let start = std::time::Instant::now();
-    let (config, model) = block_on(Model::load_gguf(&file, &source, device.device())).unwrap();
+    let (config, model) =
+        block_on(Model::load_gguf(&file, &source, &Placement::of(&device))).unwrap();
     eprintln!("{tier}: loaded {config:?} in {:.1?}", start.elapsed());
     let start = std::time::Instant::now();
     match block_on(llama_logits_match_transformers(&model, &device)) {

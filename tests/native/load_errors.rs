@@ -13,13 +13,13 @@ fn load_gguf(bytes: Vec<u8>) -> webtune::Result<Model> {
     block_on(load_checkpoint(
         "tiny-llama.gguf",
         vec![source],
-        ComputeDevice::cpu().device(),
+        &ComputeDevice::cpu(),
     ))
     .map(|loaded| loaded.model)
 }
 
 fn load(name: &str, files: Vec<MemorySource>) -> webtune::Result<Loaded> {
-    block_on(load_checkpoint(name, files, ComputeDevice::cpu().device()))
+    block_on(load_checkpoint(name, files, &ComputeDevice::cpu()))
 }
 
 /// The tiny Llama folder with `path`'s bytes replaced by `edit(bytes)` (or the file dropped

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gguf;
+mod large;
 mod llama;
 mod load_errors;
 mod smollm2;

@@ -81,17 +81,60 @@ impl GgufWriter {
     }
 }
 
+/// The shape of a random Llama written by [`llama_gguf`].
+#[derive(Debug, Clone, Copy)]
+pub struct LlamaShape {
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Hidden size.
+    pub hidden: usize,
+    /// Feed-forward size.
+    pub ffn: usize,
+    /// Decoder layers.
+    pub layers: usize,
+    /// Query heads (as the metadata says; 0 makes an impossible config).
+    pub heads: u32,
+    /// Key/value heads.
+    pub kv_heads: usize,
+}
+
 /// A tiny random Llama in GGUF layout (2 layers, hidden 8, 2 query heads, 1 KV head,
 /// vocabulary 16, tied head), with tensor `skip` left out and `reshape` given another shape.
 pub fn tiny_llama(skip: Option<&str>, reshape: Option<(&str, Vec<usize>)>, heads: u32) -> Vec<u8> {
-    let (hidden, ffn, vocab, kv_dim) = (8, 12, 16, 4);
+    let shape = LlamaShape {
+        vocab: 16,
+        hidden: 8,
+        ffn: 12,
+        layers: 2,
+        heads,
+        kv_heads: 1,
+    };
+    llama_gguf(shape, skip, reshape)
+}
+
+/// A random Llama of `shape` in GGUF layout (f32, tied head), with tensor `skip` left out and
+/// `reshape` given another shape.
+pub fn llama_gguf(
+    shape: LlamaShape,
+    skip: Option<&str>,
+    reshape: Option<(&str, Vec<usize>)>,
+) -> Vec<u8> {
+    let LlamaShape {
+        vocab,
+        hidden,
+        ffn,
+        layers,
+        heads,
+        kv_heads,
+    } = shape;
+    let kv_dim = kv_heads * hidden / heads.max(2) as usize;
     let mut w = GgufWriter::default()
         .meta("general.architecture", Meta::Str("llama".into()))
-        .meta("llama.block_count", Meta::U32(2))
+        .meta("llama.block_count", Meta::U32(layers as u32))
         .meta("llama.embedding_length", Meta::U32(hidden as u32))
         .meta("llama.feed_forward_length", Meta::U32(ffn as u32))
         .meta("llama.attention.head_count", Meta::U32(heads))
-        .meta("llama.attention.head_count_kv", Meta::U32(1))
+        .meta("llama.attention.head_count_kv", Meta::U32(kv_heads as u32))
         .meta("llama.vocab_size", Meta::U32(vocab as u32))
         .meta("llama.attention.layer_norm_rms_epsilon", Meta::F32(1e-5));
     let mut seed = 100;
@@ -108,7 +151,7 @@ pub fn tiny_llama(skip: Option<&str>, reshape: Option<(&str, Vec<usize>)>, heads
         w.tensor(&name, &shape, values)
     };
     w = add(w, "token_embd.weight".into(), vec![vocab, hidden]);
-    for n in 0..2 {
+    for n in 0..layers {
         for (part, shape) in [
             ("attn_norm", vec![hidden]),
             ("attn_q", vec![hidden, hidden]),

@@ -4,7 +4,7 @@
 
 use webtune::generate::{Flow, GenerateConfig, generate};
 use webtune::io::MemorySource;
-use webtune::models::{CausalLm, Loaded, load_checkpoint};
+use webtune::models::{CausalLm, Loaded, Model, Placement, load_checkpoint, load_checkpoint_to};
 use webtune::numerics::{Agreement, Tolerance, compare};
 use webtune::{ComputeDevice, Result, Tier};
 
@@ -59,28 +59,53 @@ pub fn tiny_tolerance(tier: Tier) -> Tolerance {
 
 /// Loads tiny checkpoint `name` onto `device`.
 pub async fn load_tiny(name: &str, device: &ComputeDevice) -> Result<Loaded> {
-    load_checkpoint(name, tiny_files(name), device.device()).await
+    load_checkpoint(name, tiny_files(name), device).await
 }
 
 /// Every tiny checkpoint loads (safetensors single and sharded, f32 and f16; GGUF for Qwen2
 /// and GPT-2) and matches transformers: full logits, the greedy continuation through the KV
-/// cache, and per-token losses. Returns the worst logits agreement.
+/// cache, and per-token losses. Each is loaded twice: as the device allows, and with its
+/// vocabulary matrices split into 4 KiB pieces (as a model whose embedding exceeds the
+/// device's storage binding is). Returns the worst logits agreement.
 pub async fn tiny_models_match_transformers(device: &ComputeDevice) -> Result<Agreement> {
+    let mut worst = Agreement::default();
+    for placement in [
+        Placement::of(device),
+        Placement::of(device).with_max_tensor_bytes(4096),
+    ] {
+        worst = worst.worst(tiny_models_match_on(device.tier(), &placement).await?);
+    }
+    Ok(worst)
+}
+
+async fn tiny_models_match_on(tier: Tier, placement: &Placement) -> Result<Agreement> {
     use webtune::burn::tensor::{Int, Tensor, TensorData};
 
     let reference: serde_json::Value = serde_json::from_str(TINY_REFERENCE_JSON).unwrap();
-    let tol = tiny_tolerance(device.tier());
+    let tol = tiny_tolerance(tier);
+    let device = &placement.device;
     let mut worst = Agreement::default();
     for (name, family) in TINY_CHECKPOINTS {
-        let loaded = load_tiny(name, device).await?;
+        let loaded = load_checkpoint_to(name, tiny_files(name), placement).await?;
         assert_eq!(loaded.architecture.name(), family, "{name}");
+        let pieces = match &loaded.model {
+            Model::Llama(m) => m.embed_tokens.chunks.len(),
+            Model::Gpt2(m) => m.wte.chunks.len(),
+        };
+        // 320 rows × 32 columns × 4 bytes: one piece, or ten of 4 KiB.
+        let want_pieces = if placement.max_tensor_bytes <= 4096 {
+            10
+        } else {
+            1
+        };
+        assert_eq!(pieces, want_pieces, "{name}: embedding pieces");
         let model = &loaded.model;
         let want = &reference[family];
         let ids: Vec<u32> = serde_json::from_value(want["ids"].clone()).unwrap();
         let logits_want: Vec<Vec<f32>> = serde_json::from_value(want["logits"].clone()).unwrap();
         let seq = ids.len();
         let input: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
-        let input = Tensor::<2, Int>::from_data(TensorData::new(input, [1, seq]), device.device());
+        let input = Tensor::<2, Int>::from_data(TensorData::new(input, [1, seq]), device);
         let got = webtune::device::read_f32(model.forward(input), "logits").await?;
         let flat: Vec<f32> = logits_want.concat();
         worst = worst.worst(compare(&format!("{name} logits"), &got, &flat, tol)?);
@@ -90,7 +115,7 @@ pub async fn tiny_models_match_transformers(device: &ComputeDevice) -> Result<Ag
             max_new_tokens: greedy.len(),
             ..GenerateConfig::default()
         };
-        let new = generate(model, device.device(), &ids, &config, |_| Flow::Continue).await?;
+        let new = generate(model, device, &ids, &config, |_| Flow::Continue).await?;
         assert_eq!(
             new, greedy,
             "{name}: greedy tokens differ from transformers'"
@@ -106,7 +131,7 @@ pub async fn tiny_models_match_transformers(device: &ComputeDevice) -> Result<Ag
                 lse - row[next as usize]
             })
             .collect();
-        let scores = webtune::eval::score(model, device.device(), &ids).await?;
+        let scores = webtune::eval::score(model, device, &ids).await?;
         compare(&format!("{name} losses"), &scores.losses, &losses_want, tol)?;
     }
     Ok(worst)

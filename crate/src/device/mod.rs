@@ -114,6 +114,16 @@ impl ComputeDevice {
         self.device.clone().autodiff()
     }
 
+    /// The most bytes one tensor may occupy on this device: the adapter's largest storage
+    /// binding (and buffer); unbounded on the CPU tier.
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.adapter.as_ref().map_or(u64::MAX, |a| {
+            a.limits
+                .max_storage_buffer_binding_size
+                .min(a.limits.max_buffer_size)
+        })
+    }
+
     /// What the GPU adapter reports about itself; `None` on the CPU tier.
     pub fn adapter(&self) -> Option<&AdapterReport> {
         self.adapter.as_ref()

@@ -85,10 +85,10 @@ pub async fn generate(
         let len = input.len();
         let ids: Vec<i32> = input.iter().map(|&t| t as i32).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, len]), device);
-        let logits = model.forward_cached(ids, &mut cache);
+        let hidden = model.hidden_cached(ids, &mut cache);
         let vocab = model.vocab_size();
-        // Only the last position's logits come back to the host: [vocab]
-        let last = logits.narrow(1, len - 1, 1).reshape([vocab]);
+        // Only the last position's logits are computed and come back to the host: [vocab]
+        let last = model.logits(hidden.narrow(1, len - 1, 1)).reshape([vocab]);
         let mut last = read_f32(last, "next-token logits").await?;
         let token = sampling::sample(&mut last, &seen, &config.sampling, &mut rng);
         new.push(token);

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use burn::tensor::Device;
 use serde_json::Value;
 
-use super::weights::SafetensorsWeights;
+use super::weights::{Placement, SafetensorsWeights};
 use super::{Architecture, Model, ModelConfig};
+use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
 use crate::io::{ByteSource, Format, sniff};
@@ -64,7 +64,16 @@ async fn read_text(source: &impl ByteSource) -> Result<String> {
 pub async fn load_checkpoint<S: ByteSource>(
     name: &str,
     files: Vec<S>,
-    device: &Device,
+    device: &ComputeDevice,
+) -> Result<Loaded> {
+    load_checkpoint_to(name, files, &Placement::of(device)).await
+}
+
+/// [`load_checkpoint`] with an explicit [`Placement`].
+pub async fn load_checkpoint_to<S: ByteSource>(
+    name: &str,
+    files: Vec<S>,
+    placement: &Placement,
 ) -> Result<Loaded> {
     let find = |base: &str| files.iter().find(|f| base_name(*f) == base);
     let config = find("config.json");
@@ -73,11 +82,11 @@ pub async fn load_checkpoint<S: ByteSource>(
         .filter(|f| base_name(*f).to_ascii_lowercase().ends_with(".gguf"))
         .collect();
     match (config, ggufs.as_slice()) {
-        (None, [gguf]) => return load_gguf(*gguf, device).await,
+        (None, [gguf]) => return load_gguf(*gguf, placement).await,
         (None, []) if files.len() == 1 => {
             // One file of no recognised name: say what it is, refusing pickles.
             return match sniff(&files[0]).await? {
-                Format::Gguf => load_gguf(&files[0], device).await,
+                Format::Gguf => load_gguf(&files[0], placement).await,
                 _ => Err(Error::Checkpoint {
                     file: files[0].name().to_string(),
                     problem: "is neither a GGUF file nor part of a Hugging Face folder \
@@ -169,7 +178,7 @@ pub async fn load_checkpoint<S: ByteSource>(
         });
     }
     let weights = SafetensorsWeights::open(name, shards).await?;
-    let model = Model::load(&config, &weights, device).await?;
+    let model = Model::load(&config, &weights, placement).await?;
 
     let find = |base: &str| rest.iter().find(|f| base_name(*f) == base);
     let tokenizer = match find("tokenizer.json") {
@@ -215,9 +224,9 @@ pub async fn load_checkpoint<S: ByteSource>(
 }
 
 /// Loads a GGUF file: config from its metadata, tokenizer rebuilt from it when it has one.
-async fn load_gguf(source: &impl ByteSource, device: &Device) -> Result<Loaded> {
+async fn load_gguf(source: &impl ByteSource, placement: &Placement) -> Result<Loaded> {
     let file = GgufFile::open(source).await?;
-    let (config, model) = Model::load_gguf(&file, source, device).await?;
+    let (config, model) = Model::load_gguf(&file, source, placement).await?;
     let tokenizer = match file.get("tokenizer.ggml.model") {
         Some(_) => Some(Tokenizer::from_gguf(source.name(), &file)?),
         None => None,

@@ -12,8 +12,9 @@ pub mod qwen2;
 pub mod registry;
 pub mod weights;
 
-pub use checkpoint::{Loaded, load_checkpoint};
+pub use checkpoint::{Loaded, load_checkpoint, load_checkpoint_to};
 pub use registry::{Architecture, Model, ModelConfig};
+pub use weights::Placement;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -54,8 +55,19 @@ impl KvCache {
 /// A causal language model: token ids in, next-token logits out.
 pub trait CausalLm {
     /// `[batch, seq]` token ids at positions `cache.len()..`, attending to the cached
-    /// positions → `[batch, seq, vocab]` logits. Appends the new keys and values to `cache`.
-    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3>;
+    /// positions → `[batch, seq, hidden]` final hidden states (after the last norm). Appends
+    /// the new keys and values to `cache`.
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3>;
+
+    /// The LM head: `[batch, seq, hidden]` → `[batch, seq, vocab]` logits. Callers that need
+    /// only some positions' logits (generation: the last) narrow the hidden states first.
+    fn logits(&self, hidden: Tensor<3>) -> Tensor<3>;
+
+    /// `[batch, seq]` token ids → `[batch, seq, vocab]` logits, attending to the cache.
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let hidden = self.hidden_cached(ids, cache);
+        self.logits(hidden)
+    }
 
     /// An empty cache for this model.
     fn new_cache(&self) -> KvCache;

@@ -2,14 +2,14 @@
 //! `general.architecture`, and a [`Model`] that is any of them.
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::gpt2::{self, Gpt2, Gpt2Config};
 use super::hf_config::HfConfig;
 use super::llama::{self, Llama, LlamaConfig};
 use super::qwen2;
-use super::weights::{GgufWeights, Weights};
+use super::weights::{GgufWeights, Placement, Weights};
 use super::{CausalLm, KvCache};
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
@@ -148,13 +148,13 @@ impl Model {
     pub async fn load(
         config: &ModelConfig,
         weights: &impl Weights,
-        device: &Device,
+        placement: &Placement,
     ) -> Result<Self> {
         Ok(match config {
             ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
-                Self::Llama(llama::load(c, weights, device).await?)
+                Self::Llama(llama::load(c, weights, placement).await?)
             }
-            ModelConfig::Gpt2(c) => Self::Gpt2(gpt2::load(c, weights, device).await?),
+            ModelConfig::Gpt2(c) => Self::Gpt2(gpt2::load(c, weights, placement).await?),
         })
     }
 
@@ -162,7 +162,7 @@ impl Model {
     pub async fn load_gguf(
         file: &GgufFile,
         source: &impl ByteSource,
-        device: &Device,
+        placement: &Placement,
     ) -> Result<(ModelConfig, Self)> {
         let mut config = ModelConfig::from_gguf(source.name(), file)?;
         let model = match &mut config {
@@ -172,7 +172,7 @@ impl Model {
                 Self::load(
                     &ModelConfig::Llama(c.clone()),
                     &GgufWeights::new(file, source, &names),
-                    device,
+                    placement,
                 )
                 .await?
             }
@@ -181,14 +181,14 @@ impl Model {
                 Self::load(
                     &ModelConfig::Qwen2(c.clone()),
                     &GgufWeights::new(file, source, &names),
-                    device,
+                    placement,
                 )
                 .await?
             }
             ModelConfig::Gpt2(c) => {
                 let names =
                     |hf: &str| gpt2::gguf_name(hf.strip_prefix("transformer.").unwrap_or(hf));
-                Self::Gpt2(gpt2::load(c, &GgufWeights::new(file, source, &names), device).await?)
+                Self::Gpt2(gpt2::load(c, &GgufWeights::new(file, source, &names), placement).await?)
             }
         };
         Ok((config, model))
@@ -201,10 +201,17 @@ impl Model {
 }
 
 impl CausalLm for Model {
-    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
         match self {
-            Self::Llama(m) => m.forward_cached(ids, cache),
-            Self::Gpt2(m) => m.forward_cached(ids, cache),
+            Self::Llama(m) => m.hidden_cached(ids, cache),
+            Self::Gpt2(m) => m.hidden_cached(ids, cache),
+        }
+    }
+
+    fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        match self {
+            Self::Llama(m) => m.logits(hidden),
+            Self::Gpt2(m) => m.logits(hidden),
         }
     }
 

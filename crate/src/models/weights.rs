@@ -10,11 +10,38 @@ use std::future::Future;
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
 use crate::io::gguf::GgufFile;
 use crate::io::safetensors::SafetensorsFile;
-use crate::nn::{LayerNorm, Linear, RmsNorm};
+use crate::nn::{LayerNorm, Linear, RmsNorm, VocabMatrix};
+
+/// Where loaded tensors go: the device, and the most bytes one tensor may have there
+/// (vocabulary matrices larger than that are split).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// The burn device.
+    pub device: Device,
+    /// The largest tensor the device's kernels can bind, in bytes.
+    pub max_tensor_bytes: u64,
+}
+
+impl Placement {
+    /// Tensors on `device`, within its binding limit.
+    pub fn of(device: &ComputeDevice) -> Self {
+        Self {
+            device: device.device().clone(),
+            max_tensor_bytes: device.max_tensor_bytes(),
+        }
+    }
+
+    /// The same device with a smaller limit (tests use it to force splitting).
+    pub fn with_max_tensor_bytes(mut self, bytes: u64) -> Self {
+        self.max_tensor_bytes = self.max_tensor_bytes.min(bytes);
+        self
+    }
+}
 
 /// Named tensors, read by their Hugging Face names (`model.layers.0.self_attn.q_proj.weight`).
 pub trait Weights {
@@ -207,6 +234,22 @@ pub async fn matrix(
         TensorData::new(values, [rows, cols]),
         device,
     )))
+}
+
+/// Reads a `[rows, cols]` vocabulary matrix (embedding or LM head), split to fit `placement`.
+pub async fn vocab_matrix(
+    w: &impl Weights,
+    name: &str,
+    shape: [usize; 2],
+    placement: &Placement,
+) -> Result<VocabMatrix> {
+    let values = w.read(name, &shape).await?;
+    Ok(VocabMatrix::new(
+        values,
+        shape,
+        placement.max_tensor_bytes,
+        &placement.device,
+    ))
 }
 
 /// Reads a PyTorch `nn.Linear` (`{prefix}.weight` `[out, in]`, and `{prefix}.bias` when

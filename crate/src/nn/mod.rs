@@ -4,7 +4,9 @@
 mod activation;
 mod layers;
 mod rope;
+mod vocab;
 
 pub use activation::{gelu, gelu_tanh};
 pub use layers::{LayerNorm, Linear, RmsNorm, transpose};
 pub use rope::{Rope, RopeConfig, RopeScaling};
+pub use vocab::VocabMatrix;

@@ -57,7 +57,7 @@ pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
     let device = block_on(ComputeDevice::new(tier))?;
     let start = Instant::now();
     let name = args.model.display().to_string();
-    let loaded = block_on(load_checkpoint(&name, files(&args.model)?, device.device()))?;
+    let loaded = block_on(load_checkpoint(&name, files(&args.model)?, &device))?;
     eprintln!(
         "loaded {name} ({}, {} parameters) on {tier} in {:.1?}",
         loaded.architecture,

@@ -1,13 +1,13 @@
 //! The GPT-2 decoder, its forward pass, and building it from [`Weights`].
 
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Int, Tensor, activation};
+use burn::tensor::{Int, Tensor, activation};
 
 use super::Gpt2Config;
 use crate::error::Result;
-use crate::models::weights::{Weights, layer_norm, matrix};
+use crate::models::weights::{Placement, Weights, layer_norm, matrix, vocab_matrix};
 use crate::models::{CausalLm, KvCache, LayerCache, causal_mask};
-use crate::nn::{LayerNorm, Linear, gelu, gelu_tanh};
+use crate::nn::{LayerNorm, Linear, VocabMatrix, gelu, gelu_tanh};
 
 /// Self-attention with a fused Q/K/V projection.
 #[derive(Module, Debug)]
@@ -49,7 +49,7 @@ pub struct Gpt2Block {
 #[derive(Module, Debug)]
 pub struct Gpt2 {
     /// `[vocab, hidden]` token embedding, also the LM head.
-    pub wte: Param<Tensor<2>>,
+    pub wte: VocabMatrix,
     /// `[positions, hidden]` learned position embedding.
     pub wpe: Param<Tensor<2>>,
     /// Blocks.
@@ -102,21 +102,15 @@ impl Gpt2Mlp {
 }
 
 impl CausalLm for Gpt2 {
-    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
-        let [batch, seq] = ids.dims();
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let [_, seq] = ids.dims();
         if cache.layers.len() != self.h.len() {
             *cache = self.new_cache();
         }
         let seen = cache.len();
         let device = ids.device();
-        let wte = self.wte.val();
-        let [_, hidden] = wte.dims();
         let positions = Tensor::<1, Int>::arange(seen as i64..(seen + seq) as i64, &device);
-        let mut x = wte
-            .clone()
-            .select(0, ids.reshape([batch * seq]))
-            .reshape([batch, seq, hidden])
-            + self.wpe.val().select(0, positions).unsqueeze::<3>();
+        let mut x = self.wte.embed(ids) + self.wpe.val().select(0, positions).unsqueeze::<3>();
         let mask = causal_mask(seen, seq, &device);
         for (block, layer_cache) in self.h.iter().zip(&mut cache.layers) {
             let attn = block
@@ -125,7 +119,11 @@ impl CausalLm for Gpt2 {
             x = x + attn;
             x = x.clone() + block.mlp.forward(block.ln_2.forward(x));
         }
-        burn::tensor::module::linear(self.ln_f.forward(x), wte.transpose(), None)
+        self.ln_f.forward(x)
+    }
+
+    fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        self.wte.project(hidden)
     }
 
     fn new_cache(&self) -> KvCache {
@@ -133,7 +131,7 @@ impl CausalLm for Gpt2 {
     }
 
     fn vocab_size(&self) -> usize {
-        self.wte.dims()[0]
+        self.wte.rows()
     }
 
     fn context_length(&self) -> usize {
@@ -143,8 +141,8 @@ impl CausalLm for Gpt2 {
 
 /// Loads GPT-2 from `w`, whose names may or may not carry the `transformer.` prefix (Hugging
 /// Face's `GPT2LMHeadModel` saves it; the original checkpoints do not).
-pub async fn load(config: &Gpt2Config, w: &impl Weights, device: &Device) -> Result<Gpt2> {
-    let c = config;
+pub async fn load(config: &Gpt2Config, w: &impl Weights, placement: &Placement) -> Result<Gpt2> {
+    let (c, device) = (config, &placement.device);
     let prefix = match w.has("transformer.wte.weight") {
         true => "transformer.",
         false => "",
@@ -175,7 +173,13 @@ pub async fn load(config: &Gpt2Config, w: &impl Weights, device: &Device) -> Res
         });
     }
     Ok(Gpt2 {
-        wte: matrix(w, &format!("{prefix}wte.weight"), [c.vocab_size, e], device).await?,
+        wte: vocab_matrix(
+            w,
+            &format!("{prefix}wte.weight"),
+            [c.vocab_size, e],
+            placement,
+        )
+        .await?,
         wpe: matrix(
             w,
             &format!("{prefix}wpe.weight"),

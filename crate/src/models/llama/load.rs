@@ -1,19 +1,18 @@
 //! Building a [`Llama`] from any [`Weights`], by Hugging Face tensor names, one tensor at a
 //! time onto the device.
 
-use burn::tensor::Device;
-
 use super::LlamaConfig;
 use super::model::{Attention, DecoderLayer, Llama, Mlp};
 use crate::error::Result;
-use crate::models::weights::{Weights, linear, matrix, rms_norm};
+use crate::models::weights::{Placement, Weights, linear, rms_norm, vocab_matrix};
 
 /// Loads a Llama-family model whose shapes and biases `config` describes.
-pub async fn load(config: &LlamaConfig, w: &impl Weights, device: &Device) -> Result<Llama> {
-    let c = config;
+pub async fn load(config: &LlamaConfig, w: &impl Weights, placement: &Placement) -> Result<Llama> {
+    let (c, device) = (config, &placement.device);
     let (h, f, d) = (c.hidden_size, c.intermediate_size, c.head_dim);
     let (heads, kv, eps) = (c.num_attention_heads, c.num_key_value_heads, c.rms_norm_eps);
-    let embed_tokens = matrix(w, "model.embed_tokens.weight", [c.vocab_size, h], device).await?;
+    let embed_tokens =
+        vocab_matrix(w, "model.embed_tokens.weight", [c.vocab_size, h], placement).await?;
     let mut layers = Vec::with_capacity(c.num_hidden_layers);
     for n in 0..c.num_hidden_layers {
         let p = |s: &str| format!("model.layers.{n}.{s}");
@@ -53,7 +52,7 @@ pub async fn load(config: &LlamaConfig, w: &impl Weights, device: &Device) -> Re
     // A tied checkpoint may still carry a copy of the head; the embedding is used either way.
     let lm_head = match c.tie_word_embeddings {
         true => None,
-        false => Some(linear(w, "lm_head", [c.vocab_size, h], false, device).await?),
+        false => Some(vocab_matrix(w, "lm_head.weight", [c.vocab_size, h], placement).await?),
     };
     Ok(Llama {
         embed_tokens,

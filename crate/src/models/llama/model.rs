@@ -1,10 +1,10 @@
 //! The Llama decoder and its forward pass.
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::tensor::{Int, Tensor, activation};
 
 use crate::models::{CausalLm, KvCache, LayerCache, causal_mask};
-use crate::nn::{Linear, RmsNorm, Rope, RopeConfig};
+use crate::nn::{Linear, RmsNorm, Rope, RopeConfig, VocabMatrix};
 
 /// Self-attention with grouped-query heads.
 #[derive(Module, Debug)]
@@ -54,13 +54,14 @@ pub struct DecoderLayer {
 #[derive(Module, Debug)]
 pub struct Llama {
     /// `[vocab, hidden]` token embedding (also the LM head when tied).
-    pub embed_tokens: Param<Tensor<2>>,
+    pub embed_tokens: VocabMatrix,
     /// Decoder layers.
     pub layers: Vec<DecoderLayer>,
     /// Final norm.
     pub norm: RmsNorm,
-    /// Separate LM head (`hidden → vocab`), when not tied to the embedding.
-    pub lm_head: Option<Linear>,
+    /// Separate LM head (`[vocab, hidden]`, PyTorch's layout), when not tied to the
+    /// embedding.
+    pub lm_head: Option<VocabMatrix>,
     /// Rotary embedding.
     #[module(skip)]
     pub rope: RopeConfig,
@@ -146,20 +147,15 @@ impl DecoderLayer {
 }
 
 impl CausalLm for Llama {
-    fn forward_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
-        let [batch, seq] = ids.dims();
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let [_, seq] = ids.dims();
         if cache.layers.len() != self.layers.len() {
             *cache = self.new_cache();
         }
         let seen = cache.len();
         let device = ids.device();
-        let embed = self.embed_tokens.val();
-        let [_, hidden] = embed.dims();
         // [batch, seq, hidden]
-        let mut x = embed
-            .clone()
-            .select(0, ids.reshape([batch * seq]))
-            .reshape([batch, seq, hidden]);
+        let mut x = self.embed_tokens.embed(ids);
         // A model without layers is only embedding → norm → head; it needs no RoPE width.
         let head_dim = self
             .layers
@@ -170,11 +166,14 @@ impl CausalLm for Llama {
         for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
             x = layer.forward(x, &rope, mask.clone(), layer_cache);
         }
-        let x = self.norm.forward(x);
-        match &self.lm_head {
-            Some(head) => head.forward(x),
-            None => burn::tensor::module::linear(x, embed.transpose(), None),
-        }
+        self.norm.forward(x)
+    }
+
+    fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        self.lm_head
+            .as_ref()
+            .unwrap_or(&self.embed_tokens)
+            .project(hidden)
     }
 
     fn new_cache(&self) -> KvCache {
@@ -182,7 +181,7 @@ impl CausalLm for Llama {
     }
 
     fn vocab_size(&self) -> usize {
-        self.embed_tokens.dims()[0]
+        self.embed_tokens.rows()
     }
 
     fn context_length(&self) -> usize {
