@@ -92,7 +92,7 @@ fn generate_streams_and_stops_at_a_stop_string() {
     let stop: String = full.chars().skip(2).take(1).collect();
     let (cut, log) = run(&[&stop]);
     let cut = cut.trim_end_matches('\n');
-    assert!(log.contains("StopString"), "{log}");
+    assert!(log.contains("stopped: stop string"), "{log}");
     assert_eq!(cut, &full[..full.find(&stop).unwrap()]);
 }
 

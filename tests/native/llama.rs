@@ -1,9 +1,9 @@
 //! The real default model on each native tier against transformers' logits.
 
 use webtune::Tier;
-use webtune::io::FileSource;
 use webtune::io::gguf::GgufFile;
 use webtune::models::{Model, Placement};
+use webtune::platform::FileSource;
 use webtune::platform::block_on;
 use webtune_tests::{
     SMOLLM2_GGUF, llama_greedy_matches_transformers, llama_logits_match_transformers, model_path,

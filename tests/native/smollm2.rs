@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use webtune::io::FileSource;
 use webtune::io::gguf::{GgufFile, Value};
+use webtune::platform::FileSource;
 use webtune::platform::block_on;
 use webtune_tests::{SMOLLM2_GGUF, check_gguf_tensor, model_path};
 

@@ -1,8 +1,8 @@
 //! Tokenizers rebuilt from GGUF metadata: llama.cpp's own test vectors (gpt-2, llama-bpe,
 //! starcoder; fetched by scripts/fetch-models.sh) and transformers' ids for SmolLM2.
 
-use webtune::io::FileSource;
 use webtune::io::gguf::GgufFile;
+use webtune::platform::FileSource;
 use webtune::platform::block_on;
 use webtune::tokenizer::{Message, Tokenizer};
 use webtune_tests::{SMOLLM2_GGUF, SMOLLM2_LOGITS_JSON, model_path};

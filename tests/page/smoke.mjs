@@ -4,7 +4,8 @@
 //   node tests/page/smoke.mjs      (after `trunk build --release --offline`)
 //
 // Scenario 1, WebGPU on (--enable-unsafe-webgpu, SwiftShader): the adapter report appears and
-// names SwiftShader, the self-check passes. Scenario 2, WebGPU off: the page says so clearly
+// names SwiftShader, the self-check passes, the default model loads by itself and answers the
+// prompt box ("What is the capital of France?" → "The capital of France is Paris."). Scenario 2, WebGPU off: the page says so clearly
 // instead of going blank. Both fail on any uncaught error, any console error (scenario 1), and
 // any request that leaves the page's origin. Screenshots go to tests/artifacts/.
 import { chromium } from 'playwright-core';
@@ -24,6 +25,7 @@ const baseFlags = [
 const types = {
   '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
   '.css': 'text/css', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml',
+  '.gguf': 'application/octet-stream',
 };
 
 function serve() {
@@ -102,6 +104,17 @@ record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
   const check = await waitForStatus(page, 'selfcheck', ['ok', 'failed']);
   console.log(`self-check: ${check.text}`);
   expect(check.status === 'ok', `self-check failed: ${check.text}`);
+  // The default model loads with no manual step and answers the prompt box, streaming.
+  const model = await waitForStatus(page, 'model', ['ready', 'failed']);
+  console.log(`model: ${model.text}`);
+  expect(model.status === 'ready', `model failed: ${model.text}`);
+  await page.click('#generate');
+  await waitForStatus(page, 'answer', ['generating', 'done', 'failed']);
+  const answer = await waitForStatus(page, 'answer', ['done', 'failed']);
+  const stats = await page.locator('#answer-stats').innerText();
+  console.log(`answer: ${answer.text} (${stats})`);
+  expect(answer.status === 'done', `generation failed: ${answer.text}`);
+  expect(answer.text.trim() === 'The capital of France is Paris.', `unexpected answer: ${answer.text}`);
 }));
 
 record(await scenario('page-no-webgpu', { webgpu: false, origin }, async (page) => {
@@ -109,6 +122,8 @@ record(await scenario('page-no-webgpu', { webgpu: false, origin }, async (page) 
   expect(adapter.status === 'unavailable', 'WebGPU was found without --enable-unsafe-webgpu');
   expect(/WebGPU is not available/.test(adapter.text), `unclear message: ${adapter.text}`);
   console.log(`message without WebGPU: ${adapter.text.split('\n')[0]}`);
+  const model = await waitForStatus(page, 'model', ['unavailable', 'ready', 'failed']);
+  expect(model.status === 'unavailable', `model section: ${model.status} ${model.text}`);
 }));
 
 server.close();

@@ -2,6 +2,10 @@
 //! on the page; it holds no logic of its own. Built for wasm32 by Trunk (`Trunk.toml`).
 
 #[cfg(target_arch = "wasm32")]
+mod chat;
+#[cfg(target_arch = "wasm32")]
+mod dom;
+#[cfg(target_arch = "wasm32")]
 mod page;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,29 +1,14 @@
-//! What the page shows: the browser's WebGPU adapter and the self-check on it.
+//! What the page shows: the browser's WebGPU adapter, the self-check on it, then the default
+//! model with a prompt box ([`crate::chat`]).
 //!
 //! Each section has a `data-status` attribute that tests wait on: `pending`, then `ready`
 //! (adapter) / `ok` (self-check), or `unavailable` / `failed` with a message in the text.
 
 use webtune::{ComputeDevice, selfcheck};
 
-/// Finds an element by id; the page's HTML defines them all, so `None` means a broken page,
-/// and the text goes to the console instead of panicking.
-fn element(id: &str) -> Option<web_sys::Element> {
-    web_sys::window()?.document()?.get_element_by_id(id)
-}
+use crate::dom::show;
 
-/// Sets a section's text and status.
-fn show(id: &str, status: &str, text: &str) {
-    match element(id) {
-        Some(el) => {
-            el.set_text_content(Some(text));
-            // Setting an attribute only fails for invalid names; ours are literals.
-            let _ = el.set_attribute("data-status", status);
-        }
-        None => web_sys::console::error_1(&format!("page has no #{id}: {text}").into()),
-    }
-}
-
-/// Runs the page: find the adapter, report it, run the self-check.
+/// Runs the page: find the adapter, report it, run the self-check, load the model.
 pub async fn run() {
     show("adapter", "pending", "Looking for a WebGPU adapter…");
     let gpu = match ComputeDevice::gpu().await {
@@ -44,6 +29,7 @@ pub async fn run() {
                 "unavailable",
                 "Skipped: there is no GPU adapter to check.",
             );
+            show("model", "unavailable", "Skipped: models run on the GPU.");
             return;
         }
     };
@@ -74,4 +60,5 @@ pub async fn run() {
             &format!("WebGPU gave different numbers from the CPU: {err}"),
         ),
     }
+    crate::chat::run(gpu).await;
 }

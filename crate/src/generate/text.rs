@@ -25,6 +25,18 @@ pub enum StopReason {
     Caller,
 }
 
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::StopToken => f.write_str("end of sequence"),
+            Self::StopString(s) => write!(f, "stop string {s:?}"),
+            Self::Length => f.write_str("length limit"),
+            Self::Context => f.write_str("context full"),
+            Self::Caller => f.write_str("stopped"),
+        }
+    }
+}
+
 /// What [`generate_text`] produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generated {

@@ -1,7 +1,8 @@
 //! Reading model files from bytes, the same way on every platform.
 //!
-//! A [`ByteSource`] is a named, random-access run of bytes: a file natively, a buffer in
-//! memory, a `Blob` in the page. Parsers ask it for the ranges they need, so a model is never
+//! A [`ByteSource`] is a named, random-access run of bytes: a buffer in memory
+//! ([`MemorySource`]), a file natively or a `Blob` in the page (`platform::FileSource`,
+//! `platform::BlobSource`). Parsers ask it for the ranges they need, so a model is never
 //! copied whole into memory: headers are read first and validated against the source's real
 //! length, then each tensor is read and converted on its own.
 //!
@@ -15,7 +16,5 @@ mod sniff;
 mod source;
 
 pub use sniff::{Format, sniff};
+pub(crate) use source::check_range;
 pub use source::{ByteSource, MemorySource};
-
-#[cfg(not(target_arch = "wasm32"))]
-pub use source::FileSource;

@@ -22,7 +22,7 @@ pub trait ByteSource {
 }
 
 /// Checks that `offset..offset+len` lies inside a source of `total` bytes.
-fn check_range(name: &str, offset: u64, len: usize, total: u64) -> Result<()> {
+pub(crate) fn check_range(name: &str, offset: u64, len: usize, total: u64) -> Result<()> {
     match offset.checked_add(len as u64) {
         Some(end) if end <= total => Ok(()),
         _ => Err(Error::OutOfRange {
@@ -64,60 +64,5 @@ impl ByteSource for MemorySource {
         check_range(&self.name, offset, len, self.len())?;
         let start = offset as usize;
         Ok(self.bytes[start..start + len].to_vec())
-    }
-}
-
-/// A file on disk, read range by range (never whole).
-#[cfg(not(target_arch = "wasm32"))]
-#[derive(Debug)]
-pub struct FileSource {
-    name: String,
-    len: u64,
-    file: std::sync::Mutex<std::fs::File>,
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl FileSource {
-    /// Opens `path` for reading.
-    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let io = |source| Error::Io {
-            file: name.clone(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        Ok(Self {
-            name: name.clone(),
-            len,
-            file: std::sync::Mutex::new(file),
-        })
-    }
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-impl ByteSource for FileSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    async fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
-        use std::io::{Read, Seek, SeekFrom};
-        check_range(&self.name, offset, len, self.len)?;
-        let io = |source| Error::Io {
-            file: self.name.clone(),
-            source,
-        };
-        // A poisoned lock only means another read panicked; the file handle is still fine.
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.seek(SeekFrom::Start(offset)).map_err(io)?;
-        let mut buf = vec![0; len];
-        file.read_exact(&mut buf).map_err(io)?;
-        Ok(buf)
     }
 }

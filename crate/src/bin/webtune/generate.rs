@@ -91,7 +91,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
     let decoded = out.ids.len().saturating_sub(1);
     eprintln!(
         "prompt {} tokens, first text after {:.2?} ({:.1} tok/s); {} new tokens, {:.1} tok/s after; \
-         stopped: {:?}",
+         stopped: {}",
         prompt.len(),
         prefill,
         prompt.len() as f64 / prefill.as_secs_f64(),

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use webtune::io::FileSource;
 use webtune::models::{Loaded, load_checkpoint};
+use webtune::platform::FileSource;
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Error, Tier};
 
