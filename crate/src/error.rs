@@ -134,6 +134,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// An adapter cannot be attached, loaded or saved.
+    #[error("adapter {name}: {problem}")]
+    Adapter {
+        /// The adapter (its file or folder).
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Memory for a tensor could not be allocated.
     #[error("{file}: not enough memory for {what}")]
     OutOfMemory {

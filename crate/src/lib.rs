@@ -13,6 +13,9 @@
 //!   folders.
 //! - [`generate`]: text generation with a KV cache, sampling and stop strings.
 //! - [`eval`]: per-token loss and perplexity.
+//! - [`lora`]: LoRA adapters attached by module path; PEFT's files in and out.
+//! - [`train`]: the causal-LM loss, AdamW, schedules, one optimizer step at a time.
+//! - [`rng`]: a seeded generator, the same on every platform.
 //! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
 //! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
 //! - [`tokenizer`]: text to ids, from `tokenizer.json` or GGUF metadata.
@@ -27,12 +30,15 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod io;
+pub mod lora;
 pub mod models;
 pub mod nn;
 pub mod numerics;
 pub mod platform;
+pub mod rng;
 pub mod selfcheck;
 pub mod tokenizer;
+pub mod train;
 
 pub use device::{ComputeDevice, Tier};
 pub use error::{Error, Result};

@@ -60,6 +60,26 @@ async fn webgpu_tiny_checkpoints_match_transformers() {
     }
 }
 
+/// LoRA on WebGPU: PEFT's adapter gives PEFT's logits and gradients, and 20 AdamW steps follow
+/// PEFT's losses.
+#[wasm_bindgen_test]
+async fn webgpu_lora_matches_peft() {
+    let gpu = webgpu().await;
+    match webtune_tests::lora_gradients_match_peft(&gpu).await {
+        Ok(agreement) => wasm_bindgen_test::console_log!(
+            "WebGPU LoRA gradients vs PEFT: max |Δ| {:.1e}",
+            agreement.max_abs_diff
+        ),
+        Err(err) => panic!("WebGPU gradients: {err}"),
+    }
+    match webtune_tests::lora_trajectory_matches_peft(&gpu).await {
+        Ok(worst) => wasm_bindgen_test::console_log!(
+            "WebGPU 20 AdamW steps vs PEFT: worst relative loss error {worst:.1e}"
+        ),
+        Err(err) => panic!("WebGPU trajectory: {err}"),
+    }
+}
+
 #[wasm_bindgen_test]
 async fn wasm_cpu_tiny_tokenizer_matches_transformers() {
     webtune_tests::tiny_tokenizer_matches_transformers(&ComputeDevice::cpu())

@@ -11,6 +11,7 @@ mod gguf;
 mod large;
 mod llama;
 mod load_errors;
+mod lora_export;
 mod smollm2;
 mod tokenizer;
 
@@ -53,6 +54,28 @@ tiered_tests! {
     model_matmuls_match_cpu => webtune_tests::model_matmuls_match_cpu;
     tiny_models_match_transformers => super::tiny_models;
     tiny_tokenizer_matches_transformers => webtune_tests::tiny_tokenizer_matches_transformers;
+    lora_gradients_match_peft => super::lora_gradients;
+    lora_trajectory_matches_peft => super::lora_trajectory;
+    fresh_adapter_changes_nothing => webtune_tests::fresh_adapter_changes_nothing;
+}
+
+async fn lora_gradients(device: &ComputeDevice) -> webtune::Result<()> {
+    let agreement = webtune_tests::lora_gradients_match_peft(device).await?;
+    eprintln!(
+        "{}: LoRA logits and gradients vs PEFT: max |Δ| {:.1e}",
+        device.tier(),
+        agreement.max_abs_diff
+    );
+    Ok(())
+}
+
+async fn lora_trajectory(device: &ComputeDevice) -> webtune::Result<()> {
+    let worst = webtune_tests::lora_trajectory_matches_peft(device).await?;
+    eprintln!(
+        "{}: 20 AdamW steps vs PEFT: worst relative loss error {worst:.1e}",
+        device.tier()
+    );
+    Ok(())
 }
 
 async fn tiny_models(device: &ComputeDevice) -> webtune::Result<()> {

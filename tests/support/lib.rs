@@ -8,8 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod gguf_writer;
+mod lora;
 mod tiny;
 
+pub use lora::*;
 pub use tiny::*;
 
 use webtune::numerics::Tolerance;

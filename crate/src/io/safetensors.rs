@@ -151,6 +151,36 @@ impl SafetensorsFile {
     }
 }
 
+/// Writes f32 tensors (name, shape outermost first, row-major values) as a safetensors file,
+/// sorted by name as Hugging Face's writer does, with `__metadata__ = {"format": "pt"}`.
+pub fn write_f32(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    let mut sorted: Vec<_> = tensors.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!({"format": "pt"}));
+    let mut offset = 0usize;
+    for (name, shape, values) in &sorted {
+        let end = offset + 4 * values.len();
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
+    // Pad the header with spaces so that tensor data starts 8-byte aligned.
+    while !(8 + header.len()).is_multiple_of(8) {
+        header.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend((header.len() as u64).to_le_bytes());
+    out.extend(header);
+    for (_, _, values) in sorted {
+        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    out
+}
+
 /// Parses the JSON header of a file `len` bytes long and checks every entry against it.
 fn parse_header(bytes: &[u8], len: u64) -> Result<SafetensorsFile, SafetensorsError> {
     let header = |problem: String| SafetensorsError::Header(problem);
@@ -259,6 +289,22 @@ pub(crate) mod tests {
 
     fn f32s(v: &[f32]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn written_files_read_back() {
+        let bytes = write_f32(&[
+            ("b".into(), vec![2], vec![3.0, 4.0]),
+            ("a".into(), vec![1, 1], vec![1.5]),
+        ]);
+        let source = MemorySource::new("w.safetensors", bytes);
+        let file = block_on(SafetensorsFile::open(&source)).unwrap();
+        assert_eq!(file.metadata["format"], "pt");
+        assert_eq!(
+            block_on(file.read_f32(&source, "b")).unwrap(),
+            vec![3.0, 4.0]
+        );
+        assert_eq!(file.tensors["a"].offset % 8, 0);
     }
 
     #[test]

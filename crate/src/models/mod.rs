@@ -18,6 +18,8 @@ pub use weights::Placement;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::nn::Linear;
+
 /// One layer's cached keys and values, `[batch, kv_heads, seen, head_dim]` each (before GQA
 /// repetition); `None` before the first forward.
 pub type LayerCache = Option<(Tensor<4>, Tensor<4>)>;
@@ -51,6 +53,36 @@ impl KvCache {
         self.len() == 0
     }
 }
+
+/// A model's linear layers by their Hugging Face module paths
+/// (`model.layers.0.self_attn.q_proj`), which is how adapters find what to attach to. The
+/// vocabulary matrices (embeddings, LM heads) are not among them.
+pub trait LinearLayers {
+    /// Every linear layer with its path, in model order.
+    fn linear_layers(&self) -> Vec<(String, &Linear)>;
+    /// The same, mutable.
+    fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)>;
+}
+
+/// Lists a model's linear layers: each layer of `$layers`, its fields named by
+/// `$field => "path"` pairs; `iter` gives shared references, `iter_mut` mutable ones.
+macro_rules! linear_paths {
+    ($layers:expr, iter, $prefix:literal, [$($($field:ident).+ => $path:literal),* $(,)?]) => {{
+        let mut out = Vec::new();
+        for (n, layer) in $layers.iter().enumerate() {
+            $( out.push((format!(concat!($prefix, "{}.", $path), n), &layer.$($field).+)); )*
+        }
+        out
+    }};
+    ($layers:expr, iter_mut, $prefix:literal, [$($($field:ident).+ => $path:literal),* $(,)?]) => {{
+        let mut out = Vec::new();
+        for (n, layer) in $layers.iter_mut().enumerate() {
+            $( out.push((format!(concat!($prefix, "{}.", $path), n), &mut layer.$($field).+)); )*
+        }
+        out
+    }};
+}
+pub(crate) use linear_paths;
 
 /// A causal language model: token ids in, next-token logits out.
 pub trait CausalLm {

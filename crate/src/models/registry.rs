@@ -10,10 +10,11 @@ use super::hf_config::HfConfig;
 use super::llama::{self, Llama, LlamaConfig};
 use super::qwen2;
 use super::weights::{GgufWeights, Placement, Weights};
-use super::{CausalLm, KvCache};
+use super::{CausalLm, KvCache, LinearLayers};
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
 use crate::io::gguf::{GgufFile, Value};
+use crate::nn::Linear;
 
 /// A supported architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +198,22 @@ impl Model {
     /// Number of parameters.
     pub fn parameter_count(&self) -> usize {
         self.num_params()
+    }
+}
+
+impl LinearLayers for Model {
+    fn linear_layers(&self) -> Vec<(String, &Linear)> {
+        match self {
+            Self::Llama(m) => m.linear_layers(),
+            Self::Gpt2(m) => m.linear_layers(),
+        }
+    }
+
+    fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        match self {
+            Self::Llama(m) => m.linear_layers_mut(),
+            Self::Gpt2(m) => m.linear_layers_mut(),
+        }
     }
 }
 

@@ -3,13 +3,18 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// A linear projection `y = x·W + b`, with `W` stored `[in, out]`.
+use super::LowRank;
+
+/// A linear projection `y = x·W + b`, with `W` stored `[in, out]`, plus an optional low-rank
+/// branch that adapters (LoRA) attach by module path.
 #[derive(Module, Debug)]
 pub struct Linear {
     /// `[in, out]`.
     pub weight: Param<Tensor<2>>,
     /// `[out]`, when the layer has a bias.
     pub bias: Option<Param<Tensor<1>>>,
+    /// A trainable low-rank branch added to the output, when an adapter is attached.
+    pub low_rank: Option<LowRank>,
 }
 
 impl Linear {
@@ -42,12 +47,23 @@ impl Linear {
         Self {
             weight: Param::from_tensor(weight),
             bias,
+            low_rank: None,
         }
     }
 
     /// `[.., in]` → `[.., out]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        burn::tensor::module::linear(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
+        let bias = self.bias.as_ref().map(|b| b.val());
+        let y = burn::tensor::module::linear(x.clone(), self.weight.val(), bias);
+        match &self.low_rank {
+            Some(branch) => y + branch.forward(x),
+            None => y,
+        }
+    }
+
+    /// `[in, out]`.
+    pub fn shape(&self) -> [usize; 2] {
+        self.weight.dims()
     }
 }
 

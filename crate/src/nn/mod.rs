@@ -3,10 +3,12 @@
 
 mod activation;
 mod layers;
+mod low_rank;
 mod rope;
 mod vocab;
 
 pub use activation::{gelu, gelu_tanh};
 pub use layers::{LayerNorm, Linear, RmsNorm, transpose};
+pub use low_rank::LowRank;
 pub use rope::{Rope, RopeConfig, RopeScaling};
 pub use vocab::VocabMatrix;

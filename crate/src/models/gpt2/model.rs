@@ -6,7 +6,7 @@ use burn::tensor::{Int, Tensor, activation};
 use super::Gpt2Config;
 use crate::error::Result;
 use crate::models::weights::{Placement, Weights, layer_norm, matrix, vocab_matrix};
-use crate::models::{CausalLm, KvCache, LayerCache, causal_mask};
+use crate::models::{CausalLm, KvCache, LayerCache, LinearLayers, causal_mask, linear_paths};
 use crate::nn::{LayerNorm, Linear, VocabMatrix, gelu, gelu_tanh};
 
 /// Self-attention with a fused Q/K/V projection.
@@ -98,6 +98,26 @@ impl Gpt2Mlp {
             gelu(x)
         };
         self.c_proj.forward(x)
+    }
+}
+
+impl LinearLayers for Gpt2 {
+    fn linear_layers(&self) -> Vec<(String, &Linear)> {
+        linear_paths!(self.h, iter, "transformer.h.", [
+            attn.c_attn => "attn.c_attn",
+            attn.c_proj => "attn.c_proj",
+            mlp.c_fc => "mlp.c_fc",
+            mlp.c_proj => "mlp.c_proj",
+        ])
+    }
+
+    fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        linear_paths!(self.h, iter_mut, "transformer.h.", [
+            attn.c_attn => "attn.c_attn",
+            attn.c_proj => "attn.c_proj",
+            mlp.c_fc => "mlp.c_fc",
+            mlp.c_proj => "mlp.c_proj",
+        ])
     }
 }
 

@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, activation};
 
-use crate::models::{CausalLm, KvCache, LayerCache, causal_mask};
+use crate::models::{CausalLm, KvCache, LayerCache, LinearLayers, causal_mask, linear_paths};
 use crate::nn::{Linear, RmsNorm, Rope, RopeConfig, VocabMatrix};
 
 /// Self-attention with grouped-query heads.
@@ -143,6 +143,32 @@ impl DecoderLayer {
                 .self_attn
                 .forward(self.input_layernorm.forward(x), rope, mask, cache);
         x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x))
+    }
+}
+
+impl LinearLayers for Llama {
+    fn linear_layers(&self) -> Vec<(String, &Linear)> {
+        linear_paths!(self.layers, iter, "model.layers.", [
+            self_attn.q_proj => "self_attn.q_proj",
+            self_attn.k_proj => "self_attn.k_proj",
+            self_attn.v_proj => "self_attn.v_proj",
+            self_attn.o_proj => "self_attn.o_proj",
+            mlp.gate_proj => "mlp.gate_proj",
+            mlp.up_proj => "mlp.up_proj",
+            mlp.down_proj => "mlp.down_proj",
+        ])
+    }
+
+    fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        linear_paths!(self.layers, iter_mut, "model.layers.", [
+            self_attn.q_proj => "self_attn.q_proj",
+            self_attn.k_proj => "self_attn.k_proj",
+            self_attn.v_proj => "self_attn.v_proj",
+            self_attn.o_proj => "self_attn.o_proj",
+            mlp.gate_proj => "mlp.gate_proj",
+            mlp.up_proj => "mlp.up_proj",
+            mlp.down_proj => "mlp.down_proj",
+        ])
     }
 }
 

@@ -1,0 +1,111 @@
+//! LoRA: trainable low-rank branches (`nn::LowRank`) attached to a model's linear layers by
+//! module path. Models know nothing of it; they list their layers through
+//! [`crate::models::LinearLayers`] and this module decides which get a branch.
+//!
+//! Initialisation follows PEFT: `A` Kaiming-uniform (bound `1/√in`), `B` zero, so that a fresh
+//! adapter leaves the model's outputs unchanged. [`peft`] reads and writes PEFT's files.
+
+mod config;
+pub mod peft;
+
+pub use config::{LoraConfig, Targets};
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::models::LinearLayers;
+use crate::nn::LowRank;
+use crate::rng::Rng;
+
+/// Attaches a fresh adapter (PEFT's initialisation, seeded) to every layer `config` targets.
+/// Returns the paths of the adapted layers. A config that targets no layer is an error that
+/// lists the layers there are.
+pub fn attach(
+    model: &mut impl LinearLayers,
+    config: &LoraConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<String>> {
+    attach_with(model, config, device, |path, [inp, out], rank| {
+        // kaiming_uniform_(a=√5) on a [rank, in] weight: bound = 1/√in.
+        let mut rng = Rng::new(seed ^ fnv1a(path));
+        let bound = 1.0 / (inp as f32).sqrt();
+        let a = (0..inp * rank)
+            .map(|_| rng.uniform(-bound, bound))
+            .collect();
+        (a, vec![0.0; rank * out])
+    })
+}
+
+/// Attaches branches to the layers `config` targets, with `A` and `B` (row-major `[in, rank]`
+/// and `[rank, out]`) from `init(path, [in, out], rank)`.
+pub(crate) fn attach_with(
+    model: &mut impl LinearLayers,
+    config: &LoraConfig,
+    device: &Device,
+    mut init: impl FnMut(&str, [usize; 2], usize) -> (Vec<f32>, Vec<f32>),
+) -> Result<Vec<String>> {
+    config.validate().map_err(|problem| Error::Adapter {
+        name: "config".into(),
+        problem,
+    })?;
+    let mut attached = Vec::new();
+    let mut all = Vec::new();
+    for (path, linear) in model.linear_layers_mut() {
+        if config.target_modules.matches(&path) {
+            let [inp, out] = linear.shape();
+            let (a, b) = init(&path, [inp, out], config.r);
+            linear.low_rank = Some(LowRank::new(
+                a,
+                b,
+                [inp, config.r, out],
+                config.scale(),
+                device,
+            ));
+            attached.push(path.clone());
+        }
+        all.push(path);
+    }
+    if attached.is_empty() {
+        let names: std::collections::BTreeSet<&str> =
+            all.iter().filter_map(|p| p.rsplit('.').next()).collect();
+        return Err(Error::Adapter {
+            name: "config".into(),
+            problem: format!(
+                "target_modules {:?} matches no layer of this model (its linear layers are \
+                 named {})",
+                config.target_modules,
+                names.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    Ok(attached)
+}
+
+/// Removes every adapter branch.
+pub fn detach(model: &mut impl LinearLayers) {
+    for (_, linear) in model.linear_layers_mut() {
+        linear.low_rank = None;
+    }
+}
+
+/// The trainable tensors of every attached branch, by PEFT's key
+/// (`base_model.model.{path}.lora_A.weight`), in model order.
+pub fn parameters(model: &impl LinearLayers) -> Vec<(String, &Param<Tensor<2>>)> {
+    let mut out = Vec::new();
+    for (path, linear) in model.linear_layers() {
+        if let Some(branch) = &linear.low_rank {
+            out.push((peft::key(&path, "lora_A"), &branch.a));
+            out.push((peft::key(&path, "lora_B"), &branch.b));
+        }
+    }
+    out
+}
+
+/// FNV-1a of a path: gives each layer its own stream from one seed.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}

@@ -1,0 +1,122 @@
+//! Training: the causal-LM loss ([`loss`]), AdamW and gradient clipping ([`optim`]),
+//! learning-rate schedules ([`schedule`]), and [`Trainer`], which takes one optimizer step of
+//! an adapter at a time.
+//!
+//! The base model is frozen (`no_grad`): only adapter branches are leaves that require
+//! gradients, so no gradient and no optimizer state exist for base weights.
+
+pub mod loss;
+pub mod optim;
+pub mod schedule;
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use loss::{Batch, IGNORE, causal_lm_loss};
+pub use optim::{AdamW, AdamWConfig};
+pub use schedule::{Schedule, ScheduleKind};
+
+use crate::device::read_f32;
+use crate::error::Result;
+use crate::models::{CausalLm, LinearLayers};
+
+/// What one optimizer step did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Step number (0-based).
+    pub step: usize,
+    /// The loss before the update.
+    pub loss: f64,
+    /// The learning rate used.
+    pub lr: f64,
+    /// The gradients' global norm before clipping.
+    pub grad_norm: f64,
+    /// Tokens trained in this step.
+    pub tokens: usize,
+    /// Whether the update was skipped because the loss or a gradient was not finite.
+    pub skipped: bool,
+}
+
+/// Takes optimizer steps on a model's adapter branches.
+#[derive(Debug, Clone)]
+pub struct Trainer {
+    /// The optimizer and its state.
+    pub optimizer: AdamW,
+    /// The learning-rate schedule.
+    pub schedule: Schedule,
+    /// Clip the gradients' global norm to this, when set.
+    pub max_grad_norm: Option<f64>,
+    /// Steps taken (skipped ones included).
+    pub step: usize,
+}
+
+/// The adapter parameters of `model`, in model order.
+fn trainable(model: &mut impl LinearLayers) -> Vec<&mut Param<Tensor<2>>> {
+    let mut out = Vec::new();
+    for (_, linear) in model.linear_layers_mut() {
+        if let Some(branch) = &mut linear.low_rank {
+            out.push(&mut branch.a);
+            out.push(&mut branch.b);
+        }
+    }
+    out
+}
+
+impl Trainer {
+    /// A trainer at step 0.
+    pub fn new(optimizer: AdamWConfig, schedule: Schedule, max_grad_norm: Option<f64>) -> Self {
+        Self {
+            optimizer: AdamW::new(optimizer),
+            schedule,
+            max_grad_norm,
+            step: 0,
+        }
+    }
+
+    /// One step on `batch`: loss, gradients of the adapter branches, clipping, AdamW. `model`
+    /// must live on an autodiff device (`device`), its base frozen. A non-finite loss or
+    /// gradient skips the update and says so.
+    pub async fn step<M>(
+        &mut self,
+        model: &mut M,
+        batch: &Batch,
+        device: &Device,
+    ) -> Result<StepReport>
+    where
+        M: CausalLm + LinearLayers,
+    {
+        let loss = causal_lm_loss(model, batch, device)?;
+        let grads = loss.clone().backward();
+        let grads: Vec<Tensor<2>> = crate::lora::parameters(model)
+            .into_iter()
+            .map(|(_, p)| {
+                p.val()
+                    .grad(&grads)
+                    .unwrap_or_else(|| p.val().inner().zeros_like())
+            })
+            .collect();
+        let loss = read_f32(loss, "loss").await?;
+        let loss = f64::from(loss.first().copied().unwrap_or(f32::NAN));
+        let grad_norm = optim::grad_norm(&grads).await?;
+        let lr = self.optimizer.config.lr * self.schedule.factor(self.step);
+        let skipped = !(loss.is_finite() && grad_norm.is_finite());
+        if !skipped {
+            let grads = match self.max_grad_norm {
+                Some(max) => optim::clip(grads, grad_norm, max),
+                None => grads,
+            };
+            self.optimizer.step(trainable(model), grads, lr);
+        }
+        let report = StepReport {
+            step: self.step,
+            loss,
+            lr,
+            grad_norm,
+            tokens: batch.trained_tokens(),
+            skipped,
+        };
+        self.step += 1;
+        Ok(report)
+    }
+}

@@ -1,0 +1,263 @@
+//! LoRA against PEFT (`fixtures/lora/`, made by its `make_fixture.py`): the adapter PEFT saved
+//! loads here and gives PEFT's logits, one step's gradients match, and 20 AdamW steps follow
+//! PEFT's loss curve; plus the invariants (a fresh adapter changes nothing, the base stays
+//! bit-identical, an exported adapter loads back to the same logits).
+
+use webtune::burn::module::Module;
+use webtune::device::read_f32;
+use webtune::io::MemorySource;
+use webtune::lora;
+use webtune::models::{CausalLm, LinearLayers, Model, Placement, load_checkpoint_to};
+use webtune::numerics::{Agreement, Tolerance, compare};
+use webtune::train::{AdamWConfig, Batch, Schedule, ScheduleKind, Trainer, causal_lm_loss};
+use webtune::{ComputeDevice, Result, Tier};
+
+/// PEFT's numbers for the tiny Llama.
+pub const LORA_REFERENCE_JSON: &str = include_str!("../fixtures/lora/reference.json");
+const ADAPTER_CONFIG: &[u8] = include_bytes!("../fixtures/lora/adapter/adapter_config.json");
+const ADAPTER_WEIGHTS: &[u8] = include_bytes!("../fixtures/lora/adapter/adapter_model.safetensors");
+
+fn reference() -> serde_json::Value {
+    serde_json::from_str(LORA_REFERENCE_JSON).unwrap()
+}
+
+/// The tiny Llama on `device`'s autodiff twin, base frozen, with PEFT's adapter loaded.
+pub async fn tiny_llama_with_peft_adapter(device: &ComputeDevice) -> Result<Model> {
+    let placement = Placement {
+        device: device.autodiff(),
+        max_tensor_bytes: device.max_tensor_bytes(),
+    };
+    let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
+    let mut model = loaded.model.no_grad();
+    let weights = MemorySource::new("adapter_model.safetensors", ADAPTER_WEIGHTS.to_vec());
+    lora::peft::load(&mut model, ADAPTER_CONFIG, &weights, &placement.device).await?;
+    Ok(model)
+}
+
+fn batches() -> Vec<Batch> {
+    reference()["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| Batch {
+            ids: serde_json::from_value(b["ids"].clone()).unwrap(),
+            labels: serde_json::from_value(b["labels"].clone()).unwrap(),
+        })
+        .collect()
+}
+
+/// How closely LoRA must follow PEFT (issue #4: gradients 1e-3 relative on the CPU backend;
+/// losses 1e-3 on the CPU backend, 1e-2 on the GPU tiers).
+pub fn lora_tolerance(tier: Tier) -> f32 {
+    match tier {
+        Tier::Cpu => 1e-3,
+        Tier::Gpu => 1e-2,
+    }
+}
+
+/// The adapter PEFT saved gives PEFT's logits and loss, and one backward pass gives PEFT's
+/// gradient for every `lora_A` and `lora_B` (relative to each tensor's largest entry).
+pub async fn lora_gradients_match_peft(device: &ComputeDevice) -> Result<Agreement> {
+    let reference = reference();
+    let model = tiny_llama_with_peft_adapter(device).await?;
+    let ad = device.autodiff();
+    let batch = &batches()[0];
+    let (rows, seq) = batch.shape()?;
+
+    let ids: Vec<i32> = batch.ids.iter().flatten().map(|&i| i as i32).collect();
+    let input = webtune::burn::tensor::Tensor::<2, webtune::burn::tensor::Int>::from_data(
+        webtune::burn::tensor::TensorData::new(ids, [rows, seq]),
+        &ad,
+    );
+    let logits = read_f32(model.forward(input), "logits").await?;
+    let want: Vec<Vec<Vec<f32>>> = serde_json::from_value(reference["logits"].clone()).unwrap();
+    let want: Vec<f32> = want.concat().concat();
+    let mut worst = compare(
+        "adapted logits",
+        &logits,
+        &want,
+        crate::tiny_tolerance(device.tier()),
+    )?;
+
+    let loss = causal_lm_loss(&model, batch, &ad)?;
+    let grads = loss.clone().backward();
+    let loss = read_f32(loss, "loss").await?;
+    let want_loss = reference["loss"].as_f64().unwrap() as f32;
+    compare("loss", &loss, &[want_loss], Tolerance::new(0.0, 1e-5))?;
+    let tol = lora_tolerance(device.tier()).min(1e-3);
+    let want_grads = reference["grads"].as_object().unwrap();
+    let params = lora::parameters(&model);
+    assert_eq!(
+        params.len(),
+        want_grads.len(),
+        "one gradient per PEFT tensor"
+    );
+    for (key, param) in params {
+        let [rows, cols] = param.dims();
+        let grad = param
+            .val()
+            .grad(&grads)
+            .expect("adapter tensors get gradients");
+        let grad = read_f32(grad, &key).await?;
+        // PEFT's layout is the transpose of ours.
+        let grad = webtune::nn::transpose(&grad, rows, cols);
+        let want: Vec<Vec<f32>> = serde_json::from_value(want_grads[&key].clone()).unwrap();
+        let want = want.concat();
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        worst = worst.worst(compare(
+            &key,
+            &grad,
+            &want,
+            Tolerance::new(tol * scale, 0.0),
+        )?);
+    }
+    Ok(worst)
+}
+
+/// 20 AdamW steps (cosine schedule with warmup, clipping) from PEFT's adapter follow PEFT's
+/// trajectory: loss, learning rate and gradient norm at every step. The base weights are
+/// bit-identical afterwards, and the exported adapter loads back to the same logits.
+pub async fn lora_trajectory_matches_peft(device: &ComputeDevice) -> Result<f64> {
+    let reference = reference();
+    let mut model = tiny_llama_with_peft_adapter(device).await?;
+    let ad = device.autodiff();
+    let opt = &reference["trajectory"]["optimizer"];
+    let f = |k: &str| opt[k].as_f64().unwrap();
+    let mut trainer = Trainer::new(
+        AdamWConfig {
+            lr: f("lr"),
+            betas: (
+                opt["betas"][0].as_f64().unwrap(),
+                opt["betas"][1].as_f64().unwrap(),
+            ),
+            eps: f("eps"),
+            weight_decay: f("weight_decay"),
+        },
+        Schedule {
+            kind: ScheduleKind::Cosine,
+            warmup_steps: f("warmup_steps") as usize,
+            total_steps: f("steps") as usize,
+        },
+        Some(f("max_grad_norm")),
+    );
+    let base_before = read_f32(first_base_weight(&model), "base weight").await?;
+    let batches = batches();
+    let tol = f64::from(lora_tolerance(device.tier()));
+    let mut worst = 0f64;
+    for (k, want) in reference["trajectory"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let report = trainer
+            .step(&mut model, &batches[k % batches.len()], &ad)
+            .await?;
+        let rel = |got: f64, key: &str| {
+            let want = want[key].as_f64().unwrap();
+            (got - want).abs() / want.abs().max(1e-12)
+        };
+        let (loss_err, norm_err) = (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
+        assert!(
+            loss_err <= tol && norm_err <= tol && !report.skipped,
+            "step {k}: loss {} (PEFT {}), grad norm {} (PEFT {})",
+            report.loss,
+            want["loss"],
+            report.grad_norm,
+            want["grad_norm"]
+        );
+        assert!(
+            (report.lr - want["lr"].as_f64().unwrap()).abs() <= 1e-12,
+            "step {k} lr"
+        );
+        worst = worst.max(loss_err);
+    }
+    let base_after = read_f32(first_base_weight(&model), "base weight").await?;
+    assert!(
+        base_before
+            .iter()
+            .zip(&base_after)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "training changed a base weight"
+    );
+    exported_adapter_loads_back(&model, device).await?;
+    Ok(worst)
+}
+
+fn first_base_weight(model: &Model) -> webtune::burn::tensor::Tensor<2> {
+    model.linear_layers()[0].1.weight.val()
+}
+
+/// Saves `model`'s adapter in PEFT's layout, loads it into a fresh copy of the base, and
+/// checks that both give the same logits.
+async fn exported_adapter_loads_back(model: &Model, device: &ComputeDevice) -> Result<()> {
+    let info = lora::peft::parse_config("adapter_config.json", ADAPTER_CONFIG)?;
+    let (config, weights) = lora::peft::save(model, &info.config, "tiny/llama").await?;
+    let loaded =
+        load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device)).await?;
+    let mut fresh = loaded.model;
+    let source = MemorySource::new("exported.safetensors", weights);
+    lora::peft::load(&mut fresh, &config, &source, device.device()).await?;
+    let batch = &batches()[1];
+    let (rows, seq) = batch.shape()?;
+    let ids: Vec<i32> = batch.ids.iter().flatten().map(|&i| i as i32).collect();
+    let data = webtune::burn::tensor::TensorData::new(ids, [rows, seq]);
+    use webtune::burn::tensor::{Int, Tensor};
+    let trained = read_f32(
+        model.forward(Tensor::<2, Int>::from_data(
+            data.clone(),
+            &device.autodiff(),
+        )),
+        "trained",
+    )
+    .await?;
+    let reloaded = read_f32(
+        fresh.forward(Tensor::<2, Int>::from_data(data, device.device())),
+        "reloaded",
+    )
+    .await?;
+    compare(
+        "exported adapter",
+        &reloaded,
+        &trained,
+        Tolerance::new(1e-5, 1e-5),
+    )?;
+    Ok(())
+}
+
+/// A fresh adapter (B = 0) leaves every logit exactly as the base computes it.
+pub async fn fresh_adapter_changes_nothing(device: &ComputeDevice) -> Result<()> {
+    use webtune::burn::tensor::{Int, Tensor, TensorData};
+    let loaded =
+        load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device)).await?;
+    let mut model = loaded.model;
+    let ids = || {
+        Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i32, 5, 9, 200], [1, 4]),
+            device.device(),
+        )
+    };
+    let base = read_f32(model.forward(ids()), "base").await?;
+    let config = lora::LoraConfig {
+        r: 8,
+        lora_alpha: 32.0,
+        ..lora::LoraConfig::default()
+    };
+    let attached = lora::attach(&mut model, &config, 7, device.device())?;
+    assert_eq!(attached.len(), 14, "all-linear on 2 layers × 7 projections");
+    let adapted = read_f32(model.forward(ids()), "adapted").await?;
+    assert_eq!(adapted, base, "B = 0 must leave the logits unchanged");
+    // A target that names no layer says which layers exist.
+    let bad = lora::LoraConfig {
+        target_modules: lora::Targets::Names(vec!["qkv".into()]),
+        ..config
+    };
+    let err = lora::attach(&mut model, &bad, 7, device.device())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("matches no layer") && err.contains("q_proj"),
+        "{err}"
+    );
+    Ok(())
+}
