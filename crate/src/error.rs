@@ -142,6 +142,16 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A dataset file is malformed (`line` 0: the file as a whole).
+    #[error("{file}{}: {problem}", if *line > 0 { format!(", line {line}") } else { String::new() })]
+    Data {
+        /// The file.
+        file: String,
+        /// The 1-based line, or 0 for the whole file.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+    },
     /// Memory for a tensor could not be allocated.
     #[error("{file}: not enough memory for {what}")]
     OutOfMemory {

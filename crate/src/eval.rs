@@ -75,3 +75,71 @@ pub async fn score(model: &impl CausalLm, device: &Device, ids: &[u32]) -> Resul
     }
     Ok(Scores { losses })
 }
+
+/// One question of an exact-match evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The reference answer.
+    pub expected: String,
+    /// What the model said.
+    pub got: String,
+    /// Whether they match (trimmed, case-insensitive).
+    pub correct: bool,
+}
+
+/// Exact-match accuracy of greedy answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactMatch {
+    /// Every question's answer.
+    pub answers: Vec<Answer>,
+}
+
+impl ExactMatch {
+    /// Share of correct answers.
+    pub fn accuracy(&self) -> f64 {
+        let correct = self.answers.iter().filter(|a| a.correct).count();
+        correct as f64 / self.answers.len().max(1) as f64
+    }
+}
+
+/// Asks `model` every conversation in `examples` that ends with an assistant turn (the
+/// reference answer), greedily, and compares its answer with the reference after trimming and
+/// ignoring case. Other examples are skipped.
+pub async fn exact_match(
+    model: &impl CausalLm,
+    tokenizer: &crate::tokenizer::Tokenizer,
+    device: &Device,
+    examples: &[crate::data::Example],
+    stop_ids: &[u32],
+    max_new_tokens: usize,
+) -> Result<ExactMatch> {
+    use crate::generate::{Flow, GenerateConfig, generate_text};
+    let config = GenerateConfig {
+        max_new_tokens,
+        stop_ids: stop_ids.to_vec(),
+        ..GenerateConfig::default()
+    };
+    let mut answers = Vec::new();
+    for example in examples {
+        let crate::data::Example::Chat(messages) = example else {
+            continue;
+        };
+        let Some((last, prompt)) = messages.split_last() else {
+            continue;
+        };
+        if last.role != "assistant" {
+            continue;
+        }
+        let ids = tokenizer.encode_chat(prompt)?;
+        let out =
+            generate_text(model, tokenizer, device, &ids, &config, |_| Flow::Continue).await?;
+        let got = out.text.trim().to_string();
+        let correct = got.to_lowercase() == last.content.trim().to_lowercase();
+        answers.push(Answer {
+            expected: last.content.clone(),
+            got,
+            correct,
+        });
+    }
+    Ok(ExactMatch { answers })
+}

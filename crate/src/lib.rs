@@ -13,6 +13,7 @@
 //!   folders.
 //! - [`generate`]: text generation with a KV cache, sampling and stop strings.
 //! - [`eval`]: per-token loss and perplexity.
+//! - [`data`]: JSONL datasets in the usual formats, encoded with assistant-only labels.
 //! - [`lora`]: LoRA adapters attached by module path; PEFT's files in and out.
 //! - [`train`]: the causal-LM loss, AdamW, schedules, one optimizer step at a time.
 //! - [`rng`]: a seeded generator, the same on every platform.
@@ -25,6 +26,7 @@
 //! What it does not provide: a distributed trainer (users continue on PEFT/TRL), a server, or
 //! any network access of its own.
 
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;

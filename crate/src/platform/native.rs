@@ -65,3 +65,12 @@ impl ByteSource for FileSource {
         Ok(buf)
     }
 }
+
+/// Seconds since an arbitrary fixed point, for measuring durations (`Instant` natively).
+pub fn seconds_now() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}

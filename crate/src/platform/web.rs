@@ -135,3 +135,9 @@ impl ByteSource for BlobSource {
         Ok(Uint8Array::new(&buffer).to_vec())
     }
 }
+
+/// Seconds since an arbitrary fixed point, for measuring durations (`Date.now()` in the
+/// browser, where `std::time::Instant` panics).
+pub fn seconds_now() -> f64 {
+    js_sys::Date::now() / 1000.0
+}

@@ -68,6 +68,29 @@ impl Tokenizer {
             .map_err(|err| self.error(format!("cannot encode {text:?}: {err}")))
     }
 
+    /// Encodes `text` like [`Tokenizer::encode`], with each token's byte range in `text`.
+    pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, (usize, usize))>> {
+        self.inner
+            .encode(text, false)
+            .map(|e| {
+                e.get_ids()
+                    .iter()
+                    .copied()
+                    .zip(e.get_offsets().iter().copied())
+                    .collect()
+            })
+            .map_err(|err| self.error(format!("cannot encode {text:?}: {err}")))
+    }
+
+    /// The model's chat template, or ChatML for a model that ships none.
+    pub fn template(&self) -> ChatTemplate {
+        let token = |id: Option<u32>| id.and_then(|id| self.token(id)).unwrap_or_default();
+        match &self.chat_template {
+            Some(t) => t.clone(),
+            None => ChatTemplate::new(chat::CHATML, &token(self.bos_id), &token(self.eos_id)),
+        }
+    }
+
     /// Decodes ids to text, dropping special tokens when `skip_special` is set.
     pub fn decode(&self, ids: &[u32], skip_special: bool) -> Result<String> {
         self.inner
@@ -88,17 +111,7 @@ impl Tokenizer {
     /// Renders `messages` with the model's template (ChatML when it has none) and encodes
     /// them, ready for the assistant's answer.
     pub fn encode_chat(&self, messages: &[Message]) -> Result<Vec<u32>> {
-        let token = |id: Option<u32>| id.and_then(|id| self.token(id)).unwrap_or_default();
-        let fallback;
-        let template = match &self.chat_template {
-            Some(t) => t,
-            None => {
-                fallback =
-                    ChatTemplate::new(chat::CHATML, &token(self.bos_id), &token(self.eos_id));
-                &fallback
-            }
-        };
-        self.encode(&template.render(messages, true)?)
+        self.encode(&self.template().render(messages, true)?)
     }
 
     /// Vocabulary size, added tokens included.

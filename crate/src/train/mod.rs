@@ -7,6 +7,7 @@
 
 pub mod loss;
 pub mod optim;
+mod run;
 pub mod schedule;
 
 use burn::module::Param;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use loss::{Batch, IGNORE, causal_lm_loss};
 pub use optim::{AdamW, AdamWConfig};
+pub use run::{Event, TrainConfig, fine_tune, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};
 
 use crate::device::read_f32;
@@ -86,21 +88,54 @@ impl Trainer {
     where
         M: CausalLm + LinearLayers,
     {
-        let loss = causal_lm_loss(model, batch, device)?;
-        let grads = loss.clone().backward();
-        let grads: Vec<Tensor<2>> = crate::lora::parameters(model)
-            .into_iter()
-            .map(|(_, p)| {
-                p.val()
-                    .grad(&grads)
-                    .unwrap_or_else(|| p.val().inner().zeros_like())
-            })
-            .collect();
-        let loss = read_f32(loss, "loss").await?;
-        let loss = f64::from(loss.first().copied().unwrap_or(f32::NAN));
+        self.step_accumulated(model, std::slice::from_ref(batch), device)
+            .await
+    }
+
+    /// One step over several micro-batches, weighted by their trained tokens (the loss is the
+    /// mean over every trained token of the group, as transformers computes it with gradient
+    /// accumulation). Only one micro-batch's graph is alive at a time.
+    pub async fn step_accumulated<M>(
+        &mut self,
+        model: &mut M,
+        micro_batches: &[Batch],
+        device: &Device,
+    ) -> Result<StepReport>
+    where
+        M: CausalLm + LinearLayers,
+    {
+        let total: usize = micro_batches.iter().map(Batch::trained_tokens).sum();
+        let mut sum: Option<Vec<Tensor<2>>> = None;
+        let mut loss_sum = 0.0;
+        for batch in micro_batches {
+            let weight = batch.trained_tokens() as f64 / total.max(1) as f64;
+            let loss = causal_lm_loss(model, batch, device)?;
+            let grads = loss.clone().backward();
+            let grads: Vec<Tensor<2>> = crate::lora::parameters(model)
+                .into_iter()
+                .map(|(_, p)| {
+                    let g = p
+                        .val()
+                        .grad(&grads)
+                        .unwrap_or_else(|| p.val().inner().zeros_like());
+                    if micro_batches.len() == 1 {
+                        g
+                    } else {
+                        g.mul_scalar(weight)
+                    }
+                })
+                .collect();
+            sum = Some(match sum {
+                Some(acc) => acc.into_iter().zip(grads).map(|(a, g)| a + g).collect(),
+                None => grads,
+            });
+            let loss = read_f32(loss, "loss").await?;
+            loss_sum += f64::from(loss.first().copied().unwrap_or(f32::NAN)) * weight;
+        }
+        let grads = sum.unwrap_or_default();
         let grad_norm = optim::grad_norm(&grads).await?;
         let lr = self.optimizer.config.lr * self.schedule.factor(self.step);
-        let skipped = !(loss.is_finite() && grad_norm.is_finite());
+        let skipped = !(loss_sum.is_finite() && grad_norm.is_finite());
         if !skipped {
             let grads = match self.max_grad_norm {
                 Some(max) => optim::clip(grads, grad_norm, max),
@@ -110,10 +145,10 @@ impl Trainer {
         }
         let report = StepReport {
             step: self.step,
-            loss,
+            loss: loss_sum,
             lr,
             grad_norm,
-            tokens: batch.trained_tokens(),
+            tokens: total,
             skipped,
         };
         self.step += 1;

@@ -4,6 +4,7 @@ mod doctor;
 mod generate;
 mod model;
 mod score;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Generate(generate::Args),
     /// Print each token's loss and the text's perplexity as JSON.
     Score(score::Args),
+    /// Fine-tune a LoRA adapter on a JSONL dataset and write it in PEFT's layout.
+    Train(train::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Score(args) => score::run(args),
+        Command::Train(args) => train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

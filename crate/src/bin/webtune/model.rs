@@ -30,7 +30,7 @@ pub enum TierArg {
 }
 
 /// The files of a checkpoint at `path`: the file itself, or every file in the folder.
-fn files(path: &Path) -> webtune::Result<Vec<FileSource>> {
+pub fn files(path: &Path) -> webtune::Result<Vec<FileSource>> {
     let io = |source| Error::Io {
         file: path.display().to_string(),
         source,
@@ -48,13 +48,18 @@ fn files(path: &Path) -> webtune::Result<Vec<FileSource>> {
     Ok(files)
 }
 
-/// Opens the device and loads the model, reporting the time it took on stderr.
-pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
+/// Opens the device `--tier` names.
+pub fn load_device(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Tier)> {
     let tier = match args.tier {
         TierArg::Cpu => Tier::Cpu,
         TierArg::Gpu => Tier::Gpu,
     };
-    let device = block_on(ComputeDevice::new(tier))?;
+    Ok((block_on(ComputeDevice::new(tier))?, tier))
+}
+
+/// Opens the device and loads the model, reporting the time it took on stderr.
+pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
+    let (device, tier) = load_device(args)?;
     let start = Instant::now();
     let name = args.model.display().to_string();
     let loaded = block_on(load_checkpoint(&name, files(&args.model)?, &device))?;

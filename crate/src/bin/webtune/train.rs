@@ -1,0 +1,319 @@
+//! `webtune train`: LoRA fine-tuning from a JSONL file, with a progress line, evaluation on
+//! held-out data, and the adapter written in PEFT's layout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use webtune::burn::module::Module;
+use webtune::data::prepare;
+use webtune::eval::exact_match;
+use webtune::generate::Flow;
+use webtune::lora::{self, Targets};
+use webtune::models::{Loaded, Placement, load_checkpoint_to};
+use webtune::platform::block_on;
+use webtune::train::{Event, TrainConfig, fine_tune};
+use webtune::{ComputeDevice, Error};
+
+use crate::model::{self, ModelArgs};
+
+/// Options of `webtune train`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Training data: JSONL (messages, conversations, alpaca, prompt/completion, text, or
+    /// openai-evals input/ideal).
+    #[arg(long)]
+    data: PathBuf,
+    /// Validation data (default: a seeded share of --data).
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Run configuration (TOML or JSON, `TrainConfig`'s fields); flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the adapter (adapter_config.json, adapter_model.safetensors) and the log.
+    #[arg(long, default_value = "adapter")]
+    out: PathBuf,
+    /// Passes over the data.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Stop after this many optimizer steps.
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// LoRA rank.
+    #[arg(long)]
+    rank: Option<usize>,
+    /// LoRA alpha.
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Layers to adapt: comma-separated names (q_proj,v_proj) or all-linear.
+    #[arg(long)]
+    targets: Option<String>,
+    /// Sequences per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Longest sequence in tokens.
+    #[arg(long)]
+    max_len: Option<usize>,
+    /// Evaluate every N steps.
+    #[arg(long)]
+    eval_every: Option<usize>,
+    /// Also measure exact-match accuracy of greedy answers on the validation conversations,
+    /// before and after training.
+    #[arg(long)]
+    exact_match: bool,
+}
+
+fn read_text(path: &Path) -> webtune::Result<String> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        file: file.clone(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| Error::Data {
+        file,
+        line: 0,
+        problem: "is not UTF-8 text".into(),
+    })
+}
+
+fn config(args: &Args) -> webtune::Result<TrainConfig> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = read_text(path)?;
+            let parsed = if path.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str(&text).map_err(|e| e.to_string())
+            } else {
+                toml::from_str(&text).map_err(|e| e.to_string())
+            };
+            parsed.map_err(|problem| Error::Data {
+                file: path.display().to_string(),
+                line: 0,
+                problem,
+            })?
+        }
+        None => TrainConfig::default(),
+    };
+    let set = |slot: &mut usize, v: Option<usize>| {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    };
+    set(&mut config.epochs, args.epochs);
+    set(&mut config.lora.r, args.rank);
+    set(&mut config.batch_size, args.batch_size);
+    set(&mut config.data.encode.max_len, args.max_len);
+    set(&mut config.eval_every, args.eval_every);
+    config.max_steps = args.max_steps.or(config.max_steps);
+    if let Some(lr) = args.lr {
+        config.optimizer.lr = lr;
+    }
+    if let Some(alpha) = args.alpha {
+        config.lora.lora_alpha = alpha;
+    }
+    if let Some(targets) = &args.targets {
+        config.lora.target_modules =
+            Targets::Names(targets.split(',').map(|t| t.trim().to_string()).collect());
+    }
+    Ok(config)
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file, then a rename).
+fn write_atomic(path: &Path, bytes: &[u8]) -> webtune::Result<()> {
+    let io = |source| Error::Io {
+        file: path.display().to_string(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn progress(event: &Event) {
+    let mut err = std::io::stderr();
+    match event {
+        Event::Started {
+            total_steps,
+            train_rows,
+            validation_rows,
+        } => {
+            eprintln!(
+                "training: {total_steps} steps on {train_rows} examples ({validation_rows} held out)"
+            );
+        }
+        Event::Step {
+            report,
+            tokens_per_second,
+            eta_seconds,
+            total_steps,
+        } => {
+            let done = report.step + 1;
+            let width = 24;
+            let filled = done * width / (*total_steps).max(1);
+            let _ = write!(
+                err,
+                "\r[{}{}] {done}/{total_steps} loss {:.4} lr {:.2e} |g| {:.3} {:.0} tok/s ETA {:.0}s{}   ",
+                "#".repeat(filled),
+                "-".repeat(width - filled.min(width)),
+                report.loss,
+                report.lr,
+                report.grad_norm,
+                tokens_per_second,
+                eta_seconds,
+                if report.skipped {
+                    " (skipped: not finite)"
+                } else {
+                    ""
+                }
+            );
+            let _ = err.flush();
+        }
+        Event::Eval {
+            step,
+            validation_loss,
+            perplexity,
+            best,
+        } => {
+            eprintln!(
+                "\nstep {step}: validation loss {validation_loss:.4}, perplexity {perplexity:.2}{}",
+                if *best { " (best)" } else { "" }
+            );
+        }
+        Event::Finished {
+            steps,
+            reason,
+            best_validation_loss,
+            seconds,
+        } => {
+            eprintln!(
+                "\nfinished: {steps} steps in {seconds:.0}s ({reason}); best validation loss {}",
+                best_validation_loss.map_or("n/a".into(), |l| format!("{l:.4}"))
+            );
+        }
+    }
+}
+
+fn accuracy(
+    loaded: &Loaded,
+    model: &webtune::models::Model,
+    device: &ComputeDevice,
+    examples: &[webtune::data::Example],
+    label: &str,
+) -> webtune::Result<f64> {
+    let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
+        problem: "no tokenizer".into(),
+    })?;
+    let inference = model.valid();
+    let result = block_on(exact_match(
+        &inference,
+        tokenizer,
+        &device.device().clone(),
+        examples,
+        &loaded.stop_ids,
+        16,
+    ))?;
+    let accuracy = result.accuracy();
+    eprintln!(
+        "{label}: exact match {:.1}% on {} held-out questions",
+        100.0 * accuracy,
+        result.answers.len()
+    );
+    for a in result.answers.iter().take(3) {
+        eprintln!("  expected {:?}, got {:?}", a.expected, a.got);
+    }
+    Ok(accuracy)
+}
+
+/// Loads the model, prepares the data, trains, writes the adapter.
+pub fn run(args: Args) -> webtune::Result<()> {
+    let config = config(&args)?;
+    let (device, _) = model::load_device(&args.model)?;
+    let placement = Placement {
+        device: device.autodiff(),
+        max_tensor_bytes: device.max_tensor_bytes(),
+    };
+    let name = args.model.model.display().to_string();
+    let loaded = block_on(load_checkpoint_to(
+        &name,
+        model::files(&args.model.model)?,
+        &placement,
+    ))?;
+    let tokenizer = model::tokenizer(&loaded, &args.model)?;
+    let text = read_text(&args.data)?;
+    let validation = match &args.validation {
+        Some(path) => Some((path.display().to_string(), read_text(path)?)),
+        None => None,
+    };
+    let data = prepare(
+        &args.data.display().to_string(),
+        &text,
+        validation.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+        &tokenizer,
+        &config.data,
+    )?;
+    eprint!("{}", data.report);
+    let mut model = loaded.model.clone().no_grad();
+    let base_accuracy = match args.exact_match {
+        true => Some(accuracy(
+            &loaded,
+            &model,
+            &device,
+            &data.validation_examples,
+            "base model",
+        )?),
+        false => None,
+    };
+    let attached = lora::attach(&mut model, &config.lora, config.seed, &placement.device)?;
+    eprintln!(
+        "LoRA r={} alpha={} on {} layers",
+        config.lora.r,
+        config.lora.lora_alpha,
+        attached.len()
+    );
+    let pad = tokenizer.eos_id.unwrap_or(0);
+    let log = block_on(fine_tune(
+        &mut model,
+        &data,
+        &config,
+        pad,
+        &placement.device,
+        |event| {
+            progress(event);
+            Flow::Continue
+        },
+    ))?;
+    if let Some(base) = base_accuracy {
+        let tuned = accuracy(
+            &loaded,
+            &model,
+            &device,
+            &data.validation_examples,
+            "fine-tuned",
+        )?;
+        eprintln!(
+            "exact match: base {:.1}% → fine-tuned {:.1}%",
+            100.0 * base,
+            100.0 * tuned
+        );
+    }
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
+        file: args.out.display().to_string(),
+        source,
+    })?;
+    let (adapter_config, weights) = block_on(lora::peft::save(&model, &config.lora, &name))?;
+    write_atomic(&args.out.join("adapter_model.safetensors"), &weights)?;
+    write_atomic(&args.out.join("adapter_config.json"), &adapter_config)?;
+    let lines: Vec<String> = log
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .collect();
+    write_atomic(
+        &args.out.join("training_log.jsonl"),
+        (lines.join("\n") + "\n").as_bytes(),
+    )?;
+    eprintln!("adapter written to {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! Data preparation: JSONL in the usual formats ([`formats`]), encoded through the model's
+//! chat template with assistant-only labels ([`encode`]), a seeded train/validation split, a
+//! validation report that says what is wrong with the data before any GPU time is spent, and
+//! padded batches for the trainer.
+
+mod encode;
+mod formats;
+
+pub use encode::{EncodeOptions, Encoded, encode};
+pub use formats::{DataFormat, Dataset, Example, read_jsonl};
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+use crate::tokenizer::Tokenizer;
+use crate::train::{Batch, IGNORE};
+
+/// How a dataset is prepared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DataOptions {
+    /// Tokenisation and truncation.
+    pub encode: EncodeOptions,
+    /// Share of the examples held out for validation (when no validation file is given).
+    pub validation_fraction: f64,
+    /// Seed of the shuffle before the split.
+    pub seed: u64,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        Self {
+            encode: EncodeOptions::default(),
+            validation_fraction: 0.1,
+            seed: 0,
+        }
+    }
+}
+
+/// Token lengths in power-of-two buckets: `(up to, rows)`.
+pub type Histogram = Vec<(usize, usize)>;
+
+/// What was found in a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataReport {
+    /// The file.
+    pub file: String,
+    /// The detected format.
+    pub format: DataFormat,
+    /// Records read.
+    pub rows: usize,
+    /// Blank lines skipped.
+    pub blank_lines: usize,
+    /// Records with nothing to train on (dropped).
+    pub empty_rows: usize,
+    /// Records identical to an earlier one (kept, reported).
+    pub duplicate_rows: usize,
+    /// Records cut to the longest sequence.
+    pub truncated_rows: usize,
+    /// Records whose trained part was cut away entirely (dropped).
+    pub truncated_away_rows: usize,
+    /// Token lengths of the kept records.
+    pub length_histogram: Histogram,
+    /// Longest kept record, in tokens.
+    pub max_tokens: usize,
+    /// Mean kept record length, in tokens.
+    pub mean_tokens: f64,
+    /// Trained tokens over the kept records.
+    pub trained_tokens: usize,
+    /// Records for training.
+    pub train_rows: usize,
+    /// Records held out for validation.
+    pub validation_rows: usize,
+    /// Things to look at before training.
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Display for DataReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{}: {} records, format {}",
+            self.file, self.rows, self.format
+        )?;
+        writeln!(
+            f,
+            "  kept {} for training and {} for validation; {} trained tokens",
+            self.train_rows, self.validation_rows, self.trained_tokens
+        )?;
+        writeln!(
+            f,
+            "  tokens per record: mean {:.1}, max {}; truncated {}, dropped {} empty and {} \
+             truncated away; {} duplicates",
+            self.mean_tokens,
+            self.max_tokens,
+            self.truncated_rows,
+            self.empty_rows,
+            self.truncated_away_rows,
+            self.duplicate_rows
+        )?;
+        let bars: Vec<String> = self
+            .length_histogram
+            .iter()
+            .map(|(up_to, n)| format!("≤{up_to}: {n}"))
+            .collect();
+        writeln!(f, "  lengths {}", bars.join(", "))?;
+        for warning in &self.warnings {
+            writeln!(f, "  warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A dataset ready for training.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Training examples.
+    pub train: Vec<Encoded>,
+    /// Validation examples.
+    pub validation: Vec<Encoded>,
+    /// The validation examples before encoding (for answer-level metrics).
+    pub validation_examples: Vec<Example>,
+    /// What was found.
+    pub report: DataReport,
+}
+
+/// Encodes every example of `dataset`, dropping those with nothing to train on.
+fn encode_all(
+    tokenizer: &Tokenizer,
+    dataset: &Dataset,
+    options: &EncodeOptions,
+    report: &mut DataReport,
+) -> Result<Vec<Encoded>> {
+    let mut seen = HashSet::new();
+    let mut kept = Vec::with_capacity(dataset.examples.len());
+    for (line, example) in &dataset.examples {
+        if !seen.insert(format!("{example:?}")) {
+            report.duplicate_rows += 1;
+        }
+        if example.is_empty() {
+            report.empty_rows += 1;
+            continue;
+        }
+        let encoded = encode(tokenizer, example, *line, options)?;
+        report.truncated_rows += usize::from(encoded.truncated);
+        if encoded.trained_tokens() == 0 {
+            report.truncated_away_rows += 1;
+            continue;
+        }
+        kept.push(encoded);
+    }
+    Ok(kept)
+}
+
+/// Reads, checks, encodes and splits a JSONL dataset. With `validation` (another file's name
+/// and text) that file is the validation set; otherwise a seeded share of `text` is.
+pub fn prepare(
+    file: &str,
+    text: &str,
+    validation: Option<(&str, &str)>,
+    tokenizer: &Tokenizer,
+    options: &DataOptions,
+) -> Result<Prepared> {
+    let dataset = read_jsonl(file, text)?;
+    let mut report = DataReport {
+        file: file.to_string(),
+        format: dataset.format,
+        rows: dataset.examples.len(),
+        blank_lines: dataset.blank_lines,
+        empty_rows: 0,
+        duplicate_rows: 0,
+        truncated_rows: 0,
+        truncated_away_rows: 0,
+        length_histogram: Vec::new(),
+        max_tokens: 0,
+        mean_tokens: 0.0,
+        trained_tokens: 0,
+        train_rows: 0,
+        validation_rows: 0,
+        warnings: Vec::new(),
+    };
+    let mut train = encode_all(tokenizer, &dataset, &options.encode, &mut report)?;
+    let validation_source = match validation {
+        Some((name, text)) => Some(read_jsonl(name, text)?),
+        None => None,
+    };
+    let validation = match &validation_source {
+        Some(held_out) => {
+            let mut scratch = report.clone();
+            encode_all(tokenizer, held_out, &options.encode, &mut scratch)?
+        }
+        None => {
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            shuffle(&mut order, options.seed);
+            let n = ((train.len() as f64) * options.validation_fraction).round() as usize;
+            let held: HashSet<usize> = order[..n.min(train.len())].iter().copied().collect();
+            let (mut t, mut v) = (Vec::new(), Vec::new());
+            for (i, e) in train.into_iter().enumerate() {
+                if held.contains(&i) {
+                    v.push(e)
+                } else {
+                    t.push(e)
+                }
+            }
+            train = t;
+            v
+        }
+    };
+    if train.is_empty() {
+        return Err(Error::Data {
+            file: file.to_string(),
+            line: 0,
+            problem: "has no example left to train on".into(),
+        });
+    }
+    let all = train.iter().chain(&validation);
+    let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
+    report.max_tokens = lengths.iter().copied().max().unwrap_or(0);
+    report.mean_tokens = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+    report.trained_tokens = all.map(Encoded::trained_tokens).sum();
+    report.length_histogram = histogram(&lengths);
+    report.train_rows = train.len();
+    report.validation_rows = validation.len();
+    if report.rows < 1000 {
+        report.warnings.push(format!(
+            "only {} records: fine-tuning usually needs about 1,000 or more; with few examples, \
+             retrieval (RAG) over the same documents may serve better",
+            report.rows
+        ));
+    }
+    if report.truncated_rows > 0 {
+        report.warnings.push(format!(
+            "{} records are longer than {} tokens and were cut",
+            report.truncated_rows, options.encode.max_len
+        ));
+    }
+    if report.duplicate_rows * 10 > report.rows {
+        report
+            .warnings
+            .push(format!("{} records are duplicates", report.duplicate_rows));
+    }
+    if validation.is_empty() {
+        report
+            .warnings
+            .push("no validation examples: the loss on held-out data cannot be watched".into());
+    }
+    let validation_examples = validation
+        .iter()
+        .filter_map(|e| {
+            let source = match &validation_source {
+                Some(held_out) => held_out,
+                None => &dataset,
+            };
+            source
+                .examples
+                .iter()
+                .find(|(line, _)| *line == e.line)
+                .map(|(_, ex)| ex.clone())
+        })
+        .collect();
+    Ok(Prepared {
+        train,
+        validation,
+        validation_examples,
+        report,
+    })
+}
+
+fn histogram(lengths: &[usize]) -> Histogram {
+    let mut buckets: Vec<(usize, usize)> = Vec::new();
+    for &len in lengths {
+        let up_to = len.next_power_of_two().max(16);
+        match buckets.iter_mut().find(|(u, _)| *u == up_to) {
+            Some((_, n)) => *n += 1,
+            None => buckets.push((up_to, 1)),
+        }
+    }
+    buckets.sort();
+    buckets
+}
+
+/// Fisher–Yates with the portable generator.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut rng = Rng::new(seed);
+    for i in (1..items.len()).rev() {
+        let j = ((rng.next_f32() as f64) * (i + 1) as f64) as usize;
+        items.swap(i, j.min(i));
+    }
+}
+
+/// Right-padded batches of `batch_size` from `examples` in `order` (pad id `pad`, label
+/// [`IGNORE`]).
+pub fn batches(examples: &[Encoded], order: &[usize], batch_size: usize, pad: u32) -> Vec<Batch> {
+    order
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let width = chunk
+                .iter()
+                .map(|&i| examples[i].ids.len())
+                .max()
+                .unwrap_or(0);
+            let (mut ids, mut labels) = (Vec::new(), Vec::new());
+            for &i in chunk {
+                let e = &examples[i];
+                let pad_len = width - e.ids.len();
+                ids.push(
+                    e.ids
+                        .iter()
+                        .copied()
+                        .chain(std::iter::repeat_n(pad, pad_len))
+                        .collect(),
+                );
+                labels.push(
+                    e.labels
+                        .iter()
+                        .copied()
+                        .chain(std::iter::repeat_n(IGNORE, pad_len))
+                        .collect(),
+                );
+            }
+            Batch { ids, labels }
+        })
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! A whole fine-tuning run: epochs of shuffled batches, gradient accumulation, evaluation on
+//! held-out data every N steps, early stopping, and progress events (step, loss, learning
+//! rate, gradient norm, tokens/s, ETA) that the CLI and the page both consume.
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_loss};
+use crate::data::{DataOptions, Encoded, Prepared, batches, shuffle};
+use crate::device::read_f32;
+use crate::error::Result;
+use crate::generate::Flow;
+use crate::lora::LoraConfig;
+use crate::models::{CausalLm, LinearLayers};
+use crate::platform::seconds_now;
+
+/// Everything a run needs to know; the one schema the CLI (`--config`) and the page share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    /// The adapter.
+    pub lora: LoraConfig,
+    /// The optimizer.
+    pub optimizer: AdamWConfig,
+    /// Learning-rate schedule after warmup.
+    pub schedule: ScheduleKind,
+    /// Warmup steps.
+    pub warmup_steps: usize,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Stop after this many optimizer steps, when set.
+    pub max_steps: Option<usize>,
+    /// Sequences per micro-batch.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step.
+    pub grad_accumulation: usize,
+    /// Clip the gradients' global norm to this, when set.
+    pub max_grad_norm: Option<f64>,
+    /// Evaluate on the validation set every this many steps (0: only at the end).
+    pub eval_every: usize,
+    /// Stop when the validation loss has not improved for this many evaluations, when set.
+    pub early_stopping_patience: Option<usize>,
+    /// Seed of the data order and the adapter's initialisation.
+    pub seed: u64,
+    /// Data preparation.
+    pub data: DataOptions,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            lora: LoraConfig::default(),
+            optimizer: AdamWConfig::default(),
+            schedule: ScheduleKind::Cosine,
+            warmup_steps: 10,
+            epochs: 1,
+            max_steps: None,
+            batch_size: 4,
+            grad_accumulation: 1,
+            max_grad_norm: Some(1.0),
+            eval_every: 50,
+            early_stopping_patience: None,
+            seed: 0,
+            data: DataOptions::default(),
+        }
+    }
+}
+
+/// What a run reports as it goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Before the first step.
+    Started {
+        /// Optimizer steps planned.
+        total_steps: usize,
+        /// Training examples.
+        train_rows: usize,
+        /// Validation examples.
+        validation_rows: usize,
+    },
+    /// After each optimizer step.
+    Step {
+        /// What the step did.
+        report: StepReport,
+        /// Trained tokens per second over the run so far.
+        tokens_per_second: f64,
+        /// Seconds left, at the pace so far.
+        eta_seconds: f64,
+        /// Steps planned.
+        total_steps: usize,
+    },
+    /// After each evaluation.
+    Eval {
+        /// Steps taken.
+        step: usize,
+        /// Mean loss per validation token.
+        validation_loss: f64,
+        /// `exp(validation_loss)`.
+        perplexity: f64,
+        /// Whether this is the best so far.
+        best: bool,
+    },
+    /// At the end.
+    Finished {
+        /// Steps taken.
+        steps: usize,
+        /// Why it ended: `completed`, `early_stopping` or `stopped`.
+        reason: String,
+        /// Best validation loss seen, when there was a validation set.
+        best_validation_loss: Option<f64>,
+        /// Wall time in seconds.
+        seconds: f64,
+    },
+}
+
+/// The mean loss per token over `examples` (the model's inference copy, no gradients).
+pub async fn validation_loss<M>(
+    model: &M,
+    examples: &[Encoded],
+    batch_size: usize,
+    pad: u32,
+    device: &Device,
+) -> Result<Option<f64>>
+where
+    M: CausalLm + Module,
+{
+    if examples.is_empty() {
+        return Ok(None);
+    }
+    let model = model.valid();
+    let device = device.clone().inner();
+    let order: Vec<usize> = (0..examples.len()).collect();
+    let (mut sum, mut tokens) = (0.0, 0usize);
+    for batch in batches(examples, &order, batch_size, pad) {
+        let n = batch.trained_tokens();
+        let loss = read_f32(causal_lm_loss(&model, &batch, &device)?, "validation loss").await?;
+        sum += f64::from(loss.first().copied().unwrap_or(f32::NAN)) * n as f64;
+        tokens += n;
+    }
+    Ok(Some(sum / tokens.max(1) as f64))
+}
+
+/// Fine-tunes the adapter attached to `model` (on autodiff device `device`, base frozen) on
+/// `data`, calling `on_event` as it goes; `on_event` returning [`Flow::Stop`] ends the run
+/// after the current step. `pad` pads batches (its label is ignored).
+pub async fn fine_tune<M>(
+    model: &mut M,
+    data: &Prepared,
+    config: &TrainConfig,
+    pad: u32,
+    device: &Device,
+    mut on_event: impl FnMut(&Event) -> Flow,
+) -> Result<Vec<Event>>
+where
+    M: CausalLm + LinearLayers + Module,
+{
+    let accumulation = config.grad_accumulation.max(1);
+    let per_epoch = data
+        .train
+        .len()
+        .div_ceil(config.batch_size.max(1) * accumulation);
+    let total_steps = config
+        .max_steps
+        .unwrap_or(usize::MAX)
+        .min(per_epoch * config.epochs.max(1));
+    let mut trainer = Trainer::new(
+        config.optimizer,
+        Schedule {
+            kind: config.schedule,
+            warmup_steps: config.warmup_steps,
+            total_steps,
+        },
+        config.max_grad_norm,
+    );
+    let mut log = Vec::new();
+    let mut emit = |event: Event, log: &mut Vec<Event>| {
+        let flow = on_event(&event);
+        log.push(event);
+        flow
+    };
+    emit(
+        Event::Started {
+            total_steps,
+            train_rows: data.train.len(),
+            validation_rows: data.validation.len(),
+        },
+        &mut log,
+    );
+    let start = seconds_now();
+    let (mut tokens, mut best, mut since_best) = (0usize, None::<f64>, 0usize);
+    let mut reason = "completed";
+    'epochs: for epoch in 0..config.epochs.max(1) {
+        let mut order: Vec<usize> = (0..data.train.len()).collect();
+        shuffle(&mut order, config.seed.wrapping_add(epoch as u64));
+        let micro = batches(&data.train, &order, config.batch_size, pad);
+        for group in micro.chunks(accumulation) {
+            if trainer.step >= total_steps {
+                break 'epochs;
+            }
+            let report = trainer.step_accumulated(model, group, device).await?;
+            tokens += report.tokens;
+            let elapsed = seconds_now() - start;
+            let done = trainer.step;
+            let flow = emit(
+                Event::Step {
+                    report,
+                    tokens_per_second: tokens as f64 / elapsed.max(1e-9),
+                    eta_seconds: elapsed / done as f64 * (total_steps - done) as f64,
+                    total_steps,
+                },
+                &mut log,
+            );
+            let eval_now =
+                config.eval_every > 0 && done.is_multiple_of(config.eval_every) && done < total_steps;
+            if eval_now
+                && let Some(loss) =
+                    validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+            {
+                let improved = best.is_none_or(|b| loss < b);
+                if improved {
+                    best = Some(loss);
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                emit(
+                    Event::Eval {
+                        step: done,
+                        validation_loss: loss,
+                        perplexity: loss.exp(),
+                        best: improved,
+                    },
+                    &mut log,
+                );
+                if config
+                    .early_stopping_patience
+                    .is_some_and(|p| since_best >= p)
+                {
+                    reason = "early_stopping";
+                    break 'epochs;
+                }
+            }
+            if flow == Flow::Stop {
+                reason = "stopped";
+                break 'epochs;
+            }
+        }
+    }
+    if let Some(loss) =
+        validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+    {
+        let improved = best.is_none_or(|b| loss < b);
+        if improved {
+            best = Some(loss);
+        }
+        emit(
+            Event::Eval {
+                step: trainer.step,
+                validation_loss: loss,
+                perplexity: loss.exp(),
+                best: improved,
+            },
+            &mut log,
+        );
+    }
+    emit(
+        Event::Finished {
+            steps: trainer.step,
+            reason: reason.into(),
+            best_validation_loss: best,
+            seconds: seconds_now() - start,
+        },
+        &mut log,
+    );
+    Ok(log)
+}
