@@ -5,8 +5,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use serde::{Deserialize, Serialize};
 
 use crate::device::read_f32;
-use crate::error::{Error, Result};
-use crate::models::CausalLm;
+use crate::error::Result;
+use crate::models::{CausalLm, check_ids};
 
 /// At most this many positions are fed at once.
 const WINDOW: usize = 256;
@@ -37,23 +37,7 @@ impl Scores {
 /// Scores every token of `ids` after the first, as transformers' causal-LM loss does with
 /// `labels = input_ids` (mean of these losses = its `loss`).
 pub async fn score(model: &impl CausalLm, device: &Device, ids: &[u32]) -> Result<Scores> {
-    if ids.len() < 2 || ids.len() > model.context_length() {
-        return Err(Error::Input {
-            problem: format!(
-                "scoring needs 2 to {} tokens; the text has {}",
-                model.context_length(),
-                ids.len()
-            ),
-        });
-    }
-    if let Some(&bad) = ids.iter().find(|&&id| id as usize >= model.vocab_size()) {
-        return Err(Error::Input {
-            problem: format!(
-                "token id {bad} is outside the vocabulary of {}",
-                model.vocab_size()
-            ),
-        });
-    }
+    check_ids(model, ids, 2, "the text to score")?;
     let mut cache = model.new_cache();
     let mut losses = Vec::with_capacity(ids.len() - 1);
     let inputs = &ids[..ids.len() - 1];
@@ -85,6 +69,9 @@ pub struct Answer {
     pub got: String,
     /// Whether they match (trimmed, case-insensitive).
     pub correct: bool,
+    /// Whether the answer's first word matches the reference's, ignoring case and
+    /// punctuation ("No." and "No, because…" for "No").
+    pub first_word_correct: bool,
 }
 
 /// Exact-match accuracy of greedy answers.
@@ -95,9 +82,15 @@ pub struct ExactMatch {
 }
 
 impl ExactMatch {
-    /// Share of correct answers.
+    /// Share of exactly correct answers.
     pub fn accuracy(&self) -> f64 {
         let correct = self.answers.iter().filter(|a| a.correct).count();
+        correct as f64 / self.answers.len().max(1) as f64
+    }
+
+    /// Share of answers whose first word is correct.
+    pub fn first_word_accuracy(&self) -> f64 {
+        let correct = self.answers.iter().filter(|a| a.first_word_correct).count();
         correct as f64 / self.answers.len().max(1) as f64
     }
 }
@@ -135,10 +128,19 @@ pub async fn exact_match(
             generate_text(model, tokenizer, device, &ids, &config, |_| Flow::Continue).await?;
         let got = out.text.trim().to_string();
         let correct = got.to_lowercase() == last.content.trim().to_lowercase();
+        let first_word = |text: &str| {
+            text.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        };
+        let first_word_correct = first_word(&got) == first_word(&last.content);
         answers.push(Answer {
             expected: last.content.clone(),
             got,
             correct,
+            first_word_correct,
         });
     }
     Ok(ExactMatch { answers })

@@ -57,6 +57,7 @@ tiered_tests! {
     lora_gradients_match_peft => super::lora_gradients;
     lora_trajectory_matches_peft => super::lora_trajectory;
     fresh_adapter_changes_nothing => webtune_tests::fresh_adapter_changes_nothing;
+    adapter_for_another_base_is_refused => webtune_tests::adapter_for_another_base_is_refused;
 }
 
 async fn lora_gradients(device: &ComputeDevice) -> webtune::Result<()> {

@@ -261,3 +261,24 @@ pub async fn fresh_adapter_changes_nothing(device: &ComputeDevice) -> Result<()>
     );
     Ok(())
 }
+
+/// PEFT's Llama adapter on the tiny GPT-2: a clear error, nothing attached.
+pub async fn adapter_for_another_base_is_refused(device: &ComputeDevice) -> Result<()> {
+    let loaded =
+        load_checkpoint_to("gpt2", crate::tiny_files("gpt2"), &Placement::of(device)).await?;
+    let mut model = loaded.model;
+    let weights = MemorySource::new("adapter_model.safetensors", ADAPTER_WEIGHTS.to_vec());
+    let err = lora::peft::load(&mut model, ADAPTER_CONFIG, &weights, device.device())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("adapter_model.safetensors") && err.contains("another base model"),
+        "{err}"
+    );
+    assert!(
+        lora::parameters(&model).is_empty(),
+        "nothing may be attached"
+    );
+    Ok(())
+}

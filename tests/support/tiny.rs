@@ -169,5 +169,21 @@ pub async fn tiny_tokenizer_matches_transformers(device: &ComputeDevice) -> Resu
     assert_eq!(tokenizer.encode_chat(&messages)?, want);
     assert_eq!((tokenizer.bos_id, tokenizer.eos_id), (Some(1), Some(2)));
     assert_eq!(loaded.stop_ids, vec![2]);
+
+    // Training encoding: the conversation plus an answer renders through the same template,
+    // begins with transformers' prompt ids, and only the assistant turns are trained.
+    let mut conversation = messages.clone();
+    conversation.push(Message::new("assistant", "Yes."));
+    let example = webtune::data::Example::Chat(conversation);
+    let options = webtune::data::EncodeOptions::default();
+    let encoded = webtune::data::encode(&tokenizer, &example, 1, &options)?;
+    assert_eq!(encoded.ids[..want.len()], want[..], "prompt ids");
+    let trained: Vec<u32> = encoded
+        .labels
+        .iter()
+        .filter(|&&l| l >= 0)
+        .map(|&l| l as u32)
+        .collect();
+    assert_eq!(tokenizer.decode(&trained, false)?, "Hi.</s>\nYes.</s>\n");
     Ok(())
 }

@@ -11,8 +11,8 @@ pub use sampling::Sampling;
 pub use text::{Generated, StopReason, generate_text};
 
 use crate::device::read_f32;
-use crate::error::{Error, Result};
-use crate::models::CausalLm;
+use crate::error::Result;
+use crate::models::{CausalLm, check_ids};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,23 +58,7 @@ pub async fn generate(
     config: &GenerateConfig,
     mut on_token: impl FnMut(u32) -> Flow,
 ) -> Result<Vec<u32>> {
-    if prompt.is_empty() || prompt.len() > model.context_length() {
-        return Err(Error::Input {
-            problem: format!(
-                "the prompt has {} tokens; the model takes 1 to {}",
-                prompt.len(),
-                model.context_length()
-            ),
-        });
-    }
-    if let Some(&bad) = prompt.iter().find(|&&id| id as usize >= model.vocab_size()) {
-        return Err(Error::Input {
-            problem: format!(
-                "token id {bad} is outside the vocabulary of {}",
-                model.vocab_size()
-            ),
-        });
-    }
+    check_ids(model, prompt, 1, "the prompt")?;
     let mut cache = model.new_cache();
     let mut rng = sampling::Rng::new(config.sampling.seed);
     let mut seen = prompt.to_vec();

@@ -18,6 +18,7 @@ pub use weights::Placement;
 
 use burn::tensor::{Int, Tensor, TensorData};
 
+use crate::error::{Error, Result};
 use crate::nn::Linear;
 
 /// One layer's cached keys and values, `[batch, kv_heads, seen, head_dim]` each (before GQA
@@ -114,6 +115,29 @@ pub trait CausalLm {
 
     /// The most positions the model can attend over (generation stops there).
     fn context_length(&self) -> usize;
+}
+
+/// Checks that `ids` (`what`, for the message) has `min` to `context_length` tokens, all in
+/// the vocabulary.
+pub fn check_ids(model: &impl CausalLm, ids: &[u32], min: usize, what: &str) -> Result<()> {
+    let max = model.context_length();
+    if ids.len() < min || ids.len() > max {
+        return Err(Error::Input {
+            problem: format!(
+                "{what} has {} tokens; the model takes {min} to {max}",
+                ids.len()
+            ),
+        });
+    }
+    match ids.iter().find(|&&id| id as usize >= model.vocab_size()) {
+        Some(bad) => Err(Error::Input {
+            problem: format!(
+                "token id {bad} is outside the vocabulary of {}",
+                model.vocab_size()
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `[seq, seen + seq]` additive causal mask for `seq` new positions after `seen` cached ones:

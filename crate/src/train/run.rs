@@ -188,6 +188,20 @@ where
         },
         &mut log,
     );
+    // The starting point, so that the curve shows what training changed.
+    if let Some(loss) =
+        validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+    {
+        emit(
+            Event::Eval {
+                step: 0,
+                validation_loss: loss,
+                perplexity: loss.exp(),
+                best: false,
+            },
+            &mut log,
+        );
+    }
     let start = seconds_now();
     let (mut tokens, mut best, mut since_best) = (0usize, None::<f64>, 0usize);
     let mut reason = "completed";
@@ -212,8 +226,9 @@ where
                 },
                 &mut log,
             );
-            let eval_now =
-                config.eval_every > 0 && done.is_multiple_of(config.eval_every) && done < total_steps;
+            let eval_now = config.eval_every > 0
+                && done.is_multiple_of(config.eval_every)
+                && done < total_steps;
             if eval_now
                 && let Some(loss) =
                     validation_loss(model, &data.validation, config.batch_size, pad, device).await?

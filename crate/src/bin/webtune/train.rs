@@ -61,6 +61,9 @@ pub struct Args {
     /// Evaluate every N steps.
     #[arg(long)]
     eval_every: Option<usize>,
+    /// Share of --data held out for validation when there is no --validation file.
+    #[arg(long)]
+    validation_fraction: Option<f64>,
     /// Also measure exact-match accuracy of greedy answers on the validation conversations,
     /// before and after training.
     #[arg(long)]
@@ -108,6 +111,9 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
     set(&mut config.data.encode.max_len, args.max_len);
     set(&mut config.eval_every, args.eval_every);
     config.max_steps = args.max_steps.or(config.max_steps);
+    if let Some(fraction) = args.validation_fraction {
+        config.data.validation_fraction = fraction;
+    }
     if let Some(lr) = args.lr {
         config.optimizer.lr = lr;
     }
@@ -202,7 +208,7 @@ fn accuracy(
     device: &ComputeDevice,
     examples: &[webtune::data::Example],
     label: &str,
-) -> webtune::Result<f64> {
+) -> webtune::Result<(f64, f64)> {
     let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
         problem: "no tokenizer".into(),
     })?;
@@ -215,16 +221,17 @@ fn accuracy(
         &loaded.stop_ids,
         16,
     ))?;
-    let accuracy = result.accuracy();
+    let (exact, first) = (result.accuracy(), result.first_word_accuracy());
     eprintln!(
-        "{label}: exact match {:.1}% on {} held-out questions",
-        100.0 * accuracy,
+        "{label}: exact match {:.1}%, first word right {:.1}%, on {} held-out questions",
+        100.0 * exact,
+        100.0 * first,
         result.answers.len()
     );
     for a in result.answers.iter().take(3) {
         eprintln!("  expected {:?}, got {:?}", a.expected, a.got);
     }
-    Ok(accuracy)
+    Ok((exact, first))
 }
 
 /// Loads the model, prepares the data, trains, writes the adapter.
@@ -285,8 +292,8 @@ pub fn run(args: Args) -> webtune::Result<()> {
             Flow::Continue
         },
     ))?;
-    if let Some(base) = base_accuracy {
-        let tuned = accuracy(
+    if let Some((base, base_first)) = base_accuracy {
+        let (tuned, tuned_first) = accuracy(
             &loaded,
             &model,
             &device,
@@ -294,9 +301,12 @@ pub fn run(args: Args) -> webtune::Result<()> {
             "fine-tuned",
         )?;
         eprintln!(
-            "exact match: base {:.1}% → fine-tuned {:.1}%",
+            "exact match: base {:.1}% → fine-tuned {:.1}%; first word right: base {:.1}% → \
+             fine-tuned {:.1}%",
             100.0 * base,
-            100.0 * tuned
+            100.0 * tuned,
+            100.0 * base_first,
+            100.0 * tuned_first
         );
     }
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {

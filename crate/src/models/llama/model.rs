@@ -146,9 +146,10 @@ impl DecoderLayer {
     }
 }
 
-impl LinearLayers for Llama {
-    fn linear_layers(&self) -> Vec<(String, &Linear)> {
-        linear_paths!(self.layers, iter, "model.layers.", [
+/// Llama's linear layers and their paths under `model.layers.N.`.
+macro_rules! llama_linears {
+    ($layers:expr, $mode:ident) => {
+        linear_paths!($layers, $mode, "model.layers.", [
             self_attn.q_proj => "self_attn.q_proj",
             self_attn.k_proj => "self_attn.k_proj",
             self_attn.v_proj => "self_attn.v_proj",
@@ -157,18 +158,16 @@ impl LinearLayers for Llama {
             mlp.up_proj => "mlp.up_proj",
             mlp.down_proj => "mlp.down_proj",
         ])
+    };
+}
+
+impl LinearLayers for Llama {
+    fn linear_layers(&self) -> Vec<(String, &Linear)> {
+        llama_linears!(self.layers, iter)
     }
 
     fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)> {
-        linear_paths!(self.layers, iter_mut, "model.layers.", [
-            self_attn.q_proj => "self_attn.q_proj",
-            self_attn.k_proj => "self_attn.k_proj",
-            self_attn.v_proj => "self_attn.v_proj",
-            self_attn.o_proj => "self_attn.o_proj",
-            mlp.gate_proj => "mlp.gate_proj",
-            mlp.up_proj => "mlp.up_proj",
-            mlp.down_proj => "mlp.down_proj",
-        ])
+        llama_linears!(self.layers, iter_mut)
     }
 }
 

@@ -1,0 +1,144 @@
+//! LoRA training speed on the default model (SmolLM2-135M-Instruct, Q4_1 GGUF dequantized):
+//! sequence 256, batch 4, rank 16 on all linear layers, AdamW — on each tier, printed beside
+//! PyTorch + PEFT on the same machine:
+//!
+//! ```text
+//! python3 benches/peft_train.py    # optional: the reference column
+//! cargo bench -p webtune --bench train
+//! ```
+//!
+//! Trained tokens/s over 5 steps after a warm-up step, and peak resident memory of this
+//! process (Linux `VmHWM`; it includes the model and every tier run so far). A benchmark, not
+//! a test.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use webtune::burn::module::Module;
+use webtune::lora::{self, LoraConfig};
+use webtune::models::{Placement, load_checkpoint_to};
+use webtune::platform::{FileSource, block_on};
+use webtune::rng::Rng;
+use webtune::train::{AdamWConfig, Batch, Schedule, ScheduleKind, Trainer};
+use webtune::{ComputeDevice, Tier};
+
+const SEQ: usize = 256;
+const BATCH: usize = 4;
+const RANK: usize = 16;
+const STEPS: usize = 5;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn measure(tier: Tier) -> webtune::Result<(String, f64, f64)> {
+    let device = block_on(ComputeDevice::new(tier))?;
+    let placement = Placement {
+        device: device.autodiff(),
+        max_tensor_bytes: device.max_tensor_bytes(),
+    };
+    let path = root().join(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let loaded = block_on(load_checkpoint_to(
+        "SmolLM2",
+        vec![FileSource::open(&path)?],
+        &placement,
+    ))?;
+    let mut model = loaded.model.no_grad();
+    let config = LoraConfig {
+        r: RANK,
+        lora_alpha: 2.0 * RANK as f64,
+        ..LoraConfig::default()
+    };
+    lora::attach(&mut model, &config, 0, &placement.device)?;
+    let mut rng = Rng::new(0);
+    let vocab = loaded.config.vocab_size() as f32;
+    let ids: Vec<Vec<u32>> = (0..BATCH)
+        .map(|_| (0..SEQ).map(|_| (rng.next_f32() * vocab) as u32).collect())
+        .collect();
+    let labels = ids
+        .iter()
+        .map(|r| r.iter().map(|&t| i64::from(t)).collect())
+        .collect();
+    let batch = Batch { ids, labels };
+    let mut trainer = Trainer::new(
+        AdamWConfig::default(),
+        Schedule {
+            kind: ScheduleKind::Constant,
+            warmup_steps: 0,
+            total_steps: STEPS + 1,
+        },
+        None,
+    );
+    block_on(trainer.step(&mut model, &batch, &placement.device))?;
+    let start = Instant::now();
+    for _ in 0..STEPS {
+        block_on(trainer.step(&mut model, &batch, &placement.device))?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let name = match device.adapter() {
+        Some(a) => format!("{} ({})", a.name, a.backend),
+        None => format!(
+            "CPU ({} threads)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ),
+    };
+    let tokens = (BATCH * (SEQ - 1) * STEPS) as f64;
+    Ok((name, tokens / seconds, peak_memory_mib()))
+}
+
+fn main() {
+    println!(
+        "LoRA training, SmolLM2-135M-Instruct, sequence {SEQ}, batch {BATCH}, rank {RANK}, all linear layers\n"
+    );
+    println!(
+        "| {:<46} | {:<34} | {:>9} | {:>15} |",
+        "implementation", "device", "tokens/s", "peak memory MiB"
+    );
+    println!("|{:-<48}|{:-<36}|{:->11}|{:->17}|", "", "", "", "");
+    // `cargo bench --bench train -- cpu` measures one tier (lavapipe is slow at this size).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    for tier in [Tier::Cpu, Tier::Gpu] {
+        let key = if tier == Tier::Cpu { "cpu" } else { "gpu" };
+        if !only.is_empty() && !only.iter().any(|a| a == key) {
+            continue;
+        }
+        match measure(tier) {
+            Ok((device, tps, mem)) => println!(
+                "| {:<46} | {:<34} | {:>9.1} | {:>15.0} |",
+                format!("webtune {tier}"),
+                device,
+                tps,
+                mem
+            ),
+            Err(err) => eprintln!("{tier}: {err}"),
+        }
+    }
+    let reference = std::fs::read(root().join("target/bench/peft_train.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    match reference {
+        Some(r) => println!(
+            "| {:<46} | {:<34} | {:>9.1} | {:>15.0} |",
+            r["implementation"].as_str().unwrap_or("PyTorch + PEFT"),
+            r["device"].as_str().unwrap_or("CPU"),
+            r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["peak_memory_mib"].as_f64().unwrap_or(f64::NAN)
+        ),
+        None => {
+            eprintln!("PyTorch + PEFT: not measured here (run python3 benches/peft_train.py first)")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fetches real datasets for the fine-tuning examples in the docs (not needed by the tests)
+# into .cache/data/, from PyPI packages, checking the wheel's sha256:
+#
+#   which_is_heavier.jsonl, born_first.jsonl   from evals==3.0.1.post1 (MIT), openai/evals'
+#   registry: {"input": [messages], "ideal": answer} per line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=.cache/data
+mkdir -p "$dest"
+if [ -f "$dest/which_is_heavier.jsonl" ] && [ -f "$dest/born_first.jsonl" ]; then exit 0; fi
+printf '\033[1;34m==> fetching datasets from PyPI package evals==3.0.1.post1\033[0m\n'
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" evals==3.0.1.post1
+echo "0abcb2051303500784b1641a6e4f6b813ed43ad64f879a37d344a6774eb8eb78  $tmp/evals-3.0.1.post1-py3-none-any.whl" \
+  | sha256sum -c --status || { echo "error: evals wheel has an unexpected sha256" >&2; exit 1; }
+python3 - "$tmp" "$dest" <<'PY'
+import glob, sys, zipfile
+tmp, dest = sys.argv[1:]
+(wheel,) = glob.glob(f"{tmp}/*.whl")
+with zipfile.ZipFile(wheel) as z:
+    for task in ("which_is_heavier", "born_first"):
+        with z.open(f"evals/registry/data/{task}/{task}.jsonl") as src, \
+                open(f"{dest}/{task}.jsonl", "wb") as out:
+            out.write(src.read())
+PY
+wc -l "$dest"/*.jsonl
