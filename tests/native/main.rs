@@ -58,6 +58,7 @@ tiered_tests! {
     lora_trajectory_matches_peft => super::lora_trajectory;
     fresh_adapter_changes_nothing => webtune_tests::fresh_adapter_changes_nothing;
     adapter_for_another_base_is_refused => webtune_tests::adapter_for_another_base_is_refused;
+    resume_continues_the_same_trajectory => super::resume;
 }
 
 async fn lora_gradients(device: &ComputeDevice) -> webtune::Result<()> {
@@ -98,4 +99,13 @@ fn gpu_adapter_reports_its_limits() {
     assert!(adapter.limits.max_storage_buffer_binding_size >= 128 << 20);
     assert!(adapter.limits.max_compute_invocations_per_workgroup >= 256);
     assert!(adapter.limits.max_storage_buffers_per_shader_stage >= 8);
+}
+
+async fn resume(device: &ComputeDevice) -> webtune::Result<()> {
+    let at = webtune_tests::resume_continues_the_same_trajectory(device).await?;
+    eprintln!(
+        "{}: resumed at step {at}: same losses and adapter",
+        device.tier()
+    );
+    Ok(())
 }

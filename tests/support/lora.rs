@@ -282,3 +282,129 @@ pub async fn adapter_for_another_base_is_refused(device: &ComputeDevice) -> Resu
     );
     Ok(())
 }
+
+/// A run stopped at a checkpoint and resumed from it continues the same trajectory: the same
+/// losses at every later step (bit for bit on the CPU backend, to 1e-6 relative on GPUs) and
+/// the same final adapter.
+pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Result<usize> {
+    use webtune::data::{DataOptions, prepare};
+    use webtune::generate::Flow;
+    use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune};
+
+    let lines: Vec<String> = (0..24)
+        .map(|i| {
+            let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Hello {i}")},
+                {"role": "assistant", "content": answer}]})
+            .to_string()
+        })
+        .collect();
+    let tiny = crate::load_tiny("llama", device).await?;
+    let tokenizer = tiny.tokenizer.expect("tokenizer.json");
+    let data = prepare(
+        "chat.jsonl",
+        &lines.join("\n"),
+        None,
+        &tokenizer,
+        &DataOptions::default(),
+    )?;
+    let config = TrainConfig {
+        lora: lora::LoraConfig {
+            r: 4,
+            lora_alpha: 8.0,
+            ..lora::LoraConfig::default()
+        },
+        optimizer: AdamWConfig {
+            lr: 5e-3,
+            ..AdamWConfig::default()
+        },
+        warmup_steps: 2,
+        epochs: 5,
+        batch_size: 4,
+        grad_accumulation: 2,
+        eval_every: 4,
+        checkpoint_every: 5,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let placement = Placement {
+        device: device.autodiff(),
+        max_tensor_bytes: device.max_tensor_bytes(),
+    };
+    let fresh = || async {
+        let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
+        Ok::<_, webtune::Error>(loaded.model.no_grad())
+    };
+    let losses = |log: &[Event]| -> Vec<(usize, f64)> {
+        log.iter()
+            .filter_map(|e| match e {
+                Event::Step { report, .. } => Some((report.step, report.loss)),
+                _ => None,
+            })
+            .collect()
+    };
+
+    let mut model = fresh().await?;
+    lora::attach(&mut model, &config.lora, config.seed, &placement.device)?;
+    let mut checkpoints: Vec<Checkpoint> = Vec::new();
+    let log = fine_tune(
+        &mut model,
+        &data,
+        &config,
+        2,
+        &placement.device,
+        None,
+        |_| Flow::Continue,
+        |c| {
+            checkpoints.push(c);
+            Ok(())
+        },
+    )
+    .await?;
+    let full = losses(&log);
+    assert!(full.len() > 10, "{} steps", full.len());
+    let checkpoint = checkpoints.get(1).expect("a checkpoint at step 10");
+    let at = checkpoint.state()?.step;
+
+    let mut resumed = fresh().await?;
+    let log = fine_tune(
+        &mut resumed,
+        &data,
+        &config,
+        2,
+        &placement.device,
+        Some(checkpoint),
+        |_| Flow::Continue,
+        |_| Ok(()),
+    )
+    .await?;
+    let rest = losses(&log);
+    assert_eq!(
+        rest.first().map(|s| s.0),
+        Some(at),
+        "resumes at the checkpoint's step"
+    );
+    let exact = device.tier() == Tier::Cpu;
+    for ((step, a), (_, b)) in full[at..].iter().zip(&rest) {
+        let same = if exact {
+            a.to_bits() == b.to_bits()
+        } else {
+            (a - b).abs() <= 1e-6 * a.abs()
+        };
+        assert!(same, "step {step}: uninterrupted loss {a}, resumed {b}");
+    }
+    assert_eq!(rest.len(), full.len() - at);
+    for ((key, a), (_, b)) in lora::parameters(&model)
+        .into_iter()
+        .zip(lora::parameters(&resumed))
+    {
+        let (a, b) = (
+            read_f32(a.val(), &key).await?,
+            read_f32(b.val(), &key).await?,
+        );
+        let tol = if exact { 0.0 } else { 1e-5 };
+        compare(&key, &b, &a, Tolerance::new(tol, tol))?;
+    }
+    Ok(at)
+}

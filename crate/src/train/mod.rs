@@ -5,6 +5,7 @@
 //! The base model is frozen (`no_grad`): only adapter branches are leaves that require
 //! gradients, so no gradient and no optimizer state exist for base weights.
 
+pub mod checkpoint;
 pub mod loss;
 pub mod optim;
 mod run;
@@ -14,6 +15,7 @@ use burn::module::Param;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub use checkpoint::{Checkpoint, RunState};
 pub use loss::{Batch, IGNORE, causal_lm_loss};
 pub use optim::{AdamW, AdamWConfig};
 pub use run::{Event, TrainConfig, fine_tune, validation_loss};

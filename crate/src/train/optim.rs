@@ -54,6 +54,18 @@ impl AdamW {
         }
     }
 
+    /// First and second moments per parameter, in parameter order (empty before the first
+    /// step).
+    pub fn moments(&self) -> &[(Tensor<2>, Tensor<2>)] {
+        &self.moments
+    }
+
+    /// Continues from a saved state: `steps` taken and the moments they left.
+    pub fn restore(&mut self, steps: u64, moments: Vec<(Tensor<2>, Tensor<2>)>) {
+        self.steps = steps;
+        self.moments = moments;
+    }
+
     /// One update of `params` with `grads` (same order, already clipped) at learning rate
     /// `lr`. Parameters stay trainable leaves of the autodiff graph.
     pub fn step(&mut self, params: Vec<&mut Param<Tensor<2>>>, grads: Vec<Tensor<2>>, lr: f64) {

@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::{Checkpoint, FORMAT_VERSION, RunState};
 use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_loss};
 use crate::data::{DataOptions, Encoded, Prepared, batches, shuffle};
 use crate::device::read_f32;
@@ -41,6 +42,8 @@ pub struct TrainConfig {
     pub eval_every: usize,
     /// Stop when the validation loss has not improved for this many evaluations, when set.
     pub early_stopping_patience: Option<usize>,
+    /// Hand a checkpoint to the caller every this many steps (0: only when stopped).
+    pub checkpoint_every: usize,
     /// Seed of the data order and the adapter's initialisation.
     pub seed: u64,
     /// Data preparation.
@@ -61,6 +64,7 @@ impl Default for TrainConfig {
             max_grad_norm: Some(1.0),
             eval_every: 50,
             early_stopping_patience: None,
+            checkpoint_every: 0,
             seed: 0,
             data: DataOptions::default(),
         }
@@ -79,6 +83,13 @@ pub enum Event {
         train_rows: usize,
         /// Validation examples.
         validation_rows: usize,
+        /// The step a resumed run continues from.
+        resumed_at: Option<usize>,
+    },
+    /// A checkpoint was handed to the caller.
+    Checkpoint {
+        /// Steps it holds.
+        step: usize,
     },
     /// After each optimizer step.
     Step {
@@ -144,14 +155,18 @@ where
 
 /// Fine-tunes the adapter attached to `model` (on autodiff device `device`, base frozen) on
 /// `data`, calling `on_event` as it goes; `on_event` returning [`Flow::Stop`] ends the run
-/// after the current step. `pad` pads batches (its label is ignored).
+/// after the current step. `pad` pads batches (its label is ignored). Every
+/// `config.checkpoint_every` steps (and when stopped) `on_checkpoint` receives a
+/// [`Checkpoint`] to store; `resume` continues from one, on the same trajectory.
 pub async fn fine_tune<M>(
     model: &mut M,
     data: &Prepared,
     config: &TrainConfig,
     pad: u32,
     device: &Device,
+    resume: Option<&Checkpoint>,
     mut on_event: impl FnMut(&Event) -> Flow,
+    mut on_checkpoint: impl FnMut(Checkpoint) -> Result<()>,
 ) -> Result<Vec<Event>>
 where
     M: CausalLm + LinearLayers + Module,
@@ -174,6 +189,21 @@ where
         },
         config.max_grad_norm,
     );
+    let mut state = RunState {
+        format_version: FORMAT_VERSION,
+        step: 0,
+        optimizer_steps: 0,
+        epoch: 0,
+        group: 0,
+        tokens: 0,
+        best: None,
+        since_best: 0,
+        config: config.clone(),
+    };
+    if let Some(checkpoint) = resume {
+        state = checkpoint.restore(model, &mut trainer, device).await?;
+        state.config = config.clone();
+    }
     let mut log = Vec::new();
     let mut emit = |event: Event, log: &mut Vec<Event>| {
         let flow = on_event(&event);
@@ -185,12 +215,14 @@ where
             total_steps,
             train_rows: data.train.len(),
             validation_rows: data.validation.len(),
+            resumed_at: resume.map(|_| state.step),
         },
         &mut log,
     );
     // The starting point, so that the curve shows what training changed.
-    if let Some(loss) =
-        validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+    if resume.is_none()
+        && let Some(loss) =
+            validation_loss(model, &data.validation, config.batch_size, pad, device).await?
     {
         emit(
             Event::Eval {
@@ -203,25 +235,29 @@ where
         );
     }
     let start = seconds_now();
-    let (mut tokens, mut best, mut since_best) = (0usize, None::<f64>, 0usize);
+    let (start_step, start_tokens) = (state.step, state.tokens);
     let mut reason = "completed";
-    'epochs: for epoch in 0..config.epochs.max(1) {
+    'epochs: while state.epoch < config.epochs.max(1) {
         let mut order: Vec<usize> = (0..data.train.len()).collect();
-        shuffle(&mut order, config.seed.wrapping_add(epoch as u64));
+        shuffle(&mut order, config.seed.wrapping_add(state.epoch as u64));
         let micro = batches(&data.train, &order, config.batch_size, pad);
-        for group in micro.chunks(accumulation) {
+        for group in micro.chunks(accumulation).skip(state.group) {
             if trainer.step >= total_steps {
                 break 'epochs;
             }
             let report = trainer.step_accumulated(model, group, device).await?;
-            tokens += report.tokens;
+            state.tokens += report.tokens;
+            state.group += 1;
+            state.step = trainer.step;
+            state.optimizer_steps = trainer.optimizer.steps;
             let elapsed = seconds_now() - start;
             let done = trainer.step;
+            let pace = elapsed / (done - start_step).max(1) as f64;
             let flow = emit(
                 Event::Step {
                     report,
-                    tokens_per_second: tokens as f64 / elapsed.max(1e-9),
-                    eta_seconds: elapsed / done as f64 * (total_steps - done) as f64,
+                    tokens_per_second: (state.tokens - start_tokens) as f64 / elapsed.max(1e-9),
+                    eta_seconds: pace * (total_steps - done) as f64,
                     total_steps,
                 },
                 &mut log,
@@ -233,12 +269,12 @@ where
                 && let Some(loss) =
                     validation_loss(model, &data.validation, config.batch_size, pad, device).await?
             {
-                let improved = best.is_none_or(|b| loss < b);
+                let improved = state.best.is_none_or(|b| loss < b);
                 if improved {
-                    best = Some(loss);
-                    since_best = 0;
+                    state.best = Some(loss);
+                    state.since_best = 0;
                 } else {
-                    since_best += 1;
+                    state.since_best += 1;
                 }
                 emit(
                     Event::Eval {
@@ -251,18 +287,28 @@ where
                 );
                 if config
                     .early_stopping_patience
-                    .is_some_and(|p| since_best >= p)
+                    .is_some_and(|p| state.since_best >= p)
                 {
                     reason = "early_stopping";
                     break 'epochs;
                 }
+            }
+            let checkpoint_now = config.checkpoint_every > 0
+                && done.is_multiple_of(config.checkpoint_every)
+                && done < total_steps;
+            if checkpoint_now || flow == Flow::Stop {
+                on_checkpoint(Checkpoint::capture(model, &trainer, &state).await?)?;
+                emit(Event::Checkpoint { step: done }, &mut log);
             }
             if flow == Flow::Stop {
                 reason = "stopped";
                 break 'epochs;
             }
         }
+        state.epoch += 1;
+        state.group = 0;
     }
+    let mut best = state.best;
     if let Some(loss) =
         validation_loss(model, &data.validation, config.batch_size, pad, device).await?
     {

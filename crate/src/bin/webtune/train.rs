@@ -11,7 +11,7 @@ use webtune::generate::Flow;
 use webtune::lora::{self, Targets};
 use webtune::models::{Loaded, Placement, load_checkpoint_to};
 use webtune::platform::block_on;
-use webtune::train::{Event, TrainConfig, fine_tune};
+use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune};
 use webtune::{ComputeDevice, Error};
 
 use crate::model::{self, ModelArgs};
@@ -61,6 +61,12 @@ pub struct Args {
     /// Evaluate every N steps.
     #[arg(long)]
     eval_every: Option<usize>,
+    /// Save a checkpoint (adapter, optimizer, data position) to OUT/checkpoint every N steps.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Continue from OUT/checkpoint, on the same trajectory.
+    #[arg(long)]
+    resume: bool,
     /// Share of --data held out for validation when there is no --validation file.
     #[arg(long)]
     validation_fraction: Option<f64>,
@@ -110,6 +116,7 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
     set(&mut config.batch_size, args.batch_size);
     set(&mut config.data.encode.max_len, args.max_len);
     set(&mut config.eval_every, args.eval_every);
+    set(&mut config.checkpoint_every, args.checkpoint_every);
     config.max_steps = args.max_steps.or(config.max_steps);
     if let Some(fraction) = args.validation_fraction {
         config.data.validation_fraction = fraction;
@@ -125,6 +132,43 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
             Targets::Names(targets.split(',').map(|t| t.trim().to_string()).collect());
     }
     Ok(config)
+}
+
+/// Replaces the folder `dir` with `checkpoint`'s files: written to `dir.tmp`, then swapped
+/// in, so that a crash leaves either the old checkpoint or the new one, never half of one.
+fn write_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> webtune::Result<()> {
+    let io = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| Error::Io { file, source }
+    };
+    let tmp = dir.with_extension("tmp");
+    let old = dir.with_extension("old");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    for (name, bytes) in &checkpoint.files {
+        std::fs::write(tmp.join(name), bytes).map_err(io(&tmp.join(name)))?;
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(io(dir))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Reads the checkpoint folder `dir`.
+fn read_checkpoint(dir: &Path) -> webtune::Result<Checkpoint> {
+    let mut checkpoint = Checkpoint::default();
+    for name in Checkpoint::FILES {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        checkpoint.files.insert(name.to_string(), bytes);
+    }
+    Ok(checkpoint)
 }
 
 /// Writes `bytes` to `path` atomically (a temporary file, then a rename).
@@ -145,10 +189,16 @@ fn progress(event: &Event) {
             total_steps,
             train_rows,
             validation_rows,
+            resumed_at,
         } => {
             eprintln!(
-                "training: {total_steps} steps on {train_rows} examples ({validation_rows} held out)"
+                "training: {total_steps} steps on {train_rows} examples ({validation_rows} held \
+                 out){}",
+                resumed_at.map_or(String::new(), |s| format!(", resuming at step {s}"))
             );
+        }
+        Event::Checkpoint { step } => {
+            eprintln!("\ncheckpoint saved at step {step}");
         }
         Event::Step {
             report,
@@ -281,16 +331,27 @@ pub fn run(args: Args) -> webtune::Result<()> {
         attached.len()
     );
     let pad = tokenizer.eos_id.unwrap_or(0);
+    let checkpoint_dir = args.out.join("checkpoint");
+    let resume = match args.resume {
+        true => Some(read_checkpoint(&checkpoint_dir)?),
+        false => None,
+    };
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
+        file: args.out.display().to_string(),
+        source,
+    })?;
     let log = block_on(fine_tune(
         &mut model,
         &data,
         &config,
         pad,
         &placement.device,
+        resume.as_ref(),
         |event| {
             progress(event);
             Flow::Continue
         },
+        |checkpoint| write_checkpoint(&checkpoint_dir, &checkpoint),
     ))?;
     if let Some((base, base_first)) = base_accuracy {
         let (tuned, tuned_first) = accuracy(
