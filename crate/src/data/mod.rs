@@ -123,6 +123,8 @@ pub struct Prepared {
     pub validation: Vec<Encoded>,
     /// The validation examples before encoding (for answer-level metrics).
     pub validation_examples: Vec<Example>,
+    /// The id that pads batches (the tokenizer's EOS, or 0); its label is ignored.
+    pub pad_id: u32,
     /// What was found.
     pub report: DataReport,
 }
@@ -265,6 +267,7 @@ pub fn prepare(
         train,
         validation,
         validation_examples,
+        pad_id: tokenizer.eos_id.unwrap_or(0),
         report,
     })
 }

@@ -155,14 +155,13 @@ where
 
 /// Fine-tunes the adapter attached to `model` (on autodiff device `device`, base frozen) on
 /// `data`, calling `on_event` as it goes; `on_event` returning [`Flow::Stop`] ends the run
-/// after the current step. `pad` pads batches (its label is ignored). Every
+/// after the current step. Every
 /// `config.checkpoint_every` steps (and when stopped) `on_checkpoint` receives a
 /// [`Checkpoint`] to store; `resume` continues from one, on the same trajectory.
 pub async fn fine_tune<M>(
     model: &mut M,
     data: &Prepared,
     config: &TrainConfig,
-    pad: u32,
     device: &Device,
     resume: Option<&Checkpoint>,
     mut on_event: impl FnMut(&Event) -> Flow,
@@ -171,6 +170,7 @@ pub async fn fine_tune<M>(
 where
     M: CausalLm + LinearLayers + Module,
 {
+    let pad = data.pad_id;
     let accumulation = config.grad_accumulation.max(1);
     let per_epoch = data
         .train

@@ -330,7 +330,6 @@ pub fn run(args: Args) -> webtune::Result<()> {
         config.lora.lora_alpha,
         attached.len()
     );
-    let pad = tokenizer.eos_id.unwrap_or(0);
     let checkpoint_dir = args.out.join("checkpoint");
     let resume = match args.resume {
         true => Some(read_checkpoint(&checkpoint_dir)?),
@@ -344,7 +343,6 @@ pub fn run(args: Args) -> webtune::Result<()> {
         &mut model,
         &data,
         &config,
-        pad,
         &placement.device,
         resume.as_ref(),
         |event| {
