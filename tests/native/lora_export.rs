@@ -59,4 +59,13 @@ fn cpu_trained_adapter_is_written_for_peft() {
     std::fs::write(dir.join("adapter_model.safetensors"), weights).unwrap();
     let json = serde_json::json!({"ids": batch.ids, "shape": [rows, seq], "logits": logits});
     std::fs::write(dir.join("webtune_logits.json"), json.to_string()).unwrap();
+
+    // The merged checkpoint, for transformers to load.
+    let merged = block_on(webtune_tests::merged_equals_unmerged(&cpu)).unwrap();
+    let merged_dir = dir.join("merged");
+    std::fs::create_dir_all(&merged_dir).unwrap();
+    for (name, bytes) in merged {
+        let file = name.rsplit('/').next().unwrap();
+        std::fs::write(merged_dir.join(file), bytes).unwrap();
+    }
 }

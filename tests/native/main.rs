@@ -59,6 +59,7 @@ tiered_tests! {
     fresh_adapter_changes_nothing => webtune_tests::fresh_adapter_changes_nothing;
     adapter_for_another_base_is_refused => webtune_tests::adapter_for_another_base_is_refused;
     resume_continues_the_same_trajectory => super::resume;
+    merged_equals_unmerged => super::merged;
 }
 
 async fn lora_gradients(device: &ComputeDevice) -> webtune::Result<()> {
@@ -108,4 +109,10 @@ async fn resume(device: &ComputeDevice) -> webtune::Result<()> {
         device.tier()
     );
     Ok(())
+}
+
+async fn merged(device: &ComputeDevice) -> webtune::Result<()> {
+    webtune_tests::merged_equals_unmerged(device)
+        .await
+        .map(|_| ())
 }

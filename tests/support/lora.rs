@@ -406,3 +406,53 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
     }
     Ok(at)
 }
+
+/// Merging PEFT's adapter (alpha 8, r 4) into the base gives the adapted logits, and the merged
+/// model written as a Hugging Face checkpoint (`config.json` + `model.safetensors`) loads back
+/// to the same logits. Returns the merged folder's files.
+pub async fn merged_equals_unmerged(device: &ComputeDevice) -> Result<Vec<(String, Vec<u8>)>> {
+    use webtune::burn::tensor::{Int, Tensor, TensorData};
+    use webtune::models::export;
+
+    let loaded =
+        load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device)).await?;
+    let mut model = loaded.model;
+    let weights = MemorySource::new("adapter_model.safetensors", ADAPTER_WEIGHTS.to_vec());
+    lora::peft::load(&mut model, ADAPTER_CONFIG, &weights, device.device()).await?;
+    let ids = || {
+        Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i32, 17, 250, 3, 99, 42], [1, 6]),
+            device.device(),
+        )
+    };
+    let adapted = read_f32(model.forward(ids()), "adapted").await?;
+    let err = export::safetensors(&model).await.unwrap_err().to_string();
+    assert!(err.contains("merge it first"), "{err}");
+    lora::merge(&mut model);
+    assert!(lora::parameters(&model).is_empty());
+    let merged = read_f32(model.forward(ids()), "merged").await?;
+    compare(
+        "merged vs adapted",
+        &merged,
+        &adapted,
+        Tolerance::new(1e-5, 1e-5),
+    )?;
+
+    let config = serde_json::to_vec_pretty(&export::config_json(&loaded.config)).unwrap();
+    let files = vec![
+        ("merged/config.json".to_string(), config),
+        (
+            "merged/model.safetensors".to_string(),
+            export::safetensors(&model).await?,
+        ),
+    ];
+    let sources = files
+        .iter()
+        .map(|(n, b)| MemorySource::new(n.clone(), b.clone()))
+        .collect();
+    let reloaded = load_checkpoint_to("merged", sources, &Placement::of(device)).await?;
+    assert_eq!(reloaded.config, loaded.config, "config.json round trip");
+    let again = read_f32(reloaded.model.forward(ids()), "reloaded").await?;
+    compare("reloaded merged", &again, &merged, Tolerance::new(0.0, 0.0))?;
+    Ok(files)
+}

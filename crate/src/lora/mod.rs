@@ -83,6 +83,21 @@ pub(crate) fn attach_with(
     Ok(attached)
 }
 
+/// Folds every branch into its layer's weight (`W + scale·A·B`) and removes it: the model then
+/// computes what it computed with the adapter, at the base model's cost.
+pub fn merge(model: &mut impl LinearLayers) {
+    for (_, linear) in model.linear_layers_mut() {
+        if let Some(branch) = linear.low_rank.take() {
+            let delta = branch
+                .a
+                .val()
+                .matmul(branch.b.val())
+                .mul_scalar(branch.scale);
+            linear.weight = Param::from_tensor(linear.weight.val() + delta).set_require_grad(false);
+        }
+    }
+}
+
 /// Removes every adapter branch.
 pub fn detach(model: &mut impl LinearLayers) {
     for (_, linear) in model.linear_layers_mut() {

@@ -5,6 +5,7 @@
 //! Models know nothing of LoRA, training or generation; those use them through [`CausalLm`].
 
 pub mod checkpoint;
+pub mod export;
 pub mod gpt2;
 pub mod hf_config;
 pub mod llama;

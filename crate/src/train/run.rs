@@ -170,6 +170,16 @@ pub async fn fine_tune<M>(
 where
     M: CausalLm + LinearLayers + Module,
 {
+    if config.lora.lora_dropout != 0.0 {
+        // Not silently ignored: a run must do what its config says.
+        return Err(crate::Error::Adapter {
+            name: "config".into(),
+            problem: format!(
+                "lora_dropout {} is not applied by this build's trainer yet; set it to 0",
+                config.lora.lora_dropout
+            ),
+        });
+    }
     let pad = data.pad_id;
     let accumulation = config.grad_accumulation.max(1);
     let per_epoch = data

@@ -2,6 +2,7 @@
 
 mod doctor;
 mod generate;
+mod merge;
 mod model;
 mod score;
 mod train;
@@ -27,6 +28,8 @@ enum Command {
     Score(score::Args),
     /// Fine-tune a LoRA adapter on a JSONL dataset and write it in PEFT's layout.
     Train(train::Args),
+    /// Fold a PEFT adapter into its base and write a checkpoint transformers loads.
+    Merge(merge::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Score(args) => score::run(args),
         Command::Train(args) => train::run(args),
+        Command::Merge(args) => merge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

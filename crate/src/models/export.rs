@@ -1,0 +1,190 @@
+//! Writing a model back out as a Hugging Face checkpoint: `config.json` and
+//! `model.safetensors` with transformers' names and layouts, so that a merged fine-tune loads
+//! in transformers (and here).
+
+use burn::tensor::Tensor;
+use serde_json::{Value, json};
+
+use super::{Model, ModelConfig};
+use crate::device::read_f32;
+use crate::error::{Error, Result};
+use crate::io::safetensors::write_f32;
+use crate::nn::{LayerNorm, Linear, RmsNorm, VocabMatrix, transpose};
+
+/// One tensor to write: its Hugging Face name and shape, and where its values are.
+struct Named {
+    name: String,
+    shape: Vec<usize>,
+    values: Tensor<2>,
+    /// Stored transposed relative to `shape` (our `[in, out]` linear weights).
+    transposed: bool,
+}
+
+fn vector(name: String, t: Tensor<1>) -> Named {
+    let n = t.dims()[0];
+    Named {
+        name,
+        shape: vec![n],
+        values: t.reshape([1, n]),
+        transposed: false,
+    }
+}
+
+fn vocab(name: &str, m: &VocabMatrix) -> Named {
+    let values = Tensor::cat(m.chunks.iter().map(|c| c.val()).collect(), 0);
+    Named {
+        name: name.to_string(),
+        shape: values.dims().to_vec(),
+        values,
+        transposed: false,
+    }
+}
+
+/// A PyTorch `nn.Linear` (`[out, in]`) or, with `conv1d`, GPT-2's `Conv1D` (`[in, out]`).
+fn linear(out: &mut Vec<Named>, prefix: &str, l: &Linear, conv1d: bool) -> Result<()> {
+    if l.low_rank.is_some() {
+        return Err(Error::Adapter {
+            name: prefix.to_string(),
+            problem: "still has an adapter branch: merge it first".into(),
+        });
+    }
+    let [inp, o] = l.shape();
+    out.push(Named {
+        name: format!("{prefix}.weight"),
+        shape: if conv1d { vec![inp, o] } else { vec![o, inp] },
+        values: l.weight.val(),
+        transposed: !conv1d,
+    });
+    if let Some(b) = &l.bias {
+        out.push(vector(format!("{prefix}.bias"), b.val()));
+    }
+    Ok(())
+}
+
+fn rms(out: &mut Vec<Named>, name: String, n: &RmsNorm) {
+    out.push(vector(name, n.weight.val()));
+}
+
+fn layer_norm(out: &mut Vec<Named>, prefix: &str, n: &LayerNorm) {
+    out.push(vector(format!("{prefix}.weight"), n.weight.val()));
+    out.push(vector(format!("{prefix}.bias"), n.bias.val()));
+}
+
+fn tensors(model: &Model) -> Result<Vec<Named>> {
+    let mut out = Vec::new();
+    match model {
+        Model::Llama(m) => {
+            out.push(vocab("model.embed_tokens.weight", &m.embed_tokens));
+            for (n, layer) in m.layers.iter().enumerate() {
+                let p = |s: &str| format!("model.layers.{n}.{s}");
+                rms(
+                    &mut out,
+                    p("input_layernorm.weight"),
+                    &layer.input_layernorm,
+                );
+                let a = &layer.self_attn;
+                linear(&mut out, &p("self_attn.q_proj"), &a.q_proj, false)?;
+                linear(&mut out, &p("self_attn.k_proj"), &a.k_proj, false)?;
+                linear(&mut out, &p("self_attn.v_proj"), &a.v_proj, false)?;
+                linear(&mut out, &p("self_attn.o_proj"), &a.o_proj, false)?;
+                rms(
+                    &mut out,
+                    p("post_attention_layernorm.weight"),
+                    &layer.post_attention_layernorm,
+                );
+                linear(&mut out, &p("mlp.gate_proj"), &layer.mlp.gate_proj, false)?;
+                linear(&mut out, &p("mlp.up_proj"), &layer.mlp.up_proj, false)?;
+                linear(&mut out, &p("mlp.down_proj"), &layer.mlp.down_proj, false)?;
+            }
+            rms(&mut out, "model.norm.weight".into(), &m.norm);
+            if let Some(head) = &m.lm_head {
+                out.push(vocab("lm_head.weight", head));
+            }
+        }
+        Model::Gpt2(m) => {
+            out.push(vocab("transformer.wte.weight", &m.wte));
+            let wpe = m.wpe.val();
+            out.push(Named {
+                name: "transformer.wpe.weight".into(),
+                shape: wpe.dims().to_vec(),
+                values: wpe,
+                transposed: false,
+            });
+            for (n, block) in m.h.iter().enumerate() {
+                let p = |s: &str| format!("transformer.h.{n}.{s}");
+                layer_norm(&mut out, &p("ln_1"), &block.ln_1);
+                linear(&mut out, &p("attn.c_attn"), &block.attn.c_attn, true)?;
+                linear(&mut out, &p("attn.c_proj"), &block.attn.c_proj, true)?;
+                layer_norm(&mut out, &p("ln_2"), &block.ln_2);
+                linear(&mut out, &p("mlp.c_fc"), &block.mlp.c_fc, true)?;
+                linear(&mut out, &p("mlp.c_proj"), &block.mlp.c_proj, true)?;
+            }
+            layer_norm(&mut out, "transformer.ln_f", &m.ln_f);
+        }
+    }
+    Ok(out)
+}
+
+/// `model.safetensors` for `model` (adapters merged first), read back from the device one
+/// tensor at a time.
+pub async fn safetensors(model: &Model) -> Result<Vec<u8>> {
+    let mut written = Vec::new();
+    for t in tensors(model)? {
+        let [rows, cols] = t.values.dims();
+        let values = read_f32(t.values, &t.name).await?;
+        let values = if t.transposed {
+            transpose(&values, rows, cols)
+        } else {
+            values
+        };
+        written.push((t.name, t.shape, values));
+    }
+    Ok(write_f32(&written))
+}
+
+/// A `config.json` that transformers reads as `config` (transformers v5's `rope_parameters`).
+pub fn config_json(config: &ModelConfig) -> Value {
+    match config {
+        ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
+            let qwen = matches!(config, ModelConfig::Qwen2(_));
+            let mut rope = serde_json::to_value(&c.rope.scaling).unwrap_or(json!({}));
+            if let Value::Object(map) = &mut rope {
+                map.insert("rope_theta".into(), json!(c.rope.theta));
+            }
+            json!({
+                "architectures": [if qwen { "Qwen2ForCausalLM" } else { "LlamaForCausalLM" }],
+                "model_type": if qwen { "qwen2" } else { "llama" },
+                "vocab_size": c.vocab_size,
+                "hidden_size": c.hidden_size,
+                "intermediate_size": c.intermediate_size,
+                "num_hidden_layers": c.num_hidden_layers,
+                "num_attention_heads": c.num_attention_heads,
+                "num_key_value_heads": c.num_key_value_heads,
+                "head_dim": c.head_dim,
+                "hidden_act": "silu",
+                "rms_norm_eps": c.rms_norm_eps,
+                "rope_parameters": rope,
+                "rope_theta": c.rope.theta,
+                "tie_word_embeddings": c.tie_word_embeddings,
+                "max_position_embeddings": c.max_position_embeddings,
+                "attention_bias": !qwen && c.qkv_bias,
+                "mlp_bias": c.mlp_bias,
+                "torch_dtype": "float32",
+            })
+        }
+        ModelConfig::Gpt2(c) => json!({
+            "architectures": ["GPT2LMHeadModel"],
+            "model_type": "gpt2",
+            "vocab_size": c.vocab_size,
+            "n_embd": c.n_embd,
+            "n_layer": c.n_layer,
+            "n_head": c.n_head,
+            "n_positions": c.n_positions,
+            "n_inner": c.n_inner,
+            "layer_norm_epsilon": c.layer_norm_epsilon,
+            "activation_function": if c.gelu_tanh { "gelu_new" } else { "gelu" },
+            "tie_word_embeddings": true,
+            "torch_dtype": "float32",
+        }),
+    }
+}
