@@ -25,6 +25,8 @@ pub enum DataFormat {
     Text,
     /// `{"input": [messages], "ideal": answer or [answers]}` (openai/evals).
     Evals,
+    /// CSV with a header, mapped by column.
+    Csv,
 }
 
 impl std::fmt::Display for DataFormat {
@@ -36,6 +38,7 @@ impl std::fmt::Display for DataFormat {
             Self::PromptCompletion => "prompt/completion",
             Self::Text => "text",
             Self::Evals => "input/ideal (openai evals)",
+            Self::Csv => "CSV",
         })
     }
 }
@@ -90,7 +93,7 @@ impl DataFormat {
         })
     }
 
-    /// Reads one record in this format.
+    /// Reads one JSON record in this format.
     pub fn parse(self, record: &Value) -> Result<Example, String> {
         let text = |key: &str| -> Result<String, String> {
             match record.get(key) {
@@ -154,6 +157,7 @@ impl DataFormat {
                 },
             },
             Self::Text => Example::Text(text("text")?),
+            Self::Csv => return Err("CSV records are not JSON".into()),
             Self::Evals => {
                 let mut chat = match record.get("input") {
                     Some(Value::String(s)) => vec![Message::new("user", s)],

@@ -3,9 +3,11 @@
 //! validation report that says what is wrong with the data before any GPU time is spent, and
 //! padded batches for the trainer.
 
+mod csv;
 mod encode;
 mod formats;
 
+pub use csv::{CsvColumns, read_csv};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
 
@@ -28,6 +30,8 @@ pub struct DataOptions {
     pub validation_fraction: f64,
     /// Seed of the shuffle before the split.
     pub seed: u64,
+    /// How a CSV file's columns map to examples (detected from the header when unset).
+    pub csv_columns: Option<CsvColumns>,
 }
 
 impl Default for DataOptions {
@@ -36,6 +40,7 @@ impl Default for DataOptions {
             encode: EncodeOptions::default(),
             validation_fraction: 0.1,
             seed: 0,
+            csv_columns: None,
         }
     }
 }
@@ -157,7 +162,16 @@ fn encode_all(
     Ok(kept)
 }
 
-/// Reads, checks, encodes and splits a JSONL dataset. With `validation` (another file's name
+/// Reads `text` as CSV when `file` ends with `.csv`, as JSONL otherwise.
+pub fn read_dataset(file: &str, text: &str, options: &DataOptions) -> Result<Dataset> {
+    if file.to_ascii_lowercase().ends_with(".csv") {
+        read_csv(file, text, options.csv_columns.as_ref())
+    } else {
+        read_jsonl(file, text)
+    }
+}
+
+/// Reads, checks, encodes and splits a JSONL (or CSV) dataset. With `validation` (another file's name
 /// and text) that file is the validation set; otherwise a seeded share of `text` is.
 pub fn prepare(
     file: &str,
@@ -166,7 +180,7 @@ pub fn prepare(
     tokenizer: &Tokenizer,
     options: &DataOptions,
 ) -> Result<Prepared> {
-    let dataset = read_jsonl(file, text)?;
+    let dataset = read_dataset(file, text, options)?;
     let mut report = DataReport {
         file: file.to_string(),
         format: dataset.format,
@@ -186,7 +200,7 @@ pub fn prepare(
     };
     let mut train = encode_all(tokenizer, &dataset, &options.encode, &mut report)?;
     let validation_source = match validation {
-        Some((name, text)) => Some(read_jsonl(name, text)?),
+        Some((name, text)) => Some(read_dataset(name, text, options)?),
         None => None,
     };
     let validation = match &validation_source {

@@ -22,7 +22,9 @@ pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
     /// Training data: JSONL (messages, conversations, alpaca, prompt/completion, text, or
-    /// openai-evals input/ideal).
+    /// openai-evals input/ideal), or CSV with a header (question/answer, prompt/completion,
+    /// instruction/output, input/output or text columns; others via the config's
+    /// `data.csv_columns`).
     #[arg(long)]
     data: PathBuf,
     /// Validation data (default: a seeded share of --data).
