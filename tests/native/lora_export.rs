@@ -60,6 +60,54 @@ fn cpu_trained_adapter_is_written_for_peft() {
     let json = serde_json::json!({"ids": batch.ids, "shape": [rows, seq], "logits": logits});
     std::fs::write(dir.join("webtune_logits.json"), json.to_string()).unwrap();
 
+    // A DoRA adapter trained 5 steps from PEFT's DoRA fixture, for PEFT to load.
+    let mut dora = block_on(webtune_tests::tiny_llama_with(&cpu, &webtune_tests::DORA)).unwrap();
+    let mut trainer = Trainer::new(
+        AdamWConfig {
+            lr: 5e-3,
+            ..AdamWConfig::default()
+        },
+        Schedule {
+            kind: ScheduleKind::Constant,
+            warmup_steps: 0,
+            total_steps: 5,
+        },
+        Some(1.0),
+    );
+    for k in 0..5 {
+        block_on(trainer.step(&mut dora, &batches[k % batches.len()], &ad)).unwrap();
+    }
+    let info = lora::peft::parse_config(
+        "adapter_config.json",
+        include_bytes!("../fixtures/lora/dora_adapter/adapter_config.json"),
+    )
+    .unwrap();
+    let (config, weights) = block_on(lora::peft::save(
+        &dora,
+        &info.config,
+        "tests/fixtures/tiny/llama",
+    ))
+    .unwrap();
+    let input = Tensor::<2, Int>::from_data(
+        TensorData::new(
+            batch
+                .ids
+                .iter()
+                .flatten()
+                .map(|&i| i as i32)
+                .collect::<Vec<_>>(),
+            [rows, seq],
+        ),
+        &ad,
+    );
+    let logits = block_on(read_f32(dora.forward(input), "logits")).unwrap();
+    let dora_dir = dir.join("dora");
+    std::fs::create_dir_all(&dora_dir).unwrap();
+    std::fs::write(dora_dir.join("adapter_config.json"), config).unwrap();
+    std::fs::write(dora_dir.join("adapter_model.safetensors"), weights).unwrap();
+    let json = serde_json::json!({"ids": batch.ids, "shape": [rows, seq], "logits": logits});
+    std::fs::write(dora_dir.join("webtune_logits.json"), json.to_string()).unwrap();
+
     // The merged checkpoint, for transformers to load.
     let merged = block_on(webtune_tests::merged_equals_unmerged(&cpu)).unwrap();
     let merged_dir = dir.join("merged");

@@ -17,20 +17,60 @@ pub const LORA_REFERENCE_JSON: &str = include_str!("../fixtures/lora/reference.j
 const ADAPTER_CONFIG: &[u8] = include_bytes!("../fixtures/lora/adapter/adapter_config.json");
 const ADAPTER_WEIGHTS: &[u8] = include_bytes!("../fixtures/lora/adapter/adapter_model.safetensors");
 
-fn reference() -> serde_json::Value {
-    serde_json::from_str(LORA_REFERENCE_JSON).unwrap()
+/// A PEFT adapter and PEFT's numbers for it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeftFixture {
+    /// What it is, for messages.
+    pub name: &'static str,
+    /// `reference.json`.
+    pub reference: &'static str,
+    /// `adapter_config.json`.
+    pub config: &'static [u8],
+    /// `adapter_model.safetensors`.
+    pub weights: &'static [u8],
 }
 
-/// The tiny Llama on `device`'s autodiff twin, base frozen, with PEFT's adapter loaded.
+/// LoRA, r=4, alpha=8, all linear layers.
+pub const LORA: PeftFixture = PeftFixture {
+    name: "LoRA",
+    reference: LORA_REFERENCE_JSON,
+    config: ADAPTER_CONFIG,
+    weights: ADAPTER_WEIGHTS,
+};
+
+/// The same with DoRA (`use_dora=True`), magnitudes perturbed from their initial norms.
+pub const DORA: PeftFixture = PeftFixture {
+    name: "DoRA",
+    reference: include_str!("../fixtures/lora/dora_reference.json"),
+    config: include_bytes!("../fixtures/lora/dora_adapter/adapter_config.json"),
+    weights: include_bytes!("../fixtures/lora/dora_adapter/adapter_model.safetensors"),
+};
+
+impl PeftFixture {
+    fn reference(&self) -> serde_json::Value {
+        serde_json::from_str(self.reference).unwrap()
+    }
+}
+
+fn reference() -> serde_json::Value {
+    LORA.reference()
+}
+
+/// The tiny Llama on `device`'s autodiff twin, base frozen, with PEFT's LoRA adapter loaded.
 pub async fn tiny_llama_with_peft_adapter(device: &ComputeDevice) -> Result<Model> {
+    tiny_llama_with(device, &LORA).await
+}
+
+/// The tiny Llama on `device`'s autodiff twin, base frozen, with `fixture`'s adapter loaded.
+pub async fn tiny_llama_with(device: &ComputeDevice, fixture: &PeftFixture) -> Result<Model> {
     let placement = Placement {
         device: device.autodiff(),
         max_tensor_bytes: device.max_tensor_bytes(),
     };
     let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
     let mut model = loaded.model.no_grad();
-    let weights = MemorySource::new("adapter_model.safetensors", ADAPTER_WEIGHTS.to_vec());
-    lora::peft::load(&mut model, ADAPTER_CONFIG, &weights, &placement.device).await?;
+    let weights = MemorySource::new("adapter_model.safetensors", fixture.weights.to_vec());
+    lora::peft::load(&mut model, fixture.config, &weights, &placement.device).await?;
     Ok(model)
 }
 
@@ -55,11 +95,20 @@ pub fn lora_tolerance(tier: Tier) -> f32 {
     }
 }
 
-/// The adapter PEFT saved gives PEFT's logits and loss, and one backward pass gives PEFT's
-/// gradient for every `lora_A` and `lora_B` (relative to each tensor's largest entry).
+/// For LoRA and DoRA: the adapter PEFT saved gives PEFT's logits and loss, and one backward
+/// pass gives PEFT's gradient for every `lora_A`, `lora_B` (and DoRA magnitude), relative to
+/// each tensor's largest entry.
 pub async fn lora_gradients_match_peft(device: &ComputeDevice) -> Result<Agreement> {
-    let reference = reference();
-    let model = tiny_llama_with_peft_adapter(device).await?;
+    let mut worst = Agreement::default();
+    for fixture in [LORA, DORA] {
+        worst = worst.worst(gradients_match(device, &fixture).await?);
+    }
+    Ok(worst)
+}
+
+async fn gradients_match(device: &ComputeDevice, fixture: &PeftFixture) -> Result<Agreement> {
+    let reference = fixture.reference();
+    let model = tiny_llama_with(device, fixture).await?;
     let ad = device.autodiff();
     let batch = &batches()[0];
     let (rows, seq) = batch.shape()?;
@@ -99,10 +148,18 @@ pub async fn lora_gradients_match_peft(device: &ComputeDevice) -> Result<Agreeme
             .grad(&grads)
             .expect("adapter tensors get gradients");
         let grad = read_f32(grad, &key).await?;
-        // PEFT's layout is the transpose of ours.
-        let grad = webtune::nn::transpose(&grad, rows, cols);
-        let want: Vec<Vec<f32>> = serde_json::from_value(want_grads[&key].clone()).unwrap();
-        let want = want.concat();
+        // PEFT's layout is the transpose of ours (a magnitude is a vector either way).
+        let grad = match rows {
+            1 if key.contains("magnitude") => grad,
+            _ => webtune::nn::transpose(&grad, rows, cols),
+        };
+        let want: Vec<f32> = match &want_grads[&key] {
+            serde_json::Value::Array(rows) if rows.first().is_some_and(|r| r.is_array()) => {
+                let rows: Vec<Vec<f32>> = serde_json::from_value(want_grads[&key].clone()).unwrap();
+                rows.concat()
+            }
+            vector => serde_json::from_value(vector.clone()).unwrap(),
+        };
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         worst = worst.worst(compare(
             &key,
@@ -114,12 +171,21 @@ pub async fn lora_gradients_match_peft(device: &ComputeDevice) -> Result<Agreeme
     Ok(worst)
 }
 
-/// 20 AdamW steps (cosine schedule with warmup, clipping) from PEFT's adapter follow PEFT's
-/// trajectory: loss, learning rate and gradient norm at every step. The base weights are
-/// bit-identical afterwards, and the exported adapter loads back to the same logits.
+/// For LoRA and DoRA: 20 AdamW steps (cosine schedule with warmup, clipping) from PEFT's
+/// adapter follow PEFT's trajectory: loss, learning rate and gradient norm at every step. The
+/// base weights are bit-identical afterwards, and the exported adapter loads back to the same
+/// logits. Returns the worst relative loss error.
 pub async fn lora_trajectory_matches_peft(device: &ComputeDevice) -> Result<f64> {
-    let reference = reference();
-    let mut model = tiny_llama_with_peft_adapter(device).await?;
+    let mut worst = 0f64;
+    for fixture in [LORA, DORA] {
+        worst = worst.max(trajectory_matches(device, &fixture).await?);
+    }
+    Ok(worst)
+}
+
+async fn trajectory_matches(device: &ComputeDevice, fixture: &PeftFixture) -> Result<f64> {
+    let reference = fixture.reference();
+    let mut model = tiny_llama_with(device, fixture).await?;
     let ad = device.autodiff();
     let opt = &reference["trajectory"]["optimizer"];
     let f = |k: &str| opt[k].as_f64().unwrap();
@@ -160,7 +226,8 @@ pub async fn lora_trajectory_matches_peft(device: &ComputeDevice) -> Result<f64>
         let (loss_err, norm_err) = (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
         assert!(
             loss_err <= tol && norm_err <= tol && !report.skipped,
-            "step {k}: loss {} (PEFT {}), grad norm {} (PEFT {})",
+            "{} step {k}: loss {} (PEFT {}), grad norm {} (PEFT {})",
+            fixture.name,
             report.loss,
             want["loss"],
             report.grad_norm,
@@ -180,7 +247,7 @@ pub async fn lora_trajectory_matches_peft(device: &ComputeDevice) -> Result<f64>
             .all(|(a, b)| a.to_bits() == b.to_bits()),
         "training changed a base weight"
     );
-    exported_adapter_loads_back(&model, device).await?;
+    exported_adapter_loads_back(&model, device, fixture).await?;
     Ok(worst)
 }
 
@@ -190,8 +257,12 @@ fn first_base_weight(model: &Model) -> webtune::burn::tensor::Tensor<2> {
 
 /// Saves `model`'s adapter in PEFT's layout, loads it into a fresh copy of the base, and
 /// checks that both give the same logits.
-async fn exported_adapter_loads_back(model: &Model, device: &ComputeDevice) -> Result<()> {
-    let info = lora::peft::parse_config("adapter_config.json", ADAPTER_CONFIG)?;
+async fn exported_adapter_loads_back(
+    model: &Model,
+    device: &ComputeDevice,
+    fixture: &PeftFixture,
+) -> Result<()> {
+    let info = lora::peft::parse_config("adapter_config.json", fixture.config)?;
     let (config, weights) = lora::peft::save(model, &info.config, "tiny/llama").await?;
     let loaded =
         load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device)).await?;
@@ -435,6 +506,22 @@ pub async fn merged_equals_unmerged(device: &ComputeDevice) -> Result<Vec<(Strin
         "merged vs adapted",
         &merged,
         &adapted,
+        Tolerance::new(1e-5, 1e-5),
+    )?;
+
+    // DoRA merges too: W' = (W + s·A·B) · m / ‖W + s·A·B‖.
+    let mut dora = load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device))
+        .await?
+        .model;
+    let weights = MemorySource::new("adapter_model.safetensors", DORA.weights.to_vec());
+    lora::peft::load(&mut dora, DORA.config, &weights, device.device()).await?;
+    let dora_adapted = read_f32(dora.forward(ids()), "DoRA").await?;
+    lora::merge(&mut dora);
+    let dora_merged = read_f32(dora.forward(ids()), "DoRA merged").await?;
+    compare(
+        "DoRA merged vs adapted",
+        &dora_merged,
+        &dora_adapted,
         Tolerance::new(1e-5, 1e-5),
     )?;
 

@@ -51,6 +51,10 @@ pub struct LoraConfig {
     pub target_modules: Targets,
     /// rsLoRA: scale by `alpha / √r` instead of `alpha / r`.
     pub use_rslora: bool,
+    /// DoRA: a trained magnitude per output, the direction normalised (weight-decomposed
+    /// low-rank adaptation).
+    #[serde(default)]
+    pub use_dora: bool,
 }
 
 impl Default for LoraConfig {
@@ -61,6 +65,7 @@ impl Default for LoraConfig {
             lora_dropout: 0.0,
             target_modules: Targets::Names(vec!["all-linear".into()]),
             use_rslora: false,
+            use_dora: false,
         }
     }
 }

@@ -2,8 +2,9 @@
 //! module path. Models know nothing of it; they list their layers through
 //! [`crate::models::LinearLayers`] and this module decides which get a branch.
 //!
-//! Initialisation follows PEFT: `A` Kaiming-uniform (bound `1/√in`), `B` zero, so that a fresh
-//! adapter leaves the model's outputs unchanged. [`peft`] reads and writes PEFT's files.
+//! Initialisation follows PEFT: `A` Kaiming-uniform (bound `1/√in`), `B` zero, and with DoRA
+//! the magnitude the weight's column norms, so that a fresh adapter leaves the model's outputs
+//! unchanged. [`peft`] reads and writes PEFT's files.
 
 mod config;
 pub mod peft;
@@ -56,13 +57,12 @@ pub(crate) fn attach_with(
         if config.target_modules.matches(&path) {
             let [inp, out] = linear.shape();
             let (a, b) = init(&path, [inp, out], config.r);
-            linear.low_rank = Some(LowRank::new(
-                a,
-                b,
-                [inp, config.r, out],
-                config.scale(),
-                device,
-            ));
+            let mut branch = LowRank::new(a, b, [inp, config.r, out], config.scale(), device);
+            if config.use_dora {
+                let norms = branch.column_norms(linear.weight.val()).inner();
+                branch.magnitude = Some(Param::from_tensor(Tensor::from_inner(norms)));
+            }
+            linear.low_rank = Some(branch);
             attached.push(path.clone());
         }
         all.push(path);
@@ -93,7 +93,11 @@ pub fn merge(model: &mut impl LinearLayers) {
                 .val()
                 .matmul(branch.b.val())
                 .mul_scalar(branch.scale);
-            linear.weight = Param::from_tensor(linear.weight.val() + delta).set_require_grad(false);
+            let mut weight = linear.weight.val() + delta;
+            if let Some(m) = &branch.magnitude {
+                weight = weight * (m.val() / branch.column_norms(linear.weight.val()));
+            }
+            linear.weight = Param::from_tensor(weight.detach()).set_require_grad(false);
         }
     }
 }
@@ -113,6 +117,9 @@ pub fn parameters(model: &impl LinearLayers) -> Vec<(String, &Param<Tensor<2>>)>
         if let Some(branch) = &linear.low_rank {
             out.push((peft::key(&path, "lora_A"), &branch.a));
             out.push((peft::key(&path, "lora_B"), &branch.b));
+            if let Some(m) = &branch.magnitude {
+                out.push((peft::key(&path, "lora_magnitude_vector"), m));
+            }
         }
     }
     out

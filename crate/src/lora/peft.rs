@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::Device;
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{Value, json};
 
 use super::{LoraConfig, Targets, attach_with, detach};
@@ -16,9 +17,19 @@ use crate::io::safetensors::{SafetensorsFile, write_f32};
 use crate::models::LinearLayers;
 use crate::nn::transpose;
 
-/// PEFT's key of a branch tensor: `part` is `lora_A` or `lora_B`.
+/// PEFT's parameter name of a branch tensor: `part` is `lora_A`, `lora_B` or
+/// `lora_magnitude_vector`.
 pub fn key(path: &str, part: &str) -> String {
     format!("base_model.model.{path}.{part}.weight")
+}
+
+/// The key PEFT's `adapter_model.safetensors` stores a parameter under (the magnitude vector
+/// loses its `.weight`).
+pub fn file_key(key: &str) -> String {
+    match key.strip_suffix(".lora_magnitude_vector.weight") {
+        Some(head) => format!("{head}.lora_magnitude_vector"),
+        None => key.to_string(),
+    }
 }
 
 /// What `adapter_config.json` says besides the LoRA hyper-parameters.
@@ -48,10 +59,6 @@ pub fn parse_config(name: &str, bytes: &[u8]) -> Result<AdapterInfo> {
         return Err(fail(format!("peft_type {peft_type:?} is not LORA")));
     }
     let unsupported = [
-        (
-            "use_dora",
-            json.get("use_dora").and_then(Value::as_bool) == Some(true),
-        ),
         (
             "rank_pattern",
             json.get("rank_pattern")
@@ -111,6 +118,10 @@ pub fn parse_config(name: &str, bytes: &[u8]) -> Result<AdapterInfo> {
             .get("use_rslora")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        use_dora: json
+            .get("use_dora")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     config.validate().map_err(fail)?;
     Ok(AdapterInfo {
@@ -146,8 +157,12 @@ pub async fn load(
             continue;
         }
         let [inp, out] = linear.shape();
-        for (part, shape) in [("lora_A", [r, inp]), ("lora_B", [out, r])] {
-            let key = key(&path, part);
+        let mut parts = vec![("lora_A", vec![r, inp]), ("lora_B", vec![out, r])];
+        if info.config.use_dora {
+            parts.push(("lora_magnitude_vector", vec![out]));
+        }
+        for (part, shape) in parts {
+            let key = file_key(&key(&path, part));
             let entry = file.tensors.get(&key).ok_or_else(|| {
                 fail(format!(
                     "has no `{key}`, which the config targets (is it for another base model?)"
@@ -161,7 +176,11 @@ pub async fn load(
                 )));
             }
             let values = file.read_f32(weights, &key).await?;
-            tensors.insert(key, transpose(&values, shape[0], shape[1]));
+            let values = match shape[..] {
+                [rows, cols] => transpose(&values, rows, cols),
+                _ => values,
+            };
+            tensors.insert(key, values);
         }
     }
     if let Some(extra) = file.tensors.keys().find(|k| !tensors.contains_key(*k)) {
@@ -171,9 +190,22 @@ pub async fn load(
     }
     detach(model);
     attach_with(model, &info.config, device, |path, _, _| {
-        let mut take = |part| tensors.remove(&key(path, part)).unwrap_or_default();
+        let mut take = |part| {
+            tensors
+                .remove(&file_key(&key(path, part)))
+                .unwrap_or_default()
+        };
         (take("lora_A"), take("lora_B"))
     })?;
+    // DoRA: the stored magnitudes replace the initial norms `attach_with` gave.
+    for (path, linear) in model.linear_layers_mut() {
+        let name = file_key(&key(&path, "lora_magnitude_vector"));
+        if let (Some(branch), Some(values)) = (&mut linear.low_rank, tensors.remove(&name)) {
+            let n = values.len();
+            let m = Tensor::from_data(TensorData::new(values, [1, n]), device);
+            branch.magnitude = Some(Param::from_tensor(m));
+        }
+    }
     Ok(info)
 }
 
@@ -189,8 +221,12 @@ pub async fn save(
     for (key, param) in super::parameters(model) {
         let [rows, cols] = param.dims();
         let values = read_f32(param.val(), &key).await?;
-        // Stored [in, r] / [r, out]; PEFT's are the transposes.
-        tensors.push((key, vec![cols, rows], transpose(&values, rows, cols)));
+        if key.ends_with(".lora_magnitude_vector.weight") {
+            tensors.push((file_key(&key), vec![cols], values));
+        } else {
+            // Stored [in, r] / [r, out]; PEFT's are the transposes.
+            tensors.push((key, vec![cols, rows], transpose(&values, rows, cols)));
+        }
     }
     if tensors.is_empty() {
         return Err(Error::Adapter {
@@ -214,7 +250,7 @@ pub async fn save(
         "lora_dropout": config.lora_dropout,
         "target_modules": target_modules,
         "use_rslora": config.use_rslora,
-        "use_dora": false,
+        "use_dora": config.use_dora,
         "bias": "none",
         "fan_in_fan_out": false,
         "init_lora_weights": true,

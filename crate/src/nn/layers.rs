@@ -54,10 +54,24 @@ impl Linear {
     /// `[.., in]` → `[.., out]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let bias = self.bias.as_ref().map(|b| b.val());
-        let y = burn::tensor::module::linear(x.clone(), self.weight.val(), bias);
         match &self.low_rank {
-            Some(branch) => y + branch.forward(x),
-            None => y,
+            None => burn::tensor::module::linear(x, self.weight.val(), bias),
+            Some(branch) => match &branch.magnitude {
+                None => {
+                    burn::tensor::module::linear(x.clone(), self.weight.val(), bias)
+                        + branch.forward(x)
+                }
+                Some(m) => {
+                    let scale = m.val() / branch.column_norms(self.weight.val());
+                    let y = burn::tensor::module::linear(x.clone(), self.weight.val(), None)
+                        + branch.forward(x);
+                    let y = y * scale.unsqueeze::<D>();
+                    match bias {
+                        Some(b) => y + b.unsqueeze::<D>(),
+                        None => y,
+                    }
+                }
+            },
         }
     }
 

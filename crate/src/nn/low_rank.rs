@@ -1,5 +1,10 @@
 //! A low-rank residual branch on a linear layer, `scale · (x·A)·B`: what LoRA trains. It is
 //! applied to activations; the full `[in, out]` update `A·B` is never formed while training.
+//!
+//! With a magnitude vector it is DoRA's: the layer computes
+//! `(x·W + scale·(x·A)·B) · m / ‖W + scale·A·B‖_col + bias`, the column norms taken without
+//! gradient (DoRA §4.3, as PEFT does) and computed from `W`, `AᵀW` and `AᵀA`, still without
+//! forming `A·B`.
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -13,6 +18,8 @@ pub struct LowRank {
     pub b: Param<Tensor<2>>,
     /// Multiplies the branch's output (LoRA: `alpha / r`, or `alpha / √r` with rsLoRA).
     pub scale: f64,
+    /// DoRA's magnitude, `[1, out]` (PEFT's `lora_magnitude_vector`), when it is DoRA.
+    pub magnitude: Option<Param<Tensor<2>>>,
 }
 
 impl LowRank {
@@ -32,12 +39,24 @@ impl LowRank {
             a: param(a, [inp, rank]),
             b: param(b, [rank, out]),
             scale,
+            magnitude: None,
         }
     }
 
     /// Its rank.
     pub fn rank(&self) -> usize {
         self.a.dims()[1]
+    }
+
+    /// `‖W + scale·A·B‖` per output column of `weight` (`[in, out]`), `[1, out]`, detached:
+    /// `‖W‖² + 2·scale·Σ B⊙(AᵀW) + scale²·Σ (AᵀA·B)⊙B`, summed over the input dimension.
+    pub fn column_norms(&self, weight: Tensor<2>) -> Tensor<2> {
+        let (a, b, s) = (self.a.val().detach(), self.b.val().detach(), self.scale);
+        let weight = weight.detach();
+        let base = (weight.clone() * weight.clone()).sum_dim(0);
+        let cross = (b.clone() * a.clone().transpose().matmul(weight)).sum_dim(0);
+        let quad = (a.clone().transpose().matmul(a).matmul(b.clone()) * b).sum_dim(0);
+        (base + cross.mul_scalar(2.0 * s) + quad.mul_scalar(s * s)).sqrt()
     }
 
     /// `[.., in]` → `[.., out]`: `scale · (x·A)·B`.

@@ -62,6 +62,9 @@ fn trainable(model: &mut impl LinearLayers) -> Vec<&mut Param<Tensor<2>>> {
         if let Some(branch) = &mut linear.low_rank {
             out.push(&mut branch.a);
             out.push(&mut branch.b);
+            if let Some(m) = &mut branch.magnitude {
+                out.push(m);
+            }
         }
     }
     out

@@ -51,6 +51,9 @@ pub struct Args {
     /// LoRA alpha.
     #[arg(long)]
     alpha: Option<f64>,
+    /// DoRA (weight-decomposed LoRA: a trained magnitude per output) instead of plain LoRA.
+    #[arg(long)]
+    dora: bool,
     /// Layers to adapt: comma-separated names (q_proj,v_proj) or all-linear.
     #[arg(long)]
     targets: Option<String>,
@@ -129,6 +132,7 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
     if let Some(alpha) = args.alpha {
         config.lora.lora_alpha = alpha;
     }
+    config.lora.use_dora |= args.dora;
     if let Some(targets) = &args.targets {
         config.lora.target_modules =
             Targets::Names(targets.split(',').map(|t| t.trim().to_string()).collect());
