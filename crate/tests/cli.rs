@@ -112,3 +112,34 @@ fn bad_input_fails_cleanly() {
     assert!(err.starts_with("error: /nonexistent.gguf:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn eval_reports_loss_and_accuracy() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("held.csv");
+    std::fs::write(
+        &data,
+        "question,answer\nHello world,Hi.\n\"Policy, please?\",Policy?\n",
+    )
+    .unwrap();
+    let model = fixture("llama");
+    let out = webtune(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--exact-match",
+        "--tier",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["examples"], 2);
+    let loss = report["loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{report}");
+    assert!((report["perplexity"].as_f64().unwrap() - loss.exp()).abs() < 1e-6 * loss.exp());
+    let accuracy = report["exact_match"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&accuracy));
+}

@@ -286,6 +286,38 @@ pub fn prepare(
     })
 }
 
+/// Reads and encodes every example of a dataset for evaluation (no split): the encoded
+/// examples and, in the same order, the examples they came from. Examples with nothing to
+/// score are dropped.
+pub fn prepare_eval(
+    file: &str,
+    text: &str,
+    tokenizer: &Tokenizer,
+    options: &DataOptions,
+) -> Result<(Vec<Encoded>, Vec<Example>)> {
+    let dataset = read_dataset(file, text, options)?;
+    let mut encoded = Vec::new();
+    let mut examples = Vec::new();
+    for (line, example) in &dataset.examples {
+        if example.is_empty() {
+            continue;
+        }
+        let e = encode(tokenizer, example, *line, &options.encode)?;
+        if e.trained_tokens() > 0 {
+            encoded.push(e);
+            examples.push(example.clone());
+        }
+    }
+    if encoded.is_empty() {
+        return Err(Error::Data {
+            file: file.to_string(),
+            line: 0,
+            problem: "has no example to evaluate".into(),
+        });
+    }
+    Ok((encoded, examples))
+}
+
 fn histogram(lengths: &[usize]) -> Histogram {
     let mut buckets: Vec<(usize, usize)> = Vec::new();
     for &len in lengths {

@@ -1,6 +1,7 @@
 //! The `webtune` command-line tool.
 
 mod doctor;
+mod eval;
 mod generate;
 mod merge;
 mod model;
@@ -30,6 +31,8 @@ enum Command {
     Train(train::Args),
     /// Fold a PEFT adapter into its base and write a checkpoint transformers loads.
     Merge(merge::Args),
+    /// Loss, perplexity and exact match of a model (and adapter) on a dataset, as JSON.
+    Eval(eval::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Train(args) => train::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
