@@ -11,7 +11,7 @@ use webtune::lora;
 use webtune::platform::{FileSource, block_on};
 use webtune::train::validation_loss;
 
-use crate::model::{self, ModelArgs};
+use crate::model::{self, ModelArgs, read_text};
 
 /// Options of `webtune eval`.
 #[derive(clap::Args)]
@@ -63,15 +63,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
         ))?;
     }
     let file = args.data.display().to_string();
-    let bytes = std::fs::read(&args.data).map_err(|source| Error::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::Data {
-        file: file.clone(),
-        line: 0,
-        problem: "is not UTF-8 text".into(),
-    })?;
+    let text = read_text(&args.data)?;
     let mut options = DataOptions::default();
     options.encode.max_len = args.max_len;
     let (encoded, examples) = prepare_eval(&file, &text, &tokenizer, &options)?;

@@ -82,3 +82,17 @@ pub fn tokenizer(
         problem: "has no tokenizer (tokenizer.json or GGUF tokenizer metadata)".into(),
     })
 }
+
+/// Reads a UTF-8 text file (a dataset, a text to score), with errors that name it.
+pub fn read_text(path: &Path) -> webtune::Result<String> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        file: file.clone(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| Error::Data {
+        file,
+        line: 0,
+        problem: "is not UTF-8 text".into(),
+    })
+}

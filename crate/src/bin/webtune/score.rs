@@ -7,7 +7,7 @@ use webtune::Error;
 use webtune::eval::score;
 use webtune::platform::block_on;
 
-use crate::model::{self, ModelArgs};
+use crate::model::{self, ModelArgs, read_text};
 
 /// Options of `webtune score`.
 #[derive(clap::Args)]
@@ -43,13 +43,7 @@ struct Report {
 /// Loads the model, scores the file and prints the report on stdout.
 pub fn run(args: Args) -> webtune::Result<()> {
     let file = args.text_file.display().to_string();
-    let bytes = std::fs::read(&args.text_file).map_err(|source| Error::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::Input {
-        problem: format!("{file} is not UTF-8 text"),
-    })?;
+    let text = read_text(&args.text_file)?;
     let (device, loaded) = model::load(&args.model)?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let mut ids = Vec::new();

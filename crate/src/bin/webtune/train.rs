@@ -14,7 +14,7 @@ use webtune::platform::block_on;
 use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune};
 use webtune::{ComputeDevice, Error};
 
-use crate::model::{self, ModelArgs};
+use crate::model::{self, ModelArgs, read_text};
 
 /// Options of `webtune train`.
 #[derive(clap::Args)]
@@ -79,19 +79,6 @@ pub struct Args {
     /// before and after training.
     #[arg(long)]
     exact_match: bool,
-}
-
-fn read_text(path: &Path) -> webtune::Result<String> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        file: file.clone(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|_| Error::Data {
-        file,
-        line: 0,
-        problem: "is not UTF-8 text".into(),
-    })
 }
 
 fn config(args: &Args) -> webtune::Result<TrainConfig> {
