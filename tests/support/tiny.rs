@@ -87,7 +87,7 @@ async fn tiny_models_match_on(tier: Tier, placement: &Placement) -> Result<Agree
     let mut worst = Agreement::default();
     for (name, family) in TINY_CHECKPOINTS {
         let loaded = load_checkpoint_to(name, tiny_files(name), placement).await?;
-        assert_eq!(loaded.architecture.name(), family, "{name}");
+        assert_eq!(loaded.architecture().name(), family, "{name}");
         let pieces = match &loaded.model {
             Model::Llama(m) => m.embed_tokens.chunks.len(),
             Model::Gpt2(m) => m.wte.chunks.len(),

@@ -38,7 +38,7 @@ pub async fn run(gpu: ComputeDevice) {
         &format!(
             "{} ({}, {:.1} M parameters) loaded on WebGPU in {:.1} s.",
             DEFAULT_MODEL.rsplit('/').next().unwrap_or(DEFAULT_MODEL),
-            loaded.architecture,
+            loaded.architecture(),
             loaded.model.parameter_count() as f64 / 1e6,
             (js_sys::Date::now() - start) / 1000.0
         ),

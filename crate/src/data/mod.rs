@@ -134,13 +134,14 @@ pub struct Prepared {
     pub report: DataReport,
 }
 
-/// Encodes every example of `dataset`, dropping those with nothing to train on.
+/// Encodes every example of `dataset`, dropping those with nothing to train on; each kept one
+/// with the example it came from.
 fn encode_all(
     tokenizer: &Tokenizer,
     dataset: &Dataset,
     options: &EncodeOptions,
     report: &mut DataReport,
-) -> Result<Vec<Encoded>> {
+) -> Result<Vec<(Encoded, Example)>> {
     let mut seen = HashSet::new();
     let mut kept = Vec::with_capacity(dataset.examples.len());
     for (line, example) in &dataset.examples {
@@ -157,9 +158,32 @@ fn encode_all(
             report.truncated_away_rows += 1;
             continue;
         }
-        kept.push(encoded);
+        kept.push((encoded, example.clone()));
     }
     Ok(kept)
+}
+
+impl DataReport {
+    /// A report on `dataset` (from `file`) before anything is counted.
+    fn start(file: &str, dataset: &Dataset) -> Self {
+        Self {
+            file: file.to_string(),
+            format: dataset.format,
+            rows: dataset.examples.len(),
+            blank_lines: dataset.blank_lines,
+            empty_rows: 0,
+            duplicate_rows: 0,
+            truncated_rows: 0,
+            truncated_away_rows: 0,
+            length_histogram: Vec::new(),
+            max_tokens: 0,
+            mean_tokens: 0.0,
+            trained_tokens: 0,
+            train_rows: 0,
+            validation_rows: 0,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Reads `text` as CSV when `file` ends with `.csv`, as JSONL otherwise.
@@ -181,32 +205,13 @@ pub fn prepare(
     options: &DataOptions,
 ) -> Result<Prepared> {
     let dataset = read_dataset(file, text, options)?;
-    let mut report = DataReport {
-        file: file.to_string(),
-        format: dataset.format,
-        rows: dataset.examples.len(),
-        blank_lines: dataset.blank_lines,
-        empty_rows: 0,
-        duplicate_rows: 0,
-        truncated_rows: 0,
-        truncated_away_rows: 0,
-        length_histogram: Vec::new(),
-        max_tokens: 0,
-        mean_tokens: 0.0,
-        trained_tokens: 0,
-        train_rows: 0,
-        validation_rows: 0,
-        warnings: Vec::new(),
-    };
+    let mut report = DataReport::start(file, &dataset);
     let mut train = encode_all(tokenizer, &dataset, &options.encode, &mut report)?;
-    let validation_source = match validation {
-        Some((name, text)) => Some(read_dataset(name, text, options)?),
-        None => None,
-    };
-    let validation = match &validation_source {
-        Some(held_out) => {
-            let mut scratch = report.clone();
-            encode_all(tokenizer, held_out, &options.encode, &mut scratch)?
+    let validation = match validation {
+        Some((name, text)) => {
+            let held_out = read_dataset(name, text, options)?;
+            let mut scratch = DataReport::start(name, &held_out);
+            encode_all(tokenizer, &held_out, &options.encode, &mut scratch)?
         }
         None => {
             let mut order: Vec<usize> = (0..train.len()).collect();
@@ -232,6 +237,8 @@ pub fn prepare(
             problem: "has no example left to train on".into(),
         });
     }
+    let train: Vec<Encoded> = train.into_iter().map(|(e, _)| e).collect();
+    let (validation, validation_examples): (Vec<_>, Vec<_>) = validation.into_iter().unzip();
     let all = train.iter().chain(&validation);
     let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
     report.max_tokens = lengths.iter().copied().max().unwrap_or(0);
@@ -263,20 +270,6 @@ pub fn prepare(
             .warnings
             .push("no validation examples: the loss on held-out data cannot be watched".into());
     }
-    let validation_examples = validation
-        .iter()
-        .filter_map(|e| {
-            let source = match &validation_source {
-                Some(held_out) => held_out,
-                None => &dataset,
-            };
-            source
-                .examples
-                .iter()
-                .find(|(line, _)| *line == e.line)
-                .map(|(_, ex)| ex.clone())
-        })
-        .collect();
     Ok(Prepared {
         train,
         validation,
@@ -296,26 +289,16 @@ pub fn prepare_eval(
     options: &DataOptions,
 ) -> Result<(Vec<Encoded>, Vec<Example>)> {
     let dataset = read_dataset(file, text, options)?;
-    let mut encoded = Vec::new();
-    let mut examples = Vec::new();
-    for (line, example) in &dataset.examples {
-        if example.is_empty() {
-            continue;
-        }
-        let e = encode(tokenizer, example, *line, &options.encode)?;
-        if e.trained_tokens() > 0 {
-            encoded.push(e);
-            examples.push(example.clone());
-        }
-    }
-    if encoded.is_empty() {
+    let mut report = DataReport::start(file, &dataset);
+    let pairs = encode_all(tokenizer, &dataset, &options.encode, &mut report)?;
+    if pairs.is_empty() {
         return Err(Error::Data {
             file: file.to_string(),
             line: 0,
             problem: "has no example to evaluate".into(),
         });
     }
-    Ok((encoded, examples))
+    Ok(pairs.into_iter().unzip())
 }
 
 fn histogram(lengths: &[usize]) -> Histogram {

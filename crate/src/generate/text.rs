@@ -74,7 +74,7 @@ impl StreamText<'_> {
                 for stop in self.stop_strings {
                     for k in (1..stop.len()).rev() {
                         if stop.is_char_boundary(k) && text[..end].ends_with(&stop[..k]) {
-                            end = end.min(text.len() - k);
+                            end -= k;
                             break;
                         }
                     }
@@ -203,6 +203,12 @@ mod tests {
     fn a_prefix_that_does_not_complete_is_released() {
         let (shown, stop) = run(&["a\nQ", "ueen"], &["\nQuestion:"]);
         assert_eq!((shown.as_str(), stop), ("a\nQueen", None));
+    }
+
+    #[test]
+    fn a_stop_prefix_before_a_partial_character_is_held_back() {
+        let (shown, _) = run(&["a\nQ\u{FFFD}"], &["\nQuestion:"]);
+        assert_eq!(shown, "a");
     }
 
     #[test]

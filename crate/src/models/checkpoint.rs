@@ -19,8 +19,6 @@ use crate::tokenizer::Tokenizer;
 /// A loaded model with what generation needs besides the weights.
 #[derive(Debug)]
 pub struct Loaded {
-    /// Its family.
-    pub architecture: Architecture,
     /// Its hyper-parameters.
     pub config: ModelConfig,
     /// The model, on the device.
@@ -30,6 +28,13 @@ pub struct Loaded {
     /// Tokens that end generation (the tokenizer's EOS and `generation_config.json`'s
     /// `eos_token_id`s).
     pub stop_ids: Vec<u32>,
+}
+
+impl Loaded {
+    /// Its family.
+    pub fn architecture(&self) -> Architecture {
+        self.config.architecture()
+    }
 }
 
 /// Small JSON and text files are read whole; anything larger is not a config.
@@ -215,7 +220,6 @@ pub async fn load_checkpoint_to<S: ByteSource>(
         }
     }
     Ok(Loaded {
-        architecture: config.architecture(),
         config,
         model,
         tokenizer,
@@ -232,7 +236,6 @@ async fn load_gguf(source: &impl ByteSource, placement: &Placement) -> Result<Lo
         None => None,
     };
     Ok(Loaded {
-        architecture: config.architecture(),
         config,
         model,
         stop_ids: tokenizer.iter().filter_map(|t| t.eos_id).collect(),

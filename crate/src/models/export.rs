@@ -11,11 +11,12 @@ use crate::error::{Error, Result};
 use crate::io::safetensors::write_f32;
 use crate::nn::{LayerNorm, Linear, RmsNorm, VocabMatrix, transpose};
 
-/// One tensor to write: its Hugging Face name and shape, and where its values are.
+/// One tensor to write: its Hugging Face name and shape, and where its values are (row blocks
+/// read one by one, so that no block larger than a storage binding is formed).
 struct Named {
     name: String,
     shape: Vec<usize>,
-    values: Tensor<2>,
+    values: Vec<Tensor<2>>,
     /// Stored transposed relative to `shape` (our `[in, out]` linear weights).
     transposed: bool,
 }
@@ -25,17 +26,16 @@ fn vector(name: String, t: Tensor<1>) -> Named {
     Named {
         name,
         shape: vec![n],
-        values: t.reshape([1, n]),
+        values: vec![t.reshape([1, n])],
         transposed: false,
     }
 }
 
 fn vocab(name: &str, m: &VocabMatrix) -> Named {
-    let values = Tensor::cat(m.chunks.iter().map(|c| c.val()).collect(), 0);
     Named {
         name: name.to_string(),
-        shape: values.dims().to_vec(),
-        values,
+        shape: vec![m.rows(), m.cols()],
+        values: m.chunks.iter().map(|c| c.val()).collect(),
         transposed: false,
     }
 }
@@ -52,7 +52,7 @@ fn linear(out: &mut Vec<Named>, prefix: &str, l: &Linear, conv1d: bool) -> Resul
     out.push(Named {
         name: format!("{prefix}.weight"),
         shape: if conv1d { vec![inp, o] } else { vec![o, inp] },
-        values: l.weight.val(),
+        values: vec![l.weight.val()],
         transposed: !conv1d,
     });
     if let Some(b) = &l.bias {
@@ -107,7 +107,7 @@ fn tensors(model: &Model) -> Result<Vec<Named>> {
             out.push(Named {
                 name: "transformer.wpe.weight".into(),
                 shape: wpe.dims().to_vec(),
-                values: wpe,
+                values: vec![wpe],
                 transposed: false,
             });
             for (n, block) in m.h.iter().enumerate() {
@@ -130,13 +130,15 @@ fn tensors(model: &Model) -> Result<Vec<Named>> {
 pub async fn safetensors(model: &Model) -> Result<Vec<u8>> {
     let mut written = Vec::new();
     for t in tensors(model)? {
-        let [rows, cols] = t.values.dims();
-        let values = read_f32(t.values, &t.name).await?;
-        let values = if t.transposed {
-            transpose(&values, rows, cols)
-        } else {
-            values
-        };
+        let mut values = Vec::new();
+        for block in t.values {
+            let [rows, cols] = block.dims();
+            let block = read_f32(block, &t.name).await?;
+            values.extend(match t.transposed {
+                true => transpose(&block, rows, cols),
+                false => block,
+            });
+        }
         written.push((t.name, t.shape, values));
     }
     Ok(write_f32(&written))

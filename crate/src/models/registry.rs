@@ -170,21 +170,13 @@ impl Model {
             ModelConfig::Llama(c) => {
                 llama::gguf::read_rope_factors(file, source, c).await?;
                 let names = |hf: &str| llama::gguf::gguf_name(hf, c, true);
-                Self::load(
-                    &ModelConfig::Llama(c.clone()),
-                    &GgufWeights::new(file, source, &names),
-                    placement,
-                )
-                .await?
+                let weights = GgufWeights::new(file, source, &names);
+                Self::Llama(llama::load(c, &weights, placement).await?)
             }
             ModelConfig::Qwen2(c) => {
                 let names = |hf: &str| qwen2::gguf_name(hf, c);
-                Self::load(
-                    &ModelConfig::Qwen2(c.clone()),
-                    &GgufWeights::new(file, source, &names),
-                    placement,
-                )
-                .await?
+                let weights = GgufWeights::new(file, source, &names);
+                Self::Llama(llama::load(c, &weights, placement).await?)
             }
             ModelConfig::Gpt2(c) => {
                 let names =

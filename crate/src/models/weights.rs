@@ -87,11 +87,6 @@ impl<S: ByteSource> SafetensorsWeights<S> {
             index,
         })
     }
-
-    /// Every tensor's name.
-    pub fn tensor_names(&self) -> impl Iterator<Item = &str> {
-        self.index.keys().map(String::as_str)
-    }
 }
 
 impl<S: ByteSource> Weights for SafetensorsWeights<S> {

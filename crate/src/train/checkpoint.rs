@@ -42,6 +42,20 @@ pub struct RunState {
     pub config: TrainConfig,
 }
 
+impl RunState {
+    /// Records a validation loss; says whether it is the best so far.
+    pub(crate) fn record(&mut self, loss: f64) -> bool {
+        let improved = self.best.is_none_or(|b| loss < b);
+        if improved {
+            self.best = Some(loss);
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        improved
+    }
+}
+
 /// A checkpoint's files, by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Checkpoint {
@@ -131,6 +145,7 @@ impl Checkpoint {
         let source = MemorySource::new(OPTIMIZER, self.file(OPTIMIZER)?.to_vec());
         let file = SafetensorsFile::open(&source).await?;
         let mut moments = Vec::new();
+        let inner = device.clone().inner();
         if !file.tensors.is_empty() {
             for (key, param) in lora::parameters(model) {
                 let mut pair = Vec::with_capacity(2);
@@ -144,7 +159,6 @@ impl Checkpoint {
                             problem: format!("`{name}` does not fit its parameter {shape:?}"),
                         });
                     }
-                    let inner = device.clone().inner();
                     pair.push(Tensor::from_data(TensorData::new(values, shape), &inner));
                 }
                 let v = pair.pop();

@@ -111,7 +111,7 @@ impl Trainer {
     {
         let total: usize = micro_batches.iter().map(Batch::trained_tokens).sum();
         let mut sum: Option<Vec<Tensor<2>>> = None;
-        let mut loss_sum = 0.0;
+        let mut loss_sum: Option<Tensor<1>> = None;
         for batch in micro_batches {
             let weight = batch.trained_tokens() as f64 / total.max(1) as f64;
             let loss = causal_lm_loss(model, batch, device)?;
@@ -134,11 +134,26 @@ impl Trainer {
                 Some(acc) => acc.into_iter().zip(grads).map(|(a, g)| a + g).collect(),
                 None => grads,
             });
-            let loss = read_f32(loss, "loss").await?;
-            loss_sum += f64::from(loss.first().copied().unwrap_or(f32::NAN)) * weight;
+            let loss = loss.inner().mul_scalar(weight);
+            loss_sum = Some(match loss_sum {
+                Some(acc) => acc + loss,
+                None => loss,
+            });
         }
         let grads = sum.unwrap_or_default();
-        let grad_norm = optim::grad_norm(&grads).await?;
+        // One readback per step: the loss and the gradients' squared norm together.
+        let inner = device.clone().inner();
+        let loss_sum = loss_sum.unwrap_or_else(|| Tensor::zeros([1], &inner));
+        let norm = optim::squared_norm(&grads).unwrap_or_else(|| Tensor::zeros([1], &inner));
+        let both = read_f32(
+            Tensor::cat(vec![loss_sum, norm], 0),
+            "loss and gradient norm",
+        )
+        .await?;
+        let (loss_sum, grad_norm) = match both[..] {
+            [loss, squared] => (f64::from(loss), f64::from(squared).sqrt()),
+            _ => (f64::NAN, f64::NAN),
+        };
         let lr = self.optimizer.config.lr * self.schedule.factor(self.step);
         let skipped = !(loss_sum.is_finite() && grad_norm.is_finite());
         if !skipped {

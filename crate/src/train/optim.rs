@@ -6,9 +6,6 @@ use burn::module::Param;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::device::read_f32;
-use crate::error::Result;
-
 /// AdamW's hyper-parameters (PyTorch's defaults but for the learning rate).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamWConfig {
@@ -96,17 +93,12 @@ impl AdamW {
     }
 }
 
-/// The global L2 norm of `grads`, read back to the host.
-pub async fn grad_norm(grads: &[Tensor<2>]) -> Result<f64> {
-    let Some(sum) = grads
+/// The squared global L2 norm of `grads`, `[1]`, on the device (`None` without gradients).
+pub fn squared_norm(grads: &[Tensor<2>]) -> Option<Tensor<1>> {
+    grads
         .iter()
         .map(|g| (g.clone() * g.clone()).sum())
         .reduce(|a, b| a + b)
-    else {
-        return Ok(0.0);
-    };
-    let sum = read_f32(sum, "gradient norm").await?;
-    Ok(f64::from(sum.first().copied().unwrap_or(f32::NAN)).sqrt())
 }
 
 /// Scales `grads` so that their global norm `norm` is at most `max_norm`

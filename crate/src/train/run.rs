@@ -126,6 +126,17 @@ pub enum Event {
     },
 }
 
+impl Event {
+    fn eval(step: usize, loss: f64, best: bool) -> Self {
+        Event::Eval {
+            step,
+            validation_loss: loss,
+            perplexity: loss.exp(),
+            best,
+        }
+    }
+}
+
 /// The mean loss per token over `examples` (the model's inference copy, no gradients).
 pub async fn validation_loss<M>(
     model: &M,
@@ -234,19 +245,12 @@ where
         && let Some(loss) =
             validation_loss(model, &data.validation, config.batch_size, pad, device).await?
     {
-        emit(
-            Event::Eval {
-                step: 0,
-                validation_loss: loss,
-                perplexity: loss.exp(),
-                best: false,
-            },
-            &mut log,
-        );
+        emit(Event::eval(0, loss, false), &mut log);
     }
     let start = seconds_now();
     let (start_step, start_tokens) = (state.step, state.tokens);
     let mut reason = "completed";
+    let mut last_eval = None;
     'epochs: while state.epoch < config.epochs.max(1) {
         let mut order: Vec<usize> = (0..data.train.len()).collect();
         shuffle(&mut order, config.seed.wrapping_add(state.epoch as u64));
@@ -279,22 +283,9 @@ where
                 && let Some(loss) =
                     validation_loss(model, &data.validation, config.batch_size, pad, device).await?
             {
-                let improved = state.best.is_none_or(|b| loss < b);
-                if improved {
-                    state.best = Some(loss);
-                    state.since_best = 0;
-                } else {
-                    state.since_best += 1;
-                }
-                emit(
-                    Event::Eval {
-                        step: done,
-                        validation_loss: loss,
-                        perplexity: loss.exp(),
-                        best: improved,
-                    },
-                    &mut log,
-                );
+                let improved = state.record(loss);
+                last_eval = Some(done);
+                emit(Event::eval(done, loss, improved), &mut log);
                 if config
                     .early_stopping_patience
                     .is_some_and(|p| state.since_best >= p)
@@ -318,29 +309,19 @@ where
         state.epoch += 1;
         state.group = 0;
     }
-    let mut best = state.best;
-    if let Some(loss) =
-        validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+    // The end point, unless an evaluation just measured it (early stopping).
+    if last_eval != Some(trainer.step)
+        && let Some(loss) =
+            validation_loss(model, &data.validation, config.batch_size, pad, device).await?
     {
-        let improved = best.is_none_or(|b| loss < b);
-        if improved {
-            best = Some(loss);
-        }
-        emit(
-            Event::Eval {
-                step: trainer.step,
-                validation_loss: loss,
-                perplexity: loss.exp(),
-                best: improved,
-            },
-            &mut log,
-        );
+        let improved = state.record(loss);
+        emit(Event::eval(trainer.step, loss, improved), &mut log);
     }
     emit(
         Event::Finished {
             steps: trainer.step,
             reason: reason.into(),
-            best_validation_loss: best,
+            best_validation_loss: state.best,
             seconds: seconds_now() - start,
         },
         &mut log,

@@ -65,7 +65,7 @@ pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
     let loaded = block_on(load_checkpoint(&name, files(&args.model)?, &device))?;
     eprintln!(
         "loaded {name} ({}, {} parameters) on {tier} in {:.1?}",
-        loaded.architecture,
+        loaded.architecture(),
         loaded.model.parameter_count(),
         start.elapsed()
     );

@@ -9,8 +9,9 @@ use webtune::data::prepare;
 use webtune::eval::exact_match;
 use webtune::generate::Flow;
 use webtune::lora::{self, Targets};
-use webtune::models::{Loaded, Placement, load_checkpoint_to};
+use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::block_on;
+use webtune::tokenizer::Tokenizer;
 use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune};
 use webtune::{ComputeDevice, Error};
 
@@ -246,22 +247,20 @@ fn progress(event: &Event) {
 }
 
 fn accuracy(
-    loaded: &Loaded,
+    tokenizer: &Tokenizer,
+    stop_ids: &[u32],
     model: &webtune::models::Model,
     device: &ComputeDevice,
     examples: &[webtune::data::Example],
     label: &str,
 ) -> webtune::Result<(f64, f64)> {
-    let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
-        problem: "no tokenizer".into(),
-    })?;
     let inference = model.valid();
     let result = block_on(exact_match(
         &inference,
         tokenizer,
-        &device.device().clone(),
+        device.device(),
         examples,
-        &loaded.stop_ids,
+        stop_ids,
         16,
     ))?;
     let (exact, first) = (result.accuracy(), result.first_word_accuracy());
@@ -305,10 +304,12 @@ pub fn run(args: Args) -> webtune::Result<()> {
         &config.data,
     )?;
     eprint!("{}", data.report);
-    let mut model = loaded.model.clone().no_grad();
+    let stop_ids = loaded.stop_ids;
+    let mut model = loaded.model.no_grad();
     let base_accuracy = match args.exact_match {
         true => Some(accuracy(
-            &loaded,
+            &tokenizer,
+            &stop_ids,
             &model,
             &device,
             &data.validation_examples,
@@ -346,7 +347,8 @@ pub fn run(args: Args) -> webtune::Result<()> {
     ))?;
     if let Some((base, base_first)) = base_accuracy {
         let (tuned, tuned_first) = accuracy(
-            &loaded,
+            &tokenizer,
+            &stop_ids,
             &model,
             &device,
             &data.validation_examples,
