@@ -69,7 +69,11 @@ fn measure(tier: Tier) -> webtune::Result<(String, f64, f64)> {
         .iter()
         .map(|r| r.iter().map(|&t| i64::from(t)).collect())
         .collect();
-    let batch = Batch { ids, labels };
+    let batch = Batch {
+        ids,
+        labels,
+        segments: None,
+    };
     let mut trainer = Trainer::new(
         AdamWConfig::default(),
         Schedule {

@@ -143,3 +143,130 @@ fn eval_reports_loss_and_accuracy() {
     let accuracy = report["exact_match"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&accuracy));
 }
+
+/// Runs `webtune ARGS` and fails the test with its stderr when it fails.
+fn ok(args: &[&str]) -> String {
+    let out = webtune(args);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "webtune {}: {err}", args.join(" "));
+    err
+}
+
+#[test]
+fn train_every_method_then_export_checkpoints() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("chat.jsonl");
+    let lines: Vec<String> = (0..12)
+        .map(|i| {
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Question {i}?")},
+                {"role": "assistant", "content": "Answer."}]})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&data, lines.join("\n")).unwrap();
+    let model = fixture("llama");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let train = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "train".to_string(),
+            "--model".into(),
+            path(&model),
+            "--data".into(),
+            path(&data),
+            "--out".into(),
+            path(out),
+            "--max-steps".into(),
+            "4".into(),
+            "--checkpoint-every".into(),
+            "2".into(),
+            "--tier".into(),
+            "cpu".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // LoRA with dropout and packing: a PEFT adapter, and a checkpoint that exports to one.
+    let lora = dir.join("lora");
+    let log = train(
+        &lora,
+        &[
+            "--dropout",
+            "0.1",
+            "--packing",
+            "--max-len",
+            "48",
+            "--batch-size",
+            "1",
+        ],
+    );
+    assert!(log.contains("LoRA r="), "{log}");
+    for file in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "training_log.jsonl",
+    ] {
+        assert!(lora.join(file).is_file(), "{file}");
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lora.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(config["lora_dropout"], 0.1);
+    let exported = dir.join("lora-exported");
+    ok(&[
+        "export",
+        "--model",
+        &path(&model),
+        "--checkpoint",
+        &path(&lora.join("checkpoint")),
+        "--out",
+        &path(&exported),
+        "--tier",
+        "cpu",
+    ]);
+    assert!(exported.join("adapter_model.safetensors").is_file());
+
+    // Full and Half Fine-Tuning: whole checkpoints that load and score.
+    for method in ["full", "half"] {
+        let out = dir.join(method);
+        let log = train(&out, &["--method", method, "--lr", "1e-3"]);
+        assert!(
+            log.contains(if method == "full" {
+                "full fine-tuning"
+            } else {
+                "Half"
+            }),
+            "{log}"
+        );
+        for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+            assert!(out.join(file).is_file(), "{method}: {file}");
+        }
+        assert!(out.join("checkpoint/parameters.safetensors").is_file());
+        let exported = dir.join(format!("{method}-exported"));
+        ok(&[
+            "export",
+            "--model",
+            &path(&model),
+            "--checkpoint",
+            &path(&out.join("checkpoint")),
+            "--out",
+            &path(&exported),
+            "--tier",
+            "cpu",
+        ]);
+        let text_file = dir.join("text.txt");
+        std::fs::write(&text_file, "Question 3? Answer.").unwrap();
+        let out = webtune(&[
+            "score",
+            "--model",
+            &path(&exported),
+            "--text-file",
+            &path(&text_file),
+            "--tier",
+            "cpu",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}

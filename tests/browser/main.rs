@@ -80,6 +80,30 @@ async fn webgpu_lora_matches_peft() {
     }
 }
 
+/// The other methods on WebGPU: full fine-tuning's gradients match PyTorch's, Half
+/// Fine-Tuning moves exactly its half, packed batches give unpacked gradients.
+#[wasm_bindgen_test]
+async fn webgpu_full_half_and_packing() {
+    let gpu = webgpu().await;
+    match webtune_tests::full_gradients_match_pytorch(&gpu).await {
+        Ok(agreement) => wasm_bindgen_test::console_log!(
+            "WebGPU full fine-tuning gradients vs PyTorch: max |Δ| {:.1e}",
+            agreement.max_abs_diff
+        ),
+        Err(err) => panic!("WebGPU full fine-tuning: {err}"),
+    }
+    match webtune_tests::half_fine_tuning_trains_only_its_half(&gpu).await {
+        Ok((chosen, all)) => {
+            wasm_bindgen_test::console_log!("WebGPU HFT: trained {chosen} of {all} tensors")
+        }
+        Err(err) => panic!("WebGPU HFT: {err}"),
+    }
+    match webtune_tests::packed_batches_match_unpacked(&gpu).await {
+        Ok(worst) => wasm_bindgen_test::console_log!("WebGPU packed vs unpacked: {worst:.1e}"),
+        Err(err) => panic!("WebGPU packing: {err}"),
+    }
+}
+
 #[wasm_bindgen_test]
 async fn wasm_cpu_tiny_tokenizer_matches_transformers() {
     webtune_tests::tiny_tokenizer_matches_transformers(&ComputeDevice::cpu())

@@ -60,6 +60,40 @@ tiered_tests! {
     adapter_for_another_base_is_refused => webtune_tests::adapter_for_another_base_is_refused;
     resume_continues_the_same_trajectory => super::resume;
     merged_equals_unmerged => super::merged;
+    full_fine_tuning_matches_pytorch => super::full_fine_tuning;
+    half_fine_tuning_trains_only_its_half => super::half_fine_tuning;
+    packed_batches_match_unpacked => super::packing;
+    lora_dropout_is_seeded_and_off_in_evaluation => webtune_tests::lora_dropout_is_seeded_and_off_in_evaluation;
+}
+
+async fn full_fine_tuning(device: &ComputeDevice) -> webtune::Result<()> {
+    let grads = webtune_tests::full_gradients_match_pytorch(device).await?;
+    let worst = webtune_tests::full_trajectory_matches_pytorch(device).await?;
+    eprintln!(
+        "{}: full fine-tuning vs PyTorch: gradients max |Δ| {:.1e}, 20 AdamW steps worst \
+         relative loss error {worst:.1e}",
+        device.tier(),
+        grads.max_abs_diff
+    );
+    Ok(())
+}
+
+async fn half_fine_tuning(device: &ComputeDevice) -> webtune::Result<()> {
+    let (chosen, all) = webtune_tests::half_fine_tuning_trains_only_its_half(device).await?;
+    eprintln!(
+        "{}: Half Fine-Tuning trained {chosen} of {all} tensors; the rest bit-identical",
+        device.tier()
+    );
+    Ok(())
+}
+
+async fn packing(device: &ComputeDevice) -> webtune::Result<()> {
+    let worst = webtune_tests::packed_batches_match_unpacked(device).await?;
+    eprintln!(
+        "{}: packed vs unpacked gradients: max |Δ| {worst:.1e}",
+        device.tier()
+    );
+    Ok(())
 }
 
 async fn lora_gradients(device: &ComputeDevice) -> webtune::Result<()> {

@@ -9,9 +9,11 @@
 
 pub mod gguf_writer;
 mod lora;
+mod methods;
 mod tiny;
 
 pub use lora::*;
+pub use methods::*;
 pub use tiny::*;
 
 use webtune::numerics::Tolerance;

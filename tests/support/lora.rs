@@ -82,6 +82,7 @@ fn batches() -> Vec<Batch> {
         .map(|b| Batch {
             ids: serde_json::from_value(b["ids"].clone()).unwrap(),
             labels: serde_json::from_value(b["labels"].clone()).unwrap(),
+            segments: None,
         })
         .collect()
 }
@@ -356,11 +357,41 @@ pub async fn adapter_for_another_base_is_refused(device: &ComputeDevice) -> Resu
 
 /// A run stopped at a checkpoint and resumed from it continues the same trajectory: the same
 /// losses at every later step (bit for bit on the CPU backend, to 1e-6 relative on GPUs) and
-/// the same final adapter.
+/// the same final parameters — for LoRA with dropout (the masks are seeded per step), with
+/// packed batches, and for Half Fine-Tuning (rounds of 3 steps). Returns the step resumed at.
 pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Result<usize> {
+    use webtune::train::{Method, TrainConfig};
+    let lora_config = TrainConfig {
+        lora: lora::LoraConfig {
+            r: 4,
+            lora_alpha: 8.0,
+            lora_dropout: 0.1,
+            ..lora::LoraConfig::default()
+        },
+        ..TrainConfig::default()
+    };
+    let mut packed = lora_config.clone();
+    packed.data.packing = true;
+    packed.data.encode.max_len = 40;
+    let half = TrainConfig {
+        method: Method::Half,
+        hft_round_steps: 3,
+        ..TrainConfig::default()
+    };
+    let mut at = 0;
+    for config in [lora_config, packed, half] {
+        at = resume_with(device, config).await?;
+    }
+    Ok(at)
+}
+
+async fn resume_with(
+    device: &ComputeDevice,
+    base_config: webtune::train::TrainConfig,
+) -> Result<usize> {
     use webtune::data::{DataOptions, prepare};
     use webtune::generate::Flow;
-    use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune};
+    use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune, params, prepare_model};
 
     let lines: Vec<String> = (0..24)
         .map(|i| {
@@ -381,11 +412,6 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
         &DataOptions::default(),
     )?;
     let config = TrainConfig {
-        lora: lora::LoraConfig {
-            r: 4,
-            lora_alpha: 8.0,
-            ..lora::LoraConfig::default()
-        },
         optimizer: AdamWConfig {
             lr: 5e-3,
             ..AdamWConfig::default()
@@ -397,7 +423,7 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
         eval_every: 4,
         checkpoint_every: 5,
         seed: 3,
-        ..TrainConfig::default()
+        ..base_config
     };
     let placement = Placement {
         device: device.autodiff(),
@@ -405,7 +431,9 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
     };
     let fresh = || async {
         let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
-        Ok::<_, webtune::Error>(loaded.model.no_grad())
+        let mut model = loaded.model;
+        prepare_model(&mut model, &config, &placement.device)?;
+        Ok::<_, webtune::Error>(model)
     };
     let losses = |log: &[Event]| -> Vec<(usize, f64)> {
         log.iter()
@@ -417,7 +445,6 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
     };
 
     let mut model = fresh().await?;
-    lora::attach(&mut model, &config.lora, config.seed, &placement.device)?;
     let mut checkpoints: Vec<Checkpoint> = Vec::new();
     let log = fine_tune(
         &mut model,
@@ -464,14 +491,8 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
         assert!(same, "step {step}: uninterrupted loss {a}, resumed {b}");
     }
     assert_eq!(rest.len(), full.len() - at);
-    for ((key, a), (_, b)) in lora::parameters(&model)
-        .into_iter()
-        .zip(lora::parameters(&resumed))
-    {
-        let (a, b) = (
-            read_f32(a.val(), &key).await?,
-            read_f32(b.val(), &key).await?,
-        );
+    for ((key, a, _), (_, b, _)) in params::all(&model).into_iter().zip(params::all(&resumed)) {
+        let (a, b) = (read_f32(a, &key).await?, read_f32(b, &key).await?);
         let tol = if exact { 0.0 } else { 1e-5 };
         compare(&key, &b, &a, Tolerance::new(tol, tol))?;
     }

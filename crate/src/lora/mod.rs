@@ -58,6 +58,7 @@ pub(crate) fn attach_with(
             let [inp, out] = linear.shape();
             let (a, b) = init(&path, [inp, out], config.r);
             let mut branch = LowRank::new(a, b, [inp, config.r, out], config.scale(), device);
+            branch.dropout = config.lora_dropout;
             if config.use_dora {
                 let norms = branch.column_norms(linear.weight.val()).inner();
                 branch.magnitude = Some(Param::from_tensor(Tensor::from_inner(norms)));

@@ -86,12 +86,79 @@ macro_rules! linear_paths {
 }
 pub(crate) use linear_paths;
 
+/// Which positions the new tokens are at and what each may attend to.
+#[derive(Debug, Clone)]
+pub struct Attend {
+    /// Rows the positions are given for: 1 when every row shares them, else the batch.
+    pub rows: usize,
+    /// `rows × seq` position ids (RoPE angles, learned position rows).
+    pub positions: Vec<usize>,
+    /// `[rows, 1, seq, seen + seq]` additive mask (0 or a large negative).
+    pub mask: Tensor<4>,
+}
+
+impl Attend {
+    /// `seq` new positions after `seen` cached ones, each attending to everything before it.
+    pub fn causal(seen: usize, seq: usize, device: &burn::tensor::Device) -> Self {
+        Self {
+            rows: 1,
+            positions: (seen..seen + seq).collect(),
+            mask: causal_mask(seen, seq, device).unsqueeze::<4>(),
+        }
+    }
+
+    /// Rows that each hold several sequences packed one after another: `segments[r][t]` says
+    /// which sequence position `t` of row `r` belongs to. Positions restart at 0 with each
+    /// sequence, and a position attends only to earlier positions of its own sequence, so
+    /// a packed row computes what its sequences compute one by one.
+    pub fn packed(segments: &[Vec<u32>], device: &burn::tensor::Device) -> Self {
+        let rows = segments.len();
+        let seq = segments.first().map_or(0, Vec::len);
+        let mut positions = Vec::with_capacity(rows * seq);
+        let mut mask = Vec::with_capacity(rows * seq * seq);
+        for row in segments {
+            let mut start = 0;
+            for (t, &segment) in row.iter().enumerate() {
+                if t > 0 && row[t - 1] != segment {
+                    start = t;
+                }
+                positions.push(t - start);
+                mask.extend((0..seq).map(|k| if k < start || k > t { -1e30f32 } else { 0.0 }));
+            }
+        }
+        Self {
+            rows,
+            positions,
+            mask: Tensor::from_data(TensorData::new(mask, [rows, 1, seq, seq]), device),
+        }
+    }
+}
+
 /// A causal language model: token ids in, next-token logits out.
 pub trait CausalLm {
+    /// `[batch, seq]` token ids at the positions `attend` gives, attending as it says (to the
+    /// cached positions too) → `[batch, seq, hidden]` final hidden states (after the last
+    /// norm). Appends the new keys and values to `cache`.
+    fn hidden_with(&self, ids: Tensor<2, Int>, attend: Attend, cache: &mut KvCache) -> Tensor<3>;
+
     /// `[batch, seq]` token ids at positions `cache.len()..`, attending to the cached
-    /// positions → `[batch, seq, hidden]` final hidden states (after the last norm). Appends
-    /// the new keys and values to `cache`.
-    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3>;
+    /// positions → `[batch, seq, hidden]` final hidden states. Appends the new keys and
+    /// values to `cache` (a cache made for another model is replaced).
+    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let fresh = self.new_cache();
+        if cache.layers.len() != fresh.layers.len() {
+            *cache = fresh;
+        }
+        let attend = Attend::causal(cache.len(), ids.dims()[1], &ids.device());
+        self.hidden_with(ids, attend, cache)
+    }
+
+    /// `[batch, seq]` rows of packed sequences (see [`Attend::packed`]) → hidden states, no
+    /// attention across sequences.
+    fn hidden_packed(&self, ids: Tensor<2, Int>, segments: &[Vec<u32>]) -> Tensor<3> {
+        let attend = Attend::packed(segments, &ids.device());
+        self.hidden_with(ids, attend, &mut self.new_cache())
+    }
 
     /// The LM head: `[batch, seq, hidden]` → `[batch, seq, vocab]` logits. Callers that need
     /// only some positions' logits (generation: the last) narrow the hidden states first.

@@ -10,7 +10,7 @@ use super::hf_config::HfConfig;
 use super::llama::{self, Llama, LlamaConfig};
 use super::qwen2;
 use super::weights::{GgufWeights, Placement, Weights};
-use super::{CausalLm, KvCache, LinearLayers};
+use super::{Attend, CausalLm, KvCache, LinearLayers};
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
 use crate::io::gguf::{GgufFile, Value};
@@ -210,10 +210,10 @@ impl LinearLayers for Model {
 }
 
 impl CausalLm for Model {
-    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+    fn hidden_with(&self, ids: Tensor<2, Int>, attend: Attend, cache: &mut KvCache) -> Tensor<3> {
         match self {
-            Self::Llama(m) => m.hidden_cached(ids, cache),
-            Self::Gpt2(m) => m.hidden_cached(ids, cache),
+            Self::Llama(m) => m.hidden_with(ids, attend, cache),
+            Self::Gpt2(m) => m.hidden_with(ids, attend, cache),
         }
     }
 

@@ -51,27 +51,32 @@ impl Linear {
         }
     }
 
-    /// `[.., in]` → `[.., out]`.
+    /// `[.., in]` → `[.., out]`. With a branch: `x·W + b + scale·(drop(x)·A)·B`; with DoRA's
+    /// magnitude `m` and column norms `n`, `s = m / n`: `s·(x·W + scale·(x·A)·B) + b`, and
+    /// under dropout `x·W + b + (s - 1)·drop(x)·W + s·scale·(drop(x)·A)·B` (PEFT's forms).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let bias = self.bias.as_ref().map(|b| b.val());
-        match &self.low_rank {
-            None => burn::tensor::module::linear(x, self.weight.val(), bias),
-            Some(branch) => match &branch.magnitude {
-                None => {
-                    burn::tensor::module::linear(x.clone(), self.weight.val(), bias)
-                        + branch.forward(x)
-                }
-                Some(m) => {
-                    let scale = m.val() / branch.column_norms(self.weight.val());
-                    let y = burn::tensor::module::linear(x.clone(), self.weight.val(), None)
-                        + branch.forward(x);
-                    let y = y * scale.unsqueeze::<D>();
-                    match bias {
-                        Some(b) => y + b.unsqueeze::<D>(),
-                        None => y,
-                    }
-                }
-            },
+        let linear = burn::tensor::module::linear;
+        let Some(branch) = &self.low_rank else {
+            return linear(x, self.weight.val(), bias);
+        };
+        let Some(m) = &branch.magnitude else {
+            let dropped = branch.drop(x.clone());
+            return linear(x, self.weight.val(), bias) + branch.forward(dropped);
+        };
+        let scale = (m.val() / branch.column_norms(self.weight.val())).unsqueeze::<D>();
+        if branch.drops(&x) {
+            let dropped = branch.drop(x.clone());
+            let base = linear(dropped.clone(), self.weight.val(), None);
+            return linear(x, self.weight.val(), bias)
+                + base * (scale.clone() - 1.0)
+                + branch.forward(dropped) * scale;
+        }
+        let y = linear(x.clone(), self.weight.val(), None) + branch.forward(x);
+        let y = y * scale;
+        match bias {
+            Some(b) => y + b.unsqueeze::<D>(),
+            None => y,
         }
     }
 

@@ -6,8 +6,8 @@
 //! gradient (DoRA §4.3, as PEFT does) and computed from `W`, `AᵀW` and `AᵀA`, still without
 //! forming `A·B`.
 
-use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::module::{Flag, Module, Param};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 /// `A` (`[in, rank]`), `B` (`[rank, out]`) and the scale of their product.
 #[derive(Module, Debug)]
@@ -20,6 +20,11 @@ pub struct LowRank {
     pub scale: f64,
     /// DoRA's magnitude, `[1, out]` (PEFT's `lora_magnitude_vector`), when it is DoRA.
     pub magnitude: Option<Param<Tensor<2>>>,
+    /// Dropout on the branch's input while training (PEFT's `lora_dropout`).
+    pub dropout: f64,
+    /// Whether dropout is on: it is while training on an autodiff device, and `valid()`
+    /// turns it off.
+    pub training: Param<Flag>,
 }
 
 impl LowRank {
@@ -40,7 +45,25 @@ impl LowRank {
             b: param(b, [rank, out]),
             scale,
             magnitude: None,
+            dropout: 0.0,
+            training: Param::from_bool(true),
         }
+    }
+
+    /// `x` with dropout applied (kept entries scaled by `1 / (1 - p)`) while training, else
+    /// `x` itself. The mask comes from the device's seeded generator.
+    pub fn drop<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if self.dropout <= 0.0 || !self.training.is_enabled() || !x.device().is_autodiff() {
+            return x;
+        }
+        let keep = 1.0 - self.dropout;
+        let mask = x.random_like(Distribution::Bernoulli(keep));
+        (x * mask).mul_scalar(1.0 / keep)
+    }
+
+    /// Whether [`LowRank::drop`] changes its input now.
+    pub fn drops<const D: usize>(&self, x: &Tensor<D>) -> bool {
+        self.dropout > 0.0 && self.training.is_enabled() && x.device().is_autodiff()
     }
 
     /// Its rank.

@@ -125,15 +125,14 @@ fn positive(x: f64) -> bool {
 /// Rotary tables for a run of positions.
 #[derive(Debug, Clone)]
 pub struct Rope {
-    /// `[seq, head_dim]`.
-    cos: Tensor<2>,
-    /// `[seq, head_dim]`.
-    sin: Tensor<2>,
+    /// `[rows, 1, seq, head_dim]` (`rows` 1 when the batch shares its positions).
+    cos: Tensor<4>,
+    /// The same shape.
+    sin: Tensor<4>,
 }
 
 impl Rope {
-    /// Tables for positions `start..start+len`, computed on the host in f64 so that every
-    /// tier gets the same values.
+    /// Tables for positions `start..start+len`, shared by every row.
     pub fn new(
         config: &RopeConfig,
         head_dim: usize,
@@ -141,17 +140,31 @@ impl Rope {
         len: usize,
         device: &Device,
     ) -> Self {
+        let positions: Vec<usize> = (start..start + len).collect();
+        Self::at(config, head_dim, &positions, 1, len, device)
+    }
+
+    /// Tables for `rows × seq` explicit positions (row-major), computed on the host in f64 so
+    /// that every tier gets the same values.
+    pub fn at(
+        config: &RopeConfig,
+        head_dim: usize,
+        positions: &[usize],
+        rows: usize,
+        seq: usize,
+        device: &Device,
+    ) -> Self {
         let inv_freq = config.inv_freq(head_dim);
-        let mut cos = Vec::with_capacity(len * head_dim);
-        let mut sin = Vec::with_capacity(len * head_dim);
-        for pos in start..start + len {
+        let mut cos = Vec::with_capacity(positions.len() * head_dim);
+        let mut sin = Vec::with_capacity(positions.len() * head_dim);
+        for &pos in positions {
             let row: Vec<f64> = inv_freq.iter().map(|f| pos as f64 * f).collect();
             for _ in 0..2 {
                 cos.extend(row.iter().map(|a| a.cos() as f32));
                 sin.extend(row.iter().map(|a| a.sin() as f32));
             }
         }
-        let table = |v| Tensor::from_data(TensorData::new(v, [len, head_dim]), device);
+        let table = |v| Tensor::from_data(TensorData::new(v, [rows, 1, seq, head_dim]), device);
         Self {
             cos: table(cos),
             sin: table(sin),
@@ -165,7 +178,7 @@ impl Rope {
         let x1 = x.clone().narrow(3, 0, half);
         let x2 = x.clone().narrow(3, half, half);
         let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-        x * self.cos.clone().unsqueeze::<4>() + rotated * self.sin.clone().unsqueeze::<4>()
+        x * self.cos.clone() + rotated * self.sin.clone()
     }
 }
 

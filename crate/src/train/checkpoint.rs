@@ -1,23 +1,26 @@
-//! Checkpoints: everything needed to continue a run exactly where it stopped — the adapter
-//! (PEFT's files), the optimizer's moments, the step, the data position and the run's config
-//! (whose seed fixes every data order) — as named files that the caller writes atomically
-//! (a folder natively, OPFS in the page).
+//! Checkpoints: everything needed to continue a run exactly where it stopped — the trained
+//! parameters (a LoRA run's adapter as PEFT's files; a full or HFT run's every parameter), the
+//! optimizer's moments, the step, the data position and the run's config (whose seed fixes
+//! every data order, dropout mask and HFT round) — as named files that the caller writes
+//! atomically (a folder natively, OPFS in the page).
 
 use std::collections::BTreeMap;
 
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{TrainConfig, Trainer};
+use super::optim::Moments;
+use super::{Method, TrainConfig, Trainer, params};
 use crate::device::read_f32;
 use crate::error::{Error, Result};
 use crate::io::MemorySource;
 use crate::io::safetensors::{SafetensorsFile, write_f32};
-use crate::lora::{self, peft};
+use crate::lora::peft;
 use crate::models::LinearLayers;
 
 /// The checkpoint format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Where a run is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +41,9 @@ pub struct RunState {
     pub best: Option<f64>,
     /// Evaluations since the best.
     pub since_best: usize,
+    /// Updates each parameter received (by module path), for AdamW's bias corrections.
+    #[serde(default)]
+    pub parameter_steps: BTreeMap<String, u64>,
     /// The run's configuration.
     pub config: TrainConfig,
 }
@@ -59,49 +65,64 @@ impl RunState {
 /// A checkpoint's files, by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Checkpoint {
-    /// `state.json`, `adapter_config.json`, `adapter_model.safetensors`,
-    /// `optimizer.safetensors`.
+    /// `state.json` and `optimizer.safetensors`, plus `adapter_config.json` and
+    /// `adapter_model.safetensors` (LoRA) or `parameters.safetensors` (full, HFT).
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
 const STATE: &str = "state.json";
 const ADAPTER_CONFIG: &str = "adapter_config.json";
 const ADAPTER: &str = "adapter_model.safetensors";
+const PARAMETERS: &str = "parameters.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 
-impl Checkpoint {
-    /// The files a checkpoint consists of.
-    pub const FILES: [&'static str; 4] = [STATE, ADAPTER_CONFIG, ADAPTER, OPTIMIZER];
+/// Reads `tensors` (flattened, with their names) back to the host for a safetensors file.
+async fn host(tensors: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    let mut out = Vec::with_capacity(tensors.len());
+    for (name, tensor) in tensors {
+        let values = read_f32(tensor, &name).await?;
+        out.push((name, vec![values.len()], values));
+    }
+    Ok(out)
+}
 
-    /// Captures `model`'s adapter, `trainer`'s optimizer and `state`.
-    pub async fn capture(
-        model: &impl LinearLayers,
+impl Checkpoint {
+    /// Every file name a checkpoint may hold.
+    pub const FILES: [&'static str; 5] = [STATE, ADAPTER_CONFIG, ADAPTER, PARAMETERS, OPTIMIZER];
+
+    /// Captures `model`'s trained parameters, `trainer`'s optimizer and `state`.
+    pub async fn capture<M: LinearLayers + Module>(
+        model: &M,
         trainer: &Trainer,
         state: &RunState,
     ) -> Result<Self> {
-        let (config, adapter) = peft::save(model, &state.config.lora, "checkpoint").await?;
-        let mut moments = Vec::new();
-        let keys = lora::parameters(model).into_iter().map(|(key, _)| key);
-        for (key, (m, v)) in keys.zip(trainer.optimizer.moments()) {
-            for (suffix, tensor) in [("exp_avg", m), ("exp_avg_sq", v)] {
-                let shape = tensor.dims().to_vec();
-                let values = read_f32(tensor.clone(), &key).await?;
-                moments.push((format!("{key}.{suffix}"), shape, values));
-            }
+        let mut files = BTreeMap::new();
+        if state.config.method == Method::Lora {
+            let (config, adapter) = peft::save(model, &state.config.lora, "checkpoint").await?;
+            files.insert(ADAPTER_CONFIG.to_string(), config);
+            files.insert(ADAPTER.to_string(), adapter);
+        } else {
+            let all = params::all(model)
+                .into_iter()
+                .map(|(p, v, _)| (p, v))
+                .collect();
+            files.insert(PARAMETERS.to_string(), write_f32(&host(all).await?));
         }
-        let state_json = serde_json::to_vec_pretty(state).map_err(|err| Error::Adapter {
+        let mut moments = Vec::new();
+        let mut state = state.clone();
+        state.parameter_steps.clear();
+        for (path, s) in &trainer.optimizer.state {
+            moments.push((format!("{path}.exp_avg"), s.m.clone()));
+            moments.push((format!("{path}.exp_avg_sq"), s.v.clone()));
+            state.parameter_steps.insert(path.clone(), s.steps);
+        }
+        files.insert(OPTIMIZER.to_string(), write_f32(&host(moments).await?));
+        let state_json = serde_json::to_vec_pretty(&state).map_err(|err| Error::Adapter {
             name: "checkpoint".into(),
             problem: format!("cannot write {STATE}: {err}"),
         })?;
-        let files = [
-            (STATE, state_json),
-            (ADAPTER_CONFIG, config),
-            (ADAPTER, adapter),
-            (OPTIMIZER, write_f32(&moments)),
-        ];
-        Ok(Self {
-            files: files.into_iter().map(|(n, b)| (n.to_string(), b)).collect(),
-        })
+        files.insert(STATE.to_string(), state_json);
+        Ok(Self { files })
     }
 
     fn file(&self, name: &str) -> Result<&[u8]> {
@@ -120,56 +141,99 @@ impl Checkpoint {
             name: format!("checkpoint {STATE}"),
             problem,
         };
-        let state: RunState = serde_json::from_slice(self.file(STATE)?)
-            .map_err(|err| fail(format!("is not a webtune run state: {err}")))?;
-        if state.format_version != FORMAT_VERSION {
+        let version: serde_json::Value = serde_json::from_slice(self.file(STATE)?)
+            .map_err(|err| fail(format!("is not JSON: {err}")))?;
+        let written = version["format_version"].as_u64();
+        if written != Some(u64::from(FORMAT_VERSION)) {
             return Err(fail(format!(
                 "was written in checkpoint format {}, this build reads {FORMAT_VERSION}",
-                state.format_version
+                written.map_or("(none)".into(), |v| v.to_string())
             )));
         }
-        Ok(state)
+        serde_json::from_value(version)
+            .map_err(|err| fail(format!("is not a webtune run state: {err}")))
     }
 
-    /// Puts the adapter back on `model` (frozen base, autodiff `device`) and the optimizer
-    /// state into `trainer`; returns the run state.
-    pub async fn restore(
+    /// Puts the trained parameters into `model` (for LoRA, the adapter is attached; for full
+    /// and HFT runs, every parameter is replaced, keeping whether it is trainable); returns
+    /// the run state. This is how a checkpoint is exported without continuing the run.
+    pub async fn load_into<M: LinearLayers + Module>(
         &self,
-        model: &mut impl LinearLayers,
-        trainer: &mut Trainer,
+        model: &mut M,
         device: &Device,
     ) -> Result<RunState> {
         let state = self.state()?;
-        let adapter = MemorySource::new(ADAPTER, self.file(ADAPTER)?.to_vec());
-        peft::load(model, self.file(ADAPTER_CONFIG)?, &adapter, device).await?;
-        let source = MemorySource::new(OPTIMIZER, self.file(OPTIMIZER)?.to_vec());
-        let file = SafetensorsFile::open(&source).await?;
-        let mut moments = Vec::new();
-        let inner = device.clone().inner();
-        if !file.tensors.is_empty() {
-            for (key, param) in lora::parameters(model) {
-                let mut pair = Vec::with_capacity(2);
-                for suffix in ["exp_avg", "exp_avg_sq"] {
-                    let name = format!("{key}.{suffix}");
-                    let values = file.read_f32(&source, &name).await?;
-                    let shape = param.dims();
-                    if values.len() != shape[0] * shape[1] {
-                        return Err(Error::Adapter {
-                            name: OPTIMIZER.into(),
-                            problem: format!("`{name}` does not fit its parameter {shape:?}"),
-                        });
-                    }
-                    pair.push(Tensor::from_data(TensorData::new(values, shape), &inner));
-                }
-                let v = pair.pop();
-                let m = pair.pop();
-                if let (Some(m), Some(v)) = (m, v) {
-                    moments.push((m, v));
-                }
-            }
+        if state.config.method == Method::Lora {
+            let adapter = MemorySource::new(ADAPTER, self.file(ADAPTER)?.to_vec());
+            peft::load(model, self.file(ADAPTER_CONFIG)?, &adapter, device).await?;
+            return Ok(state);
         }
-        trainer.optimizer.restore(state.optimizer_steps, moments);
+        let values = self.read_all(PARAMETERS, device).await?;
+        let mut missing = Vec::new();
+        params::map(model, |path, value, trainable| match values.get(path) {
+            Some(v) if v.dims() == value.dims() => Some((v.clone(), trainable)),
+            _ => {
+                missing.push(path.to_string());
+                None
+            }
+        });
+        match missing.first() {
+            Some(path) => Err(Error::Adapter {
+                name: PARAMETERS.into(),
+                problem: format!(
+                    "has no tensor of the right size for `{path}` ({} missing): is it for \
+                     another model?",
+                    missing.len()
+                ),
+            }),
+            None => Ok(state),
+        }
+    }
+
+    /// Puts the trained parameters back into `model` (prepared for the run's method, on
+    /// autodiff `device`) and the optimizer state into `trainer`; returns the run state.
+    pub async fn restore<M: LinearLayers + Module>(
+        &self,
+        model: &mut M,
+        trainer: &mut Trainer,
+        device: &Device,
+    ) -> Result<RunState> {
+        let state = self.load_into(model, device).await?;
+        let moments = self.read_all(OPTIMIZER, device).await?;
+        let mut optimizer = BTreeMap::new();
+        for (path, &steps) in &state.parameter_steps {
+            let get = |suffix: &str| {
+                moments
+                    .get(&format!("{path}.{suffix}"))
+                    .cloned()
+                    .ok_or_else(|| Error::Adapter {
+                        name: OPTIMIZER.into(),
+                        problem: format!("has no `{path}.{suffix}`"),
+                    })
+            };
+            let (m, v) = (get("exp_avg")?, get("exp_avg_sq")?);
+            optimizer.insert(path.clone(), Moments { m, v, steps });
+        }
+        trainer.optimizer.state = optimizer;
+        trainer.optimizer.steps = state.optimizer_steps;
         trainer.step = state.step;
         Ok(state)
+    }
+
+    /// Every tensor of the safetensors file `name`, flattened, on `device`'s inner device.
+    async fn read_all(&self, name: &str, device: &Device) -> Result<BTreeMap<String, Tensor<1>>> {
+        let source = MemorySource::new(name, self.file(name)?.to_vec());
+        let file = SafetensorsFile::open(&source).await?;
+        let inner = device.clone().inner();
+        let mut out = BTreeMap::new();
+        for key in file.tensors.keys() {
+            let values = file.read_f32(&source, key).await?;
+            let n = values.len();
+            out.insert(
+                key.clone(),
+                Tensor::from_data(TensorData::new(values, [n]), &inner),
+            );
+        }
+        Ok(out)
     }
 }

@@ -22,6 +22,10 @@ pub struct Batch {
     pub ids: Vec<Vec<u32>>,
     /// Labels, the same shape.
     pub labels: Vec<Vec<i64>>,
+    /// With packing, which sequence each position belongs to (the same shape; see
+    /// [`crate::models::Attend::packed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<Vec<u32>>>,
 }
 
 impl Batch {
@@ -30,7 +34,11 @@ impl Batch {
         let seq = self.ids.first().map_or(0, Vec::len);
         let rectangular = self.ids.iter().all(|r| r.len() == seq)
             && self.labels.len() == self.ids.len()
-            && self.labels.iter().all(|r| r.len() == seq);
+            && self.labels.iter().all(|r| r.len() == seq)
+            && self
+                .segments
+                .as_ref()
+                .is_none_or(|s| s.len() == self.ids.len() && s.iter().all(|r| r.len() == seq));
         if self.ids.is_empty() || seq < 2 || !rectangular {
             return Err(Error::Input {
                 problem: format!(
@@ -90,7 +98,10 @@ pub fn causal_lm_loss(model: &impl CausalLm, batch: &Batch, device: &Device) -> 
     }
     let ids: Vec<i32> = batch.ids.iter().flatten().map(|&id| id as i32).collect();
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, seq]), device);
-    let hidden = model.hidden_cached(ids, &mut model.new_cache());
+    let hidden = match &batch.segments {
+        Some(segments) => model.hidden_packed(ids, segments),
+        None => model.hidden_cached(ids, &mut model.new_cache()),
+    };
     let width = hidden.dims()[2];
     let hidden = hidden.reshape([1, rows * seq, width]);
     let per_slice = (LOGITS_BYTES / (4 * vocab)).max(1);

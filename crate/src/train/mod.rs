@@ -1,29 +1,33 @@
 //! Training: the causal-LM loss ([`loss`]), AdamW and gradient clipping ([`optim`]),
-//! learning-rate schedules ([`schedule`]), and [`Trainer`], which takes one optimizer step of
-//! an adapter at a time.
+//! learning-rate schedules ([`schedule`]), the methods ([`Method`]: LoRA/DoRA, full
+//! fine-tuning, Half Fine-Tuning), and [`Trainer`], which takes one optimizer step at a time.
 //!
-//! The base model is frozen (`no_grad`): only adapter branches are leaves that require
-//! gradients, so no gradient and no optimizer state exist for base weights.
+//! Whatever the method, the trainer updates exactly the parameters that require a gradient
+//! ([`params`]). With LoRA the base is frozen (`no_grad`): only adapter branches are leaves,
+//! so no gradient and no optimizer state exist for base weights.
 
 pub mod checkpoint;
 pub mod loss;
+mod method;
 pub mod optim;
+pub mod params;
 mod run;
 pub mod schedule;
 
-use burn::module::Param;
+use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::{Checkpoint, RunState};
 pub use loss::{Batch, IGNORE, causal_lm_loss};
+pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};
 pub use run::{Event, TrainConfig, fine_tune, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};
 
 use crate::device::read_f32;
 use crate::error::Result;
-use crate::models::{CausalLm, LinearLayers};
+use crate::models::CausalLm;
 
 /// What one optimizer step did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,7 +46,7 @@ pub struct StepReport {
     pub skipped: bool,
 }
 
-/// Takes optimizer steps on a model's adapter branches.
+/// Takes optimizer steps on a model's trainable parameters (see [`params`]).
 #[derive(Debug, Clone)]
 pub struct Trainer {
     /// The optimizer and its state.
@@ -53,24 +57,66 @@ pub struct Trainer {
     pub max_grad_norm: Option<f64>,
     /// Steps taken (skipped ones included).
     pub step: usize,
+    /// Seeds the device's random numbers (LoRA dropout) at every step, mixed with the step
+    /// number, so that a resumed run draws the same masks.
+    pub seed: u64,
 }
 
-/// The adapter parameters of `model`, in model order.
-fn trainable(model: &mut impl LinearLayers) -> Vec<&mut Param<Tensor<2>>> {
-    let mut out = Vec::new();
-    for (_, linear) in model.linear_layers_mut() {
-        if let Some(branch) = &mut linear.low_rank {
-            out.push(&mut branch.a);
-            out.push(&mut branch.b);
-            if let Some(m) = &mut branch.magnitude {
-                out.push(m);
-            }
-        }
-    }
-    out
-}
+/// The device's random generator is global (per backend, not per device or thread): each step
+/// holds this while it seeds it and draws its dropout masks, so that concurrent runs (tests,
+/// two pages' workers in one process) cannot take each other's numbers.
+static DEVICE_RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Summed (token-weighted) gradients by parameter path, and the summed loss.
+type Accumulated = (Option<Vec<(String, Tensor<1>)>>, Option<Tensor<1>>);
 
 impl Trainer {
+    /// Forward and backward passes over `micro_batches`, with the device's generator seeded
+    /// from the run's seed and the step (no await inside: the lock is held throughout).
+    fn accumulate<M>(
+        &self,
+        model: &M,
+        micro_batches: &[Batch],
+        total: usize,
+        device: &Device,
+    ) -> Result<Accumulated>
+    where
+        M: CausalLm + Module,
+    {
+        let _random = DEVICE_RANDOM
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        device.seed(crate::rng::mix(self.seed, self.step as u64));
+        let mut sum: Option<Vec<(String, Tensor<1>)>> = None;
+        let mut loss_sum: Option<Tensor<1>> = None;
+        for batch in micro_batches {
+            let weight = batch.trained_tokens() as f64 / total.max(1) as f64;
+            let loss = causal_lm_loss(model, batch, device)?;
+            let grads = loss.clone().backward();
+            let grads: Vec<(String, Tensor<1>)> = params::gradients(model, &grads)
+                .into_iter()
+                .map(|(path, g)| match micro_batches.len() {
+                    1 => (path, g),
+                    _ => (path, g.mul_scalar(weight)),
+                })
+                .collect();
+            sum = Some(match sum {
+                Some(acc) => acc
+                    .into_iter()
+                    .zip(grads)
+                    .map(|((path, a), (_, g))| (path, a + g))
+                    .collect(),
+                None => grads,
+            });
+            let loss = loss.inner().mul_scalar(weight);
+            loss_sum = Some(match loss_sum {
+                Some(acc) => acc + loss,
+                None => loss,
+            });
+        }
+        Ok((sum, loss_sum))
+    }
+
     /// A trainer at step 0.
     pub fn new(optimizer: AdamWConfig, schedule: Schedule, max_grad_norm: Option<f64>) -> Self {
         Self {
@@ -78,6 +124,7 @@ impl Trainer {
             schedule,
             max_grad_norm,
             step: 0,
+            seed: 0,
         }
     }
 
@@ -91,7 +138,7 @@ impl Trainer {
         device: &Device,
     ) -> Result<StepReport>
     where
-        M: CausalLm + LinearLayers,
+        M: CausalLm + Module,
     {
         self.step_accumulated(model, std::slice::from_ref(batch), device)
             .await
@@ -107,39 +154,10 @@ impl Trainer {
         device: &Device,
     ) -> Result<StepReport>
     where
-        M: CausalLm + LinearLayers,
+        M: CausalLm + Module,
     {
         let total: usize = micro_batches.iter().map(Batch::trained_tokens).sum();
-        let mut sum: Option<Vec<Tensor<2>>> = None;
-        let mut loss_sum: Option<Tensor<1>> = None;
-        for batch in micro_batches {
-            let weight = batch.trained_tokens() as f64 / total.max(1) as f64;
-            let loss = causal_lm_loss(model, batch, device)?;
-            let grads = loss.clone().backward();
-            let grads: Vec<Tensor<2>> = crate::lora::parameters(model)
-                .into_iter()
-                .map(|(_, p)| {
-                    let g = p
-                        .val()
-                        .grad(&grads)
-                        .unwrap_or_else(|| p.val().inner().zeros_like());
-                    if micro_batches.len() == 1 {
-                        g
-                    } else {
-                        g.mul_scalar(weight)
-                    }
-                })
-                .collect();
-            sum = Some(match sum {
-                Some(acc) => acc.into_iter().zip(grads).map(|(a, g)| a + g).collect(),
-                None => grads,
-            });
-            let loss = loss.inner().mul_scalar(weight);
-            loss_sum = Some(match loss_sum {
-                Some(acc) => acc + loss,
-                None => loss,
-            });
-        }
+        let (sum, loss_sum) = self.accumulate(model, micro_batches, total, device)?;
         let grads = sum.unwrap_or_default();
         // One readback per step: the loss and the gradients' squared norm together.
         let inner = device.clone().inner();
@@ -161,7 +179,7 @@ impl Trainer {
                 Some(max) => optim::clip(grads, grad_norm, max),
                 None => grads,
             };
-            self.optimizer.step(trainable(model), grads, lr);
+            self.optimizer.step(model, grads, lr);
         }
         let report = StepReport {
             step: self.step,

@@ -2,9 +2,13 @@
 //! moments, `eps` added after the square root), and gradient-norm clipping as
 //! `torch.nn.utils.clip_grad_norm_` does it. State lives on the device, outside autodiff.
 
-use burn::module::Param;
+use std::collections::BTreeMap;
+
+use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+
+use super::params;
 
 /// AdamW's hyper-parameters (PyTorch's defaults but for the learning rate).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -30,15 +34,28 @@ impl Default for AdamWConfig {
     }
 }
 
-/// AdamW over a fixed list of 2-D parameters.
+/// One parameter's AdamW state.
+#[derive(Debug, Clone)]
+pub struct Moments {
+    /// First moment (`exp_avg`), flattened.
+    pub m: Tensor<1>,
+    /// Second moment (`exp_avg_sq`), flattened.
+    pub v: Tensor<1>,
+    /// Updates this parameter received (its bias corrections count these, as PyTorch keeps a
+    /// `step` per parameter).
+    pub steps: u64,
+}
+
+/// AdamW over named parameters, with state per parameter path (so that a parameter frozen for
+/// a while, as Half Fine-Tuning does, keeps its moments and its own step count).
 #[derive(Debug, Clone)]
 pub struct AdamW {
     /// Hyper-parameters.
     pub config: AdamWConfig,
-    /// Steps taken.
+    /// Updates taken.
     pub steps: u64,
-    /// First and second moments per parameter (created at the first step).
-    moments: Vec<(Tensor<2>, Tensor<2>)>,
+    /// State per parameter path (created at a parameter's first update).
+    pub state: BTreeMap<String, Moments>,
 }
 
 impl AdamW {
@@ -47,66 +64,60 @@ impl AdamW {
         Self {
             config,
             steps: 0,
-            moments: Vec::new(),
+            state: BTreeMap::new(),
         }
     }
 
-    /// First and second moments per parameter, in parameter order (empty before the first
-    /// step).
-    pub fn moments(&self) -> &[(Tensor<2>, Tensor<2>)] {
-        &self.moments
-    }
-
-    /// Continues from a saved state: `steps` taken and the moments they left.
-    pub fn restore(&mut self, steps: u64, moments: Vec<(Tensor<2>, Tensor<2>)>) {
-        self.steps = steps;
-        self.moments = moments;
-    }
-
-    /// One update of `params` with `grads` (same order, already clipped) at learning rate
-    /// `lr`. Parameters stay trainable leaves of the autodiff graph.
-    pub fn step(&mut self, params: Vec<&mut Param<Tensor<2>>>, grads: Vec<Tensor<2>>, lr: f64) {
+    /// Updates every trainable parameter of `model` that has a gradient in `grads` (by path,
+    /// flattened, already clipped) at learning rate `lr`. Parameters stay trainable leaves.
+    pub fn step<M: Module>(&mut self, model: &mut M, grads: Vec<(String, Tensor<1>)>, lr: f64) {
         let AdamWConfig {
             betas: (b1, b2),
             eps,
             weight_decay,
             ..
         } = self.config;
-        if self.moments.is_empty() {
-            self.moments = grads
-                .iter()
-                .map(|g| (g.zeros_like(), g.zeros_like()))
-                .collect();
-        }
         self.steps += 1;
-        let t = self.steps as i32;
-        let step_size = lr / (1.0 - b1.powi(t));
-        let correction2 = (1.0 - b2.powi(t)).sqrt();
-        for ((param, grad), (m, v)) in params.into_iter().zip(grads).zip(&mut self.moments) {
-            *m = m.clone().mul_scalar(b1) + grad.clone().mul_scalar(1.0 - b1);
-            *v = v.clone().mul_scalar(b2) + (grad.clone() * grad).mul_scalar(1.0 - b2);
-            let denom = v.clone().sqrt().div_scalar(correction2).add_scalar(eps);
-            let value = param.val().inner().mul_scalar(1.0 - lr * weight_decay)
-                - (m.clone() / denom).mul_scalar(step_size);
-            *param = Param::from_tensor(Tensor::from_inner(value));
-        }
+        let mut grads: BTreeMap<String, Tensor<1>> = grads.into_iter().collect();
+        let state = &mut self.state;
+        params::map(model, |path, value, trainable| {
+            let grad = grads.remove(path).filter(|_| trainable)?;
+            let s = state.entry(path.to_string()).or_insert_with(|| Moments {
+                m: grad.zeros_like(),
+                v: grad.zeros_like(),
+                steps: 0,
+            });
+            s.steps += 1;
+            let t = s.steps as i32;
+            let step_size = lr / (1.0 - b1.powi(t));
+            let correction2 = (1.0 - b2.powi(t)).sqrt();
+            s.m = s.m.clone().mul_scalar(b1) + grad.clone().mul_scalar(1.0 - b1);
+            s.v = s.v.clone().mul_scalar(b2) + (grad.clone() * grad).mul_scalar(1.0 - b2);
+            let denom = s.v.clone().sqrt().div_scalar(correction2).add_scalar(eps);
+            let value = value.mul_scalar(1.0 - lr * weight_decay)
+                - (s.m.clone() / denom).mul_scalar(step_size);
+            Some((value, true))
+        });
     }
 }
 
 /// The squared global L2 norm of `grads`, `[1]`, on the device (`None` without gradients).
-pub fn squared_norm(grads: &[Tensor<2>]) -> Option<Tensor<1>> {
+pub fn squared_norm(grads: &[(String, Tensor<1>)]) -> Option<Tensor<1>> {
     grads
         .iter()
-        .map(|g| (g.clone() * g.clone()).sum())
+        .map(|(_, g)| (g.clone() * g.clone()).sum())
         .reduce(|a, b| a + b)
 }
 
 /// Scales `grads` so that their global norm `norm` is at most `max_norm`
 /// (`clip_grad_norm_`: coefficient `max_norm / (norm + 1e-6)`, capped at 1).
-pub fn clip(grads: Vec<Tensor<2>>, norm: f64, max_norm: f64) -> Vec<Tensor<2>> {
+pub fn clip(grads: Vec<(String, Tensor<1>)>, norm: f64, max_norm: f64) -> Vec<(String, Tensor<1>)> {
     let coef = max_norm / (norm + 1e-6);
     if coef >= 1.0 {
         return grads;
     }
-    grads.into_iter().map(|g| g.mul_scalar(coef)).collect()
+    grads
+        .into_iter()
+        .map(|(k, g)| (k, g.mul_scalar(coef)))
+        .collect()
 }

@@ -7,6 +7,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, FORMAT_VERSION, RunState};
+use super::method::{Method, select_half};
 use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_loss};
 use crate::data::{DataOptions, Encoded, Prepared, batches, shuffle};
 use crate::device::read_f32;
@@ -20,7 +21,12 @@ use crate::platform::seconds_now;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainConfig {
-    /// The adapter.
+    /// What is trained: `lora` (the default), `full` or `half` (Half Fine-Tuning).
+    pub method: Method,
+    /// Half Fine-Tuning: steps per round, each with its own half trainable (0: a round per
+    /// epoch).
+    pub hft_round_steps: usize,
+    /// The adapter (with `method = "lora"`).
     pub lora: LoraConfig,
     /// The optimizer.
     pub optimizer: AdamWConfig,
@@ -53,6 +59,8 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
+            method: Method::Lora,
+            hft_round_steps: 0,
             lora: LoraConfig::default(),
             optimizer: AdamWConfig::default(),
             schedule: ScheduleKind::Cosine,
@@ -137,6 +145,13 @@ impl Event {
     }
 }
 
+/// The training examples' order in `epoch`: shuffled from the run's seed.
+fn epoch_order(data: &Prepared, config: &TrainConfig, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..data.train.len()).collect();
+    shuffle(&mut order, config.seed.wrapping_add(epoch as u64));
+    order
+}
+
 /// The mean loss per token over `examples` (the model's inference copy, no gradients).
 pub async fn validation_loss<M>(
     model: &M,
@@ -155,7 +170,7 @@ where
     let device = device.clone().inner();
     let order: Vec<usize> = (0..examples.len()).collect();
     let (mut sum, mut tokens) = (0.0, 0usize);
-    for batch in batches(examples, &order, batch_size, pad) {
+    for batch in batches(examples, &order, batch_size, pad, None) {
         let n = batch.trained_tokens();
         let loss = read_f32(causal_lm_loss(&model, &batch, &device)?, "validation loss").await?;
         sum += f64::from(loss.first().copied().unwrap_or(f32::NAN)) * n as f64;
@@ -181,26 +196,24 @@ pub async fn fine_tune<M>(
 where
     M: CausalLm + LinearLayers + Module,
 {
-    if config.lora.lora_dropout != 0.0 {
-        // Not silently ignored: a run must do what its config says.
-        return Err(crate::Error::Adapter {
-            name: "config".into(),
-            problem: format!(
-                "lora_dropout {} is not applied by this build's trainer yet; set it to 0",
-                config.lora.lora_dropout
-            ),
-        });
-    }
     let pad = data.pad_id;
     let accumulation = config.grad_accumulation.max(1);
-    let per_epoch = data
-        .train
-        .len()
-        .div_ceil(config.batch_size.max(1) * accumulation);
+    let pack = config.data.packing.then_some(config.data.encode.max_len);
+    // Optimizer steps in each epoch (with packing, each epoch's order packs differently).
+    let steps_in = |epoch: usize| {
+        let rows = match pack {
+            Some(max_len) => {
+                crate::data::pack(&data.train, &epoch_order(data, config, epoch), max_len).len()
+            }
+            None => data.train.len(),
+        };
+        rows.div_ceil(config.batch_size.max(1) * accumulation)
+    };
+    let per_epoch = steps_in(0);
     let total_steps = config
         .max_steps
         .unwrap_or(usize::MAX)
-        .min(per_epoch * config.epochs.max(1));
+        .min((0..config.epochs.max(1)).map(steps_in).sum());
     let mut trainer = Trainer::new(
         config.optimizer,
         Schedule {
@@ -210,6 +223,12 @@ where
         },
         config.max_grad_norm,
     );
+    trainer.seed = config.seed;
+    let round_steps = match config.hft_round_steps {
+        0 => per_epoch.max(1),
+        n => n,
+    };
+    let mut round = None;
     let mut state = RunState {
         format_version: FORMAT_VERSION,
         step: 0,
@@ -219,6 +238,7 @@ where
         tokens: 0,
         best: None,
         since_best: 0,
+        parameter_steps: Default::default(),
         config: config.clone(),
     };
     if let Some(checkpoint) = resume {
@@ -252,12 +272,15 @@ where
     let mut reason = "completed";
     let mut last_eval = None;
     'epochs: while state.epoch < config.epochs.max(1) {
-        let mut order: Vec<usize> = (0..data.train.len()).collect();
-        shuffle(&mut order, config.seed.wrapping_add(state.epoch as u64));
-        let micro = batches(&data.train, &order, config.batch_size, pad);
+        let order = epoch_order(data, config, state.epoch);
+        let micro = batches(&data.train, &order, config.batch_size, pad, pack);
         for group in micro.chunks(accumulation).skip(state.group) {
             if trainer.step >= total_steps {
                 break 'epochs;
+            }
+            if config.method == Method::Half && round != Some(trainer.step / round_steps) {
+                round = Some(trainer.step / round_steps);
+                select_half(model, config.seed, trainer.step / round_steps);
             }
             let report = trainer.step_accumulated(model, group, device).await?;
             state.tokens += report.tokens;

@@ -2,9 +2,11 @@
 
 mod doctor;
 mod eval;
+mod export;
 mod generate;
 mod merge;
 mod model;
+mod output;
 mod score;
 mod train;
 
@@ -27,8 +29,10 @@ enum Command {
     Generate(generate::Args),
     /// Print each token's loss and the text's perplexity as JSON.
     Score(score::Args),
-    /// Fine-tune a LoRA adapter on a JSONL dataset and write it in PEFT's layout.
-    Train(train::Args),
+    /// Fine-tune (LoRA, DoRA, full or Half Fine-Tuning) on a JSONL or CSV dataset.
+    Train(Box<train::Args>),
+    /// Write a training checkpoint out as a PEFT adapter or a Hugging Face checkpoint.
+    Export(export::Args),
     /// Fold a PEFT adapter into its base and write a checkpoint transformers loads.
     Merge(merge::Args),
     /// Loss, perplexity and exact match of a model (and adapter) on a dataset, as JSON.
@@ -41,7 +45,8 @@ fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Score(args) => score::run(args),
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
+        Command::Export(args) => export::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Eval(args) => eval::run(args),
     };

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use webtune::Error;
 use webtune::lora;
-use webtune::models::export;
 use webtune::platform::{FileSource, block_on};
 
 use crate::model::{self, ModelArgs};
+use crate::output;
 
 /// Options of `webtune merge`.
 #[derive(clap::Args)]
@@ -23,15 +23,6 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
 }
-
-/// Tokenizer files copied from a base folder, so that the merged folder is complete.
-const TOKENIZER_FILES: [&str; 5] = [
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "chat_template.jinja",
-    "special_tokens_map.json",
-    "generation_config.json",
-];
 
 /// Loads base and adapter, merges, writes the checkpoint.
 pub fn run(args: Args) -> webtune::Result<()> {
@@ -50,26 +41,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
         device.device(),
     ))?;
     lora::merge(&mut loaded.model);
-    std::fs::create_dir_all(&args.out).map_err(io(&args.out))?;
-    let tensors = block_on(export::safetensors(&loaded.model))?;
-    let config_json =
-        serde_json::to_vec_pretty(&export::config_json(&loaded.config)).map_err(|err| {
-            Error::Input {
-                problem: format!("cannot write config.json: {err}"),
-            }
-        })?;
-    for (name, bytes) in [("model.safetensors", tensors), ("config.json", config_json)] {
-        let path = args.out.join(name);
-        std::fs::write(&path, bytes).map_err(io(&path))?;
-    }
-    if args.model.model.is_dir() {
-        for name in TOKENIZER_FILES {
-            let from = args.model.model.join(name);
-            if from.is_file() {
-                std::fs::copy(&from, args.out.join(name)).map_err(io(&from))?;
-            }
-        }
-    }
+    output::write_hf_folder(&args.out, &loaded.model, &loaded.config, &args.model.model)?;
     eprintln!(
         "merged a rank-{} adapter into {} → {}",
         info.config.r,

@@ -1,21 +1,23 @@
-//! `webtune train`: LoRA fine-tuning from a JSONL file, with a progress line, evaluation on
-//! held-out data, and the adapter written in PEFT's layout.
+//! `webtune train`: fine-tuning (LoRA, DoRA, full or Half Fine-Tuning) from a JSONL or CSV
+//! file, with a progress line, evaluation on held-out data, and the result written as a PEFT
+//! adapter (LoRA, DoRA) or a whole Hugging Face checkpoint (full, HFT).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use webtune::burn::module::Module;
 use webtune::data::prepare;
 use webtune::eval::exact_match;
 use webtune::generate::Flow;
-use webtune::lora::{self, Targets};
+use webtune::lora::Targets;
 use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::block_on;
 use webtune::tokenizer::Tokenizer;
-use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune};
+use webtune::train::{Event, Method, TrainConfig, fine_tune, prepare_model};
 use webtune::{ComputeDevice, Error};
 
 use crate::model::{self, ModelArgs, read_text};
+use crate::output;
 
 /// Options of `webtune train`.
 #[derive(clap::Args)]
@@ -34,9 +36,19 @@ pub struct Args {
     /// Run configuration (TOML or JSON, `TrainConfig`'s fields); flags below override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Where to write the adapter (adapter_config.json, adapter_model.safetensors) and the log.
+    /// Where to write the result (an adapter: adapter_config.json, adapter_model.safetensors;
+    /// or, for full and half, config.json and model.safetensors), the log and checkpoints.
     #[arg(long, default_value = "adapter")]
     out: PathBuf,
+    /// What to train: lora (default), full (every parameter) or half (Half Fine-Tuning).
+    #[arg(long, value_parser = ["lora", "full", "half"])]
+    method: Option<String>,
+    /// LoRA dropout on the adapter's input (PEFT's lora_dropout).
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Pack several examples into each sequence (no attention across them).
+    #[arg(long)]
+    packing: bool,
     /// Passes over the data.
     #[arg(long)]
     epochs: Option<usize>,
@@ -121,59 +133,21 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
         config.lora.lora_alpha = alpha;
     }
     config.lora.use_dora |= args.dora;
+    config.data.packing |= args.packing;
+    if let Some(p) = args.dropout {
+        config.lora.lora_dropout = p;
+    }
+    config.method = match args.method.as_deref() {
+        Some("full") => Method::Full,
+        Some("half") => Method::Half,
+        Some(_) => Method::Lora,
+        None => config.method,
+    };
     if let Some(targets) = &args.targets {
         config.lora.target_modules =
             Targets::Names(targets.split(',').map(|t| t.trim().to_string()).collect());
     }
     Ok(config)
-}
-
-/// Replaces the folder `dir` with `checkpoint`'s files: written to `dir.tmp`, then swapped
-/// in, so that a crash leaves either the old checkpoint or the new one, never half of one.
-fn write_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> webtune::Result<()> {
-    let io = |path: &Path| {
-        let file = path.display().to_string();
-        move |source| Error::Io { file, source }
-    };
-    let tmp = dir.with_extension("tmp");
-    let old = dir.with_extension("old");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    for (name, bytes) in &checkpoint.files {
-        std::fs::write(tmp.join(name), bytes).map_err(io(&tmp.join(name)))?;
-    }
-    let _ = std::fs::remove_dir_all(&old);
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(io(dir))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(io(dir))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
-}
-
-/// Reads the checkpoint folder `dir`.
-fn read_checkpoint(dir: &Path) -> webtune::Result<Checkpoint> {
-    let mut checkpoint = Checkpoint::default();
-    for name in Checkpoint::FILES {
-        let path = dir.join(name);
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            file: path.display().to_string(),
-            source,
-        })?;
-        checkpoint.files.insert(name.to_string(), bytes);
-    }
-    Ok(checkpoint)
-}
-
-/// Writes `bytes` to `path` atomically (a temporary file, then a rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> webtune::Result<()> {
-    let io = |source| Error::Io {
-        file: path.display().to_string(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 fn progress(event: &Event) {
@@ -305,6 +279,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
     )?;
     eprint!("{}", data.report);
     let stop_ids = loaded.stop_ids;
+    let loaded_config = loaded.config;
     let mut model = loaded.model.no_grad();
     let base_accuracy = match args.exact_match {
         true => Some(accuracy(
@@ -317,22 +292,13 @@ pub fn run(args: Args) -> webtune::Result<()> {
         )?),
         false => None,
     };
-    let attached = lora::attach(&mut model, &config.lora, config.seed, &placement.device)?;
-    eprintln!(
-        "LoRA r={} alpha={} on {} layers",
-        config.lora.r,
-        config.lora.lora_alpha,
-        attached.len()
-    );
+    eprintln!("{}", prepare_model(&mut model, &config, &placement.device)?);
     let checkpoint_dir = args.out.join("checkpoint");
     let resume = match args.resume {
-        true => Some(read_checkpoint(&checkpoint_dir)?),
+        true => Some(output::read_checkpoint(&checkpoint_dir)?),
         false => None,
     };
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
-        file: args.out.display().to_string(),
-        source,
-    })?;
+    output::create_dir(&args.out)?;
     let log = block_on(fine_tune(
         &mut model,
         &data,
@@ -343,7 +309,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
             progress(event);
             Flow::Continue
         },
-        |checkpoint| write_checkpoint(&checkpoint_dir, &checkpoint),
+        |checkpoint| output::write_checkpoint(&checkpoint_dir, &checkpoint),
     ))?;
     if let Some((base, base_first)) = base_accuracy {
         let (tuned, tuned_first) = accuracy(
@@ -363,21 +329,21 @@ pub fn run(args: Args) -> webtune::Result<()> {
             100.0 * tuned_first
         );
     }
-    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
-        file: args.out.display().to_string(),
-        source,
-    })?;
-    let (adapter_config, weights) = block_on(lora::peft::save(&model, &config.lora, &name))?;
-    write_atomic(&args.out.join("adapter_model.safetensors"), &weights)?;
-    write_atomic(&args.out.join("adapter_config.json"), &adapter_config)?;
+    match config.method {
+        Method::Lora => output::write_adapter(&args.out, &model, &config.lora, &name)?,
+        Method::Full | Method::Half => {
+            let model = model.valid();
+            output::write_hf_folder(&args.out, &model, &loaded_config, &args.model.model)?;
+        }
+    }
     let lines: Vec<String> = log
         .iter()
         .filter_map(|e| serde_json::to_string(e).ok())
         .collect();
-    write_atomic(
+    output::write_atomic(
         &args.out.join("training_log.jsonl"),
         (lines.join("\n") + "\n").as_bytes(),
     )?;
-    eprintln!("adapter written to {}", args.out.display());
+    eprintln!("written to {}", args.out.display());
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! The GPT-2 decoder, its forward pass, and building it from [`Weights`].
 
 use burn::module::{Module, Param};
-use burn::tensor::{Int, Tensor, activation};
+use burn::tensor::{Int, Tensor, TensorData, activation};
 
 use super::Gpt2Config;
 use crate::error::Result;
 use crate::models::weights::{Placement, Weights, layer_norm, matrix, vocab_matrix};
-use crate::models::{CausalLm, KvCache, LayerCache, LinearLayers, causal_mask, linear_paths};
+use crate::models::{Attend, CausalLm, KvCache, LayerCache, LinearLayers, linear_paths};
 use crate::nn::{LayerNorm, Linear, VocabMatrix, gelu, gelu_tanh};
 
 /// Self-attention with a fused Q/K/V projection.
@@ -59,7 +59,7 @@ pub struct Gpt2 {
 }
 
 impl Gpt2Attention {
-    fn forward(&self, x: Tensor<3>, mask: Tensor<2>, cache: &mut LayerCache) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, mask: Tensor<4>, cache: &mut LayerCache) -> Tensor<3> {
         let [batch, seq, hidden] = x.dims();
         let qkv = self.c_attn.forward(x);
         let split = |part: usize| -> Tensor<4> {
@@ -82,7 +82,7 @@ impl Gpt2Attention {
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .div_scalar((head_dim as f64).sqrt())
-            + mask.unsqueeze::<4>();
+            + mask;
         let out = activation::softmax(scores, 3).matmul(v);
         let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
         self.c_proj.forward(out)
@@ -122,16 +122,23 @@ impl LinearLayers for Gpt2 {
 }
 
 impl CausalLm for Gpt2 {
-    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+    fn hidden_with(&self, ids: Tensor<2, Int>, attend: Attend, cache: &mut KvCache) -> Tensor<3> {
         let [_, seq] = ids.dims();
         if cache.layers.len() != self.h.len() {
             *cache = self.new_cache();
         }
-        let seen = cache.len();
         let device = ids.device();
-        let positions = Tensor::<1, Int>::arange(seen as i64..(seen + seq) as i64, &device);
-        let mut x = self.wte.embed(ids) + self.wpe.val().select(0, positions).unsqueeze::<3>();
-        let mask = causal_mask(seen, seq, &device);
+        let positions: Vec<i32> = attend.positions.iter().map(|&p| p as i32).collect();
+        let n = positions.len();
+        let positions = Tensor::<1, Int>::from_data(TensorData::new(positions, [n]), &device);
+        let width = self.wpe.dims()[1];
+        let learned = self
+            .wpe
+            .val()
+            .select(0, positions)
+            .reshape([attend.rows, seq, width]);
+        let mut x = self.wte.embed(ids) + learned;
+        let mask = attend.mask;
         for (block, layer_cache) in self.h.iter().zip(&mut cache.layers) {
             let attn = block
                 .attn

@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, activation};
 
-use crate::models::{CausalLm, KvCache, LayerCache, LinearLayers, causal_mask, linear_paths};
+use crate::models::{Attend, CausalLm, KvCache, LayerCache, LinearLayers, linear_paths};
 use crate::nn::{Linear, RmsNorm, Rope, RopeConfig, VocabMatrix};
 
 /// Self-attention with grouped-query heads.
@@ -76,7 +76,7 @@ impl Attention {
         &self,
         x: Tensor<3>,
         rope: &Rope,
-        mask: Tensor<2>,
+        mask: Tensor<4>,
         cache: &mut LayerCache,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
@@ -103,7 +103,7 @@ impl Attention {
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .div_scalar((self.head_dim as f64).sqrt())
-            + mask.unsqueeze::<4>();
+            + mask;
         let out = activation::softmax(scores, 3).matmul(v);
         // [batch, seq, heads·head_dim]
         let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
@@ -135,7 +135,7 @@ impl DecoderLayer {
         &self,
         x: Tensor<3>,
         rope: &Rope,
-        mask: Tensor<2>,
+        mask: Tensor<4>,
         cache: &mut LayerCache,
     ) -> Tensor<3> {
         let x = x.clone()
@@ -172,12 +172,11 @@ impl LinearLayers for Llama {
 }
 
 impl CausalLm for Llama {
-    fn hidden_cached(&self, ids: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+    fn hidden_with(&self, ids: Tensor<2, Int>, attend: Attend, cache: &mut KvCache) -> Tensor<3> {
         let [_, seq] = ids.dims();
         if cache.layers.len() != self.layers.len() {
             *cache = self.new_cache();
         }
-        let seen = cache.len();
         let device = ids.device();
         // [batch, seq, hidden]
         let mut x = self.embed_tokens.embed(ids);
@@ -186,10 +185,16 @@ impl CausalLm for Llama {
             .layers
             .first()
             .map_or(2, |layer| layer.self_attn.head_dim);
-        let rope = Rope::new(&self.rope, head_dim, seen, seq, &device);
-        let mask = causal_mask(seen, seq, &device);
+        let rope = Rope::at(
+            &self.rope,
+            head_dim,
+            &attend.positions,
+            attend.rows,
+            seq,
+            &device,
+        );
         for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
-            x = layer.forward(x, &rope, mask.clone(), layer_cache);
+            x = layer.forward(x, &rope, attend.mask.clone(), layer_cache);
         }
         self.norm.forward(x)
     }

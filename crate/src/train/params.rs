@@ -1,0 +1,167 @@
+//! A model's trainable tensors, found by walking its modules: every float parameter that
+//! requires a gradient, named by its module path (`Llama.layers.0.self_attn.q_proj.weight`,
+//! `….q_proj.low_rank.a`). LoRA's branches, DoRA's magnitudes, a fully trainable model and
+//! Half Fine-Tuning's chosen half are all "the parameters that require a gradient", so one
+//! trainer and one optimizer serve every method. Tensors are handled flattened (`[n]`), which
+//! is free for burn's contiguous tensors and lets vectors and matrices share one code path.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Gradients, Tensor};
+
+/// The module path of the parameter being visited.
+#[derive(Default)]
+struct PathStack(Vec<String>);
+
+impl PathStack {
+    fn enter(&mut self, name: &str) {
+        self.0.push(name.to_string());
+    }
+
+    fn exit(&mut self) {
+        self.0.pop();
+    }
+
+    fn joined(&self) -> String {
+        self.0.join(".")
+    }
+}
+
+/// Calls `f(path, value)` for every float parameter (flattened, outside autodiff) and whether
+/// it requires a gradient.
+struct Visit<F> {
+    path: PathStack,
+    f: F,
+}
+
+impl<F: FnMut(&str, &Tensor<1>, bool)> ModuleVisitor for Visit<F> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.enter(name);
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.exit();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        let trainable = value.is_require_grad();
+        let n = value.shape().num_elements();
+        (self.f)(&self.path.joined(), &value.inner().reshape([n]), trainable);
+    }
+}
+
+/// Replaces float parameters: `f(path, flattened value, trainable)` returns the new value (a
+/// trainable leaf if `trainable` is returned true) or `None` to keep it.
+struct Map<F> {
+    path: PathStack,
+    f: F,
+}
+
+impl<F: FnMut(&str, Tensor<1>, bool) -> Option<(Tensor<1>, bool)>> ModuleMapper for Map<F> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.enter(name);
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.exit();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let value = param.val();
+        let dims = value.dims();
+        let trainable = value.is_require_grad();
+        let flat = value.inner().reshape([dims.iter().product::<usize>()]);
+        match (self.f)(&self.path.joined(), flat, trainable) {
+            Some((new, trainable)) => {
+                let tensor = Tensor::from_inner(new.reshape(dims));
+                let param = Param::from_tensor(tensor);
+                if trainable {
+                    param
+                } else {
+                    param.set_require_grad(false)
+                }
+            }
+            None => param,
+        }
+    }
+}
+
+/// Every float parameter of `model` by path, flattened and outside autodiff, with whether it
+/// is trainable.
+pub fn all(model: &impl Module) -> Vec<(String, Tensor<1>, bool)> {
+    let mut out = Vec::new();
+    model.visit(&mut Visit {
+        path: PathStack::default(),
+        f: |path: &str, value: &Tensor<1>, trainable| {
+            out.push((path.to_string(), value.clone(), trainable))
+        },
+    });
+    out
+}
+
+/// The trainable parameters' paths and sizes, in model order.
+pub fn trainable(model: &impl Module) -> Vec<(String, usize)> {
+    all(model)
+        .into_iter()
+        .filter(|(_, _, trainable)| *trainable)
+        .map(|(path, value, _)| (path, value.dims()[0]))
+        .collect()
+}
+
+/// The gradient of every trainable parameter (zeros for one the loss did not reach), by path,
+/// flattened, in model order.
+pub fn gradients<M: Module>(model: &M, grads: &Gradients) -> Vec<(String, Tensor<1>)> {
+    struct Collect<'a> {
+        path: PathStack,
+        grads: &'a Gradients,
+        out: Vec<(String, Tensor<1>)>,
+    }
+    impl ModuleVisitor for Collect<'_> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.enter(name);
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.exit();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val();
+            if !value.is_require_grad() {
+                return;
+            }
+            let n = value.shape().num_elements();
+            let grad = value
+                .grad(self.grads)
+                .unwrap_or_else(|| value.inner().zeros_like());
+            self.out.push((self.path.joined(), grad.reshape([n])));
+        }
+    }
+    let mut collect = Collect {
+        path: PathStack::default(),
+        grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut collect);
+    collect.out
+}
+
+/// Rewrites `model`'s float parameters with `f` (see [`Map`]): `f(path, value, trainable)`
+/// returns a new value and whether it is trainable, or `None` to leave the parameter as it is.
+pub fn map<M: Module>(
+    model: &mut M,
+    f: impl FnMut(&str, Tensor<1>, bool) -> Option<(Tensor<1>, bool)>,
+) {
+    let mut mapper = Map {
+        path: PathStack::default(),
+        f,
+    };
+    *model = model.clone().map(&mut mapper);
+}
+
+/// Makes exactly the parameters whose path satisfies `select` trainable (the others frozen,
+/// values unchanged).
+pub fn set_trainable<M: Module>(model: &mut M, mut select: impl FnMut(&str) -> bool) {
+    map(model, |path, value, trainable| {
+        let want = select(path);
+        (want != trainable).then_some((value, want))
+    });
+}

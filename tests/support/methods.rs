@@ -1,0 +1,397 @@
+//! The other methods through the same trainer: full fine-tuning against PyTorch
+//! (`fixtures/full/`, made by its `make_fixture.py`), Half Fine-Tuning's frozen half, packed
+//! batches against unpacked ones, and LoRA dropout.
+
+use std::collections::BTreeMap;
+
+use webtune::burn::tensor::{Int, Tensor, TensorData};
+use webtune::data::{Encoded, batches};
+use webtune::device::read_f32;
+use webtune::io::MemorySource;
+use webtune::io::safetensors::SafetensorsFile;
+use webtune::models::{LinearLayers, Model, Placement, load_checkpoint_to};
+use webtune::numerics::{Agreement, Tolerance, compare};
+use webtune::train::{
+    AdamWConfig, Batch, Method, Schedule, ScheduleKind, TrainConfig, Trainer, causal_lm_loss,
+    params, prepare_model, select_half,
+};
+use webtune::{ComputeDevice, Result, Tier};
+
+const FULL_REFERENCE: &str = include_str!("../fixtures/full/reference.json");
+const FULL_GRADS: &[u8] = include_bytes!("../fixtures/full/grads.safetensors");
+const FULL_FINAL: &[u8] = include_bytes!("../fixtures/full/final.safetensors");
+
+/// The tiny Llama on `device`'s autodiff twin, prepared for `config`'s method.
+async fn tiny_llama_for(device: &ComputeDevice, config: &TrainConfig) -> Result<Model> {
+    let placement = Placement {
+        device: device.autodiff(),
+        max_tensor_bytes: device.max_tensor_bytes(),
+    };
+    let mut model = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement)
+        .await?
+        .model;
+    prepare_model(&mut model, config, &placement.device)?;
+    Ok(model)
+}
+
+fn full() -> TrainConfig {
+    TrainConfig {
+        method: Method::Full,
+        ..TrainConfig::default()
+    }
+}
+
+/// Every parameter by its transformers name, from our module paths: values (or gradients)
+/// flattened in PyTorch's layout (linear weights transposed back to `[out, in]`, row blocks
+/// of a vocabulary matrix joined).
+fn by_hf_name(model: &Model, tensors: Vec<(String, Vec<f32>)>) -> BTreeMap<String, Vec<f32>> {
+    let linear: BTreeMap<String, [usize; 2]> = model
+        .linear_layers()
+        .into_iter()
+        .map(|(path, l)| (format!("{path}.weight"), l.shape()))
+        .collect();
+    let mut out: BTreeMap<String, Vec<f32>> = BTreeMap::new();
+    for (path, values) in tensors {
+        let rest = path.strip_prefix("Llama.").expect("a Llama path");
+        let name = match rest.split_once(".chunks.") {
+            Some(("lm_head", _)) => "lm_head.weight".to_string(),
+            Some((matrix, _)) => format!("model.{matrix}.weight"),
+            None => format!("model.{rest}"),
+        };
+        let values = match linear.get(&name) {
+            Some(&[inp, o]) => webtune::nn::transpose(&values, inp, o),
+            None => values,
+        };
+        out.entry(name).or_default().extend(values);
+    }
+    out
+}
+
+async fn host(tensors: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, Vec<f32>)>> {
+    let mut out = Vec::new();
+    for (name, t) in tensors {
+        let values = read_f32(t, &name).await?;
+        out.push((name, values));
+    }
+    Ok(out)
+}
+
+async fn fixture_tensors(name: &str, bytes: &[u8]) -> Result<BTreeMap<String, Vec<f32>>> {
+    let source = MemorySource::new(name, bytes.to_vec());
+    let file = SafetensorsFile::open(&source).await?;
+    let mut out = BTreeMap::new();
+    for key in file.tensors.keys() {
+        out.insert(key.clone(), file.read_f32(&source, key).await?);
+    }
+    Ok(out)
+}
+
+fn lora_batches() -> Vec<Batch> {
+    let reference: serde_json::Value = serde_json::from_str(crate::LORA_REFERENCE_JSON).unwrap();
+    reference["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| Batch {
+            ids: serde_json::from_value(b["ids"].clone()).unwrap(),
+            labels: serde_json::from_value(b["labels"].clone()).unwrap(),
+            segments: None,
+        })
+        .collect()
+}
+
+/// Full fine-tuning: one backward pass gives PyTorch's gradient for every parameter of the
+/// tiny Llama (relative to each tensor's largest entry: 1e-3 on the CPU backend, 1e-2 on GPUs).
+pub async fn full_gradients_match_pytorch(device: &ComputeDevice) -> Result<Agreement> {
+    let reference: serde_json::Value = serde_json::from_str(FULL_REFERENCE).unwrap();
+    let model = tiny_llama_for(device, &full()).await?;
+    let trainable = params::trainable(&model);
+    let loss = causal_lm_loss(&model, &lora_batches()[0], &device.autodiff())?;
+    let grads = loss.clone().backward();
+    let loss = read_f32(loss, "loss").await?;
+    let want_loss = reference["loss"].as_f64().unwrap() as f32;
+    let mut worst = compare("loss", &loss, &[want_loss], Tolerance::new(0.0, 1e-5))?;
+    let grads = params::gradients(&model, &grads);
+    assert_eq!(grads.len(), trainable.len(), "a gradient per parameter");
+    let got = by_hf_name(&model, host(grads).await?);
+    let want = fixture_tensors("grads.safetensors", FULL_GRADS).await?;
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same parameters as transformers"
+    );
+    let tol = crate::lora_tolerance(device.tier());
+    for (name, want) in &want {
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        worst = worst.worst(compare(
+            name,
+            &got[name],
+            want,
+            Tolerance::new(tol * scale, 0.0),
+        )?);
+    }
+    Ok(worst)
+}
+
+/// Full fine-tuning: 20 AdamW steps over every parameter follow PyTorch's loss, learning rate
+/// and gradient norm at every step, and end at PyTorch's parameter values. Returns the worst
+/// relative loss error.
+pub async fn full_trajectory_matches_pytorch(device: &ComputeDevice) -> Result<f64> {
+    let reference: serde_json::Value = serde_json::from_str(FULL_REFERENCE).unwrap();
+    let mut model = tiny_llama_for(device, &full()).await?;
+    let opt = &reference["trajectory"]["optimizer"];
+    let f = |k: &str| opt[k].as_f64().unwrap();
+    let mut trainer = Trainer::new(
+        AdamWConfig {
+            lr: f("lr"),
+            betas: (0.9, 0.999),
+            eps: f("eps"),
+            weight_decay: f("weight_decay"),
+        },
+        Schedule {
+            kind: ScheduleKind::Cosine,
+            warmup_steps: f("warmup_steps") as usize,
+            total_steps: f("steps") as usize,
+        },
+        Some(f("max_grad_norm")),
+    );
+    let batches = lora_batches();
+    let tol = f64::from(crate::lora_tolerance(device.tier()));
+    let mut worst = 0f64;
+    let ad = device.autodiff();
+    for (k, want) in reference["trajectory"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let report = trainer
+            .step(&mut model, &batches[k % batches.len()], &ad)
+            .await?;
+        let rel = |got: f64, key: &str| {
+            let want = want[key].as_f64().unwrap();
+            (got - want).abs() / want.abs().max(1e-12)
+        };
+        let (loss_err, norm_err) = (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
+        assert!(
+            loss_err <= tol && norm_err <= tol && !report.skipped,
+            "full step {k}: loss {} (PyTorch {}), grad norm {} (PyTorch {})",
+            report.loss,
+            want["loss"],
+            report.grad_norm,
+            want["grad_norm"]
+        );
+        assert!((report.lr - want["lr"].as_f64().unwrap()).abs() <= 1e-12);
+        worst = worst.max(loss_err);
+    }
+    let all = params::all(&model)
+        .into_iter()
+        .map(|(p, v, _)| (p, v))
+        .collect();
+    let got = by_hf_name(&model, host(all).await?);
+    for (name, want) in fixture_tensors("final.safetensors", FULL_FINAL).await? {
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        compare(
+            &format!("{name} after 20 steps"),
+            &got[&name],
+            &want,
+            Tolerance::new(tol as f32 * scale, 0.0),
+        )?;
+    }
+    Ok(worst)
+}
+
+/// Half Fine-Tuning: after one step, exactly the chosen half moved — each chosen parameter
+/// to where full fine-tuning's first step (without clipping, which couples parameters) puts
+/// it — and every other parameter is bit-identical to the base. Returns how many tensors of
+/// how many were trained.
+pub async fn half_fine_tuning_trains_only_its_half(
+    device: &ComputeDevice,
+) -> Result<(usize, usize)> {
+    let ad = device.autodiff();
+    let batch = &lora_batches()[0];
+    let trainer = || {
+        Trainer::new(
+            AdamWConfig {
+                lr: 1e-3,
+                ..AdamWConfig::default()
+            },
+            Schedule {
+                kind: ScheduleKind::Constant,
+                warmup_steps: 0,
+                total_steps: 1,
+            },
+            None,
+        )
+    };
+    let values = |model: &Model| {
+        let all: Vec<(String, Tensor<1>)> = params::all(model)
+            .into_iter()
+            .map(|(p, v, _)| (p, v))
+            .collect();
+        host(all)
+    };
+    let mut whole = tiny_llama_for(device, &full()).await?;
+    trainer().step(&mut whole, batch, &ad).await?;
+    let whole = values(&whole).await?;
+
+    let half_config = TrainConfig {
+        method: Method::Half,
+        ..TrainConfig::default()
+    };
+    let mut half = tiny_llama_for(device, &half_config).await?;
+    let before = values(&half).await?;
+    let chosen = select_half(&mut half, 11, 0);
+    assert_eq!(params::trainable(&half).len(), chosen.len());
+    trainer().step(&mut half, batch, &ad).await?;
+    let after = values(&half).await?;
+    let tol = Tolerance::new(1e-6, 1e-5);
+    for (((path, a), (_, b)), (_, w)) in after.iter().zip(&before).zip(&whole) {
+        if chosen.contains(path) {
+            compare(path, a, w, tol)?;
+            assert_ne!(a, b, "{path} was chosen but did not move");
+        } else {
+            assert!(
+                a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{path} was frozen but changed"
+            );
+        }
+    }
+    Ok((chosen.len(), after.len()))
+}
+
+/// Examples of several lengths whose labels train their second half.
+fn examples() -> Vec<Encoded> {
+    let lengths = [7, 3, 11, 5, 9, 4, 6];
+    lengths
+        .iter()
+        .enumerate()
+        .map(|(n, &len)| {
+            let ids: Vec<u32> = (0..len)
+                .map(|t| ((n * 37 + t * 11) % 300 + 3) as u32)
+                .collect();
+            let labels = ids
+                .iter()
+                .enumerate()
+                .map(|(t, &id)| {
+                    if t >= len / 2 {
+                        i64::from(id)
+                    } else {
+                        webtune::train::IGNORE
+                    }
+                })
+                .collect();
+            Encoded {
+                ids,
+                labels,
+                truncated: false,
+                line: n + 1,
+            }
+        })
+        .collect()
+}
+
+/// Packing: the same examples packed several to a row (no attention across them, positions
+/// restarting) give the loss and every gradient that one example per row gives, for the tiny
+/// Llama (RoPE) and GPT-2 (learned positions). Returns the worst gradient difference.
+pub async fn packed_batches_match_unpacked(device: &ComputeDevice) -> Result<f32> {
+    let examples = examples();
+    let order: Vec<usize> = (0..examples.len()).collect();
+    let unpacked = batches(&examples, &order, examples.len(), 0, None);
+    let packed = batches(&examples, &order, examples.len(), 0, Some(16));
+    assert_eq!(unpacked.len(), 1);
+    assert_eq!(packed.len(), 1);
+    assert!(
+        packed[0].ids.len() < examples.len() && packed[0].ids[0].len() <= 16,
+        "rows really hold several examples"
+    );
+    assert_eq!(packed[0].trained_tokens(), unpacked[0].trained_tokens());
+    let placement = Placement {
+        device: device.autodiff(),
+        max_tensor_bytes: device.max_tensor_bytes(),
+    };
+    let mut worst = 0f32;
+    for family in ["llama", "gpt2"] {
+        let mut run = Vec::new();
+        for batch in [&unpacked[0], &packed[0]] {
+            let mut model = load_checkpoint_to(family, crate::tiny_files(family), &placement)
+                .await?
+                .model;
+            prepare_model(&mut model, &full(), &placement.device)?;
+            let loss = causal_lm_loss(&model, batch, &placement.device)?;
+            let grads = loss.clone().backward();
+            let loss = read_f32(loss, "loss").await?;
+            run.push((loss, host(params::gradients(&model, &grads)).await?));
+        }
+        let tol = Tolerance::new(2e-6, 1e-4);
+        compare(&format!("{family} packed loss"), &run[1].0, &run[0].0, tol)?;
+        for ((name, a), (_, b)) in run[1].1.iter().zip(&run[0].1) {
+            worst = worst.max(compare(&format!("{family} {name}"), a, b, tol)?.max_abs_diff);
+        }
+    }
+    Ok(worst)
+}
+
+/// LoRA dropout while training: losses differ from the run without it, repeat exactly from
+/// the same seed, and evaluation (`valid()`) applies no dropout.
+pub async fn lora_dropout_is_seeded_and_off_in_evaluation(device: &ComputeDevice) -> Result<()> {
+    use webtune::burn::module::Module;
+    let ad = device.autodiff();
+    let batch = &lora_batches()[0];
+    let config = |dropout| TrainConfig {
+        lora: webtune::lora::LoraConfig {
+            r: 4,
+            lora_alpha: 8.0,
+            lora_dropout: dropout,
+            ..Default::default()
+        },
+        ..TrainConfig::default()
+    };
+    let mut losses = Vec::new();
+    let mut eval = Vec::new();
+    for dropout in [0.0, 0.5, 0.5] {
+        let mut model = tiny_llama_for(device, &config(dropout)).await?;
+        let mut trainer = Trainer::new(
+            AdamWConfig {
+                lr: 1e-2,
+                ..AdamWConfig::default()
+            },
+            Schedule {
+                kind: ScheduleKind::Constant,
+                warmup_steps: 0,
+                total_steps: 3,
+            },
+            None,
+        );
+        trainer.seed = 5;
+        let mut run = Vec::new();
+        for _ in 0..3 {
+            run.push(trainer.step(&mut model, batch, &ad).await?.loss);
+        }
+        losses.push(run);
+        // After B moved, the evaluation copy must be deterministic and dropout-free.
+        let inference = model.valid();
+        let ids: Vec<i32> = batch.ids[0].iter().map(|&i| i as i32).collect();
+        let n = ids.len();
+        let input =
+            || Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), device.device());
+        use webtune::models::CausalLm;
+        let first = read_f32(inference.forward(input()), "eval").await?;
+        let second = read_f32(inference.forward(input()), "eval").await?;
+        assert_eq!(first, second, "evaluation must not drop anything");
+        eval.push(first);
+    }
+    assert_ne!(losses[0][1..], losses[1][1..], "dropout changed nothing");
+    let exact = device.tier() == Tier::Cpu;
+    for (a, b) in losses[1].iter().zip(&losses[2]) {
+        assert!(
+            if exact {
+                a == b
+            } else {
+                (a - b).abs() <= 1e-6 * a.abs()
+            },
+            "the same seed gave other dropout masks: {a} vs {b}"
+        );
+    }
+    Ok(())
+}
