@@ -33,6 +33,32 @@ fn check(tier: Tier) {
         panic!("{tier}: {err}");
     }
     eprintln!("{tier}: greedy generation in {:.1?}", start.elapsed());
+
+    // Kept in 4-bit blocks on the device (QLoRA-style): the Q4_1 blocks come back, so the
+    // numbers stay transformers'.
+    let (_, quantized) = block_on(Model::load_gguf(
+        &file,
+        &source,
+        &Placement::of(&device).quantized(),
+    ))
+    .unwrap();
+    let bytes = |m: &Model| -> usize {
+        use webtune::models::LinearLayers;
+        m.linear_layers()
+            .iter()
+            .map(|(_, l)| l.weight.bytes())
+            .sum()
+    };
+    match block_on(llama_logits_match_transformers(&quantized, &device)) {
+        Ok(agreement) => eprintln!(
+            "{tier}: 4-bit base ({} MiB of projections instead of {} MiB) vs transformers: max \
+             |Δ| {:.1e}",
+            bytes(&quantized) >> 20,
+            bytes(&model) >> 20,
+            agreement.max_abs_diff
+        ),
+        Err(err) => panic!("{tier} quantized: {err}"),
+    }
 }
 
 #[test]

@@ -64,6 +64,17 @@ tiered_tests! {
     half_fine_tuning_trains_only_its_half => super::half_fine_tuning;
     packed_batches_match_unpacked => super::packing;
     lora_dropout_is_seeded_and_off_in_evaluation => webtune_tests::lora_dropout_is_seeded_and_off_in_evaluation;
+    quantized_base_trains_lora => super::quantized_base;
+}
+
+async fn quantized_base(device: &ComputeDevice) -> webtune::Result<()> {
+    let (q, d, drift) = webtune_tests::quantized_base_trains_lora(device).await?;
+    eprintln!(
+        "{}: 4-bit base {q} bytes vs dense {d}; logits vs the f32 model max |Δ| {drift:.1e}; \
+         LoRA gradients equal the dequantized twin's",
+        device.tier()
+    );
+    Ok(())
 }
 
 async fn full_fine_tuning(device: &ComputeDevice) -> webtune::Result<()> {

@@ -63,10 +63,7 @@ pub async fn tiny_llama_with_peft_adapter(device: &ComputeDevice) -> Result<Mode
 
 /// The tiny Llama on `device`'s autodiff twin, base frozen, with `fixture`'s adapter loaded.
 pub async fn tiny_llama_with(device: &ComputeDevice, fixture: &PeftFixture) -> Result<Model> {
-    let placement = Placement {
-        device: device.autodiff(),
-        max_tensor_bytes: device.max_tensor_bytes(),
-    };
+    let placement = Placement::training(device);
     let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
     let mut model = loaded.model.no_grad();
     let weights = MemorySource::new("adapter_model.safetensors", fixture.weights.to_vec());
@@ -425,10 +422,7 @@ async fn resume_with(
         seed: 3,
         ..base_config
     };
-    let placement = Placement {
-        device: device.autodiff(),
-        max_tensor_bytes: device.max_tensor_bytes(),
-    };
+    let placement = Placement::training(device);
     let fresh = || async {
         let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
         let mut model = loaded.model;

@@ -23,10 +23,7 @@ const FULL_FINAL: &[u8] = include_bytes!("../fixtures/full/final.safetensors");
 
 /// The tiny Llama on `device`'s autodiff twin, prepared for `config`'s method.
 async fn tiny_llama_for(device: &ComputeDevice, config: &TrainConfig) -> Result<Model> {
-    let placement = Placement {
-        device: device.autodiff(),
-        max_tensor_bytes: device.max_tensor_bytes(),
-    };
+    let placement = Placement::training(device);
     let mut model = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement)
         .await?
         .model;
@@ -52,7 +49,7 @@ fn by_hf_name(model: &Model, tensors: Vec<(String, Vec<f32>)>) -> BTreeMap<Strin
         .collect();
     let mut out: BTreeMap<String, Vec<f32>> = BTreeMap::new();
     for (path, values) in tensors {
-        let rest = path.strip_prefix("Llama.").expect("a Llama path");
+        let rest = path.as_str();
         let name = match rest.split_once(".chunks.") {
             Some(("lm_head", _)) => "lm_head.weight".to_string(),
             Some((matrix, _)) => format!("model.{matrix}.weight"),
@@ -306,10 +303,7 @@ pub async fn packed_batches_match_unpacked(device: &ComputeDevice) -> Result<f32
         "rows really hold several examples"
     );
     assert_eq!(packed[0].trained_tokens(), unpacked[0].trained_tokens());
-    let placement = Placement {
-        device: device.autodiff(),
-        max_tensor_bytes: device.max_tensor_bytes(),
-    };
+    let placement = Placement::training(device);
     let mut worst = 0f32;
     for family in ["llama", "gpt2"] {
         let mut run = Vec::new();
@@ -394,4 +388,116 @@ pub async fn lora_dropout_is_seeded_and_off_in_evaluation(device: &ComputeDevice
         );
     }
     Ok(())
+}
+
+/// The dense twin of a quantized model: every 4-bit weight replaced by its dequantized f32
+/// values, so that both must compute the same numbers.
+fn dequantized_twin(model: &Model) -> Model {
+    use webtune::burn::module::Param;
+    use webtune::nn::Weight;
+    let mut twin = model.clone();
+    for (_, linear) in twin.linear_layers_mut() {
+        if linear.weight.is_quantized() {
+            let values = linear.weight.val();
+            linear.weight = Weight::Dense(Param::from_tensor(values).set_require_grad(false));
+        }
+    }
+    twin
+}
+
+/// A QLoRA-style base (every linear weight of the tiny Llama in 4-bit blocks): it takes about
+/// a fifth of the dense bytes, computes exactly what its dequantized dense twin computes, close
+/// to the original model, and LoRA on it gets the twin's gradients; full fine-tuning of it is
+/// refused. Returns (quantized bytes, dense bytes, max |Δ| logits vs the original model).
+pub async fn quantized_base_trains_lora(device: &ComputeDevice) -> Result<(usize, usize, f32)> {
+    use webtune::burn::module::Module;
+    use webtune::models::CausalLm;
+    let placement = Placement::training(device);
+    let files = || crate::tiny_files("llama");
+    let dense = load_checkpoint_to("llama", files(), &placement)
+        .await?
+        .model;
+    let quantized = load_checkpoint_to("llama", files(), &placement.clone().quantized())
+        .await?
+        .model;
+    let bytes = |m: &Model| -> usize {
+        m.linear_layers()
+            .iter()
+            .map(|(_, l)| l.weight.bytes())
+            .sum()
+    };
+    let (q_bytes, d_bytes) = (bytes(&quantized), bytes(&dense));
+    assert!(
+        quantized
+            .linear_layers()
+            .iter()
+            .all(|(_, l)| l.weight.is_quantized()),
+        "every projection of the tiny Llama fits 4-bit blocks"
+    );
+    assert_eq!(q_bytes * 16, d_bytes * 3, "6 bits a weight instead of 32");
+
+    let batch = &lora_batches()[0];
+    let (rows, seq) = batch.shape()?;
+    let ids: Vec<i32> = batch.ids.iter().flatten().map(|&i| i as i32).collect();
+    let input =
+        || Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [rows, seq]), device.device());
+    let original = read_f32(dense.valid().forward(input()), "dense").await?;
+    let q_logits = read_f32(quantized.valid().forward(input()), "quantized").await?;
+    let twin_logits = read_f32(
+        dequantized_twin(&quantized).valid().forward(input()),
+        "twin",
+    )
+    .await?;
+    compare(
+        "4-bit vs its dequantized twin",
+        &q_logits,
+        &twin_logits,
+        Tolerance::new(1e-5, 1e-5),
+    )?;
+    let drift = original
+        .iter()
+        .zip(&q_logits)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+
+    // LoRA on the 4-bit base: the twin's gradients.
+    let config = TrainConfig {
+        lora: webtune::lora::LoraConfig {
+            r: 4,
+            lora_alpha: 8.0,
+            ..Default::default()
+        },
+        ..TrainConfig::default()
+    };
+    let mut grads = Vec::new();
+    for base in [quantized.clone(), dequantized_twin(&quantized)] {
+        let mut model = base;
+        prepare_model(&mut model, &config, &placement.device)?;
+        // B non-zero so that A's gradient is not zero either.
+        params::map(&mut model, |path, value, trainable| {
+            (trainable && path.ends_with("low_rank.b"))
+                .then(|| (value.ones_like().mul_scalar(0.05), true))
+        });
+        let loss = causal_lm_loss(&model, batch, &placement.device)?;
+        let g = loss.backward();
+        grads.push(host(params::gradients(&model, &g)).await?);
+    }
+    assert_eq!(
+        grads[0].len(),
+        28,
+        "A and B of 14 layers, nothing of the base"
+    );
+    for ((name, a), (_, b)) in grads[0].iter().zip(&grads[1]) {
+        compare(
+            &format!("4-bit base: {name}"),
+            a,
+            b,
+            Tolerance::new(1e-5, 1e-4),
+        )?;
+    }
+    let mut full_on_quantized = quantized;
+    let err = prepare_model(&mut full_on_quantized, &full(), &placement.device)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("quantized"), "{err}");
+    Ok((q_bytes, d_bytes, drift))
 }

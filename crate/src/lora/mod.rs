@@ -98,7 +98,9 @@ pub fn merge(model: &mut impl LinearLayers) {
             if let Some(m) = &branch.magnitude {
                 weight = weight * (m.val() / branch.column_norms(linear.weight.val()));
             }
-            linear.weight = Param::from_tensor(weight.detach()).set_require_grad(false);
+            linear.weight = crate::nn::Weight::Dense(
+                Param::from_tensor(weight.detach()).set_require_grad(false),
+            );
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Placement {
     pub device: Device,
     /// The largest tensor the device's kernels can bind, in bytes.
     pub max_tensor_bytes: u64,
+    /// Keep linear layers' weights in 4-bit blocks (QLoRA-style frozen base).
+    pub quantize: bool,
 }
 
 impl Placement {
@@ -33,7 +35,22 @@ impl Placement {
         Self {
             device: device.device().clone(),
             max_tensor_bytes: device.max_tensor_bytes(),
+            quantize: false,
         }
+    }
+
+    /// Tensors on the autodiff twin of `device` (for training), within its binding limit.
+    pub fn training(device: &ComputeDevice) -> Self {
+        Self {
+            device: device.autodiff(),
+            ..Self::of(device)
+        }
+    }
+
+    /// The same, with linear layers' weights kept in 4-bit blocks ([`crate::nn::Quant4`]).
+    pub fn quantized(mut self) -> Self {
+        self.quantize = true;
+        self
     }
 
     /// The same device with a smaller limit (tests use it to force splitting).
@@ -254,14 +271,20 @@ pub async fn linear(
     prefix: &str,
     [out, inp]: [usize; 2],
     bias: bool,
-    device: &Device,
+    placement: &Placement,
 ) -> Result<Linear> {
     let weight = w.read(&format!("{prefix}.weight"), &[out, inp]).await?;
     let bias = match bias {
         true => Some(w.read(&format!("{prefix}.bias"), &[out]).await?),
         false => None,
     };
-    Ok(Linear::from_torch(weight, [out, inp], bias, device))
+    Ok(Linear::from_torch_quantized(
+        weight,
+        [out, inp],
+        bias,
+        placement.quantize,
+        &placement.device,
+    ))
 }
 
 /// Reads an RMSNorm scale `{name}` of width `n`.

@@ -3,14 +3,54 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::LowRank;
+use super::{LowRank, Quant4};
+
+/// A linear layer's `[in, out]` weight: dense f32, or frozen in 4-bit blocks (QLoRA-style).
+#[derive(Module, Debug)]
+pub enum Weight {
+    /// f32 values.
+    Dense(Param<Tensor<2>>),
+    /// 4-bit blocks, dequantized where used; never trained.
+    Quantized(Quant4),
+}
+
+impl Weight {
+    /// The `[in, out]` values (dequantized when quantized).
+    pub fn val(&self) -> Tensor<2> {
+        match self {
+            Weight::Dense(w) => w.val(),
+            Weight::Quantized(q) => q.dequantize(),
+        }
+    }
+
+    /// `[in, out]`.
+    pub fn dims(&self) -> [usize; 2] {
+        match self {
+            Weight::Dense(w) => w.dims(),
+            Weight::Quantized(q) => q.dims(),
+        }
+    }
+
+    /// Whether it is stored quantized.
+    pub fn is_quantized(&self) -> bool {
+        matches!(self, Weight::Quantized(_))
+    }
+
+    /// Bytes it takes on the device.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Weight::Dense(w) => w.dims().iter().product::<usize>() * 4,
+            Weight::Quantized(q) => q.bytes(),
+        }
+    }
+}
 
 /// A linear projection `y = x·W + b`, with `W` stored `[in, out]`, plus an optional low-rank
 /// branch that adapters (LoRA) attach by module path.
 #[derive(Module, Debug)]
 pub struct Linear {
     /// `[in, out]`.
-    pub weight: Param<Tensor<2>>,
+    pub weight: Weight,
     /// `[out]`, when the layer has a bias.
     pub bias: Option<Param<Tensor<1>>>,
     /// A trainable low-rank branch added to the output, when an adapter is attached.
@@ -25,8 +65,26 @@ impl Linear {
         bias: Option<Vec<f32>>,
         device: &Device,
     ) -> Self {
+        Self::from_torch_quantized(weight, [out_features, in_features], bias, false, device)
+    }
+
+    /// A layer from a PyTorch-layout weight, quantized as [`Linear::from_in_out_quantized`]
+    /// says.
+    pub fn from_torch_quantized(
+        weight: Vec<f32>,
+        [out_features, in_features]: [usize; 2],
+        bias: Option<Vec<f32>>,
+        quantize: bool,
+        device: &Device,
+    ) -> Self {
         let transposed = transpose(&weight, out_features, in_features);
-        Self::from_in_out(transposed, [in_features, out_features], bias, device)
+        Self::from_in_out_quantized(
+            transposed,
+            [in_features, out_features],
+            bias,
+            quantize,
+            device,
+        )
     }
 
     /// A layer from a weight already stored `[in, out]` (GPT-2's `Conv1D`), row-major.
@@ -45,10 +103,28 @@ impl Linear {
             ))
         });
         Self {
-            weight: Param::from_tensor(weight),
+            weight: Weight::Dense(Param::from_tensor(weight)),
             bias,
             low_rank: None,
         }
+    }
+
+    /// A layer from a weight stored `[in, out]`, kept in 4-bit blocks on the device when
+    /// `quantize` is set and its shape allows ([`Quant4::fits`]), dense otherwise.
+    pub fn from_in_out_quantized(
+        weight: Vec<f32>,
+        [in_features, out_features]: [usize; 2],
+        bias: Option<Vec<f32>>,
+        quantize: bool,
+        device: &Device,
+    ) -> Self {
+        let shape = [in_features, out_features];
+        if !(quantize && Quant4::fits(shape)) {
+            return Self::from_in_out(weight, shape, bias, device);
+        }
+        let mut layer = Self::from_in_out(Vec::new(), [0, out_features], bias, device);
+        layer.weight = Weight::Quantized(Quant4::new(&weight, shape, device));
+        layer
     }
 
     /// `[.., in]` → `[.., out]`. With a branch: `x·W + b + scale·(drop(x)·A)·B`; with DoRA's

@@ -84,8 +84,9 @@ impl LowRank {
 
     /// `[.., in]` → `[.., out]`: `scale · (x·A)·B`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let a = self.a.val().unsqueeze::<D>();
-        let b = self.b.val().unsqueeze::<D>();
-        x.matmul(a).matmul(b).mul_scalar(self.scale)
+        // `linear` folds the batch dimensions into rows: two plain matmuls, not broadcast
+        // batched ones.
+        let linear = burn::tensor::module::linear;
+        linear(linear(x, self.a.val(), None), self.b.val(), None).mul_scalar(self.scale)
     }
 }

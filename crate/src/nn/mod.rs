@@ -4,11 +4,13 @@
 mod activation;
 mod layers;
 mod low_rank;
+mod quant;
 mod rope;
 mod vocab;
 
 pub use activation::{gelu, gelu_tanh};
-pub use layers::{LayerNorm, Linear, RmsNorm, transpose};
+pub use layers::{LayerNorm, Linear, RmsNorm, Weight, transpose};
 pub use low_rank::LowRank;
+pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};
 pub use vocab::VocabMatrix;

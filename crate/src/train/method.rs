@@ -45,6 +45,20 @@ pub fn prepare_model<M>(model: &mut M, config: &TrainConfig, device: &Device) ->
 where
     M: LinearLayers + Module,
 {
+    let quantized = model
+        .linear_layers()
+        .iter()
+        .any(|(_, l)| l.weight.is_quantized());
+    if quantized && config.method != Method::Lora {
+        return Err(crate::Error::Adapter {
+            name: "config".into(),
+            problem: format!(
+                "method {:?} trains the base's weights, which are loaded quantized (4-bit, \
+                 frozen); load the model without quantization, or train LoRA/DoRA",
+                config.method
+            ),
+        });
+    }
     match config.method {
         Method::Lora => {
             *model = model.clone().no_grad();
@@ -134,22 +148,22 @@ mod tests {
     use super::*;
 
     fn llama_paths(layers: usize) -> Vec<String> {
-        let mut paths = vec!["Llama.embed_tokens.chunks.0".to_string()];
+        let mut paths = vec!["embed_tokens.chunks.0".to_string()];
         for n in 0..layers {
             for p in ["q_proj", "k_proj", "v_proj", "o_proj"] {
-                paths.push(format!("Llama.layers.{n}.self_attn.{p}.weight"));
+                paths.push(format!("layers.{n}.self_attn.{p}.weight"));
             }
-            paths.push(format!("Llama.layers.{n}.self_attn.q_proj.bias"));
+            paths.push(format!("layers.{n}.self_attn.q_proj.bias"));
             for p in ["gate_proj", "up_proj", "down_proj"] {
-                paths.push(format!("Llama.layers.{n}.mlp.{p}.weight"));
+                paths.push(format!("layers.{n}.mlp.{p}.weight"));
             }
             for p in ["input_layernorm", "post_attention_layernorm"] {
-                paths.push(format!("Llama.layers.{n}.{p}.weight"));
+                paths.push(format!("layers.{n}.{p}.weight"));
             }
         }
-        paths.push("Llama.norm.weight".into());
-        paths.push("Llama.lm_head.chunks.0".into());
-        paths.push("Llama.lm_head.chunks.1".into());
+        paths.push("norm.weight".into());
+        paths.push("lm_head.chunks.0".into());
+        paths.push("lm_head.chunks.1".into());
         paths
     }
 
@@ -161,7 +175,7 @@ mod tests {
             let count = |prefix: &str, names: &[&str]| {
                 names
                     .iter()
-                    .filter(|p| chosen.contains(&format!("Llama.layers.{n}.{prefix}{p}.weight")))
+                    .filter(|p| chosen.contains(&format!("layers.{n}.{prefix}{p}.weight")))
                     .count()
             };
             assert_eq!(
@@ -174,7 +188,7 @@ mod tests {
                 1
             );
             // A bias goes with its weight.
-            let q = format!("Llama.layers.{n}.self_attn.q_proj");
+            let q = format!("layers.{n}.self_attn.q_proj");
             assert_eq!(
                 chosen.contains(&format!("{q}.weight")),
                 chosen.contains(&format!("{q}.bias"))
@@ -182,8 +196,8 @@ mod tests {
         }
         // The head's row blocks are one unit.
         assert_eq!(
-            chosen.contains("Llama.lm_head.chunks.0"),
-            chosen.contains("Llama.lm_head.chunks.1")
+            chosen.contains("lm_head.chunks.0"),
+            chosen.contains("lm_head.chunks.1")
         );
     }
 

@@ -1,5 +1,5 @@
 //! A model's trainable tensors, found by walking its modules: every float parameter that
-//! requires a gradient, named by its module path (`Llama.layers.0.self_attn.q_proj.weight`,
+//! requires a gradient, named by its module path (`layers.0.self_attn.q_proj.weight`,
 //! `….q_proj.low_rank.a`). LoRA's branches, DoRA's magnitudes, a fully trainable model and
 //! Half Fine-Tuning's chosen half are all "the parameters that require a gradient", so one
 //! trainer and one optimizer serve every method. Tensors are handled flattened (`[n]`), which
@@ -8,13 +8,20 @@
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Gradients, Tensor};
 
-/// The module path of the parameter being visited.
+/// The module path of the parameter being visited. Enum variants (`Model::Llama`,
+/// `Weight::Dense`) add no segment, so a path names what a layer is, not how it is stored:
+/// `layers.0.self_attn.q_proj.weight`.
 #[derive(Default)]
 struct PathStack(Vec<String>);
 
 impl PathStack {
-    fn enter(&mut self, name: &str) {
-        self.0.push(name.to_string());
+    fn enter(&mut self, name: &str, container: &str) {
+        let variant = container.starts_with("Enum:");
+        self.0.push(if variant {
+            String::new()
+        } else {
+            name.to_string()
+        });
     }
 
     fn exit(&mut self) {
@@ -22,7 +29,13 @@ impl PathStack {
     }
 
     fn joined(&self) -> String {
-        self.0.join(".")
+        let parts: Vec<&str> = self
+            .0
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.join(".")
     }
 }
 
@@ -34,8 +47,8 @@ struct Visit<F> {
 }
 
 impl<F: FnMut(&str, &Tensor<1>, bool)> ModuleVisitor for Visit<F> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.enter(name);
+    fn enter_module(&mut self, name: &str, container: &str) {
+        self.path.enter(name, container);
     }
 
     fn exit_module(&mut self, _: &str, _: &str) {
@@ -58,8 +71,8 @@ struct Map<F> {
 }
 
 impl<F: FnMut(&str, Tensor<1>, bool) -> Option<(Tensor<1>, bool)>> ModuleMapper for Map<F> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.enter(name);
+    fn enter_module(&mut self, name: &str, container: &str) {
+        self.path.enter(name, container);
     }
 
     fn exit_module(&mut self, _: &str, _: &str) {
@@ -117,8 +130,8 @@ pub fn gradients<M: Module>(model: &M, grads: &Gradients) -> Vec<(String, Tensor
         out: Vec<(String, Tensor<1>)>,
     }
     impl ModuleVisitor for Collect<'_> {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.enter(name);
+        fn enter_module(&mut self, name: &str, container: &str) {
+            self.path.enter(name, container);
         }
         fn exit_module(&mut self, _: &str, _: &str) {
             self.path.exit();

@@ -49,6 +49,10 @@ pub struct Args {
     /// Pack several examples into each sequence (no attention across them).
     #[arg(long)]
     packing: bool,
+    /// Keep the frozen base's linear layers in 4-bit blocks on the device (QLoRA-style;
+    /// LoRA and DoRA only).
+    #[arg(long)]
+    quantize: bool,
     /// Passes over the data.
     #[arg(long)]
     epochs: Option<usize>,
@@ -254,9 +258,9 @@ fn accuracy(
 pub fn run(args: Args) -> webtune::Result<()> {
     let config = config(&args)?;
     let (device, _) = model::load_device(&args.model)?;
-    let placement = Placement {
-        device: device.autodiff(),
-        max_tensor_bytes: device.max_tensor_bytes(),
+    let placement = match args.quantize {
+        true => Placement::training(&device).quantized(),
+        false => Placement::training(&device),
     };
     let name = args.model.model.display().to_string();
     let loaded = block_on(load_checkpoint_to(

@@ -179,7 +179,13 @@ pub async fn load(config: &Gpt2Config, w: &impl Weights, placement: &Placement) 
     let conv1d = |name: String, [inp, out]: [usize; 2]| async move {
         let weight = w.read(&format!("{name}.weight"), &[inp, out]).await?;
         let bias = w.read(&format!("{name}.bias"), &[out]).await?;
-        Ok::<_, crate::Error>(Linear::from_in_out(weight, [inp, out], Some(bias), device))
+        Ok::<_, crate::Error>(Linear::from_in_out_quantized(
+            weight,
+            [inp, out],
+            Some(bias),
+            placement.quantize,
+            device,
+        ))
     };
     let mut h = Vec::with_capacity(c.n_layer);
     for n in 0..c.n_layer {

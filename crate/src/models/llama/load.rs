@@ -24,12 +24,33 @@ pub async fn load(config: &LlamaConfig, w: &impl Weights, placement: &Placement)
                     &p("self_attn.q_proj"),
                     [heads * d, h],
                     c.qkv_bias,
-                    device,
+                    placement,
                 )
                 .await?,
-                k_proj: linear(w, &p("self_attn.k_proj"), [kv * d, h], c.qkv_bias, device).await?,
-                v_proj: linear(w, &p("self_attn.v_proj"), [kv * d, h], c.qkv_bias, device).await?,
-                o_proj: linear(w, &p("self_attn.o_proj"), [h, heads * d], c.o_bias, device).await?,
+                k_proj: linear(
+                    w,
+                    &p("self_attn.k_proj"),
+                    [kv * d, h],
+                    c.qkv_bias,
+                    placement,
+                )
+                .await?,
+                v_proj: linear(
+                    w,
+                    &p("self_attn.v_proj"),
+                    [kv * d, h],
+                    c.qkv_bias,
+                    placement,
+                )
+                .await?,
+                o_proj: linear(
+                    w,
+                    &p("self_attn.o_proj"),
+                    [h, heads * d],
+                    c.o_bias,
+                    placement,
+                )
+                .await?,
                 heads,
                 kv_heads: kv,
                 head_dim: d,
@@ -43,9 +64,9 @@ pub async fn load(config: &LlamaConfig, w: &impl Weights, placement: &Placement)
             )
             .await?,
             mlp: Mlp {
-                gate_proj: linear(w, &p("mlp.gate_proj"), [f, h], c.mlp_bias, device).await?,
-                up_proj: linear(w, &p("mlp.up_proj"), [f, h], c.mlp_bias, device).await?,
-                down_proj: linear(w, &p("mlp.down_proj"), [h, f], c.mlp_bias, device).await?,
+                gate_proj: linear(w, &p("mlp.gate_proj"), [f, h], c.mlp_bias, placement).await?,
+                up_proj: linear(w, &p("mlp.up_proj"), [f, h], c.mlp_bias, placement).await?,
+                down_proj: linear(w, &p("mlp.down_proj"), [h, f], c.mlp_bias, placement).await?,
             },
         });
     }
