@@ -165,5 +165,32 @@ pub enum Error {
     Mismatch(#[from] crate::numerics::Mismatch),
 }
 
+impl Error {
+    /// A short machine-readable name of what went wrong (`"gguf"`, `"data"`, `"adapter"`,
+    /// …), for callers that branch on it (the JavaScript API puts it in `error.kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::DeviceInit { .. } => "device",
+            Error::Readback { .. } => "readback",
+            Error::Io { .. } => "io",
+            Error::OutOfRange { .. } => "out_of_range",
+            Error::Gguf { .. } => "gguf",
+            Error::Safetensors { .. } => "safetensors",
+            Error::MissingTensor { .. } => "missing_tensor",
+            Error::TensorShape { .. } => "tensor_shape",
+            Error::Config { .. } => "config",
+            Error::Pickle { .. } => "pickle",
+            Error::Checkpoint { .. } => "checkpoint",
+            Error::Tokenizer { .. } => "tokenizer",
+            Error::Template { .. } => "template",
+            Error::Input { .. } => "input",
+            Error::Adapter { .. } => "adapter",
+            Error::Data { .. } => "data",
+            Error::OutOfMemory { .. } => "out_of_memory",
+            Error::Mismatch(_) => "mismatch",
+        }
+    }
+}
+
 /// `Result` with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

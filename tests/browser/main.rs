@@ -5,6 +5,8 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
+
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use webtune::ComputeDevice;
 
@@ -151,4 +153,16 @@ async fn webgpu_smollm2_matches_transformers() {
     if let Err(err) = webtune_tests::llama_greedy_matches_transformers(&model, &gpu).await {
         panic!("WebGPU greedy: {err}");
     }
+}
+
+/// The JavaScript API end to end on WebGPU and the CPU backend (see `api.rs`).
+#[wasm_bindgen_test]
+async fn js_api_trains_pauses_resumes_and_exports() {
+    api::js_api_trains_pauses_resumes_and_exports().await;
+}
+
+/// Bad input through the JavaScript API: typed errors, no panic.
+#[wasm_bindgen_test]
+async fn js_api_refuses_bad_input() {
+    api::js_api_refuses_bad_input().await;
 }

@@ -1,6 +1,5 @@
-//! Browser-only pieces: the adapter's identity, and `Blob`s as byte sources.
+//! `Blob`s (a dropped `File`, a fetched response) as byte sources, read slice by slice.
 
-use super::BrowserAdapterInfo;
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -8,27 +7,12 @@ use wasm_bindgen_futures::JsFuture;
 use crate::error::{Error, Result};
 use crate::io::{ByteSource, check_range};
 
-/// Asks the browser for its adapter's identity (a second `requestAdapter`, which creates no
-/// device). Works in a window and in a worker.
-pub async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
-    let text = |target: &JsValue, key: &str| get(target, key).and_then(|v| v.as_string());
-    let navigator = get(&js_sys::global().into(), "navigator")?;
-    let gpu = get(&navigator, "gpu").filter(|gpu| !gpu.is_undefined())?;
-    let request: Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
-    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-    let adapter = JsFuture::from(promise).await.ok()?;
-    let info = get(&adapter, "info").filter(|info| !info.is_undefined())?;
-    Some(BrowserAdapterInfo {
-        vendor: text(&info, "vendor").unwrap_or_default(),
-        architecture: text(&info, "architecture").unwrap_or_default(),
-        device: text(&info, "device").unwrap_or_default(),
-        description: text(&info, "description").unwrap_or_default(),
-    })
-}
-
 /// Calls `target[method](...args)` and awaits the promise it returns.
-async fn call_async(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
+pub(crate) async fn call_async(
+    target: &JsValue,
+    method: &str,
+    args: &[JsValue],
+) -> Result<JsValue, String> {
     let describe = |err: JsValue| {
         err.as_string()
             .or_else(|| Reflect::get(&err, &"message".into()).ok()?.as_string())
@@ -134,10 +118,4 @@ impl ByteSource for BlobSource {
             })?;
         Ok(Uint8Array::new(&buffer).to_vec())
     }
-}
-
-/// Seconds since an arbitrary fixed point, for measuring durations (`Date.now()` in the
-/// browser, where `std::time::Instant` panics).
-pub fn seconds_now() -> f64 {
-    js_sys::Date::now() / 1000.0
 }

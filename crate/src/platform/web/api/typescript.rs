@@ -1,0 +1,89 @@
+//! TypeScript declarations of the plain objects the API takes and gives, added to the
+//! `.d.ts` that wasm-bindgen writes beside the module. They mirror the Rust types named in
+//! each comment (serde field names).
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** A file given by name: what `File` already is, for a `Blob` from elsewhere. */
+export interface NamedBlob { name: string; data: Blob }
+
+/** `device()`. */
+export interface DeviceInfo {
+  tier: "CPU (flex)" | "GPU (wgpu)" | string;
+  adapter: null | { name: string; backend: string; limits: Record<string, number>; [k: string]: unknown };
+  max_tensor_bytes: number;
+}
+
+/** `openModel()` / `modelInfo()`. */
+export interface ModelInfo {
+  name: string; architecture: string; parameters: number; weight_bytes: number;
+  quantized: boolean; linear_layers: string[]; vocab_size: number; context_length: number;
+  has_tokenizer: boolean;
+}
+
+/** `DataOptions` (all optional). */
+export interface DataOptions {
+  encode?: { max_len?: number; train_on_prompt?: boolean };
+  validation_fraction?: number; seed?: number; packing?: boolean;
+  csv_columns?: Record<string, string> | null;
+}
+
+/** `DataReport`. */
+export interface DataReport {
+  file: string; format: string; rows: number; blank_lines: number; empty_rows: number;
+  duplicate_rows: number; truncated_rows: number; truncated_away_rows: number;
+  length_histogram: [number, number][]; max_tokens: number; mean_tokens: number;
+  trained_tokens: number; train_rows: number; validation_rows: number; warnings: string[];
+}
+
+/** `LoraConfig` (all optional). */
+export interface LoraConfig {
+  r?: number; lora_alpha?: number; lora_dropout?: number;
+  target_modules?: string[] | string; use_rslora?: boolean; use_dora?: boolean;
+}
+
+/** `TrainConfig` (all optional; the CLI's `--config` takes the same fields). */
+export interface TrainConfig {
+  method?: "lora" | "full" | "half"; hft_round_steps?: number; lora?: LoraConfig;
+  optimizer?: { lr?: number; betas?: [number, number]; eps?: number; weight_decay?: number };
+  schedule?: "constant" | "linear" | "cosine"; warmup_steps?: number; epochs?: number;
+  max_steps?: number | null; batch_size?: number; grad_accumulation?: number;
+  max_grad_norm?: number | null; eval_every?: number; early_stopping_patience?: number | null;
+  checkpoint_every?: number; seed?: number; data?: DataOptions;
+}
+
+/** One optimizer step (`StepReport`). */
+export interface StepReport {
+  step: number; loss: number; lr: number; grad_norm: number; tokens: number; skipped: boolean;
+}
+
+/** `Event`: what a run reports as it goes. */
+export type TrainEvent =
+  | { event: "started"; total_steps: number; train_rows: number; validation_rows: number; resumed_at: number | null }
+  | { event: "step"; report: StepReport; tokens_per_second: number; eta_seconds: number; total_steps: number }
+  | { event: "eval"; step: number; validation_loss: number; perplexity: number; best: boolean }
+  | { event: "checkpoint"; step: number }
+  | { event: "finished"; steps: number; reason: "completed" | "early_stopping" | "stopped"; best_validation_loss: number | null; seconds: number };
+
+/** `evaluate()`. */
+export interface Evaluation {
+  validation_loss: number | null; perplexity: number | null; exact_match: number | null;
+  first_word_accuracy: number | null;
+  answers: { expected: string; got: string; correct: boolean; first_word_correct: boolean }[];
+}
+
+/** `generate()` options: a `GenerateConfig` plus `adapter` and `raw`. */
+export interface GenerateOptions {
+  max_new_tokens?: number; stop_strings?: string[];
+  sampling?: { temperature?: number; top_k?: number; top_p?: number; repetition_penalty?: number; seed?: number };
+  adapter?: boolean; raw?: boolean;
+}
+
+/** `generate()`. */
+export interface Generation { text: string; tokens: number; stop: string }
+
+/** Every failure is an `Error` with a `kind` ("gguf", "data", "adapter", "device", "busy", …). */
+export interface WebtuneError extends Error { kind: string }
+"#;

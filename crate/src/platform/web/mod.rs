@@ -1,0 +1,38 @@
+//! Browser-only pieces: the adapter's identity, `Blob`s as byte sources ([`BlobSource`]), and
+//! the JavaScript API ([`api`]).
+
+pub mod api;
+mod blob;
+
+pub use api::Webtune;
+pub use blob::BlobSource;
+
+use super::BrowserAdapterInfo;
+use js_sys::{Function, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Asks the browser for its adapter's identity (a second `requestAdapter`, which creates no
+/// device). Works in a window and in a worker.
+pub async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
+    let text = |target: &JsValue, key: &str| get(target, key).and_then(|v| v.as_string());
+    let navigator = get(&js_sys::global().into(), "navigator")?;
+    let gpu = get(&navigator, "gpu").filter(|gpu| !gpu.is_undefined())?;
+    let request: Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise).await.ok()?;
+    let info = get(&adapter, "info").filter(|info| !info.is_undefined())?;
+    Some(BrowserAdapterInfo {
+        vendor: text(&info, "vendor").unwrap_or_default(),
+        architecture: text(&info, "architecture").unwrap_or_default(),
+        device: text(&info, "device").unwrap_or_default(),
+        description: text(&info, "description").unwrap_or_default(),
+    })
+}
+
+/// Seconds since an arbitrary fixed point, for measuring durations (`Date.now()` in the
+/// browser, where `std::time::Instant` panics).
+pub fn seconds_now() -> f64 {
+    js_sys::Date::now() / 1000.0
+}

@@ -1,0 +1,289 @@
+//! The JavaScript API as JavaScript sees it: methods looked up by their JS names on the
+//! object `Webtune.create` resolves to, plain objects in and out, `Error`s with a `kind`.
+//! LoRA steps on WebGPU follow the CPU backend's losses, a paused run resumes on the same
+//! trajectory (also in a fresh object from the saved checkpoint files, as after a reload),
+//! generation streams, the exported adapter equals the CPU run's, bad files are refused.
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use webtune::io::safetensors::SafetensorsFile;
+use webtune::io::{ByteSource, MemorySource};
+use webtune::platform::Webtune;
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &key.into()).unwrap()
+}
+
+/// Calls `object.name(...args)` and awaits the result when it is a promise.
+async fn call(object: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function: Function = get(object, name)
+        .dyn_into()
+        .unwrap_or_else(|_| panic!("the API has no method {name}"));
+    let result = function.apply(object, &args.iter().collect::<Array>())?;
+    match result.dyn_into::<Promise>() {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(value) => Ok(value),
+    }
+}
+
+fn json(value: serde_json::Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).unwrap()
+}
+
+fn to_json(value: &JsValue) -> serde_json::Value {
+    serde_json::from_str(&js_sys::JSON::stringify(value).unwrap().as_string().unwrap()).unwrap()
+}
+
+fn blob(bytes: &[u8]) -> JsValue {
+    let constructor: Function = get(&js_sys::global().into(), "Blob").dyn_into().unwrap();
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    Reflect::construct(&constructor, &Array::of1(&parts)).unwrap()
+}
+
+/// `[{name, data: Blob}]`, as a page hands over files it fetched.
+async fn named_blobs(files: Vec<MemorySource>) -> JsValue {
+    let array = Array::new();
+    for file in files {
+        let bytes = file.read(0, file.len() as usize).await.unwrap();
+        let item = Object::new();
+        Reflect::set(&item, &"name".into(), &file.name().into()).unwrap();
+        Reflect::set(&item, &"data".into(), &blob(&bytes)).unwrap();
+        array.push(&item);
+    }
+    array.into()
+}
+
+async fn blob_bytes(blob: &JsValue) -> Vec<u8> {
+    let buffer = call(blob, "arrayBuffer", &[]).await.unwrap();
+    Uint8Array::new(&buffer).to_vec()
+}
+
+fn dataset() -> String {
+    (0..24)
+        .map(|i| {
+            let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Hello {i}")},
+                {"role": "assistant", "content": answer}]})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn config(dropout: f64) -> JsValue {
+    json(serde_json::json!({
+        "lora": {"r": 4, "lora_alpha": 8.0, "lora_dropout": dropout},
+        "optimizer": {"lr": 5e-3},
+        "warmup_steps": 1, "max_steps": 6, "batch_size": 4, "eval_every": 0, "seed": 3,
+    }))
+}
+
+/// A `Webtune` on `tier` with the tiny Llama and the dataset loaded.
+async fn ready(tier: &str) -> JsValue {
+    let webtune = JsFuture::from(Webtune::create(Some(tier.into())))
+        .await
+        .unwrap_or_else(|err| panic!("create({tier}): {err:?}"));
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    let info = to_json(&call(&webtune, "openModel", &[files]).await.unwrap());
+    assert_eq!(info["architecture"], "llama", "{info}");
+    assert_eq!(info["parameters"], 39072, "{info}");
+    let report = call(
+        &webtune,
+        "loadDataset",
+        &["chat.jsonl".into(), dataset().into()],
+    )
+    .await
+    .unwrap();
+    let report = to_json(&report);
+    assert_eq!(report["rows"], 24, "{report}");
+    webtune
+}
+
+/// The step losses among `events`.
+fn losses(events: &serde_json::Value) -> Vec<f64> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "step")
+        .map(|e| e["report"]["loss"].as_f64().unwrap())
+        .collect()
+}
+
+/// Trains with `config(dropout)` (`method` `train`) or resumes (`resume`), calling `stop()`
+/// from the event callback after step `stop_after`.
+async fn train(webtune: &JsValue, method: &str, dropout: f64, stop_after: Option<u64>) -> Vec<f64> {
+    let target = webtune.clone();
+    let on_event = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let event = to_json(&event);
+        if event["event"] == "step" && Some(event["report"]["step"].as_u64().unwrap()) == stop_after
+        {
+            let stop: Function = get(&target, "stop").dyn_into().unwrap();
+            stop.call0(&target).unwrap();
+        }
+    });
+    let args: Vec<JsValue> = match method {
+        "train" => vec![config(dropout), on_event.as_ref().clone()],
+        _ => vec![on_event.as_ref().clone()],
+    };
+    let log = call(webtune, method, &args)
+        .await
+        .unwrap_or_else(|err| panic!("{method}: {err:?}"));
+    losses(&to_json(&log))
+}
+
+/// The exported adapter's tensors.
+async fn adapter(webtune: &JsValue) -> Vec<(String, Vec<f32>)> {
+    let files = call(webtune, "exportAdapter", &[]).await.unwrap();
+    let config = blob_bytes(&get(&files, "adapter_config.json")).await;
+    let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    let weights = blob_bytes(&get(&files, "adapter_model.safetensors")).await;
+    let source = MemorySource::new("adapter_model.safetensors", weights);
+    let file = SafetensorsFile::open(&source).await.unwrap();
+    let mut out = Vec::new();
+    for key in file.tensors.keys() {
+        out.push((key.clone(), file.read_f32(&source, key).await.unwrap()));
+    }
+    out
+}
+
+/// LoRA through the JS API on WebGPU and on the CPU backend: the same losses (1e-2
+/// relative) and the same exported adapter without dropout; with dropout (whose masks each
+/// backend draws from its own generator), a paused run resumes on the uninterrupted run's
+/// trajectory (bit for bit on the CPU backend); generation streams what it returns.
+pub async fn js_api_trains_pauses_resumes_and_exports() {
+    let mut runs = Vec::new();
+    for tier in ["cpu", "gpu"] {
+        let webtune = ready(tier).await;
+        let plain = train(&webtune, "train", 0.0, None).await;
+        assert_eq!(plain.len(), 6, "{tier}: {plain:?}");
+        let exported = adapter(&webtune).await;
+
+        let webtune = ready(tier).await;
+        let uninterrupted = train(&webtune, "train", 0.1, None).await;
+        assert_ne!(uninterrupted, plain, "{tier}: dropout changed nothing");
+
+        // Paused after step 2, resumed in the same object and, from the saved files, in a
+        // fresh one (a reloaded page).
+        let paused = ready(tier).await;
+        let first = train(&paused, "train", 0.1, Some(2)).await;
+        assert_eq!(first.len(), 3, "{tier}: stopped after step 2: {first:?}");
+        let files = call(&paused, "checkpointFiles", &[]).await.unwrap();
+        assert!(!files.is_null(), "stopping saves a checkpoint");
+        let reloaded = ready(tier).await;
+        let step = call(&reloaded, "restoreCheckpoint", &[files])
+            .await
+            .unwrap();
+        assert_eq!(step.as_f64(), Some(3.0));
+        for webtune in [&paused, &reloaded] {
+            let rest = train(webtune, "resume", 0.1, None).await;
+            let resumed: Vec<f64> = first.iter().chain(&rest).copied().collect();
+            let exact = tier == "cpu";
+            for (k, (a, b)) in uninterrupted.iter().zip(&resumed).enumerate() {
+                let same = if exact {
+                    a == b
+                } else {
+                    (a - b).abs() <= 1e-6 * a.abs()
+                };
+                assert!(same, "{tier} step {k}: uninterrupted {a}, resumed {b}");
+            }
+            assert_eq!(resumed.len(), uninterrupted.len());
+        }
+
+        // Generation streams what it returns, with and without the adapter.
+        let streamed = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+        let sink = streamed.clone();
+        let on_text = Closure::<dyn FnMut(JsValue)>::new(move |text: JsValue| {
+            sink.borrow_mut().push_str(&text.as_string().unwrap());
+        });
+        for adapter in [true, false] {
+            streamed.borrow_mut().clear();
+            let out = call(
+                &webtune,
+                "generate",
+                &[
+                    "Hello 3".into(),
+                    json(serde_json::json!({"max_new_tokens": 4, "adapter": adapter})),
+                    on_text.as_ref().clone(),
+                ],
+            )
+            .await
+            .unwrap();
+            let out = to_json(&out);
+            assert!(out["tokens"].as_u64().unwrap() > 0, "{out}");
+            assert_eq!(out["text"].as_str().unwrap(), streamed.borrow().as_str());
+        }
+        runs.push((plain, exported));
+    }
+    let ((cpu_losses, cpu_adapter), (gpu_losses, gpu_adapter)) = (&runs[0], &runs[1]);
+    for (k, (c, g)) in cpu_losses.iter().zip(gpu_losses).enumerate() {
+        assert!(
+            (c - g).abs() <= 1e-2 * c.abs(),
+            "step {k}: CPU {c}, WebGPU {g}"
+        );
+    }
+    for ((name, c), (_, g)) in cpu_adapter.iter().zip(gpu_adapter) {
+        let scale = c.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = c.iter().zip(g).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            diff <= 1e-3 * scale.max(1e-6),
+            "{name}: exports differ by {diff}"
+        );
+    }
+    wasm_bindgen_test::console_log!(
+        "JS API: WebGPU vs CPU losses {:?} vs {:?}",
+        gpu_losses,
+        cpu_losses
+    );
+}
+
+/// A corrupt model file and a malformed dataset are refused with a message and a `kind`; the
+/// object keeps working.
+pub async fn js_api_refuses_bad_input() {
+    let webtune = JsFuture::from(Webtune::create(Some("cpu".into())))
+        .await
+        .unwrap();
+    let item = Object::new();
+    Reflect::set(&item, &"name".into(), &"broken.gguf".into()).unwrap();
+    Reflect::set(&item, &"data".into(), &blob(b"GGUF\x03\x00\x00\x00garbage")).unwrap();
+    let err = call(&webtune, "openModel", &[Array::of1(&item).into()])
+        .await
+        .unwrap_err();
+    assert!(err.is_instance_of::<js_sys::Error>());
+    let message = get(&err, "message").as_string().unwrap();
+    assert_eq!(
+        get(&err, "kind").as_string().as_deref(),
+        Some("gguf"),
+        "{message}"
+    );
+    assert!(message.contains("broken.gguf"), "{message}");
+
+    let err = call(&webtune, "loadDataset", &["d.jsonl".into(), "{}".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("input"));
+
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    call(&webtune, "openModel", &[files]).await.unwrap();
+    let err = call(
+        &webtune,
+        "loadDataset",
+        &["d.jsonl".into(), "{\"messages\": [\n".into()],
+    )
+    .await
+    .unwrap_err();
+    let message = get(&err, "message").as_string().unwrap();
+    assert_eq!(
+        get(&err, "kind").as_string().as_deref(),
+        Some("data"),
+        "{message}"
+    );
+    assert!(
+        message.contains("d.jsonl") && message.contains("line 1"),
+        "{message}"
+    );
+}
