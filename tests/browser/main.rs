@@ -83,7 +83,8 @@ async fn webgpu_lora_matches_peft() {
 }
 
 /// The other methods on WebGPU: full fine-tuning's gradients match PyTorch's, Half
-/// Fine-Tuning moves exactly its half, packed batches give unpacked gradients.
+/// Fine-Tuning moves exactly its half, packed batches give unpacked gradients, LoRA on a
+/// 4-bit base gets its dequantized twin's gradients.
 #[wasm_bindgen_test]
 async fn webgpu_full_half_and_packing() {
     let gpu = webgpu().await;
@@ -103,6 +104,10 @@ async fn webgpu_full_half_and_packing() {
     match webtune_tests::packed_batches_match_unpacked(&gpu).await {
         Ok(worst) => wasm_bindgen_test::console_log!("WebGPU packed vs unpacked: {worst:.1e}"),
         Err(err) => panic!("WebGPU packing: {err}"),
+    }
+    match webtune_tests::quantized_base_trains_lora(&gpu).await {
+        Ok((q, d, _)) => wasm_bindgen_test::console_log!("WebGPU 4-bit base: {q} of {d} bytes"),
+        Err(err) => panic!("WebGPU 4-bit base: {err}"),
     }
 }
 
