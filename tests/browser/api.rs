@@ -60,19 +60,6 @@ async fn blob_bytes(blob: &JsValue) -> Vec<u8> {
     Uint8Array::new(&buffer).to_vec()
 }
 
-fn dataset() -> String {
-    (0..24)
-        .map(|i| {
-            let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
-            serde_json::json!({"messages": [
-                {"role": "user", "content": format!("Hello {i}")},
-                {"role": "assistant", "content": answer}]})
-            .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn config(dropout: f64) -> JsValue {
     json(serde_json::json!({
         "lora": {"r": 4, "lora_alpha": 8.0, "lora_dropout": dropout},
@@ -93,7 +80,7 @@ async fn ready(tier: &str) -> JsValue {
     let report = call(
         &webtune,
         "loadDataset",
-        &["chat.jsonl".into(), dataset().into()],
+        &["chat.jsonl".into(), webtune_tests::chat_jsonl(24).into()],
     )
     .await
     .unwrap();

@@ -7,7 +7,9 @@
 // names SwiftShader, the self-check passes, the default model loads by itself and answers the
 // prompt box ("What is the capital of France?" → "The capital of France is Paris."). Scenario 2, WebGPU off: the page says so clearly
 // instead of going blank. Both fail on any uncaught error, any console error (scenario 1), and
-// any request that leaves the page's origin. Screenshots go to tests/artifacts/.
+// any request that leaves the page's origin. Scenario 3: the engine in its Web Worker trains the
+// default model on the demo data while the main thread keeps drawing frames (see below).
+// Screenshots go to tests/artifacts/.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
@@ -124,6 +126,64 @@ record(await scenario('page-no-webgpu', { webgpu: false, origin }, async (page) 
   console.log(`message without WebGPU: ${adapter.text.split('\n')[0]}`);
   const model = await waitForStatus(page, 'model', ['unavailable', 'ready', 'failed']);
   expect(model.status === 'unavailable', `model section: ${model.status} ${model.text}`);
+}));
+
+// Scenario 3: the engine in its worker (CPU tier, so that it runs without WebGPU): the default
+// model and the demo dataset load there, LoRA trains a few steps while the main thread keeps
+// drawing frames (the longest gap between animation frames is measured), the adapter is
+// exported as Blobs, and a corrupt model file is refused with a typed error.
+record(await scenario('page-worker-training', { webgpu: false, origin }, async (page) => {
+  const result = await page.evaluate(async () => {
+    const { WebtuneClient } = await import('/client.js');
+    const wt = new WebtuneClient('/worker.js');
+    await wt.create('cpu');
+    const model = await (await fetch('/models/SmolLM2-135M-Instruct.Q4_1.gguf')).blob();
+    const info = await wt.openModel([{ name: 'SmolLM2-135M-Instruct.Q4_1.gguf', data: model }]);
+    const text = await (await fetch('/demo/support.jsonl')).text();
+    const report = await wt.loadDataset('support.jsonl', text, { encode: { max_len: 96 } });
+    let gap = 0;
+    let frames = 0;
+    let last = performance.now();
+    let running = true;
+    const tick = (now) => {
+      gap = Math.max(gap, now - last);
+      last = now;
+      frames += 1;
+      if (running) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    const events = [];
+    const started = performance.now();
+    await wt.train({
+      lora: { r: 8, lora_alpha: 16 }, optimizer: { lr: 2e-3 }, max_steps: 3, batch_size: 2,
+      warmup_steps: 0, eval_every: 0,
+    }, (e) => events.push(e));
+    running = false;
+    const seconds = (performance.now() - started) / 1000;
+    const files = await wt.exportAdapter();
+    let error = null;
+    try {
+      await wt.openModel([{ name: 'broken.gguf', data: new Blob(['GGUF garbage']) }]);
+    } catch (e) {
+      error = { kind: e.kind, message: e.message };
+    }
+    return {
+      info, report, events, gap, frames, seconds, error,
+      files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.size])),
+    };
+  });
+  const steps = result.events.filter((e) => e.event === 'step').map((e) => e.report.loss);
+  const evals = result.events.filter((e) => e.event === 'eval').map((e) => e.validation_loss);
+  console.log(`worker: ${result.info.architecture}, ${result.report.rows} demo rows, losses ${steps.map((l) => l.toFixed(3)).join(' ')}, validation ${evals.map((l) => l.toFixed(3)).join(' → ')}, ${result.seconds.toFixed(1)} s; longest main-thread frame gap ${result.gap.toFixed(0)} ms over ${result.frames} frames`);
+  expect(result.info.architecture === 'llama', `model info: ${JSON.stringify(result.info)}`);
+  expect(result.report.rows === 40, `report: ${JSON.stringify(result.report)}`);
+  expect(steps.length === 3 && steps.every(Number.isFinite), `steps: ${steps}`);
+  expect(evals.length >= 2 && evals.at(-1) < evals[0], `validation loss did not fall: ${evals}`);
+  expect(result.frames > 10 && result.gap < 100, `the main thread stalled: ${result.gap} ms`);
+  expect(result.files['adapter_model.safetensors'] > 0 && result.files['adapter_config.json'] > 0,
+    `export: ${JSON.stringify(result.files)}`);
+  expect(result.error?.kind === 'gguf' && /broken\.gguf/.test(result.error.message),
+    `corrupt model: ${JSON.stringify(result.error)}`);
 }));
 
 server.close();

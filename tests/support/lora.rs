@@ -184,59 +184,8 @@ pub async fn lora_trajectory_matches_peft(device: &ComputeDevice) -> Result<f64>
 async fn trajectory_matches(device: &ComputeDevice, fixture: &PeftFixture) -> Result<f64> {
     let reference = fixture.reference();
     let mut model = tiny_llama_with(device, fixture).await?;
-    let ad = device.autodiff();
-    let opt = &reference["trajectory"]["optimizer"];
-    let f = |k: &str| opt[k].as_f64().unwrap();
-    let mut trainer = Trainer::new(
-        AdamWConfig {
-            lr: f("lr"),
-            betas: (
-                opt["betas"][0].as_f64().unwrap(),
-                opt["betas"][1].as_f64().unwrap(),
-            ),
-            eps: f("eps"),
-            weight_decay: f("weight_decay"),
-        },
-        Schedule {
-            kind: ScheduleKind::Cosine,
-            warmup_steps: f("warmup_steps") as usize,
-            total_steps: f("steps") as usize,
-        },
-        Some(f("max_grad_norm")),
-    );
     let base_before = read_f32(first_base_weight(&model), "base weight").await?;
-    let batches = batches();
-    let tol = f64::from(lora_tolerance(device.tier()));
-    let mut worst = 0f64;
-    for (k, want) in reference["trajectory"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
-        let report = trainer
-            .step(&mut model, &batches[k % batches.len()], &ad)
-            .await?;
-        let rel = |got: f64, key: &str| {
-            let want = want[key].as_f64().unwrap();
-            (got - want).abs() / want.abs().max(1e-12)
-        };
-        let (loss_err, norm_err) = (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
-        assert!(
-            loss_err <= tol && norm_err <= tol && !report.skipped,
-            "{} step {k}: loss {} (PEFT {}), grad norm {} (PEFT {})",
-            fixture.name,
-            report.loss,
-            want["loss"],
-            report.grad_norm,
-            want["grad_norm"]
-        );
-        assert!(
-            (report.lr - want["lr"].as_f64().unwrap()).abs() <= 1e-12,
-            "step {k} lr"
-        );
-        worst = worst.max(loss_err);
-    }
+    let worst = follow_trajectory(&mut model, &reference, &batches(), device, fixture.name).await?;
     let base_after = read_f32(first_base_weight(&model), "base weight").await?;
     assert!(
         base_before
@@ -292,6 +241,84 @@ async fn exported_adapter_loads_back(
         Tolerance::new(1e-5, 1e-5),
     )?;
     Ok(())
+}
+
+/// `rows` short conversations as `messages` JSONL ("Hello i" → "Hi." or "Policy?").
+pub fn chat_jsonl(rows: usize) -> String {
+    let lines: Vec<String> = (0..rows)
+        .map(|i| {
+            let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Hello {i}")},
+                {"role": "assistant", "content": answer}]})
+            .to_string()
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// Takes the optimizer steps of `reference["trajectory"]` (AdamW, cosine schedule with warmup,
+/// clipping) on `batches` in turn, checking every step's loss and gradient norm (relative
+/// tolerance of the tier) and learning rate against the reference; returns the worst relative
+/// loss error.
+pub(crate) async fn follow_trajectory(
+    model: &mut Model,
+    reference: &serde_json::Value,
+    batches: &[Batch],
+    device: &ComputeDevice,
+    what: &str,
+) -> Result<f64> {
+    let opt = &reference["trajectory"]["optimizer"];
+    let f = |k: &str| opt[k].as_f64().unwrap();
+    let mut trainer = Trainer::new(
+        AdamWConfig {
+            lr: f("lr"),
+            betas: (
+                opt["betas"][0].as_f64().unwrap(),
+                opt["betas"][1].as_f64().unwrap(),
+            ),
+            eps: f("eps"),
+            weight_decay: f("weight_decay"),
+        },
+        Schedule {
+            kind: ScheduleKind::Cosine,
+            warmup_steps: f("warmup_steps") as usize,
+            total_steps: f("steps") as usize,
+        },
+        Some(f("max_grad_norm")),
+    );
+    let ad = device.autodiff();
+    let tol = f64::from(lora_tolerance(device.tier()));
+    let mut worst = 0f64;
+    for (k, want) in reference["trajectory"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let report = trainer
+            .step(model, &batches[k % batches.len()], &ad)
+            .await?;
+        let rel = |got: f64, key: &str| {
+            let want = want[key].as_f64().unwrap();
+            (got - want).abs() / want.abs().max(1e-12)
+        };
+        let (loss_err, norm_err) = (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
+        assert!(
+            loss_err <= tol && norm_err <= tol && !report.skipped,
+            "{what} step {k}: loss {} (reference {}), grad norm {} (reference {})",
+            report.loss,
+            want["loss"],
+            report.grad_norm,
+            want["grad_norm"]
+        );
+        assert!(
+            (report.lr - want["lr"].as_f64().unwrap()).abs() <= 1e-12,
+            "{what} step {k} lr"
+        );
+        worst = worst.max(loss_err);
+    }
+    Ok(worst)
 }
 
 /// A fresh adapter (B = 0) leaves every logit exactly as the base computes it.
@@ -390,20 +417,11 @@ async fn resume_with(
     use webtune::generate::Flow;
     use webtune::train::{Checkpoint, Event, TrainConfig, fine_tune, params, prepare_model};
 
-    let lines: Vec<String> = (0..24)
-        .map(|i| {
-            let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
-            serde_json::json!({"messages": [
-                {"role": "user", "content": format!("Hello {i}")},
-                {"role": "assistant", "content": answer}]})
-            .to_string()
-        })
-        .collect();
     let tiny = crate::load_tiny("llama", device).await?;
     let tokenizer = tiny.tokenizer.expect("tokenizer.json");
     let data = prepare(
         "chat.jsonl",
-        &lines.join("\n"),
+        &chat_jsonl(24),
         None,
         &tokenizer,
         &DataOptions::default(),

@@ -11,7 +11,10 @@ mod page;
 #[cfg(target_arch = "wasm32")]
 fn main() {
     console_error_panic_hook::set_once();
-    wasm_bindgen_futures::spawn_local(page::run());
+    // The same module runs in `worker.js`, which only wants the `Webtune` class.
+    if web_sys::window().is_some() {
+        wasm_bindgen_futures::spawn_local(page::run());
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

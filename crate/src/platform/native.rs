@@ -74,3 +74,6 @@ pub fn seconds_now() -> f64 {
         .elapsed()
         .as_secs_f64()
 }
+
+/// Lets other work run between long steps: nothing to do natively (threads are preemptive).
+pub async fn yield_now() {}

@@ -283,6 +283,7 @@ where
                 select_half(model, config.seed, trainer.step / round_steps);
             }
             let report = trainer.step_accumulated(model, group, device).await?;
+            crate::platform::yield_now().await;
             state.tokens += report.tokens;
             state.group += 1;
             state.step = trainer.step;

@@ -36,3 +36,20 @@ pub async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
 pub fn seconds_now() -> f64 {
     js_sys::Date::now() / 1000.0
 }
+
+/// Lets the browser's event loop run (a `setTimeout(0)` turn): between training steps, so that
+/// messages (`stop`, `pause`) reach a worker and a page stays responsive even when the CPU
+/// tier computes without ever awaiting the GPU.
+pub async fn yield_now() {
+    let global: JsValue = js_sys::global().into();
+    let Some(set_timeout) = Reflect::get(&global, &"setTimeout".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+    else {
+        return;
+    };
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = set_timeout.call2(&global, &resolve, &JsValue::from(0));
+    });
+    let _ = JsFuture::from(promise).await;
+}

@@ -39,8 +39,8 @@ pub struct DeviceInfo {
     tier: String,
     /// The GPU adapter, its limits and features.
     adapter: Option<AdapterReport>,
-    /// The largest tensor one kernel can bind.
-    max_tensor_bytes: u64,
+    /// The largest tensor one kernel can bind (`null`: no limit, the CPU tier).
+    max_tensor_bytes: Option<u64>,
 }
 
 /// What `openModel` reports.
@@ -141,7 +141,7 @@ impl State {
         DeviceInfo {
             tier: self.device.tier().to_string(),
             adapter: self.device.adapter().cloned(),
-            max_tensor_bytes: self.device.max_tensor_bytes(),
+            max_tensor_bytes: Some(self.device.max_tensor_bytes()).filter(|&b| b < 1 << 53),
         }
     }
 

@@ -13,7 +13,8 @@ export interface NamedBlob { name: string; data: Blob }
 export interface DeviceInfo {
   tier: "CPU (flex)" | "GPU (wgpu)" | string;
   adapter: null | { name: string; backend: string; limits: Record<string, number>; [k: string]: unknown };
-  max_tensor_bytes: number;
+  /** `null` on the CPU tier (no binding limit). */
+  max_tensor_bytes: number | null;
 }
 
 /** `openModel()` / `modelInfo()`. */

@@ -1,0 +1,47 @@
+// The page's side of worker.js: the same methods as the `Webtune` class, each answered by the
+// worker, so that heavy work never runs on the main thread.
+//
+//   const wt = new WebtuneClient();
+//   await wt.create("gpu");
+//   await wt.openModel([file]);              // File/Blob objects cross without copying
+//   await wt.loadDataset(name, text);
+//   await wt.train(config, (event) => …);    // wt.stop() / wt.pause() at any time
+export class WebtuneClient {
+  constructor(url = new URL("./worker.js", import.meta.url)) {
+    this.worker = new Worker(url, { type: "module" });
+    this.pending = new Map();
+    this.next = 0;
+    this.worker.onmessage = ({ data }) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      if ("event" in data) return call.onEvent?.(data.event);
+      if ("text" in data) return call.onText?.(data.text);
+      this.pending.delete(data.id);
+      if (data.error) call.reject(Object.assign(new Error(data.error.message), { kind: data.error.kind }));
+      else call.resolve(data.value);
+    };
+  }
+
+  call(method, args = [], callbacks = {}) {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, ...callbacks });
+      this.worker.postMessage({ id, method, args });
+    });
+  }
+
+  create(tier) { return this.call("create", [tier]); }
+  openModel(files, quantize) { return this.call("openModel", [files, quantize]); }
+  modelInfo() { return this.call("modelInfo"); }
+  loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
+  train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }
+  resume(onEvent) { return this.call("resume", ["__onEvent__"], { onEvent }); }
+  stop() { return this.call("stop"); }
+  pause() { return this.call("pause"); }
+  checkpointFiles() { return this.call("checkpointFiles"); }
+  restoreCheckpoint(files) { return this.call("restoreCheckpoint", [files]); }
+  evaluate(exactMatch) { return this.call("evaluate", [exactMatch]); }
+  generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
+  exportAdapter() { return this.call("exportAdapter"); }
+  importAdapter(files) { return this.call("importAdapter", [files]); }
+}
