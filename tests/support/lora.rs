@@ -71,7 +71,9 @@ pub async fn tiny_llama_with(device: &ComputeDevice, fixture: &PeftFixture) -> R
     Ok(model)
 }
 
-fn batches() -> Vec<Batch> {
+/// The four batches of `fixtures/lora/reference.json` (the full fine-tuning fixture trains on
+/// them too).
+pub(crate) fn batches() -> Vec<Batch> {
     reference()["batches"]
         .as_array()
         .unwrap()

@@ -12,8 +12,8 @@ use webtune::io::safetensors::SafetensorsFile;
 use webtune::models::{LinearLayers, Model, Placement, load_checkpoint_to};
 use webtune::numerics::{Agreement, Tolerance, compare};
 use webtune::train::{
-    AdamWConfig, Batch, Method, Schedule, ScheduleKind, TrainConfig, Trainer, causal_lm_loss,
-    params, prepare_model, select_half,
+    AdamWConfig, Method, Schedule, ScheduleKind, TrainConfig, Trainer, causal_lm_loss, params,
+    prepare_model, select_half,
 };
 use webtune::{ComputeDevice, Result, Tier};
 
@@ -83,27 +83,13 @@ async fn fixture_tensors(name: &str, bytes: &[u8]) -> Result<BTreeMap<String, Ve
     Ok(out)
 }
 
-fn lora_batches() -> Vec<Batch> {
-    let reference: serde_json::Value = serde_json::from_str(crate::LORA_REFERENCE_JSON).unwrap();
-    reference["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| Batch {
-            ids: serde_json::from_value(b["ids"].clone()).unwrap(),
-            labels: serde_json::from_value(b["labels"].clone()).unwrap(),
-            segments: None,
-        })
-        .collect()
-}
-
 /// Full fine-tuning: one backward pass gives PyTorch's gradient for every parameter of the
 /// tiny Llama (relative to each tensor's largest entry: 1e-3 on the CPU backend, 1e-2 on GPUs).
 pub async fn full_gradients_match_pytorch(device: &ComputeDevice) -> Result<Agreement> {
     let reference: serde_json::Value = serde_json::from_str(FULL_REFERENCE).unwrap();
     let model = tiny_llama_for(device, &full()).await?;
     let trainable = params::trainable(&model);
-    let loss = causal_lm_loss(&model, &lora_batches()[0], &device.autodiff())?;
+    let loss = causal_lm_loss(&model, &crate::lora::batches()[0], &device.autodiff())?;
     let grads = loss.clone().backward();
     let loss = read_f32(loss, "loss").await?;
     let want_loss = reference["loss"].as_f64().unwrap() as f32;
@@ -136,9 +122,14 @@ pub async fn full_gradients_match_pytorch(device: &ComputeDevice) -> Result<Agre
 pub async fn full_trajectory_matches_pytorch(device: &ComputeDevice) -> Result<f64> {
     let reference: serde_json::Value = serde_json::from_str(FULL_REFERENCE).unwrap();
     let mut model = tiny_llama_for(device, &full()).await?;
-    let worst =
-        crate::lora::follow_trajectory(&mut model, &reference, &lora_batches(), device, "full")
-            .await?;
+    let worst = crate::lora::follow_trajectory(
+        &mut model,
+        &reference,
+        &crate::lora::batches(),
+        device,
+        "full",
+    )
+    .await?;
     let tol = f64::from(crate::lora_tolerance(device.tier()));
     let all = params::all(&model)
         .into_iter()
@@ -165,7 +156,7 @@ pub async fn half_fine_tuning_trains_only_its_half(
     device: &ComputeDevice,
 ) -> Result<(usize, usize)> {
     let ad = device.autodiff();
-    let batch = &lora_batches()[0];
+    let batch = &crate::lora::batches()[0];
     let trainer = || {
         Trainer::new(
             AdamWConfig {
@@ -290,7 +281,7 @@ pub async fn packed_batches_match_unpacked(device: &ComputeDevice) -> Result<f32
 pub async fn lora_dropout_is_seeded_and_off_in_evaluation(device: &ComputeDevice) -> Result<()> {
     use webtune::burn::module::Module;
     let ad = device.autodiff();
-    let batch = &lora_batches()[0];
+    let batch = &crate::lora::batches()[0];
     let config = |dropout| TrainConfig {
         lora: webtune::lora::LoraConfig {
             r: 4,
@@ -395,7 +386,7 @@ pub async fn quantized_base_trains_lora(device: &ComputeDevice) -> Result<(usize
     );
     assert_eq!(q_bytes * 16, d_bytes * 3, "6 bits a weight instead of 32");
 
-    let batch = &lora_batches()[0];
+    let batch = &crate::lora::batches()[0];
     let (rows, seq) = batch.shape()?;
     let ids: Vec<i32> = batch.ids.iter().flatten().map(|&i| i as i32).collect();
     let input =
