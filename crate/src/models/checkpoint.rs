@@ -41,12 +41,13 @@ impl Loaded {
 const MAX_TEXT_FILE: u64 = 256 << 20;
 
 /// The file name part of a source's name (`dir/config.json` → `config.json`).
-fn base_name(source: &impl ByteSource) -> &str {
+pub(crate) fn base_name(source: &impl ByteSource) -> &str {
     let name = source.name();
     name.rsplit(['/', '\\']).next().unwrap_or(name)
 }
 
-async fn read_all(source: &impl ByteSource) -> Result<Vec<u8>> {
+/// The whole of a small file (a config, a tokenizer), refusing one too large to be one.
+pub(crate) async fn read_all(source: &impl ByteSource) -> Result<Vec<u8>> {
     if source.len() > MAX_TEXT_FILE {
         return Err(Error::Checkpoint {
             file: source.name().to_string(),

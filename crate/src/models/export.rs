@@ -144,6 +144,22 @@ pub async fn safetensors(model: &Model) -> Result<Vec<u8>> {
     Ok(write_f32(&written))
 }
 
+/// A whole Hugging Face checkpoint for `model`: `config.json` (from `config`) and
+/// `model.safetensors`, by file name.
+pub async fn checkpoint_files(
+    model: &Model,
+    config: &ModelConfig,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let config_json =
+        serde_json::to_vec_pretty(&config_json(config)).map_err(|err| Error::Input {
+            problem: format!("cannot write config.json: {err}"),
+        })?;
+    Ok(vec![
+        ("config.json".into(), config_json),
+        ("model.safetensors".into(), safetensors(model).await?),
+    ])
+}
+
 /// A `config.json` that transformers reads as `config` (transformers v5's `rope_parameters`).
 pub fn config_json(config: &ModelConfig) -> Value {
     match config {

@@ -94,19 +94,7 @@ impl Linear {
         bias: Option<Vec<f32>>,
         device: &Device,
     ) -> Self {
-        let weight =
-            Tensor::from_data(TensorData::new(weight, [in_features, out_features]), device);
-        let bias = bias.map(|b| {
-            Param::from_tensor(Tensor::from_data(
-                TensorData::new(b, [out_features]),
-                device,
-            ))
-        });
-        Self {
-            weight: Weight::Dense(Param::from_tensor(weight)),
-            bias,
-            low_rank: None,
-        }
+        Self::from_in_out_quantized(weight, [in_features, out_features], bias, false, device)
     }
 
     /// A layer from a weight stored `[in, out]`, kept in 4-bit blocks on the device when
@@ -119,12 +107,24 @@ impl Linear {
         device: &Device,
     ) -> Self {
         let shape = [in_features, out_features];
-        if !(quantize && Quant4::fits(shape)) {
-            return Self::from_in_out(weight, shape, bias, device);
+        let weight = match quantize && Quant4::fits(shape) {
+            true => Weight::Quantized(Quant4::new(&weight, shape, device)),
+            false => Weight::Dense(Param::from_tensor(Tensor::from_data(
+                TensorData::new(weight, shape),
+                device,
+            ))),
+        };
+        let bias = bias.map(|b| {
+            Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [out_features]),
+                device,
+            ))
+        });
+        Self {
+            weight,
+            bias,
+            low_rank: None,
         }
-        let mut layer = Self::from_in_out(Vec::new(), [0, out_features], bias, device);
-        layer.weight = Weight::Quantized(Quant4::new(&weight, shape, device));
-        layer
     }
 
     /// `[.., in]` → `[.., out]`. With a branch: `x·W + b + scale·(drop(x)·A)·B`; with DoRA's

@@ -53,7 +53,7 @@ impl LowRank {
     /// `x` with dropout applied (kept entries scaled by `1 / (1 - p)`) while training, else
     /// `x` itself. The mask comes from the device's seeded generator.
     pub fn drop<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if self.dropout <= 0.0 || !self.training.is_enabled() || !x.device().is_autodiff() {
+        if !self.drops(&x) {
             return x;
         }
         let keep = 1.0 - self.dropout;

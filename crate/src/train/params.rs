@@ -39,14 +39,16 @@ impl PathStack {
     }
 }
 
-/// Calls `f(path, value)` for every float parameter (flattened, outside autodiff) and whether
-/// it requires a gradient.
-struct Visit<F> {
+/// Calls `f(path, value, trainable, grad)` for every float parameter: its value flattened and
+/// outside autodiff, whether it requires a gradient, and — when `grads` is given and it does —
+/// its gradient (zeros when the loss did not reach it).
+struct Visit<'a, F> {
     path: PathStack,
+    grads: Option<&'a Gradients>,
     f: F,
 }
 
-impl<F: FnMut(&str, &Tensor<1>, bool)> ModuleVisitor for Visit<F> {
+impl<F: FnMut(&str, Tensor<1>, bool, Option<Tensor<1>>)> ModuleVisitor for Visit<'_, F> {
     fn enter_module(&mut self, name: &str, container: &str) {
         self.path.enter(name, container);
     }
@@ -59,8 +61,30 @@ impl<F: FnMut(&str, &Tensor<1>, bool)> ModuleVisitor for Visit<F> {
         let value = param.val();
         let trainable = value.is_require_grad();
         let n = value.shape().num_elements();
-        (self.f)(&self.path.joined(), &value.inner().reshape([n]), trainable);
+        let flat = value.clone().inner().reshape([n]);
+        let grad = match self.grads {
+            Some(grads) if trainable => Some(
+                value
+                    .grad(grads)
+                    .map_or_else(|| flat.zeros_like(), |g| g.reshape([n])),
+            ),
+            _ => None,
+        };
+        (self.f)(&self.path.joined(), flat, trainable, grad);
     }
+}
+
+/// Walks `model` with a [`Visit`].
+fn visit<M: Module>(
+    model: &M,
+    grads: Option<&Gradients>,
+    f: impl FnMut(&str, Tensor<1>, bool, Option<Tensor<1>>),
+) {
+    model.visit(&mut Visit {
+        path: PathStack::default(),
+        grads,
+        f,
+    });
 }
 
 /// Replaces float parameters: `f(path, flattened value, trainable)` returns the new value (a
@@ -103,11 +127,8 @@ impl<F: FnMut(&str, Tensor<1>, bool) -> Option<(Tensor<1>, bool)>> ModuleMapper 
 /// is trainable.
 pub fn all(model: &impl Module) -> Vec<(String, Tensor<1>, bool)> {
     let mut out = Vec::new();
-    model.visit(&mut Visit {
-        path: PathStack::default(),
-        f: |path: &str, value: &Tensor<1>, trainable| {
-            out.push((path.to_string(), value.clone(), trainable))
-        },
+    visit(model, None, |path, value, trainable, _| {
+        out.push((path.to_string(), value, trainable))
     });
     out
 }
@@ -124,37 +145,13 @@ pub fn trainable(model: &impl Module) -> Vec<(String, usize)> {
 /// The gradient of every trainable parameter (zeros for one the loss did not reach), by path,
 /// flattened, in model order.
 pub fn gradients<M: Module>(model: &M, grads: &Gradients) -> Vec<(String, Tensor<1>)> {
-    struct Collect<'a> {
-        path: PathStack,
-        grads: &'a Gradients,
-        out: Vec<(String, Tensor<1>)>,
-    }
-    impl ModuleVisitor for Collect<'_> {
-        fn enter_module(&mut self, name: &str, container: &str) {
-            self.path.enter(name, container);
+    let mut out = Vec::new();
+    visit(model, Some(grads), |path, _, _, grad| {
+        if let Some(grad) = grad {
+            out.push((path.to_string(), grad));
         }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.exit();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let value = param.val();
-            if !value.is_require_grad() {
-                return;
-            }
-            let n = value.shape().num_elements();
-            let grad = value
-                .grad(self.grads)
-                .unwrap_or_else(|| value.inner().zeros_like());
-            self.out.push((self.path.joined(), grad.reshape([n])));
-        }
-    }
-    let mut collect = Collect {
-        path: PathStack::default(),
-        grads,
-        out: Vec::new(),
-    };
-    model.visit(&mut collect);
-    collect.out
+    });
+    out
 }
 
 /// Rewrites `model`'s float parameters with `f` (see [`Map`]): `f(path, value, trainable)`

@@ -278,9 +278,10 @@ where
             if trainer.step >= total_steps {
                 break 'epochs;
             }
-            if config.method == Method::Half && round != Some(trainer.step / round_steps) {
-                round = Some(trainer.step / round_steps);
-                select_half(model, config.seed, trainer.step / round_steps);
+            let this_round = trainer.step / round_steps;
+            if config.method == Method::Half && round != Some(this_round) {
+                select_half(model, config.seed, this_round);
+                round = Some(this_round);
             }
             let report = trainer.step_accumulated(model, group, device).await?;
             crate::platform::yield_now().await;

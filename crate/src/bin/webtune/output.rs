@@ -58,13 +58,9 @@ pub fn write_hf_folder(
     base: &Path,
 ) -> webtune::Result<()> {
     create_dir(out)?;
-    let tensors = block_on(export::safetensors(model))?;
-    let config_json =
-        serde_json::to_vec_pretty(&export::config_json(config)).map_err(|err| Error::Input {
-            problem: format!("cannot write config.json: {err}"),
-        })?;
-    write_atomic(&out.join("model.safetensors"), &tensors)?;
-    write_atomic(&out.join("config.json"), &config_json)?;
+    for (name, bytes) in block_on(export::checkpoint_files(model, config))? {
+        write_atomic(&out.join(name), &bytes)?;
+    }
     if base.is_dir() {
         for name in TOKENIZER_FILES {
             let from = base.join(name);

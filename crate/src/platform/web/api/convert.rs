@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
-use crate::io::ByteSource;
 use crate::platform::BlobSource;
 
 /// A JS `Error` with `message` and `kind` (see [`Error::kind`]).
@@ -69,12 +68,6 @@ pub fn sources(files: &JsValue) -> Result<Vec<BlobSource>, JsValue> {
         out.push(BlobSource::new(name, blob).map_err(|e| js_error(&e))?);
     }
     Ok(out)
-}
-
-/// The whole content of `source`.
-pub async fn read_all(source: &BlobSource) -> Result<Vec<u8>, JsValue> {
-    let len = usize::try_from(source.len()).map_err(|_| error("input", "file too large"))?;
-    source.read(0, len).await.map_err(|e| js_error(&e))
 }
 
 /// `{name: Blob}` from named byte buffers.

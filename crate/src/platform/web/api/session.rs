@@ -10,7 +10,7 @@ use js_sys::Function;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-use super::convert::{read_all, to_js};
+use super::convert::to_js;
 use crate::data::{DataOptions, DataReport, Prepared, prepare};
 use crate::device::{AdapterReport, ComputeDevice};
 use crate::error::{Error, Result};
@@ -18,6 +18,7 @@ use crate::eval::exact_match;
 use crate::generate::{Flow, GenerateConfig, generate_text};
 use crate::io::ByteSource;
 use crate::lora;
+use crate::models::checkpoint::{base_name, read_all};
 use crate::models::{CausalLm, LinearLayers, Loaded, Placement, export, load_checkpoint_to};
 use crate::platform::BlobSource;
 use crate::tokenizer::Message;
@@ -349,20 +350,7 @@ impl State {
                 ("adapter_model.safetensors".into(), weights),
             ]);
         }
-        let model = loaded.model.valid();
-        let config_json =
-            serde_json::to_vec_pretty(&export::config_json(&loaded.config)).map_err(|err| {
-                Error::Input {
-                    problem: format!("cannot write config.json: {err}"),
-                }
-            })?;
-        Ok(vec![
-            ("config.json".into(), config_json),
-            (
-                "model.safetensors".into(),
-                export::safetensors(&model).await?,
-            ),
-        ])
+        export::checkpoint_files(&loaded.model.valid(), &loaded.config).await
     }
 
     /// Attaches a PEFT adapter from its two files (see `Webtune.importAdapter`).
@@ -371,17 +359,12 @@ impl State {
         let find = |name: &str| {
             files
                 .iter()
-                .find(|f| f.name().rsplit('/').next() == Some(name))
+                .find(|f| base_name(*f) == name)
                 .ok_or_else(|| Error::Input {
                     problem: format!("the adapter's files must include {name}"),
                 })
         };
-        let config_bytes =
-            read_all(find("adapter_config.json")?)
-                .await
-                .map_err(|_| Error::Input {
-                    problem: "adapter_config.json could not be read".into(),
-                })?;
+        let config_bytes = read_all(find("adapter_config.json")?).await?;
         let weights = find("adapter_model.safetensors")?;
         let device = self.device.autodiff();
         loaded.model = loaded.model.clone().no_grad();
