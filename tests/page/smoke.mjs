@@ -1,15 +1,25 @@
-// Page smoke test: serves the Trunk build (dist/) on 127.0.0.1, opens it in Debian's headless
-// Chromium through playwright-core, and checks what a person would see.
+// Page test: serves the Trunk build (dist/) on 127.0.0.1, opens it in Debian's headless
+// Chromium through playwright-core, and clicks through what a person would do.
 //
 //   node tests/page/smoke.mjs      (after `trunk build --release --offline`)
 //
-// Scenario 1, WebGPU on (--enable-unsafe-webgpu, SwiftShader): the adapter report appears and
-// names SwiftShader, the self-check passes, the default model loads by itself and answers the
-// prompt box ("What is the capital of France?" → "The capital of France is Paris."). Scenario 2, WebGPU off: the page says so clearly
-// instead of going blank. Both fail on any uncaught error, any console error (scenario 1), and
-// any request that leaves the page's origin. Scenario 3: the engine in its Web Worker trains the
-// default model on the demo data while the main thread keeps drawing frames (see below).
-// Screenshots go to tests/artifacts/.
+// Scenario 1, WebGPU on (--enable-unsafe-webgpu, SwiftShader): the adapter report names
+// SwiftShader, the self-check passes, the engine starts on WebGPU in its worker, the default
+// model downloads (with progress) and loads by itself, and the base model answers "What is the
+// capital of France?" with "The capital of France is Paris.".
+// Scenario 2, WebGPU off: the page says so clearly and runs the whole flow on the CPU tier:
+// demo data, report, LoRA training (progress, loss chart) while the main thread keeps drawing
+// frames; a reload mid-training offers to resume, the model comes from the browser's cache
+// (not downloaded again), and the resumed run continues from the saved step; validation loss
+// fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
+// network cut.
+// Scenario 3: bad input through the page (a corrupt model, a malformed dataset, a download
+// that fails) gives a visible message and the page keeps working; a model downloads from a
+// Hugging Face-style URL layout (`/hf/<repo>/resolve/main/<file>`, served here from the tiny
+// Llama fixture's sharded checkpoint).
+// Every scenario fails on an uncaught error and on any request that leaves the page's origin;
+// scenario 1 also on any console error. Screenshots and the downloaded adapter go to
+// tests/artifacts/.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
@@ -30,14 +40,24 @@ const types = {
   '.gguf': 'application/octet-stream',
 };
 
+const hub = resolve('tests/fixtures/tiny/llama');
+// Requests per path, to tell a download from a cache hit.
+const requests = new Map();
+
 function serve() {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
-    if (!file.startsWith(root)) { res.writeHead(403).end(); return; }
+    requests.set(path, (requests.get(path) ?? 0) + 1);
+    // A Hugging Face-style layout over the tiny Llama fixture.
+    const repo = path.match(/^\/hf\/tiny-llama\/resolve\/main\/([^/]+)$/);
+    const file = repo ? join(hub, repo[1]) : join(root, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(repo ? hub : root)) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, {
+        'content-type': types[extname(file)] ?? 'application/octet-stream',
+        'content-length': body.length,
+      });
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');
@@ -46,33 +66,37 @@ function serve() {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-async function scenario(name, { webgpu, origin }, check) {
+async function scenario(name, { webgpu, origin, query = '' }, check) {
+  // PAGE_ONLY=name,name runs only those scenarios (while working on one).
+  if (process.env.PAGE_ONLY && !process.env.PAGE_ONLY.split(',').includes(name)) return true;
   const browser = await chromium.launch({
     executablePath: browserPath,
     args: webgpu ? [...baseFlags, '--enable-unsafe-webgpu'] : baseFlags,
   });
   const problems = [];
   const console_ = [];
+  let page;
   try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
+    const context = await browser.newContext({ viewport: { width: 1000, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
     page.on('console', (msg) => {
       console_.push(`[${msg.type()}] ${msg.text()}`);
       if (msg.type() === 'error' && webgpu) problems.push(`console error: ${msg.text()}`);
     });
     page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
-    page.on('request', (req) => {
+    context.on('request', (req) => {
       const url = req.url();
       if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:')) {
         problems.push(`request left the origin: ${url}`);
       }
     });
-    await page.goto(`${origin}/`);
-    await check(page);
-    await mkdir(artifacts, { recursive: true });
-    await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+    await page.goto(`${origin}/${query}`);
+    await check(page, context);
   } catch (err) {
     problems.push(String(err?.stack ?? err));
   } finally {
+    await mkdir(artifacts, { recursive: true });
+    await page?.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true }).catch(() => {});
     await browser.close();
   }
   if (problems.length) {
@@ -98,6 +122,9 @@ let passed = 0;
 let failed = 0;
 const record = (ok) => (ok ? passed++ : failed++);
 
+const attr = (page, id, name) => page.locator(`#${id}`).getAttribute(name);
+const text = (page, id) => page.locator(`#${id}`).innerText();
+
 record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
   console.log(`browser adapter report:\n${adapter.text.replace(/^/gm, '    ')}`);
@@ -106,84 +133,159 @@ record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
   const check = await waitForStatus(page, 'selfcheck', ['ok', 'failed']);
   console.log(`self-check: ${check.text}`);
   expect(check.status === 'ok', `self-check failed: ${check.text}`);
-  // The default model loads with no manual step and answers the prompt box, streaming.
+  // The engine runs on WebGPU inside its worker; the default model loads with no manual step.
+  const engine = await waitForStatus(page, 'engine', ['ready', 'failed']);
+  expect(/WebGPU/.test(engine.text), `engine: ${engine.text}`);
   const model = await waitForStatus(page, 'model', ['ready', 'failed']);
-  console.log(`model: ${model.text}`);
+  console.log(`${engine.text}\nmodel: ${model.text}`);
   expect(model.status === 'ready', `model failed: ${model.text}`);
-  await page.click('#generate');
-  await waitForStatus(page, 'answer', ['generating', 'done', 'failed']);
-  const answer = await waitForStatus(page, 'answer', ['done', 'failed']);
-  const stats = await page.locator('#answer-stats').innerText();
-  console.log(`answer: ${answer.text} (${stats})`);
-  expect(answer.status === 'done', `generation failed: ${answer.text}`);
+  expect(Number(await attr(page, 'model-progress', 'data-seen')) > 1, 'no download progress was shown');
+  await page.fill('#max-tokens', '12');
+  await page.click('#compare');
+  const answer = await waitForStatus(page, 'base-answer', ['done']);
+  console.log(`base answer on WebGPU: ${answer.text}`);
   expect(answer.text.trim() === 'The capital of France is Paris.', `unexpected answer: ${answer.text}`);
 }));
 
-record(await scenario('page-no-webgpu', { webgpu: false, origin }, async (page) => {
+// Scenario 2: the whole flow on the CPU tier (WebGPU off).
+record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96' }, async (page, context) => {
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
-  expect(adapter.status === 'unavailable', 'WebGPU was found without --enable-unsafe-webgpu');
-  expect(/WebGPU is not available/.test(adapter.text), `unclear message: ${adapter.text}`);
-  console.log(`message without WebGPU: ${adapter.text.split('\n')[0]}`);
-  const model = await waitForStatus(page, 'model', ['unavailable', 'ready', 'failed']);
-  expect(model.status === 'unavailable', `model section: ${model.status} ${model.text}`);
-}));
+  expect(adapter.status === 'unavailable' && /WebGPU is not available/.test(adapter.text),
+    `GPU section without WebGPU: ${adapter.status} ${adapter.text}`);
+  const model = await waitForStatus(page, 'model', ['ready', 'failed']);
+  expect(model.status === 'ready', `model: ${model.text}`);
+  const note = await text(page, 'message');
+  expect(/WebGPU is not available/.test(note) && /CPU/.test(note), `no clear note about the CPU: ${note}`);
+  console.log(`without WebGPU: ${note.split('\n')[0].slice(0, 100)}…\nmodel: ${model.text}`);
+  const gguf = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
+  expect(requests.get(gguf) === 1, `the model was requested ${requests.get(gguf)} times`);
 
-// Scenario 3: the engine in its worker (CPU tier, so that it runs without WebGPU): the default
-// model and the demo dataset load there, LoRA trains a few steps while the main thread keeps
-// drawing frames (the longest gap between animation frames is measured), the adapter is
-// exported as Blobs, and a corrupt model file is refused with a typed error.
-record(await scenario('page-worker-training', { webgpu: false, origin }, async (page) => {
-  const result = await page.evaluate(async () => {
-    const { WebtuneClient } = await import('/client.js');
-    const wt = new WebtuneClient('/worker.js');
-    await wt.create('cpu');
-    const model = await (await fetch('/models/SmolLM2-135M-Instruct.Q4_1.gguf')).blob();
-    const info = await wt.openModel([{ name: 'SmolLM2-135M-Instruct.Q4_1.gguf', data: model }]);
-    const text = await (await fetch('/demo/support.jsonl')).text();
-    const report = await wt.loadDataset('support.jsonl', text, { encode: { max_len: 96 } });
-    let gap = 0;
-    let frames = 0;
-    let last = performance.now();
-    let running = true;
+  await page.click('#data-load');
+  const report = await waitForStatus(page, 'report', ['ready', 'failed']);
+  console.log(`report: ${report.text.replace(/\n/g, ' | ')}`);
+  expect(report.status === 'ready' && /40 examples/.test(report.text), `report: ${report.text}`);
+
+  // Train; measure the main thread's frame gaps meanwhile; reload once a checkpoint is saved.
+  await page.fill('#steps', '4');
+  await page.fill('#lr', '0.002');
+  await page.evaluate(() => {
+    window.frameGap = { gap: 0, frames: 0, last: performance.now() };
     const tick = (now) => {
-      gap = Math.max(gap, now - last);
-      last = now;
-      frames += 1;
-      if (running) requestAnimationFrame(tick);
+      const f = window.frameGap;
+      f.gap = Math.max(f.gap, now - f.last);
+      f.last = now;
+      f.frames += 1;
+      requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
-    const events = [];
-    const started = performance.now();
-    await wt.train({
-      lora: { r: 8, lora_alpha: 16 }, optimizer: { lr: 2e-3 }, max_steps: 3, batch_size: 2,
-      warmup_steps: 0, eval_every: 0,
-    }, (e) => events.push(e));
-    running = false;
-    const seconds = (performance.now() - started) / 1000;
-    const files = await wt.exportAdapter();
-    let error = null;
-    try {
-      await wt.openModel([{ name: 'broken.gguf', data: new Blob(['GGUF garbage']) }]);
-    } catch (e) {
-      error = { kind: e.kind, message: e.message };
-    }
-    return {
-      info, report, events, gap, frames, seconds, error,
-      files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.size])),
-    };
   });
-  const steps = result.events.filter((e) => e.event === 'step').map((e) => e.report.loss);
-  const evals = result.events.filter((e) => e.event === 'eval').map((e) => e.validation_loss);
-  console.log(`worker: ${result.info.architecture}, ${result.report.rows} demo rows, losses ${steps.map((l) => l.toFixed(3)).join(' ')}, validation ${evals.map((l) => l.toFixed(3)).join(' → ')}, ${result.seconds.toFixed(1)} s; longest main-thread frame gap ${result.gap.toFixed(0)} ms over ${result.frames} frames`);
-  expect(result.info.architecture === 'llama', `model info: ${JSON.stringify(result.info)}`);
-  expect(result.report.rows === 40, `report: ${JSON.stringify(result.report)}`);
-  expect(steps.length === 3 && steps.every(Number.isFinite), `steps: ${steps}`);
-  expect(evals.length >= 2 && evals.at(-1) < evals[0], `validation loss did not fall: ${evals}`);
-  expect(result.frames > 10 && result.gap < 100, `the main thread stalled: ${result.gap} ms`);
-  expect(result.files['adapter_model.safetensors'] > 0 && result.files['adapter_config.json'] > 0,
-    `export: ${JSON.stringify(result.files)}`);
-  expect(result.error?.kind === 'gguf' && /broken\.gguf/.test(result.error.message),
-    `corrupt model: ${JSON.stringify(result.error)}`);
+  await page.click('#train');
+  await page.waitForFunction(() => Number(document.querySelector('#train-status').dataset.saved) >= 2,
+    null, { timeout: timeoutMs });
+  const frames = await page.evaluate(() => window.frameGap);
+  const before = JSON.parse(await attr(page, 'loss-chart', 'data-losses'));
+  const saved = Number(await attr(page, 'train-status', 'data-saved'));
+  await page.screenshot({ path: join(artifacts, 'page-flow-training.png'), fullPage: true });
+  console.log(`training: losses ${before.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}, checkpoint at step ${saved}; longest main-thread frame gap ${frames.gap.toFixed(0)} ms over ${frames.frames} frames`);
+  expect(frames.frames > 10 && frames.gap < 100, `the main thread stalled: ${frames.gap} ms`);
+
+  await page.reload();
+  await page.waitForSelector('#resume-panel:not([hidden])', { timeout: timeoutMs });
+  const offer = await text(page, 'resume-text');
+  console.log(`after reload: ${offer}`);
+  expect(new RegExp(`step ${saved} of 4`).test(offer), `resume offer: ${offer}`);
+  const cached = await waitForStatus(page, 'model', ['ready', 'failed']);
+  expect(/cache/.test(cached.text) && requests.get(gguf) === 1, `model after reload: ${cached.text}, ${requests.get(gguf)} requests`);
+  await page.click('#resume');
+  const done = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
+  const resumedAt = Number(await attr(page, 'train-status', 'data-resumed-at'));
+  const losses = JSON.parse(await attr(page, 'loss-chart', 'data-losses'));
+  const evals = JSON.parse(await attr(page, 'loss-chart', 'data-evals'));
+  console.log(`resumed at step ${resumedAt}: ${done.text}; losses ${losses.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}`);
+  expect(done.status === 'done', `training: ${done.text}`);
+  expect(resumedAt === saved, `resumed at ${resumedAt}, saved ${saved}`);
+  expect(JSON.stringify(losses.map(([s]) => s)) === '[1,2,3,4]', `steps: ${JSON.stringify(losses)}`);
+  for (const [s, l] of before.filter(([s]) => s <= saved)) {
+    expect(losses[s - 1][1] === l, `step ${s}'s loss changed across the reload`);
+  }
+  expect(evals.length >= 2 && evals.at(-1)[1] < evals[0][1], `validation loss did not fall: ${JSON.stringify(evals)}`);
+
+  await page.fill('#prompt', 'How many days of annual leave do I get?');
+  await page.fill('#max-tokens', '24');
+  await page.click('#compare');
+  const base = await waitForStatus(page, 'base-answer', ['done']);
+  const tuned = await waitForStatus(page, 'tuned-answer', ['done']);
+  console.log(`base: ${base.text.replace(/\n/g, ' ')}\ntuned: ${tuned.text.replace(/\n/g, ' ')}`);
+  expect(tuned.text.length > 0 && base.text.length > 0, 'no answers');
+
+  const downloads = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.click('#download');
+  await waitForStatus(page, 'download-status', ['done']);
+  for (let i = 0; i < 50 && downloads.length < 2; i++) await page.waitForTimeout(100);
+  const folder = join(artifacts, 'page-download');
+  await mkdir(folder, { recursive: true });
+  const got = {};
+  for (const d of downloads) {
+    const path = join(folder, d.suggestedFilename());
+    await d.saveAs(path);
+    got[d.suggestedFilename()] = await readFile(path);
+  }
+  console.log(`downloaded: ${Object.entries(got).map(([n, b]) => `${n} (${b.length} bytes)`).join(', ')}`);
+  expect(got['adapter_model.safetensors']?.length > 1000, 'no adapter_model.safetensors');
+  const adapterConfig = JSON.parse(got['adapter_config.json'] ?? '{}');
+  expect(adapterConfig.peft_type === 'LORA' && adapterConfig.r === 8, `adapter_config.json: ${JSON.stringify(adapterConfig)}`);
+  const history = await page.locator('#history li').count();
+  expect(history === 1, `history has ${history} runs`);
+  await page.screenshot({ path: join(artifacts, 'page-flow-done.png'), fullPage: true });
+
+  // The network cut: the page and its model come from the browser.
+  await context.setOffline(true);
+  await page.reload();
+  const offline = await waitForStatus(page, 'model', ['ready', 'failed']);
+  console.log(`offline reload: ${offline.text}`);
+  expect(offline.status === 'ready', `offline: ${offline.text}`);
+  expect((await page.locator('#history li').count()) === 1, 'history lost offline');
+}));
+
+// Scenario 3: bad input through the page, and a model from a Hugging Face–style URL.
+record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_len=96' }, async (page) => {
+  await waitForStatus(page, 'model', ['ready', 'failed']);
+  const problem = async (what) => {
+    await page.waitForSelector('#message[data-status="error"]', { timeout: timeoutMs });
+    const shown = await text(page, 'message');
+    console.log(`${what}: ${shown}`);
+    return shown;
+  };
+  await page.setInputFiles('#model-files', { name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF garbage') });
+  const corrupt = await problem('corrupt model');
+  expect(/broken\.gguf/.test(corrupt) && /\[gguf\]/.test(corrupt), `corrupt model: ${corrupt}`);
+  const still = await waitForStatus(page, 'model', ['ready', 'failed']);
+  expect(still.status === 'ready' && /SmolLM2/.test(still.text), `the open model was lost: ${still.text}`);
+
+  await page.setInputFiles('#data-file', { name: 'bad.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [\n') });
+  await page.click('#data-load');
+  const malformed = await problem('malformed dataset');
+  expect(/bad\.jsonl/.test(malformed) && /line 2/.test(malformed), `malformed dataset: ${malformed}`);
+  expect((await attr(page, 'report', 'data-status')) === 'failed', 'the report does not show the failure');
+
+  await page.click('details summary');
+  await page.fill('#hf-url', `${origin}/hf/no-such-repo`);
+  await page.click('#hf-download');
+  const missing = await problem('missing repository');
+  expect(/404/.test(missing), `missing repository: ${missing}`);
+
+  // The page keeps working: the demo data loads, and a model downloads from a hub-style URL.
+  await page.check('#data-demo');
+  await page.click('#data-load');
+  await page.waitForSelector('#report[data-status="ready"]', { timeout: timeoutMs });
+  await page.fill('#hf-url', `${origin}/hf/tiny-llama`);
+  await page.click('#hf-download');
+  await page.waitForSelector('#model[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
+  const tiny = await text(page, 'model');
+  console.log(`from the hub layout: ${tiny}`);
+  expect(/llama/.test(tiny) && requests.get('/hf/tiny-llama/resolve/main/model-00004-of-00004.safetensors') === 1,
+    `hub download: ${tiny}`);
 }));
 
 server.close();

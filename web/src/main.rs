@@ -2,8 +2,6 @@
 //! on the page; it holds no logic of its own. Built for wasm32 by Trunk (`Trunk.toml`).
 
 #[cfg(target_arch = "wasm32")]
-mod chat;
-#[cfg(target_arch = "wasm32")]
 mod dom;
 #[cfg(target_arch = "wasm32")]
 mod page;

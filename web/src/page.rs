@@ -1,5 +1,5 @@
-//! What the page shows: the browser's WebGPU adapter, the self-check on it, then the default
-//! model with a prompt box ([`crate::chat`]).
+//! The page's GPU section: the browser's WebGPU adapter and the self-check on it. (The
+//! fine-tuning flow runs in the engine's worker, driven by `app.js`.)
 //!
 //! Each section has a `data-status` attribute that tests wait on: `pending`, then `ready`
 //! (adapter) / `ok` (self-check), or `unavailable` / `failed` with a message in the text.
@@ -8,7 +8,7 @@ use webtune::{ComputeDevice, selfcheck};
 
 use crate::dom::show;
 
-/// Runs the page: find the adapter, report it, run the self-check, load the model.
+/// Finds the adapter, reports it and runs the self-check.
 pub async fn run() {
     show("adapter", "pending", "Looking for a WebGPU adapter…");
     let gpu = match ComputeDevice::gpu().await {
@@ -29,7 +29,6 @@ pub async fn run() {
                 "unavailable",
                 "Skipped: there is no GPU adapter to check.",
             );
-            show("model", "unavailable", "Skipped: models run on the GPU.");
             return;
         }
     };
@@ -60,5 +59,4 @@ pub async fn run() {
             &format!("WebGPU gave different numbers from the CPU: {err}"),
         ),
     }
-    crate::chat::run(gpu).await;
 }

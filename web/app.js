@@ -1,0 +1,464 @@
+// The page's fine-tuning flow: model → data → train → compare → download, every step a call
+// to the engine in its worker (client.js → worker.js → the `Webtune` class). This file only
+// moves things between the page and that API; what it keeps between visits goes through
+// store.js, downloads through download.js.
+//
+// Elements carry `data-status` (and the training status `data-step`, `data-saved`,
+// `data-resumed-at`) for tests to wait on.
+import { WebtuneClient } from './client.js';
+import * as store from './store.js';
+import { downloadModel } from './download.js';
+
+const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+const DEMO_DATA = 'demo/support.jsonl';
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const mib = (bytes) => (bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(0)} KiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
+const count = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} M` : n.toLocaleString('en'));
+
+const page = {
+  wt: null,
+  model: null, // {key, label, info}
+  dataset: null, // {name, text, options}
+  run: null, // the run record (store.js)
+  trained: false,
+  live: false, // whether the run's checkpoint is in the engine (not only in OPFS)
+  busy: false,
+};
+
+function show(id, status, text) {
+  const el = $(id);
+  el.dataset.status = status;
+  el.textContent = text;
+}
+
+function message(text, status = 'error') {
+  show('message', text ? status : 'idle', text);
+}
+
+function failure(what, err) {
+  const kind = err?.kind ? ` [${err.kind}]` : '';
+  message(`${what}: ${err?.message ?? err}${kind}`);
+}
+
+/// Runs `work` with the page's buttons off; reports a failure instead of throwing.
+async function task(what, work) {
+  if (page.busy) return;
+  page.busy = true;
+  buttons();
+  try {
+    message('');
+    await work();
+  } catch (err) {
+    failure(what, err);
+  } finally {
+    page.busy = false;
+    buttons();
+  }
+}
+
+function buttons() {
+  const idle = !page.busy && page.wt !== null;
+  const ready = idle && page.model !== null;
+  $('hf-download').disabled = !idle;
+  $('model-files').disabled = !idle;
+  $('data-load').disabled = !ready;
+  $('train').disabled = !ready || page.dataset === null;
+  $('compare').disabled = !ready;
+  $('download').disabled = !idle || !page.trained;
+  $('resume').disabled = !idle;
+  $('discard').disabled = !idle;
+}
+
+// ---- 1. engine and model ----
+
+async function startEngine() {
+  const wanted = params.get('tier') ?? 'gpu';
+  page.wt = new WebtuneClient(new URL('./worker.js', import.meta.url));
+  let device;
+  try {
+    device = await page.wt.create(wanted);
+  } catch (err) {
+    if (wanted !== 'gpu') throw err;
+    device = await page.wt.create('cpu');
+    message(`WebGPU is not available here (${err.message}), so training runs on this tab's CPU, `
+      + 'which is much slower. Use a browser with WebGPU for real work.', 'note');
+  }
+  const limit = device.max_tensor_bytes ? `, largest tensor per kernel ${mib(device.max_tensor_bytes)}` : '';
+  const name = device.adapter?.name ?? 'this tab\'s CPU';
+  show('engine', 'ready', `Engine: ${device.tier} on ${name}${limit}.`);
+}
+
+async function openModel(entry) {
+  const before = { status: $('model').dataset.status, text: $('model').textContent };
+  show('model', 'pending', `Opening ${entry.label}…`);
+  let info;
+  try {
+    info = await page.wt.openModel(entry.files, $('quantize').checked);
+  } catch (err) {
+    // The engine keeps the model it had; so does the page.
+    if (page.model) show('model', before.status, before.text);
+    else show('model', 'failed', `${entry.label} could not be opened.`);
+    throw err;
+  }
+  page.live = false;
+  page.model = { key: entry.key, label: entry.label, info };
+  page.dataset = null;
+  page.trained = false;
+  show('report', 'idle', '');
+  show('model', 'ready', `${entry.label}: ${info.architecture}, ${count(info.parameters)} `
+    + `parameters, ${mib(info.weight_bytes)} on the device${info.quantized ? ' (4-bit)' : ''}, `
+    + `context ${info.context_length} tokens${entry.cached ? ' — from this browser\'s cache' : ''}.`);
+  if (await store.available()) await store.writeJson('models/last.json', { key: entry.key });
+}
+
+async function fetchModel(url) {
+  const bar = $('model-progress');
+  const before = { status: $('model').dataset.status, text: $('model').textContent };
+  bar.hidden = false;
+  show('model', 'downloading', `Downloading ${url}…`);
+  let entry;
+  try {
+    entry = await downloadModel(url, ({ file, loaded, total, files, done }) => {
+      bar.max = total ?? 1;
+      bar.value = total ? loaded : 0;
+      bar.dataset.seen = Number(bar.dataset.seen ?? 0) + 1;
+      $('model').textContent = `Downloading ${file} (${done + 1} of up to ${files}): ${mib(loaded)}`
+        + (total ? ` of ${mib(total)}` : '');
+    });
+  } catch (err) {
+    if (page.model) show('model', before.status, before.text);
+    else show('model', 'failed', `No model is open: ${err.message}`);
+    throw err;
+  } finally {
+    bar.hidden = true;
+  }
+  await openModel(entry);
+}
+
+async function openOwnFiles(files) {
+  const list = [...files];
+  const label = list.length === 1 ? list[0].name : `${list.length} files (${list.map((f) => f.name).join(', ')})`;
+  const key = store.modelKey(`local:${list.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join('|')}`);
+  let entry = { key, label, files: list };
+  // Open first (a broken file is refused before anything is copied), then keep a copy.
+  await openModel(entry);
+  if (await store.available()) {
+    entry = await store.cacheModel(key, label, list);
+    page.model.key = entry.key;
+  }
+}
+
+/// The model to open at start: the unfinished run's, the last one, or the default.
+async function startModel(run) {
+  const persist = await store.available();
+  const key = run?.model?.key ?? (persist ? (await store.readJson('models/last.json'))?.key : null);
+  const cached = key && persist ? await store.cachedModel(key) : null;
+  if (cached) return openModel({ ...cached, cached: true });
+  return fetchModel(DEFAULT_MODEL);
+}
+
+// ---- 2. data ----
+
+async function loadData() {
+  let name;
+  let text;
+  if ($('data-own').checked) {
+    const file = $('data-file').files[0];
+    if (!file) throw Object.assign(new Error('choose a file first'), { kind: 'input' });
+    name = file.name;
+    text = await file.text();
+  } else {
+    name = DEMO_DATA.split('/').pop();
+    text = await (await fetch(DEMO_DATA)).text();
+  }
+  const options = { encode: { max_len: Number(params.get('max_len') ?? 128) } };
+  show('report', 'pending', `Reading ${name}…`);
+  page.dataset = null;
+  try {
+    const report = await page.wt.loadDataset(name, text, options);
+    page.dataset = { name, text, options };
+    show('report', 'ready', describe(report));
+  } catch (err) {
+    show('report', 'failed', `${name} cannot be used: ${err.message}`);
+    throw err;
+  }
+}
+
+function describe(r) {
+  const lines = [
+    `${r.file}: ${r.rows} examples (${r.format}); ${r.train_rows} to train on, ${r.validation_rows} to validate.`,
+    `Tokens per example: mean ${r.mean_tokens.toFixed(0)}, longest ${r.max_tokens}; ${r.trained_tokens} tokens trained per epoch.`,
+  ];
+  if (r.truncated_rows) lines.push(`${r.truncated_rows} examples were cut to fit.`);
+  if (r.duplicate_rows) lines.push(`${r.duplicate_rows} duplicates.`);
+  if (r.empty_rows || r.blank_lines) lines.push(`${r.empty_rows} empty examples, ${r.blank_lines} blank lines skipped.`);
+  for (const w of r.warnings) lines.push(`Warning: ${w}`);
+  return lines.join('\n');
+}
+
+// ---- 3. training ----
+
+function config() {
+  const steps = Number($('steps').value);
+  const r = Number($('rank').value);
+  return {
+    lora: { r, lora_alpha: 2 * r },
+    optimizer: { lr: Number($('lr').value) },
+    max_steps: steps,
+    batch_size: Number($('batch').value),
+    warmup_steps: 0,
+    eval_every: 0,
+    checkpoint_every: Math.max(1, Math.round(steps / 20)),
+  };
+}
+
+let saving = Promise.resolve();
+
+function onEvent(event) {
+  const run = page.run;
+  const status = $('train-status');
+  if (event.event === 'started') {
+    if (event.resumed_at != null) status.dataset.resumedAt = event.resumed_at;
+    run.total_steps = event.total_steps;
+  } else if (event.event === 'step') {
+    // Steps counted from 1, as checkpoints count them (the report's `step` is 0-based).
+    const step = event.report.step + 1;
+    const { loss } = event.report;
+    run.losses.push([step, loss]);
+    $('train-progress').max = event.total_steps;
+    $('train-progress').value = step;
+    status.dataset.step = step;
+    status.textContent = `Step ${step} of ${event.total_steps}: loss ${loss.toFixed(3)}, `
+      + `${event.tokens_per_second.toFixed(0)} tokens/s, about ${eta(event.eta_seconds)} left.`;
+    draw();
+  } else if (event.event === 'eval') {
+    run.evals.push([event.step, event.validation_loss]);
+    draw();
+  } else if (event.event === 'checkpoint') {
+    // Saved in order, one at a time; a reload finds the newest complete one.
+    saving = saving.then(async () => {
+      const files = await page.wt.checkpointFiles();
+      if (!files || !(await store.available())) return;
+      const record = { ...run, step: event.step, losses: run.losses.filter(([s]) => s <= event.step) };
+      await store.saveCheckpoint(record, files);
+      run.checkpoint = record.checkpoint;
+      status.dataset.saved = event.step;
+    }).catch((err) => failure('Saving the checkpoint', err));
+  }
+}
+
+const eta = (s) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`);
+
+async function train(resume) {
+  const run = page.run;
+  show('train-status', 'training', resume ? `Resuming from step ${run.step}…` : 'Starting…');
+  $('pause').disabled = false;
+  $('stop').disabled = false;
+  page.stopping = null;
+  let events;
+  try {
+    events = resume ? await page.wt.resume(onEvent) : await page.wt.train(run.config, onEvent);
+  } finally {
+    $('pause').disabled = true;
+    $('stop').disabled = true;
+    await saving;
+  }
+  const end = events.at(-1);
+  page.trained = true;
+  if (end?.reason === 'stopped' && page.stopping === 'pause') {
+    run.status = 'paused';
+    if (await store.available()) await store.updateRun(run);
+    show('train-status', 'paused', `Paused after step ${end.steps}. Resume when you like (also after a reload).`);
+    $('resume-panel').hidden = false;
+    $('resume-text').textContent = `The run is paused at step ${end.steps} of ${run.total_steps}.`;
+    return;
+  }
+  run.status = end?.reason ?? 'finished';
+  run.final_validation_loss = run.evals.at(-1)?.[1] ?? null;
+  run.first_validation_loss = run.evals[0]?.[1] ?? null;
+  run.ended = new Date().toISOString();
+  if (await store.available()) await store.endRun(run, true);
+  const val = run.evals.length > 1
+    ? ` Validation loss ${run.first_validation_loss.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}.` : '';
+  show('train-status', 'done', `Done: ${end?.steps} steps (${run.status}).${val}`);
+  $('resume-panel').hidden = true;
+  await showHistory();
+}
+
+async function startTraining() {
+  const run = {
+    status: 'training',
+    started: new Date().toISOString(),
+    model: { key: page.model.key, label: page.model.label },
+    dataset: { name: page.dataset.name, options: page.dataset.options },
+    config: config(),
+    step: 0,
+    total_steps: null,
+    losses: [],
+    evals: [],
+    checkpoint: null,
+  };
+  page.run = run;
+  page.live = true;
+  const status = $('train-status');
+  delete status.dataset.resumedAt;
+  status.dataset.saved = 0;
+  if (await store.available()) await store.startRun(run, page.dataset);
+  draw();
+  await train(false);
+}
+
+/// Continues a paused run, or one saved before the tab closed.
+async function resumeTraining() {
+  const run = page.run;
+  $('resume-panel').hidden = true;
+  if (run.status === 'paused' && page.live) return train(true);
+  const saved = await store.loadRun(run);
+  if (!saved.dataset.text) throw Object.assign(new Error('the run\'s dataset is missing from the browser\'s storage'), { kind: 'checkpoint' });
+  if (page.model?.key !== run.model.key) {
+    const cached = await store.cachedModel(run.model.key);
+    if (!cached) throw Object.assign(new Error(`the run's model (${run.model.label}) is no longer cached: open it again`), { kind: 'checkpoint' });
+    await openModel({ ...cached, cached: true });
+  }
+  const report = await page.wt.loadDataset(saved.dataset.name, saved.dataset.text, run.dataset.options);
+  page.dataset = { ...saved.dataset, options: run.dataset.options };
+  show('report', 'ready', describe(report));
+  const step = await page.wt.restoreCheckpoint(saved.files);
+  run.losses = run.losses.filter(([s]) => s <= step);
+  run.evals = run.evals.filter(([s]) => s <= step);
+  run.status = 'training';
+  page.live = true;
+  await train(true);
+}
+
+function draw() {
+  const canvas = $('loss-chart');
+  const ctx = canvas.getContext('2d');
+  const { width, height } = canvas;
+  ctx.clearRect(0, 0, width, height);
+  const run = page.run;
+  if (!run) return;
+  const series = [[run.losses, '#2f6fdf'], [run.evals, '#e67e22']];
+  const points = [...run.losses, ...run.evals];
+  canvas.dataset.losses = JSON.stringify(run.losses);
+  canvas.dataset.evals = JSON.stringify(run.evals);
+  if (!points.length) return;
+  const maxStep = Math.max(run.total_steps ?? 1, ...points.map(([s]) => s), 1);
+  const hi = Math.max(...points.map(([, l]) => l));
+  const lo = Math.min(...points.map(([, l]) => l), 0);
+  const x = (s) => 40 + (s / maxStep) * (width - 50);
+  const y = (l) => height - 20 - ((l - lo) / Math.max(hi - lo, 1e-6)) * (height - 30);
+  ctx.strokeStyle = '#8888';
+  ctx.strokeRect(40, 10, width - 50, height - 30);
+  ctx.fillStyle = '#888';
+  ctx.font = '12px system-ui';
+  ctx.fillText(hi.toFixed(2), 2, 16);
+  ctx.fillText(lo.toFixed(2), 2, height - 20);
+  ctx.fillText(`step ${maxStep}`, width - 60, height - 4);
+  ctx.fillText('— training loss', 50, height - 4);
+  ctx.fillStyle = '#e67e22';
+  ctx.fillText('● validation loss', 150, height - 4);
+  for (const [data, color] of series) {
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    data.forEach(([s, l], i) => (i ? ctx.lineTo(x(s), y(l)) : ctx.moveTo(x(s), y(l))));
+    if (color === '#2f6fdf') ctx.stroke();
+    for (const [s, l] of data) ctx.fillRect(x(s) - 2, y(l) - 2, 4, 4);
+  }
+}
+
+// ---- 4. compare, 5. download ----
+
+async function compare() {
+  const prompt = $('prompt').value;
+  const options = { max_new_tokens: Number($('max-tokens').value) };
+  for (const [id, adapter] of [['base-answer', false], ['tuned-answer', true]]) {
+    if (adapter && !page.trained) {
+      show(id, 'idle', 'Train (or resume) first.');
+      continue;
+    }
+    show(id, 'generating', '');
+    const out = await page.wt.generate(prompt, { ...options, adapter }, (text) => {
+      $(id).textContent += text;
+    });
+    show(id, 'done', out.text);
+  }
+}
+
+async function download() {
+  const files = await page.wt.exportAdapter();
+  for (const [name, blob] of Object.entries(files)) {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  }
+  show('download-status', 'done', `Downloaded ${Object.keys(files).join(' and ')}: load them with PEFT's `
+    + 'PeftModel.from_pretrained(base, folder).');
+}
+
+async function showHistory() {
+  const list = $('history');
+  list.replaceChildren();
+  for (const run of await store.history()) {
+    const li = document.createElement('li');
+    const val = run.final_validation_loss != null ? `, validation loss ${run.first_validation_loss?.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}` : '';
+    li.textContent = `${run.ended?.slice(0, 16).replace('T', ' ')}: ${run.model.label} on ${run.dataset.name}, `
+      + `${run.losses.at(-1)?.[0] ?? 0} steps (${run.status})${val}`;
+    list.append(li);
+  }
+}
+
+// ---- wiring ----
+
+function wire() {
+  $('hf-download').onclick = () => task('Downloading the model', () => fetchModel($('hf-url').value));
+  $('model-files').onchange = (e) => task('Opening the files', () => openOwnFiles(e.target.files));
+  $('data-file').onchange = () => { $('data-own').checked = true; };
+  $('data-load').onclick = () => task('Reading the data', loadData);
+  $('train').onclick = () => task('Training', startTraining);
+  $('pause').onclick = () => { page.stopping = 'pause'; page.wt.pause(); };
+  $('stop').onclick = () => { page.stopping = 'stop'; page.wt.stop(); };
+  $('resume').onclick = () => task('Resuming', resumeTraining);
+  $('discard').onclick = () => task('Discarding the run', async () => {
+    await store.endRun(page.run, false);
+    page.run = null;
+    $('resume-panel').hidden = true;
+    draw();
+  });
+  $('compare').onclick = () => task('Generating', compare);
+  $('download').onclick = () => task('Exporting the adapter', download);
+}
+
+async function main() {
+  wire();
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
+  page.busy = true;
+  try {
+    await startEngine();
+    const run = await store.savedRun().catch(() => null);
+    if (run?.checkpoint) {
+      page.run = run;
+      $('resume-panel').hidden = false;
+      $('resume-text').textContent = `A run on ${run.dataset.name} with ${run.model.label} stopped at step `
+        + `${run.step} of ${run.total_steps ?? '?'} (started ${run.started.slice(0, 16).replace('T', ' ')}). `
+        + 'Resume it from its checkpoint?';
+      draw();
+    }
+    await startModel(run);
+    await showHistory();
+  } catch (err) {
+    failure('Starting', err);
+    if ($('model').dataset.status !== 'ready') show('model', 'failed', `No model is open: ${err.message}`);
+  } finally {
+    page.busy = false;
+    buttons();
+  }
+}
+
+main();
