@@ -21,13 +21,16 @@ use webtune::lora::{self, LoraConfig};
 use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::{FileSource, block_on};
 use webtune::rng::Rng;
-use webtune::train::{AdamWConfig, Batch, Schedule, ScheduleKind, Trainer};
+use webtune::train::{
+    AdamWConfig, Batch, PlanModel, Schedule, ScheduleKind, TrainConfig, Trainer, plan,
+};
 use webtune::{ComputeDevice, Tier};
 
 const SEQ: usize = 256;
 const BATCH: usize = 4;
 const RANK: usize = 16;
 const STEPS: usize = 5;
+const MIB: f64 = 1024.0 * 1024.0;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -42,7 +45,7 @@ fn peak_memory_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn measure(tier: Tier, quantize: bool) -> webtune::Result<(String, f64, f64)> {
+fn measure(tier: Tier, quantize: bool) -> webtune::Result<(String, f64, f64, f64)> {
     let device = block_on(ComputeDevice::new(tier))?;
     let placement = match quantize {
         true => Placement::training(&device).quantized(),
@@ -54,12 +57,19 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<(String, f64, f64)> {
         vec![FileSource::open(&path)?],
         &placement,
     ))?;
-    let mut model = loaded.model.no_grad();
     let config = LoraConfig {
         r: RANK,
         lora_alpha: 2.0 * RANK as f64,
         ..LoraConfig::default()
     };
+    // What the memory planner predicts for this run, beside what it takes.
+    let run = TrainConfig {
+        batch_size: BATCH,
+        lora: config.clone(),
+        ..TrainConfig::default()
+    };
+    let planned = plan(&PlanModel::of(&loaded), &run, SEQ, None, None).total as f64 / MIB;
+    let mut model = loaded.model.no_grad();
     lora::attach(&mut model, &config, 0, &placement.device)?;
     let mut rng = Rng::new(0);
     let vocab = loaded.config.vocab_size() as f32;
@@ -98,7 +108,7 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<(String, f64, f64)> {
         ),
     };
     let tokens = (BATCH * (SEQ - 1) * STEPS) as f64;
-    Ok((name, tokens / seconds, peak_memory_mib()))
+    Ok((name, tokens / seconds, peak_memory_mib(), planned))
 }
 
 fn main() {
@@ -106,10 +116,13 @@ fn main() {
         "LoRA training, SmolLM2-135M-Instruct, sequence {SEQ}, batch {BATCH}, rank {RANK}, all linear layers\n"
     );
     println!(
-        "| {:<46} | {:<34} | {:>9} | {:>15} |",
-        "implementation", "device", "tokens/s", "peak memory MiB"
+        "| {:<46} | {:<34} | {:>9} | {:>15} | {:>11} |",
+        "implementation", "device", "tokens/s", "peak memory MiB", "planned MiB"
     );
-    println!("|{:-<48}|{:-<36}|{:->11}|{:->17}|", "", "", "", "");
+    println!(
+        "|{:-<48}|{:-<36}|{:->11}|{:->17}|{:->13}|",
+        "", "", "", "", ""
+    );
     // `cargo bench --bench train -- cpu` measures one tier (lavapipe is slow at this size).
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -124,15 +137,16 @@ fn main() {
             continue;
         }
         match measure(tier, quantize) {
-            Ok((device, tps, mem)) => println!(
-                "| {:<46} | {:<34} | {:>9.1} | {:>15.0} |",
+            Ok((device, tps, mem, planned)) => println!(
+                "| {:<46} | {:<34} | {:>9.1} | {:>15.0} | {:>11.0} |",
                 format!(
                     "webtune {tier}{}",
                     if quantize { ", 4-bit base" } else { "" }
                 ),
                 device,
                 tps,
-                mem
+                mem,
+                planned
             ),
             Err(err) => eprintln!("{tier}: {err}"),
         }
@@ -142,11 +156,12 @@ fn main() {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     match reference {
         Some(r) => println!(
-            "| {:<46} | {:<34} | {:>9.1} | {:>15.0} |",
+            "| {:<46} | {:<34} | {:>9.1} | {:>15.0} | {:>11} |",
             r["implementation"].as_str().unwrap_or("PyTorch + PEFT"),
             r["device"].as_str().unwrap_or("CPU"),
             r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
-            r["peak_memory_mib"].as_f64().unwrap_or(f64::NAN)
+            r["peak_memory_mib"].as_f64().unwrap_or(f64::NAN),
+            ""
         ),
         None => {
             eprintln!("PyTorch + PEFT: not measured here (run python3 benches/peft_train.py first)")

@@ -179,6 +179,7 @@ async function loadData() {
     const report = await page.wt.loadDataset(name, text, options);
     page.dataset = { name, text, options };
     show('report', 'ready', describe(report));
+    setTimeout(showPlan);
   } catch (err) {
     show('report', 'failed', `${name} cannot be used: ${err.message}`);
     throw err;
@@ -198,6 +199,30 @@ function describe(r) {
 }
 
 // ---- 3. training ----
+
+/// Shows what the memory planner predicts for the form's configuration.
+async function showPlan() {
+  if (!page.model || !page.dataset) return;
+  let p;
+  try {
+    p = await page.wt.plan(config());
+  } catch (err) {
+    // While a run holds the engine, the plan on show stays.
+    if (err.kind !== 'busy') show('plan', 'failed', `No plan: ${err.message}`);
+    return;
+  }
+  const parts = `weights ${mib(p.weights)}, activations ${mib(p.activations)}, logits ${mib(p.logits)}, `
+    + `adapter and optimizer ${mib(p.optimizer)}`;
+  const budget = p.budget ? ` of ${mib(p.budget)} available` : '';
+  if (p.fits) {
+    show('plan', 'ok', `Predicted peak memory: ${mib(p.total)}${budget} (${parts}).`);
+    $('plan').dataset.total = p.total;
+  } else {
+    const options = p.suggestions.map((s) => `${s.change} (${mib(s.total)})`).join('; ');
+    show('plan', 'failed', `This does not fit: it ${p.problems.join('; ')} (${parts}). `
+      + (options ? `These would: ${options}.` : 'Nothing nearby fits: use a smaller model.'));
+  }
+}
 
 function config() {
   const steps = Number($('steps').value);
@@ -281,7 +306,10 @@ async function train(resume) {
   if (await store.available()) await store.endRun(run, true);
   const val = run.evals.length > 1
     ? ` Validation loss ${run.first_validation_loss.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}.` : '';
-  show('train-status', 'done', `Done: ${end?.steps} steps (${run.status}).${val}`);
+  const memory = await page.wt.memoryBytes();
+  show('train-status', 'done', `Done: ${end?.steps} steps (${run.status}).${val} The engine's `
+    + `WebAssembly memory peaked at ${mib(memory)}.`);
+  $('train-status').dataset.memory = memory;
   $('resume-panel').hidden = true;
   await showHistory();
 }
@@ -324,6 +352,9 @@ async function resumeTraining() {
   const report = await page.wt.loadDataset(saved.dataset.name, saved.dataset.text, run.dataset.options);
   page.dataset = { ...saved.dataset, options: run.dataset.options };
   show('report', 'ready', describe(report));
+  for (const [id, value] of [['steps', run.config.max_steps], ['lr', run.config.optimizer.lr],
+    ['rank', run.config.lora.r], ['batch', run.config.batch_size]]) $(id).value = value;
+  await showPlan();
   const step = await page.wt.restoreCheckpoint(saved.files);
   run.losses = run.losses.filter(([s]) => s <= step);
   run.evals = run.evals.filter(([s]) => s <= step);
@@ -420,6 +451,7 @@ function wire() {
   $('hf-download').onclick = () => task('Downloading the model', () => fetchModel($('hf-url').value));
   $('model-files').onchange = (e) => task('Opening the files', () => openOwnFiles(e.target.files));
   $('data-file').onchange = () => { $('data-own').checked = true; };
+  for (const id of ['steps', 'rank', 'batch']) $(id).oninput = showPlan;
   $('data-load').onclick = () => task('Reading the data', loadData);
   $('train').onclick = () => task('Training', startTraining);
   $('pause').onclick = () => { page.stopping = 'pause'; page.wt.pause(); };

@@ -34,6 +34,8 @@ export class WebtuneClient {
   openModel(files, quantize) { return this.call("openModel", [files, quantize]); }
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
+  memoryBytes() { return this.call("memoryBytes"); }
+  plan(config, budget) { return this.call("plan", [config, budget]); }
   train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }
   resume(onEvent) { return this.call("resume", ["__onEvent__"], { onEvent }); }
   stop() { return this.call("stop"); }

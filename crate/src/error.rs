@@ -160,6 +160,13 @@ pub enum Error {
         /// What was being allocated.
         what: String,
     },
+    /// A training configuration does not fit the memory or the device's limits (see
+    /// `train::plan`).
+    #[error("{problem}")]
+    TooLarge {
+        /// What does not fit, with the configurations that would.
+        problem: String,
+    },
     /// Two sets of numbers that must agree do not.
     #[error("{0}")]
     Mismatch(#[from] crate::numerics::Mismatch),
@@ -187,6 +194,7 @@ impl Error {
             Error::Adapter { .. } => "adapter",
             Error::Data { .. } => "data",
             Error::OutOfMemory { .. } => "out_of_memory",
+            Error::TooLarge { .. } => "too_large",
             Error::Mismatch(_) => "mismatch",
         }
     }

@@ -12,6 +12,7 @@ mod large;
 mod llama;
 mod load_errors;
 mod lora_export;
+mod plan;
 mod smollm2;
 mod tokenizer;
 

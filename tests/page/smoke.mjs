@@ -13,8 +13,8 @@
 // (not downloaded again), and the resumed run continues from the saved step; validation loss
 // fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
 // network cut.
-// Scenario 3: bad input through the page (a corrupt model, a malformed dataset, a download
-// that fails) gives a visible message and the page keeps working; a model downloads from a
+// Scenario 3: bad input through the page (a corrupt model, a malformed dataset, a training
+// run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
 // Hugging Face-style URL layout (`/hf/<repo>/resolve/main/<file>`, served here from the tiny
 // Llama fixture's sharded checkpoint).
 // Every scenario fails on an uncaught error and on any request that leaves the page's origin;
@@ -203,6 +203,11 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96'
   const evals = JSON.parse(await attr(page, 'loss-chart', 'data-evals'));
   console.log(`resumed at step ${resumedAt}: ${done.text}; losses ${losses.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}`);
   expect(done.status === 'done', `training: ${done.text}`);
+  const planned = Number(await attr(page, 'plan', 'data-total'));
+  const used = Number(await attr(page, 'train-status', 'data-memory'));
+  console.log(`memory: planned ${(planned / 2 ** 20).toFixed(0)} MiB before training; the worker's wasm memory peaked at ${(used / 2 ** 20).toFixed(0)} MiB`);
+  // The planner predicts the CPU tier's memory (here all in wasm memory) to within a quarter.
+  expect(Math.abs(planned - used) < used / 4, `planned ${planned} bytes, used ${used}`);
   expect(resumedAt === saved, `resumed at ${resumedAt}, saved ${saved}`);
   expect(JSON.stringify(losses.map(([s]) => s)) === '[1,2,3,4]', `steps: ${JSON.stringify(losses)}`);
   for (const [s, l] of before.filter(([s]) => s <= saved)) {
@@ -268,6 +273,23 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   const malformed = await problem('malformed dataset');
   expect(/bad\.jsonl/.test(malformed) && /line 2/.test(malformed), `malformed dataset: ${malformed}`);
   expect((await attr(page, 'report', 'data-status')) === 'failed', 'the report does not show the failure');
+
+  // A run too large for the memory: the plan says so, names what would fit, and Train is
+  // refused with that message.
+  await page.check('#data-demo');
+  await page.click('#data-load');
+  await page.waitForSelector('#plan[data-status="ok"]', { timeout: timeoutMs });
+  console.log(`plan: ${await text(page, 'plan')}`);
+  await page.fill('#batch', '256');
+  await page.waitForSelector('#plan[data-status="failed"]', { timeout: timeoutMs });
+  const plan = await text(page, 'plan');
+  console.log(`plan for batch 256: ${plan}`);
+  expect(/does not fit/.test(plan) && /batch \d+ with \d+ accumulation steps/.test(plan), `plan: ${plan}`);
+  await page.click('#train');
+  const tooLarge = await problem('too large a run');
+  expect(/\[too_large\]/.test(tooLarge) && /These would fit/.test(tooLarge), `too large: ${tooLarge}`);
+  await page.fill('#batch', '2');
+  await page.waitForSelector('#plan[data-status="ok"]', { timeout: timeoutMs });
 
   await page.click('details summary');
   await page.fill('#hf-url', `${origin}/hf/no-such-repo`);

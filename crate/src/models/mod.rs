@@ -14,7 +14,7 @@ pub mod registry;
 pub mod weights;
 
 pub use checkpoint::{Loaded, load_checkpoint, load_checkpoint_to};
-pub use registry::{Architecture, Model, ModelConfig};
+pub use registry::{Architecture, Model, ModelConfig, Shape};
 pub use weights::Placement;
 
 use burn::tensor::{Int, Tensor, TensorData};

@@ -126,6 +126,28 @@ impl ModelConfig {
         }
     }
 
+    /// The sizes that set how much memory it computes with.
+    pub fn shape(&self) -> Shape {
+        match self {
+            Self::Llama(c) | Self::Qwen2(c) => Shape {
+                hidden: c.hidden_size,
+                layers: c.num_hidden_layers,
+                heads: c.num_attention_heads,
+                kv_dim: c.num_key_value_heads * c.head_dim,
+                ffn: c.intermediate_size,
+                vocab: c.vocab_size,
+            },
+            Self::Gpt2(c) => Shape {
+                hidden: c.n_embd,
+                layers: c.n_layer,
+                heads: c.n_head,
+                kv_dim: c.n_embd,
+                ffn: c.n_inner,
+                vocab: c.vocab_size,
+            },
+        }
+    }
+
     /// The vocabulary size.
     pub fn vocab_size(&self) -> usize {
         match self {
@@ -133,6 +155,23 @@ impl ModelConfig {
             Self::Gpt2(c) => c.vocab_size,
         }
     }
+}
+
+/// A decoder's sizes (see [`ModelConfig::shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shape {
+    /// Hidden size.
+    pub hidden: usize,
+    /// Decoder layers.
+    pub layers: usize,
+    /// Attention (query) heads.
+    pub heads: usize,
+    /// Width of the keys (and of the values): key/value heads × head size.
+    pub kv_dim: usize,
+    /// The MLP's inner width.
+    pub ffn: usize,
+    /// Vocabulary size.
+    pub vocab: usize,
 }
 
 /// A model of any supported family.

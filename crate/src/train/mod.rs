@@ -11,6 +11,7 @@ pub mod loss;
 mod method;
 pub mod optim;
 pub mod params;
+pub mod plan;
 mod run;
 pub mod schedule;
 
@@ -22,6 +23,7 @@ pub use checkpoint::{Checkpoint, RunState};
 pub use loss::{Batch, IGNORE, causal_lm_loss};
 pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};
+pub use plan::{MemoryPlan, PlanModel, plan};
 pub use run::{Event, TrainConfig, fine_tune, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};
 

@@ -154,6 +154,32 @@ impl Webtune {
         })
     }
 
+    /// Predicts the memory of training with `config` (a `TrainConfig`) on the loaded dataset:
+    /// weights, optimizer state, activations, logits, the total, whether it fits `budget`
+    /// bytes (default: wasm's 4 GiB on the CPU tier; none known on WebGPU) and the device's
+    /// largest binding, and when it does not, configurations that would. `train` refuses a
+    /// run that does not fit with kind `too_large`.
+    #[wasm_bindgen(unchecked_return_type = "MemoryPlan")]
+    pub fn plan(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TrainConfig | undefined")] config: JsValue,
+        budget: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let state = self.state.try_lock().ok_or_else(busy)?;
+        let config = convert::from_js(config, "training config")?;
+        let plan = state
+            .plan(&config, budget.map(|b| b as u64))
+            .map_err(|e| js_error(&e))?;
+        to_js(&plan)
+    }
+
+    /// Bytes of this module's WebAssembly memory: its high-water mark, since wasm memory only
+    /// grows (on the CPU tier it holds the model and the run; on WebGPU the device holds them).
+    #[wasm_bindgen(js_name = memoryBytes)]
+    pub fn memory_bytes(&self) -> f64 {
+        super::wasm_memory_bytes() as f64
+    }
+
     /// Trains on the loaded dataset with `config` (a `TrainConfig`; missing fields take their
     /// defaults), calling `onEvent(event)` with every `Event` (`started`, `step`, `eval`,
     /// `checkpoint`, `finished`). Resolves to the list of events when the run ends (completed,

@@ -22,7 +22,9 @@ use crate::models::checkpoint::{base_name, read_all};
 use crate::models::{CausalLm, LinearLayers, Loaded, Placement, export, load_checkpoint_to};
 use crate::platform::BlobSource;
 use crate::tokenizer::Message;
-use crate::train::{Checkpoint, Event, Method, TrainConfig, fine_tune, prepare_model};
+use crate::train::{
+    Checkpoint, Event, MemoryPlan, Method, PlanModel, TrainConfig, fine_tune, plan, prepare_model,
+};
 
 /// A file's name and text.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -169,23 +171,14 @@ impl State {
     /// What is open.
     pub fn model_info(&self) -> Option<ModelInfo> {
         let (name, loaded) = self.model.as_ref()?;
-        let layers = loaded.model.linear_layers();
+        let plan = PlanModel::of(loaded);
         Some(ModelInfo {
             name: name.clone(),
             architecture: loaded.architecture().to_string(),
-            parameters: loaded.model.parameter_count(),
-            weight_bytes: crate::train::params::all(&loaded.model)
-                .iter()
-                .map(|(_, v, _)| v.dims()[0] * 4)
-                .sum::<usize>()
-                // 4-bit codes (their scales and minimums are float parameters, counted above).
-                + layers
-                    .iter()
-                    .filter(|(_, l)| l.weight.is_quantized())
-                    .map(|(_, l)| l.weight.dims().iter().product::<usize>() / 2)
-                    .sum::<usize>(),
-            quantized: layers.iter().any(|(_, l)| l.weight.is_quantized()),
-            linear_layers: layers.iter().map(|(p, _)| p.clone()).collect(),
+            parameters: plan.parameters,
+            weight_bytes: plan.weight_bytes,
+            quantized: plan.linear.iter().any(|(_, _, q)| *q),
+            linear_layers: plan.linear.into_iter().map(|(p, _, _)| p).collect(),
             vocab_size: loaded.model.vocab_size(),
             context_length: loaded.model.context_length(),
             has_tokenizer: loaded.tokenizer.is_some(),
@@ -213,6 +206,25 @@ impl State {
         Ok(report)
     }
 
+    /// The memory plan of training with `config` on the loaded dataset (or on rows of
+    /// `config.data.encode.max_len` tokens before one is loaded), against `budget` bytes
+    /// (default: wasm32's 4 GiB on the CPU tier; none known on WebGPU) and the device's
+    /// largest binding.
+    pub fn plan(&self, config: &TrainConfig, budget: Option<u64>) -> Result<MemoryPlan> {
+        let (_, loaded) = self.model.as_ref().ok_or_else(no_model)?;
+        let seq_len = match &self.data {
+            Some((_, options)) if config.data.packing => options.encode.max_len,
+            Some((data, _)) => data.report.max_tokens.max(1),
+            None => config.data.encode.max_len,
+        };
+        let budget = budget.or(match self.device.tier() {
+            crate::Tier::Cpu => Some(4 << 30),
+            crate::Tier::Gpu => None,
+        });
+        let limit = Some(self.device.max_tensor_bytes()).filter(|&b| b < 1 << 53);
+        Ok(plan(&PlanModel::of(loaded), config, seq_len, budget, limit))
+    }
+
     /// Trains, or continues `resume` (see `Webtune.train` and `Webtune.resume`).
     pub async fn train(
         &mut self,
@@ -223,6 +235,9 @@ impl State {
         latest: Rc<RefCell<Option<Checkpoint>>>,
     ) -> Result<Vec<Event>> {
         let (data, options) = self.data.as_ref().ok_or_else(no_data)?;
+        // Refuse what cannot fit before anything is allocated (a budget given to `plan` is
+        // the caller's to check).
+        self.plan(&config, None)?.check()?;
         let (_, loaded) = self.model.as_mut().ok_or_else(no_model)?;
         let device = self.device.autodiff();
         // The dataset was read with these options; the run packs to the same length.

@@ -68,6 +68,14 @@ export type TrainEvent =
   | { event: "checkpoint"; step: number }
   | { event: "finished"; steps: number; reason: "completed" | "early_stopping" | "stopped"; best_validation_loss: number | null; seconds: number };
 
+/** `plan()`: predicted peak memory of a training run, in bytes. */
+export interface MemoryPlan {
+  weights: number; trainable_parameters: number; optimizer: number; activations: number;
+  logits: number; total: number; largest_tensor: number; budget: number | null;
+  max_tensor_bytes: number | null; fits: boolean; problems: string[];
+  suggestions: { change: string; total: number; seq_len: number }[];
+}
+
 /** `evaluate()`. */
 export interface Evaluation {
   validation_loss: number | null; perplexity: number | null; exact_match: number | null;
