@@ -75,6 +75,8 @@ function buttons() {
 async function startEngine() {
   const wanted = params.get('tier') ?? 'gpu';
   page.wt = new WebtuneClient(new URL('./worker.js', import.meta.url));
+  // For the console and tests: the engine's client (`webtune.client.worker` is its worker).
+  globalThis.webtune = { client: page.wt };
   let device;
   try {
     device = await page.wt.create(wanted);
@@ -284,6 +286,9 @@ async function train(resume) {
   let events;
   try {
     events = resume ? await page.wt.resume(onEvent) : await page.wt.train(run.config, onEvent);
+  } catch (err) {
+    if (FATAL.has(err.kind)) await recover(err);
+    throw err;
   } finally {
     $('pause').disabled = true;
     $('stop').disabled = true;
@@ -312,6 +317,35 @@ async function train(resume) {
   $('train-status').dataset.memory = memory;
   $('resume-panel').hidden = true;
   await showHistory();
+}
+
+/// Failures after which the engine cannot go on: its worker died, or its module or device did.
+const FATAL = new Set(['engine', 'internal', 'device', 'readback']);
+
+/// Replaces a dead engine with a new one (a new worker, a new device), reopens the model and
+/// offers to resume the run from its last saved checkpoint.
+async function recover(err) {
+  show('train-status', 'failed', `The engine stopped: ${err.message}. Restarting it…`);
+  page.wt.terminate();
+  page.wt = null;
+  page.live = false;
+  await startEngine();
+  const cached = await store.cachedModel(page.run.model.key);
+  if (cached) await openModel({ ...cached, cached: true });
+  const saved = await store.savedRun();
+  if (saved?.checkpoint) {
+    page.run = saved;
+    offerResume(saved, `The engine stopped at step ${$('train-status').dataset.step} (${err.message}); `
+      + `it has been restarted. Resume the run from its checkpoint at step ${saved.step}?`);
+  }
+  show('train-status', 'failed', `The engine stopped: ${err.message}. It has been restarted`
+    + (saved?.checkpoint ? `; the run can resume from step ${saved.step}.` : '.'));
+}
+
+function offerResume(run, text) {
+  $('resume-panel').hidden = false;
+  $('resume-text').textContent = text;
+  draw();
 }
 
 async function startTraining() {
@@ -476,11 +510,9 @@ async function main() {
     const run = await store.savedRun().catch(() => null);
     if (run?.checkpoint) {
       page.run = run;
-      $('resume-panel').hidden = false;
-      $('resume-text').textContent = `A run on ${run.dataset.name} with ${run.model.label} stopped at step `
+      offerResume(run, `A run on ${run.dataset.name} with ${run.model.label} stopped at step `
         + `${run.step} of ${run.total_steps ?? '?'} (started ${run.started.slice(0, 16).replace('T', ' ')}). `
-        + 'Resume it from its checkpoint?';
-      draw();
+        + 'Resume it from its checkpoint?');
     }
     await startModel(run);
     await showHistory();

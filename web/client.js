@@ -11,6 +11,19 @@ export class WebtuneClient {
     this.worker = new Worker(url, { type: "module" });
     this.pending = new Map();
     this.next = 0;
+    // A worker that dies (an uncaught error, a crashed module, a lost GPU device) fails every
+    // call in flight with kind "engine"; the caller starts a new client (see app.js).
+    this.dead = null;
+    const die = (event) => {
+      this.dead = event?.message || "the engine's worker stopped";
+      this.worker.terminate();
+      for (const call of this.pending.values()) {
+        call.reject(Object.assign(new Error(this.dead), { kind: "engine" }));
+      }
+      this.pending.clear();
+    };
+    this.worker.addEventListener("error", die);
+    this.worker.addEventListener("messageerror", die);
     this.worker.onmessage = ({ data }) => {
       const call = this.pending.get(data.id);
       if (!call) return;
@@ -25,6 +38,10 @@ export class WebtuneClient {
   call(method, args = [], callbacks = {}) {
     const id = this.next++;
     return new Promise((resolve, reject) => {
+      if (this.dead) {
+        reject(Object.assign(new Error(this.dead), { kind: "engine" }));
+        return;
+      }
       this.pending.set(id, { resolve, reject, ...callbacks });
       this.worker.postMessage({ id, method, args });
     });
@@ -46,4 +63,6 @@ export class WebtuneClient {
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
   exportAdapter() { return this.call("exportAdapter"); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
+  /** Stops the worker for good (calls in flight never answer). */
+  terminate() { this.worker.terminate(); this.dead = "terminated"; }
 }

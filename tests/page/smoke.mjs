@@ -10,8 +10,9 @@
 // Scenario 2, WebGPU off: the page says so clearly and runs the whole flow on the CPU tier:
 // demo data, report, LoRA training (progress, loss chart) while the main thread keeps drawing
 // frames; a reload mid-training offers to resume, the model comes from the browser's cache
-// (not downloaded again), and the resumed run continues from the saved step; validation loss
-// fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
+// (not downloaded again), and the resumed run continues from the saved step; the engine's
+// worker dies mid-run (a simulated GPU device loss), the page restarts it and the run resumes
+// from its last checkpoint; validation loss fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
 // network cut.
 // Scenario 3: bad input through the page (a corrupt model, a malformed dataset, a training
 // run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
@@ -166,7 +167,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96'
   expect(report.status === 'ready' && /40 examples/.test(report.text), `report: ${report.text}`);
 
   // Train; measure the main thread's frame gaps meanwhile; reload once a checkpoint is saved.
-  await page.fill('#steps', '4');
+  await page.fill('#steps', '6');
   await page.fill('#lr', '0.002');
   await page.evaluate(() => {
     window.frameGap = { gap: 0, frames: 0, last: performance.now() };
@@ -193,26 +194,43 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96'
   await page.waitForSelector('#resume-panel:not([hidden])', { timeout: timeoutMs });
   const offer = await text(page, 'resume-text');
   console.log(`after reload: ${offer}`);
-  expect(new RegExp(`step ${saved} of 4`).test(offer), `resume offer: ${offer}`);
+  expect(new RegExp(`step ${saved} of 6`).test(offer), `resume offer: ${offer}`);
   const cached = await waitForStatus(page, 'model', ['ready', 'failed']);
   expect(/cache/.test(cached.text) && requests.get(gguf) === 1, `model after reload: ${cached.text}, ${requests.get(gguf)} requests`);
   await page.click('#resume');
-  const done = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
+  await page.waitForFunction(() => document.querySelector('#train-status').dataset.resumedAt !== undefined,
+    null, { timeout: timeoutMs });
   const resumedAt = Number(await attr(page, 'train-status', 'data-resumed-at'));
+  expect(resumedAt === saved, `resumed at ${resumedAt}, saved ${saved}`);
+
+  // The engine dies mid-run (as when the GPU device is lost): the page starts a new one and
+  // offers the last checkpoint, and the run goes on from there.
+  await page.waitForFunction((at) => Number(document.querySelector('#train-status').dataset.saved) >= at,
+    saved + 2, { timeout: timeoutMs });
+  const middle = JSON.parse(await attr(page, 'loss-chart', 'data-losses'));
+  await page.evaluate(() => webtune.client.worker.dispatchEvent(
+    new ErrorEvent('error', { message: 'GPU device lost (simulated by the test)' })));
+  await page.waitForSelector('#resume-panel:not([hidden])', { timeout: timeoutMs });
+  const recovery = await text(page, 'resume-text');
+  const lost = Number(recovery.match(/checkpoint at step (\d+)/)?.[1]);
+  console.log(`engine lost: ${recovery}\n  message: ${await text(page, 'message')}`);
+  expect(lost >= saved + 2, `recovery offer: ${recovery}`);
+  await page.click('#resume');
+  const done = await waitForStatus(page, 'train-status', ['done', 'paused']);
   const losses = JSON.parse(await attr(page, 'loss-chart', 'data-losses'));
   const evals = JSON.parse(await attr(page, 'loss-chart', 'data-evals'));
-  console.log(`resumed at step ${resumedAt}: ${done.text}; losses ${losses.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}`);
+  console.log(`resumed at step ${await attr(page, 'train-status', 'data-resumed-at')}: ${done.text}; losses ${losses.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}`);
   expect(done.status === 'done', `training: ${done.text}`);
+  expect(Number(await attr(page, 'train-status', 'data-resumed-at')) === lost, 'not resumed at the checkpoint');
+  expect(JSON.stringify(losses.map(([s]) => s)) === '[1,2,3,4,5,6]', `steps: ${JSON.stringify(losses)}`);
+  for (const [s, l] of [...before.filter(([s]) => s <= saved), ...middle.filter(([s]) => s <= lost)]) {
+    expect(losses[s - 1][1] === l, `step ${s}'s loss changed across the restart`);
+  }
   const planned = Number(await attr(page, 'plan', 'data-total'));
   const used = Number(await attr(page, 'train-status', 'data-memory'));
   console.log(`memory: planned ${(planned / 2 ** 20).toFixed(0)} MiB before training; the worker's wasm memory peaked at ${(used / 2 ** 20).toFixed(0)} MiB`);
   // The planner predicts the CPU tier's memory (here all in wasm memory) to within a quarter.
   expect(Math.abs(planned - used) < used / 4, `planned ${planned} bytes, used ${used}`);
-  expect(resumedAt === saved, `resumed at ${resumedAt}, saved ${saved}`);
-  expect(JSON.stringify(losses.map(([s]) => s)) === '[1,2,3,4]', `steps: ${JSON.stringify(losses)}`);
-  for (const [s, l] of before.filter(([s]) => s <= saved)) {
-    expect(losses[s - 1][1] === l, `step ${s}'s loss changed across the reload`);
-  }
   expect(evals.length >= 2 && evals.at(-1)[1] < evals[0][1], `validation loss did not fall: ${JSON.stringify(evals)}`);
 
   await page.fill('#prompt', 'How many days of annual leave do I get?');
