@@ -110,3 +110,75 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
             .contains("smaller model")
     );
 }
+
+#[test]
+fn cpu_weight_estimate_is_what_loaded_models_take() {
+    let cpu = ComputeDevice::cpu();
+    for name in ["llama", "qwen2", "gpt2"] {
+        for quantize in [false, true] {
+            let placement = match quantize {
+                true => Placement::of(&cpu).quantized(),
+                false => Placement::of(&cpu),
+            };
+            let loaded = block_on(load_checkpoint_to(name, tiny_files(name), &placement)).unwrap();
+            let actual = PlanModel::of(&loaded).weight_bytes as f64;
+            let estimate = loaded.config.weight_bytes(quantize) as f64;
+            assert!(
+                (estimate - actual).abs() <= actual * 0.02,
+                "{name} (4-bit {quantize}): estimated {estimate} bytes, takes {actual}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cpu_model_over_the_weight_budget_is_refused_before_loading() {
+    let cpu = ComputeDevice::cpu();
+    let config = block_on(load_tiny("llama", &cpu)).unwrap().config;
+    let (full, four_bit) = (config.weight_bytes(false), config.weight_bytes(true));
+    let placement = Placement::of(&cpu).with_max_weight_bytes((full + four_bit) / 2);
+    let err = block_on(load_checkpoint_to("llama", tiny_files("llama"), &placement)).unwrap_err();
+    assert_eq!(err.kind(), "too_large");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("llama: this model's weights need"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4-bit blocks"),
+        "a 4-bit base would fit: {text}"
+    );
+    // With the 4-bit option it fits and loads.
+    let quantized = placement.quantized();
+    block_on(load_checkpoint_to("llama", tiny_files("llama"), &quantized)).unwrap();
+}
+
+#[test]
+fn cpu_config_of_a_huge_model_is_refused_before_its_tensors_are_read() {
+    use webtune::io::MemorySource;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny/llama");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    for (key, value) in [
+        ("hidden_size", 4096),
+        ("intermediate_size", 14336),
+        ("num_hidden_layers", 32),
+        ("num_attention_heads", 32),
+        ("num_key_value_heads", 8),
+        ("head_dim", 128),
+        ("vocab_size", 128256),
+    ] {
+        config[key] = value.into();
+    }
+    let files = vec![
+        MemorySource::new("config.json", serde_json::to_vec(&config).unwrap()),
+        MemorySource::new(
+            "model.safetensors",
+            std::fs::read(dir.join("model-00001-of-00004.safetensors")).unwrap(),
+        ),
+    ];
+    let placement = Placement::of(&ComputeDevice::cpu()).with_max_weight_bytes(3 << 30);
+    let err = block_on(load_checkpoint_to("config.json", files, &placement)).unwrap_err();
+    assert_eq!(err.kind(), "too_large", "{err}");
+    assert!(err.to_string().contains("choose a smaller model"), "{err}");
+}

@@ -14,8 +14,8 @@
 // worker dies mid-run (a simulated GPU device loss), the page restarts it and the run resumes
 // from its last checkpoint; validation loss fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
 // network cut.
-// Scenario 3: bad input through the page (a corrupt model, a malformed dataset, a training
-// run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
+// Scenario 3: bad input through the page (a corrupt model, a model too large for the engine, a
+// malformed dataset, a training run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
 // Hugging Face-style URL layout (`/hf/<repo>/resolve/main/<file>`, served here from the tiny
 // Llama fixture's sharded checkpoint).
 // Every scenario fails on an uncaught error and on any request that leaves the page's origin;
@@ -285,6 +285,21 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   expect(/broken\.gguf/.test(corrupt) && /\[gguf\]/.test(corrupt), `corrupt model: ${corrupt}`);
   const still = await waitForStatus(page, 'model', ['ready', 'failed']);
   expect(still.status === 'ready' && /SmolLM2/.test(still.text), `the open model was lost: ${still.text}`);
+
+  // A model too large for the engine (a Llama-3-8B-shaped config.json beside a small
+  // safetensors file): refused from its config, before any tensor is read.
+  const tinyConfig = JSON.parse(await readFile(join(hub, 'config.json'), 'utf8'));
+  const big = {
+    ...tinyConfig, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32,
+    num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, vocab_size: 128256,
+  };
+  await page.setInputFiles('#model-files', [
+    { name: 'config.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(big)) },
+    { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: await readFile(join(hub, 'model-00001-of-00004.safetensors')) },
+  ]);
+  const huge = await problem('model too large');
+  expect(/\[too_large\]/.test(huge) && /GiB/.test(huge) && /smaller model/.test(huge), `too large a model: ${huge}`);
+  expect(/SmolLM2/.test(await text(page, 'model')), 'the open model was lost');
 
   await page.setInputFiles('#data-file', { name: 'bad.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [\n') });
   await page.click('#data-load');

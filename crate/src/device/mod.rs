@@ -12,7 +12,7 @@
 mod adapter;
 mod readback;
 
-pub use adapter::{AdapterLimits, AdapterReport};
+pub use adapter::{AdapterLimits, AdapterReport, human_bytes};
 pub use readback::read_f32;
 
 use burn::tensor::Device;

@@ -148,6 +148,46 @@ impl ModelConfig {
         }
     }
 
+    /// Bytes its weights take on the device: f32, or with `quantize` its linear layers in
+    /// 4-bit blocks (0.75 bytes per weight: codes, a scale and a minimum per 32).
+    pub fn weight_bytes(&self, quantize: bool) -> u64 {
+        // In u64: on wasm32 a usize overflows past 4 GiB, and this must size any model.
+        let n = |x: usize| x as u64;
+        let (linear, other) = match self {
+            Self::Llama(c) | Self::Qwen2(c) => {
+                let (h, q, kv, f) = (
+                    n(c.hidden_size),
+                    n(c.num_attention_heads * c.head_dim),
+                    n(c.num_key_value_heads * c.head_dim),
+                    n(c.intermediate_size),
+                );
+                let (layers, vocab) = (n(c.num_hidden_layers), n(c.vocab_size));
+                let per_layer = h * q + 2 * h * kv + q * h + 3 * h * f;
+                let head = if c.tie_word_embeddings { 0 } else { vocab * h };
+                let biases = if c.qkv_bias { q + 2 * kv } else { 0 };
+                (
+                    layers * per_layer,
+                    vocab * h + head + layers * (2 * h + biases) + h,
+                )
+            }
+            Self::Gpt2(c) => {
+                let (h, f, layers) = (n(c.n_embd), n(c.n_inner), n(c.n_layer));
+                let per_layer = 4 * h * h + 2 * h * f;
+                // Biases and two layer norms per layer; the embeddings; the final norm.
+                let small = 9 * h + f;
+                (
+                    layers * per_layer,
+                    (n(c.vocab_size) + n(c.n_positions)) * h + layers * small + 2 * h,
+                )
+            }
+        };
+        let linear_bytes = match quantize {
+            true => linear * 3 / 4,
+            false => linear * 4,
+        };
+        linear_bytes + other * 4
+    }
+
     /// The vocabulary size.
     pub fn vocab_size(&self) -> usize {
         match self {
@@ -190,6 +230,7 @@ impl Model {
         weights: &impl Weights,
         placement: &Placement,
     ) -> Result<Self> {
+        placement.check(weights.name(), config)?;
         Ok(match config {
             ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
                 Self::Llama(llama::load(c, weights, placement).await?)
@@ -205,6 +246,7 @@ impl Model {
         placement: &Placement,
     ) -> Result<(ModelConfig, Self)> {
         let mut config = ModelConfig::from_gguf(source.name(), file)?;
+        placement.check(source.name(), &config)?;
         let model = match &mut config {
             ModelConfig::Llama(c) => {
                 llama::gguf::read_rope_factors(file, source, c).await?;

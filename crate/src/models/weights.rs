@@ -27,6 +27,9 @@ pub struct Placement {
     pub max_tensor_bytes: u64,
     /// Keep linear layers' weights in 4-bit blocks (QLoRA-style frozen base).
     pub quantize: bool,
+    /// The most bytes the model's weights may take (`None`: no limit): a model whose config
+    /// says it needs more is refused before any tensor is read.
+    pub max_weight_bytes: Option<u64>,
 }
 
 impl Placement {
@@ -36,6 +39,7 @@ impl Placement {
             device: device.device().clone(),
             max_tensor_bytes: device.max_tensor_bytes(),
             quantize: false,
+            max_weight_bytes: None,
         }
     }
 
@@ -51,6 +55,39 @@ impl Placement {
     pub fn quantized(mut self) -> Self {
         self.quantize = true;
         self
+    }
+
+    /// The same, refusing models whose weights would take more than `bytes`.
+    pub fn with_max_weight_bytes(mut self, bytes: u64) -> Self {
+        self.max_weight_bytes = Some(bytes);
+        self
+    }
+
+    /// Refuses `config` (of checkpoint `name`) when its weights would exceed
+    /// [`Placement::max_weight_bytes`], naming both sizes and what would help.
+    pub fn check(&self, name: &str, config: &super::ModelConfig) -> crate::Result<()> {
+        let Some(limit) = self.max_weight_bytes else {
+            return Ok(());
+        };
+        let needed = config.weight_bytes(self.quantize);
+        if needed <= limit {
+            return Ok(());
+        }
+        let advice = match self.quantize {
+            false if config.weight_bytes(true) <= limit => {
+                "open it with its linear layers in 4-bit blocks (the quantize option), or choose a \
+                 smaller model"
+            }
+            _ => "choose a smaller model",
+        };
+        Err(crate::Error::TooLarge {
+            problem: format!(
+                "{name}: this model's weights need about {} here, but this engine can hold {}: \
+                 {advice}",
+                crate::device::human_bytes(needed),
+                crate::device::human_bytes(limit)
+            ),
+        })
     }
 
     /// The same device with a smaller limit (tests use it to force splitting).

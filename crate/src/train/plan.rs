@@ -132,13 +132,13 @@ fn estimate(
     let tokens = (config.batch_size * seq_len) as u64;
     // A 4-bit base also holds its linear weights dequantized: autodiff keeps them for the
     // backward pass (so it does not lower the training peak; it lowers memory at rest).
-    let dequantized: usize = model
+    let dequantized: u64 = model
         .linear
         .iter()
         .filter(|(_, _, q)| *q)
-        .map(|(_, [i, o], _)| i * o * 4)
+        .map(|(_, [i, o], _)| (i * o) as u64 * 4)
         .sum();
-    let weights = (model.weight_bytes + dequantized) as u64;
+    let weights = model.weight_bytes as u64 + dequantized;
     let adapted: Vec<[usize; 2]> = match config.method {
         Method::Lora => model
             .linear
@@ -151,11 +151,13 @@ fn estimate(
     let trainable = match config.method {
         Method::Lora => adapted
             .iter()
-            .map(|[i, o]| config.lora.r * (i + o) + if config.lora.use_dora { *o } else { 0 })
-            .sum::<usize>(),
-        Method::Full => model.parameters,
-        Method::Half => model.parameters.div_ceil(2),
-    } as u64;
+            .map(|[i, o]| {
+                (config.lora.r * (i + o) + if config.lora.use_dora { *o } else { 0 }) as u64
+            })
+            .sum::<u64>(),
+        Method::Full => model.parameters as u64,
+        Method::Half => model.parameters.div_ceil(2) as u64,
+    };
     // Parameter, gradient, first and second moment.
     let optimizer = trainable * 16;
     // Per token and layer (see the module docs), plus each adapted layer's branch.
@@ -175,7 +177,7 @@ fn estimate(
     let logits = 3 * 4 * tokens * s.vocab as u64;
     let counted = weights + optimizer + activations + logits;
     let total = (counted as f64 * OVERHEAD_FACTOR) as u64 + OVERHEAD_BYTES;
-    let largest_tensor = 4 * (config.batch_size * s.heads * seq_len * seq_len) as u64;
+    let largest_tensor = 4 * (config.batch_size * s.heads) as u64 * (seq_len * seq_len) as u64;
     let mut problems = Vec::new();
     if let Some(budget) = budget.filter(|&b| total > b) {
         problems.push(format!(

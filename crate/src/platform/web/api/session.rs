@@ -158,10 +158,14 @@ impl State {
             .first()
             .map(|f| f.name().to_string())
             .unwrap_or_default();
-        let placement = match quantize {
+        let mut placement = match quantize {
             true => Placement::training(&self.device).quantized(),
             false => Placement::training(&self.device),
         };
+        if self.device.tier() == crate::Tier::Cpu {
+            // On the CPU tier the weights live in wasm32's 4 GiB; leave room to train.
+            placement = placement.with_max_weight_bytes(3 << 30);
+        }
         let loaded = load_checkpoint_to(&name, files, &placement).await?;
         self.model = Some((name, loaded));
         self.data = None;
