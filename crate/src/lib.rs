@@ -16,6 +16,7 @@
 //! - [`data`]: JSONL datasets in the usual formats, encoded with assistant-only labels.
 //! - [`lora`]: LoRA adapters attached by module path; PEFT's files in and out.
 //! - [`train`]: the causal-LM loss, AdamW, schedules, one optimizer step at a time.
+//! - [`rag`]: retrieval-augmented generation: sentence embeddings (BERT-family encoders).
 //! - [`rng`]: a seeded generator, the same on every platform.
 //! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
 //! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
@@ -37,6 +38,7 @@ pub mod models;
 pub mod nn;
 pub mod numerics;
 pub mod platform;
+pub mod rag;
 pub mod rng;
 pub mod selfcheck;
 pub mod tokenizer;

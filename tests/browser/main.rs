@@ -160,6 +160,30 @@ async fn webgpu_smollm2_matches_transformers() {
     }
 }
 
+/// all-MiniLM-L6-v2 on WebGPU, loaded from bytes: sentence-transformers' ids and embeddings.
+#[wasm_bindgen_test]
+async fn webgpu_minilm_matches_sentence_transformers() {
+    use webtune::io::MemorySource;
+    let gpu = webgpu().await;
+    let start = webtune::platform::seconds_now();
+    let mut files = Vec::new();
+    for f in webtune::rag::FOLDER_FILES {
+        let url = format!("/.cache/models/{}/{f}", webtune_tests::MINILM_DIR);
+        files.push(MemorySource::new(f, webtune_tests::fetch_bytes(&url).await));
+    }
+    match webtune_tests::minilm_matches_sentence_transformers(files, &gpu).await {
+        Ok(check) => wasm_bindgen_test::console_log!(
+            "WebGPU all-MiniLM-L6-v2 vs sentence-transformers: lowest cosine 1 - {:.1e} \
+             (fetch {:.0} s, load {:.0} s, 12 sentences {:.0} s)",
+            1.0 - check.worst_cosine,
+            webtune::platform::seconds_now() - start - check.load_seconds - check.embed_seconds,
+            check.load_seconds,
+            check.embed_seconds
+        ),
+        Err(err) => panic!("WebGPU MiniLM: {err}"),
+    }
+}
+
 /// The JavaScript API end to end on WebGPU and the CPU backend (see `api.rs`).
 #[wasm_bindgen_test]
 async fn js_api_trains_pauses_resumes_and_exports() {

@@ -66,6 +66,27 @@ tiered_tests! {
     packed_batches_match_unpacked => super::packing;
     lora_dropout_is_seeded_and_off_in_evaluation => webtune_tests::lora_dropout_is_seeded_and_off_in_evaluation;
     quantized_base_trains_lora => super::quantized_base;
+    minilm_matches_sentence_transformers => super::minilm;
+}
+
+async fn minilm(device: &ComputeDevice) -> webtune::Result<()> {
+    let files = webtune::rag::FOLDER_FILES
+        .iter()
+        .map(|f| {
+            let path = webtune_tests::model_path(&format!("{}/{f}", webtune_tests::MINILM_DIR));
+            webtune::io::MemorySource::new(*f, std::fs::read(path).unwrap())
+        })
+        .collect();
+    let check = webtune_tests::minilm_matches_sentence_transformers(files, device).await?;
+    eprintln!(
+        "{}: all-MiniLM-L6-v2 vs sentence-transformers: ids equal, lowest cosine 1 - {:.1e} \
+         (load {:.1} s, 12 sentences {:.2} s)",
+        device.tier(),
+        1.0 - check.worst_cosine,
+        check.load_seconds,
+        check.embed_seconds
+    );
+    Ok(())
 }
 
 async fn quantized_base(device: &ComputeDevice) -> webtune::Result<()> {

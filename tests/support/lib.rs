@@ -7,11 +7,13 @@
 // Test support: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod embed;
 pub mod gguf_writer;
 mod lora;
 mod methods;
 mod tiny;
 
+pub use embed::*;
 pub use lora::*;
 pub use methods::*;
 pub use tiny::*;

@@ -4,6 +4,7 @@
 //! loads a whole model (weights, config, tokenizer) from a GGUF file or a Hugging Face folder.
 //! Models know nothing of LoRA, training or generation; those use them through [`CausalLm`].
 
+pub mod bert;
 pub mod checkpoint;
 pub mod export;
 pub mod gpt2;

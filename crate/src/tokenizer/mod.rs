@@ -68,6 +68,15 @@ impl Tokenizer {
             .map_err(|err| self.error(format!("cannot encode {text:?}: {err}")))
     }
 
+    /// Encodes `text` with the special tokens the tokenizer's post-processor adds (BERT's
+    /// `[CLS] … [SEP]`).
+    pub fn encode_special(&self, text: &str) -> Result<Vec<u32>> {
+        self.inner
+            .encode(text, true)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|err| self.error(format!("cannot encode {text:?}: {err}")))
+    }
+
     /// Encodes `text` like [`Tokenizer::encode`], with each token's byte range in `text`.
     pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, (usize, usize))>> {
         self.inner

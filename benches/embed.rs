@@ -1,0 +1,116 @@
+//! Sentence-embedding throughput: all-MiniLM-L6-v2 on 512 texts (the demo records, numbered;
+//! `benches/embed_texts.py` builds the same list), on each tier, printed beside
+//! sentence-transformers on the same machine:
+//!
+//! ```text
+//! python3 benches/st_embed.py                  # optional: the reference row
+//! cargo bench -p webtune --bench embed -- cpu  # or gpu, or both without an argument
+//! ```
+//!
+//! Chunks per second after a warm-up batch. A benchmark, not a test.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use webtune::platform::{FileSource, block_on};
+use webtune::rag::{FOLDER_FILES, SentenceEncoder};
+use webtune::{ComputeDevice, Tier};
+
+const COUNT: usize = 512;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The same texts as `benches/embed_texts.py`.
+fn texts() -> Vec<String> {
+    let demo = std::fs::read_to_string(root().join("static/demo/support.jsonl")).unwrap();
+    let base: Vec<String> = demo
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let record: serde_json::Value = serde_json::from_str(l).unwrap();
+            record["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["role"] != "system")
+                .map(|m| m["content"].as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    (0..COUNT)
+        .map(|i| format!("{} (Reference {i}.)", base[i % base.len()]))
+        .collect()
+}
+
+fn measure(tier: Tier) -> webtune::Result<(String, f64)> {
+    let device = block_on(ComputeDevice::new(tier))?;
+    let dir = root().join(".cache/models/all-MiniLM-L6-v2");
+    let files = FOLDER_FILES
+        .iter()
+        .map(|f| FileSource::open(dir.join(f)))
+        .collect::<webtune::Result<Vec<_>>>()?;
+    let encoder = block_on(SentenceEncoder::load("all-MiniLM-L6-v2", files, &device))?;
+    let texts = texts();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    block_on(encoder.embed(&refs[..64]))?;
+    let start = Instant::now();
+    let vectors = block_on(encoder.embed(&refs))?;
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(vectors.len(), COUNT);
+    let name = match device.adapter() {
+        Some(a) => format!("{} ({})", a.name, a.backend),
+        None => format!(
+            "CPU ({} threads)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ),
+    };
+    Ok((name, COUNT as f64 / seconds))
+}
+
+fn main() {
+    println!("Sentence embeddings, all-MiniLM-L6-v2, {COUNT} texts (demo records)\n");
+    println!(
+        "| {:<50} | {:<34} | {:>9} |",
+        "implementation", "device", "chunks/s"
+    );
+    println!("|{:-<52}|{:-<36}|{:->11}|", "", "", "");
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    for tier in [Tier::Cpu, Tier::Gpu] {
+        let key = if tier == Tier::Cpu { "cpu" } else { "gpu" };
+        if !only.is_empty() && !only.iter().any(|a| a == key) {
+            continue;
+        }
+        match measure(tier) {
+            Ok((device, rate)) => println!(
+                "| {:<50} | {:<34} | {:>9.1} |",
+                format!("webtune {tier}"),
+                device,
+                rate
+            ),
+            Err(err) => eprintln!("{tier}: {err}"),
+        }
+    }
+    let reference = std::fs::read(root().join("target/bench/st_embed.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    match reference {
+        Some(r) => println!(
+            "| {:<50} | {:<34} | {:>9.1} |",
+            r["implementation"]
+                .as_str()
+                .unwrap_or("sentence-transformers"),
+            r["device"].as_str().unwrap_or("CPU"),
+            r["chunks_per_second"].as_f64().unwrap_or(f64::NAN)
+        ),
+        None => eprintln!(
+            "sentence-transformers: not measured here (run python3 benches/st_embed.py first)"
+        ),
+    }
+}
