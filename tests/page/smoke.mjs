@@ -42,7 +42,7 @@ const types = {
 };
 
 const hub = resolve('tests/fixtures/tiny/llama');
-// Requests per path, to tell a download from a cache hit.
+// Requests per path in the current scenario, to tell a download from a cache hit.
 const requests = new Map();
 
 function serve() {
@@ -70,6 +70,7 @@ function serve() {
 async function scenario(name, { webgpu, origin, query = '' }, check) {
   // PAGE_ONLY=name,name runs only those scenarios (while working on one).
   if (process.env.PAGE_ONLY && !process.env.PAGE_ONLY.split(',').includes(name)) return true;
+  requests.clear(); // counted per scenario (each has a fresh browser profile)
   const browser = await chromium.launch({
     executablePath: browserPath,
     args: webgpu ? [...baseFlags, '--enable-unsafe-webgpu'] : baseFlags,
