@@ -7,17 +7,28 @@
 //! cargo bench -p webtune --bench embed -- cpu  # or gpu, or both without an argument
 //! ```
 //!
-//! Chunks per second after a warm-up batch. A benchmark, not a test.
+//! Chunks per second after a warm-up batch. Then top-10 search latency over an index of
+//! 100,000 chunks (random unit vectors beside the demo texts, numbered), dense, keyword and
+//! hybrid, including embedding the query. A benchmark, not a test.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use webtune::platform::{FileSource, block_on};
-use webtune::rag::{FOLDER_FILES, SentenceEncoder};
+use webtune::rag::{Chunk, ChunkOptions, FOLDER_FILES, Index, SearchMode, SentenceEncoder};
+use webtune::rng::Rng;
 use webtune::{ComputeDevice, Tier};
 
 const COUNT: usize = 512;
+const INDEX_CHUNKS: usize = 100_000;
+const QUERIES: [&str; 5] = [
+    "How many vacation days do I get?",
+    "Can I bring my dog to the office?",
+    "What is the meal allowance when travelling?",
+    "How do I reset the VPN?",
+    "Who approves my holiday?",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -46,6 +57,61 @@ fn texts() -> Vec<String> {
         .collect()
 }
 
+/// Median milliseconds of a top-10 search per mode over `INDEX_CHUNKS` chunks.
+fn search_latency(encoder: &SentenceEncoder) -> webtune::Result<Vec<(SearchMode, f64)>> {
+    let texts = texts();
+    let dim = encoder.dimension();
+    let mut index = Index::new("all-MiniLM-L6-v2", dim, ChunkOptions::default());
+    let mut rng = Rng::new(7);
+    for doc in 0..INDEX_CHUNKS / 100 {
+        let mut chunks = Vec::with_capacity(100);
+        let mut vectors = Vec::with_capacity(100);
+        for i in 0..100 {
+            let text = format!(
+                "{} (document {doc}, part {i})",
+                texts[(doc * 100 + i) % COUNT]
+            );
+            let mut v: Vec<f32> = (0..dim).map(|_| rng.next_f32() - 0.5).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|x| *x /= norm);
+            chunks.push(Chunk {
+                doc_id: format!("doc-{doc}"),
+                title: format!("Document {doc}"),
+                heading: String::new(),
+                start: 0,
+                end: text.len(),
+                tokens: text.split_whitespace().count(),
+                text,
+            });
+            vectors.push(v);
+        }
+        index.insert(
+            &format!("doc-{doc}"),
+            &format!("Document {doc}"),
+            "",
+            chunks,
+            vectors,
+        )?;
+    }
+    let mut out = Vec::new();
+    for mode in [SearchMode::Dense, SearchMode::Keyword, SearchMode::Hybrid] {
+        // The first search builds the device matrix: not timed.
+        block_on(index.search(QUERIES[0], 10, mode, encoder))?;
+        let mut times = Vec::new();
+        for _ in 0..4 {
+            for q in QUERIES {
+                let start = Instant::now();
+                let hits = block_on(index.search(q, 10, mode, encoder))?;
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                assert_eq!(hits.len(), 10);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        out.push((mode, times[times.len() / 2]));
+    }
+    Ok(out)
+}
+
 fn measure(tier: Tier) -> webtune::Result<(String, f64)> {
     let device = block_on(ComputeDevice::new(tier))?;
     let dir = root().join(".cache/models/all-MiniLM-L6-v2");
@@ -61,6 +127,11 @@ fn measure(tier: Tier) -> webtune::Result<(String, f64)> {
     let vectors = block_on(encoder.embed(&refs))?;
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(vectors.len(), COUNT);
+    for (mode, ms) in search_latency(&encoder)? {
+        eprintln!(
+            "  {tier}: top-10 {mode:?} search over {INDEX_CHUNKS} chunks: {ms:.1} ms (median, query embedding included)"
+        );
+    }
     let name = match device.adapter() {
         Some(a) => format!("{} ({})", a.name, a.backend),
         None => format!(

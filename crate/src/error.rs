@@ -167,6 +167,14 @@ pub enum Error {
         /// What does not fit, with the configurations that would.
         problem: String,
     },
+    /// A retrieval index cannot be read or used.
+    #[error("{file}: {problem}")]
+    Index {
+        /// The index file (or the document being indexed).
+        file: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Two sets of numbers that must agree do not.
     #[error("{0}")]
     Mismatch(#[from] crate::numerics::Mismatch),
@@ -195,6 +203,7 @@ impl Error {
             Error::Data { .. } => "data",
             Error::OutOfMemory { .. } => "out_of_memory",
             Error::TooLarge { .. } => "too_large",
+            Error::Index { .. } => "index",
             Error::Mismatch(_) => "mismatch",
         }
     }

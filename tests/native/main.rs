@@ -13,6 +13,7 @@ mod llama;
 mod load_errors;
 mod lora_export;
 mod plan;
+mod retrieval;
 mod smollm2;
 mod tokenizer;
 

@@ -148,6 +148,16 @@ impl SentenceEncoder {
         })
     }
 
+    /// The device it computes on.
+    pub fn device(&self) -> &burn::tensor::Device {
+        &self.placement.device
+    }
+
+    /// The largest tensor one kernel can bind on its device.
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.placement.max_tensor_bytes
+    }
+
     /// The vectors' length.
     pub fn dimension(&self) -> usize {
         self.model.hidden_size()

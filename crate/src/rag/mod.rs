@@ -1,8 +1,15 @@
-//! Retrieval-augmented generation: sentence embeddings ([`embed`]) and chunking ([`chunk`]) —
-//! the first parts of issue #6; the hybrid index and answering with citations build on them.
+//! Retrieval-augmented generation: documents in ([`ingest`]: text, Markdown, HTML), cut into
+//! chunks ([`chunk`]), embedded ([`embed`]: BERT-family sentence encoders) and indexed
+//! ([`index`]: exact cosine on the device + BM25 ([`bm25`]), fused by reciprocal rank),
+//! persisted in a versioned format. Answering with citations and the advisor build on it.
 
+pub mod bm25;
 pub mod chunk;
 pub mod embed;
+pub mod index;
+pub mod ingest;
 
 pub use chunk::{Chunk, ChunkOptions, chunk};
 pub use embed::{FOLDER_FILES, Pooling, SentenceEncoder};
+pub use index::{FORMAT_VERSION, Hit, Index, SearchMode, Update};
+pub use ingest::{Document, read_document};

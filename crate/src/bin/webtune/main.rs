@@ -7,6 +7,7 @@ mod generate;
 mod merge;
 mod model;
 mod output;
+mod rag;
 mod score;
 mod train;
 
@@ -37,6 +38,10 @@ enum Command {
     Merge(merge::Args),
     /// Loss, perplexity and exact match of a model (and adapter) on a dataset, as JSON.
     Eval(eval::Args),
+    /// Add documents (.md, .txt, .html) to a retrieval index file, or update them.
+    Index(rag::IndexArgs),
+    /// The best chunks of a retrieval index for a question, as JSON.
+    Query(rag::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,8 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Index(args) => rag::index(args),
+        Command::Query(args) => rag::query(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,214 @@
+//! `webtune index` and `webtune query`: a document set into a retrieval index (a file), and
+//! questions against it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use webtune::platform::{FileSource, block_on};
+use webtune::rag::{ChunkOptions, FOLDER_FILES, Index, SearchMode, SentenceEncoder, read_document};
+use webtune::{ComputeDevice, Error, Tier};
+
+use crate::model::TierArg;
+use crate::output::write_atomic;
+
+/// `--embedder` and `--tier`.
+#[derive(clap::Args)]
+pub struct EmbedderArgs {
+    /// A sentence-transformers folder (config.json, model.safetensors, tokenizer.json,
+    /// modules.json, 1_Pooling/config.json), e.g. .cache/models/all-MiniLM-L6-v2.
+    #[arg(long)]
+    embedder: PathBuf,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
+    tier: TierArg,
+}
+
+/// Options of `webtune index`.
+#[derive(clap::Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    embedder: EmbedderArgs,
+    /// The index file: created, or updated in place (written atomically).
+    #[arg(long)]
+    index: PathBuf,
+    /// Documents (.md, .txt, .html), or folders of them.
+    #[arg(required = true)]
+    documents: Vec<PathBuf>,
+    /// Remove indexed documents that are not among these.
+    #[arg(long)]
+    prune: bool,
+    /// Tokens per chunk, at most.
+    #[arg(long, default_value_t = ChunkOptions::default().max_tokens)]
+    max_tokens: usize,
+    /// Tokens a chunk repeats from the one before.
+    #[arg(long, default_value_t = ChunkOptions::default().overlap_tokens)]
+    overlap: usize,
+}
+
+/// Options of `webtune query`.
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    embedder: EmbedderArgs,
+    /// The index file.
+    #[arg(long)]
+    index: PathBuf,
+    /// The question.
+    question: String,
+    /// Chunks to return.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+    /// Ranking.
+    #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
+    mode: ModeArg,
+}
+
+/// `--mode` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Embedding cosine.
+    Dense,
+    /// BM25.
+    Keyword,
+    /// Both, fused by reciprocal rank.
+    Hybrid,
+}
+
+fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
+    let tier = match args.tier {
+        TierArg::Cpu => Tier::Cpu,
+        TierArg::Gpu => Tier::Gpu,
+    };
+    let device = block_on(ComputeDevice::new(tier))?;
+    let mut files = Vec::new();
+    for name in FOLDER_FILES {
+        let path = args.embedder.join(name);
+        if path.is_file() {
+            files.push(FileSource::open(&path)?);
+        }
+    }
+    let name = args.embedder.display().to_string();
+    block_on(SentenceEncoder::load(&name, files, &device))
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        file: path.display().to_string(),
+        source,
+    }
+}
+
+/// The documents under `paths`: files as given, folders walked, sorted.
+fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut stack = vec![path.clone()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                    let entry = entry.map_err(io(&dir))?.path();
+                    if entry.is_dir() {
+                        stack.push(entry);
+                    } else if entry
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| matches!(e, "md" | "markdown" | "txt" | "html" | "htm"))
+                    {
+                        out.push(entry);
+                    }
+                }
+            }
+        } else {
+            out.push(path.clone());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Indexes the documents (new and changed ones; unchanged ones are skipped) and writes the
+/// index.
+pub fn index(args: IndexArgs) -> webtune::Result<()> {
+    let encoder = encoder(&args.embedder)?;
+    let model = args.embedder.embedder.display().to_string();
+    let mut index = match args.index.is_file() {
+        true => {
+            let bytes = std::fs::read(&args.index).map_err(io(&args.index))?;
+            Index::from_bytes(&args.index.display().to_string(), &bytes)?
+        }
+        false => Index::new(
+            &model,
+            encoder.dimension(),
+            ChunkOptions {
+                max_tokens: args.max_tokens,
+                overlap_tokens: args.overlap,
+            },
+        ),
+    };
+    let paths = document_paths(&args.documents)?;
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let bytes = std::fs::read(path).map_err(io(path))?;
+        let doc = read_document(&path.display().to_string(), &bytes)?;
+        let update = block_on(index.upsert(&doc.id, &doc.title, &doc.text, &encoder))?;
+        eprintln!(
+            "[{}/{}] {}: {} chunks added, {} removed",
+            i + 1,
+            paths.len(),
+            doc.id,
+            update.added,
+            update.removed
+        );
+        seen.push(doc.id);
+    }
+    if args.prune {
+        let stale: Vec<String> = index
+            .documents()
+            .map(|d| d.id.clone())
+            .filter(|id| !seen.contains(id))
+            .collect();
+        for id in stale {
+            eprintln!("removed {id}: {} chunks", index.remove(&id));
+        }
+    }
+    // Written whole or not at all: an interrupted run leaves the previous index.
+    write_atomic(&args.index, &index.to_bytes())?;
+    eprintln!(
+        "{}: {} documents, {} chunks, in {:.1} s",
+        args.index.display(),
+        index.documents().count(),
+        index.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct QueryReport<'a> {
+    question: &'a str,
+    hits: Vec<webtune::rag::Hit>,
+}
+
+/// Prints the best chunks for the question as JSON.
+pub fn query(args: QueryArgs) -> webtune::Result<()> {
+    let encoder = encoder(&args.embedder)?;
+    let bytes = std::fs::read(&args.index).map_err(io(&args.index))?;
+    let index = Index::from_bytes(&args.index.display().to_string(), &bytes)?;
+    let mode = match args.mode {
+        ModeArg::Dense => SearchMode::Dense,
+        ModeArg::Keyword => SearchMode::Keyword,
+        ModeArg::Hybrid => SearchMode::Hybrid,
+    };
+    let hits = block_on(index.search(&args.question, args.k, mode, &encoder))?;
+    let report = QueryReport {
+        question: &args.question,
+        hits,
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
+    Ok(())
+}
