@@ -1,6 +1,7 @@
 //! The `webtune` command line on the tiny checkpoints of `tests/fixtures/tiny/` (CPU tier):
 //! `score` prints per-token losses and perplexity as JSON, `generate` honours stop strings,
-//! and bad input gives a one-line error and a failing exit status, never a panic.
+//! bad input gives a one-line error and a failing exit status, never a panic; `index` and
+//! `query` build, update, prune and search a retrieval index with all-MiniLM-L6-v2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -269,4 +270,128 @@ fn train_every_method_then_export_checkpoints() {
         ]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
+}
+
+#[test]
+fn index_then_query_update_and_prune() {
+    let embedder =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/models/all-MiniLM-L6-v2");
+    let dir = std::env::temp_dir().join(format!("webtune-cli-rag-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("dogs.md"),
+        "# Office dogs\n\nDogs are welcome on Fridays in the ground-floor area.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("parking.html"),
+        "<html><title>Parking</title><h1>Parking</h1><p>Staff parking is on level -2.</p></html>",
+    )
+    .unwrap();
+    let index = dir.join("docs.wtindex");
+    let (e, i) = (embedder.to_str().unwrap(), index.to_str().unwrap());
+    let log = ok(&[
+        "index",
+        "--tier",
+        "cpu",
+        "--embedder",
+        e,
+        "--index",
+        i,
+        docs.to_str().unwrap(),
+    ]);
+    assert!(log.contains("2 documents, 2 chunks"), "{log}");
+    let query = |q: &str| {
+        let out = webtune(&[
+            "query",
+            "--tier",
+            "cpu",
+            "--embedder",
+            e,
+            "--index",
+            i,
+            q,
+            "--k",
+            "1",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["hits"][0]["chunk"]["text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(query("Where do I park my car?").contains("level -2"));
+    assert!(query("Can my dog come to work?").contains("Fridays"));
+
+    // A changed document replaces its chunks; an unchanged one is skipped; --prune drops a
+    // document that is gone.
+    std::fs::write(
+        docs.join("dogs.md"),
+        "# Office dogs\n\nDogs are welcome every day in the ground-floor area.\n",
+    )
+    .unwrap();
+    let log = ok(&[
+        "index",
+        "--tier",
+        "cpu",
+        "--embedder",
+        e,
+        "--index",
+        i,
+        docs.to_str().unwrap(),
+    ]);
+    assert!(log.contains("dogs.md: 1 chunks added, 1 removed"), "{log}");
+    assert!(
+        log.contains("parking.html: 0 chunks added, 0 removed"),
+        "{log}"
+    );
+    assert!(query("Can my dog come to work?").contains("every day"));
+    std::fs::remove_file(docs.join("parking.html")).unwrap();
+    let log = ok(&[
+        "index",
+        "--tier",
+        "cpu",
+        "--embedder",
+        e,
+        "--index",
+        i,
+        "--prune",
+        docs.to_str().unwrap(),
+    ]);
+    assert!(log.contains("1 documents, 1 chunks"), "{log}");
+
+    // Bad input: an index from something else, a binary document.
+    std::fs::write(dir.join("bad.wtindex"), b"not an index").unwrap();
+    let out = webtune(&[
+        "query",
+        "--tier",
+        "cpu",
+        "--embedder",
+        e,
+        "--index",
+        dir.join("bad.wtindex").to_str().unwrap(),
+        "x",
+    ]);
+    assert!(!out.status.success() && text(&out.stderr).contains("is not a webtune index"));
+    std::fs::write(docs.join("image.txt"), b"\x89PNG\0\0").unwrap();
+    let out = webtune(&[
+        "index",
+        "--tier",
+        "cpu",
+        "--embedder",
+        e,
+        "--index",
+        i,
+        docs.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("image.txt") && err.contains("binary"),
+        "{err}"
+    );
+    // The failed run left the index as it was.
+    assert!(query("Can my dog come to work?").contains("every day"));
 }
