@@ -42,6 +42,8 @@ enum Command {
     Index(rag::IndexArgs),
     /// The best chunks of a retrieval index for a question, as JSON.
     Query(rag::QueryArgs),
+    /// Answer a question from a retrieval index with a model, citing the chunks it uses.
+    Ask(Box<rag::AskArgs>),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Index(args) => rag::index(args),
         Command::Query(args) => rag::query(args),
+        Command::Ask(args) => rag::ask(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
-//! `webtune index` and `webtune query`: a document set into a retrieval index (a file), and
-//! questions against it.
+//! `webtune index`, `webtune query` and `webtune ask`: a document set into a retrieval index
+//! (a file), questions against it, and answers from a model that cite the chunks they use.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -62,6 +62,27 @@ pub struct QueryArgs {
     /// Ranking.
     #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
     mode: ModeArg,
+}
+
+/// Options of `webtune ask`.
+#[derive(clap::Args)]
+pub struct AskArgs {
+    /// The model that answers: a GGUF file or a Hugging Face folder (on `--tier`).
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
+    /// The index file.
+    #[arg(long)]
+    index: PathBuf,
+    /// The question.
+    question: String,
+    /// Chunks to retrieve.
+    #[arg(long, default_value_t = 4)]
+    k: usize,
+    /// New tokens at most.
+    #[arg(long, default_value_t = 128)]
+    max_new_tokens: usize,
 }
 
 /// `--mode` values.
@@ -210,5 +231,52 @@ pub fn query(args: QueryArgs) -> webtune::Result<()> {
         "{}",
         serde_json::to_string_pretty(&report).unwrap_or_default()
     );
+    Ok(())
+}
+
+/// Retrieves, answers with the model (streaming it to stdout), then lists the cited sources.
+pub fn ask(args: AskArgs) -> webtune::Result<()> {
+    use std::io::Write;
+    let encoder = encoder(&args.embedder)?;
+    let bytes = std::fs::read(&args.index).map_err(io(&args.index))?;
+    let index = Index::from_bytes(&args.index.display().to_string(), &bytes)?;
+    let hits = block_on(index.search(&args.question, args.k, SearchMode::Hybrid, &encoder))?;
+    let model_args = crate::model::ModelArgs {
+        model: args.model.clone(),
+        tier: args.embedder.tier,
+    };
+    let (device, loaded) = crate::model::load(&model_args)?;
+    let tokenizer = crate::model::tokenizer(&loaded, &model_args)?;
+    let config = webtune::generate::GenerateConfig {
+        max_new_tokens: args.max_new_tokens,
+        stop_ids: loaded.stop_ids.clone(),
+        ..Default::default()
+    };
+    let answer = block_on(webtune::rag::answer(
+        &loaded.model,
+        &tokenizer,
+        device.device(),
+        &args.question,
+        &hits,
+        &config,
+        |text| {
+            print!("{text}");
+            let _ = std::io::stdout().flush();
+            webtune::generate::Flow::Continue
+        },
+    ))?;
+    println!("\n");
+    for source in &answer.sources {
+        let mark = if answer.cited.contains(&source.number) {
+            "cited"
+        } else {
+            "not cited"
+        };
+        let c = &source.chunk;
+        println!(
+            "[{}] {} — {} ({}, bytes {}..{}; {mark})",
+            source.number, c.title, c.heading, c.doc_id, c.start, c.end
+        );
+    }
     Ok(())
 }
