@@ -4,7 +4,7 @@
 //! `query` build, update, prune and search a retrieval index with all-MiniLM-L6-v2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture(path: &str) -> PathBuf {
@@ -291,31 +291,22 @@ fn index_then_query_update_and_prune() {
     )
     .unwrap();
     let index = dir.join("docs.wtindex");
-    let (e, i) = (embedder.to_str().unwrap(), index.to_str().unwrap());
-    let log = ok(&[
-        "index",
-        "--tier",
-        "cpu",
-        "--embedder",
-        e,
-        "--index",
-        i,
-        docs.to_str().unwrap(),
-    ]);
-    assert!(log.contains("2 documents, 2 chunks"), "{log}");
+    let bad_index = dir.join("bad.wtindex");
+    let (e, d) = (embedder.to_str().unwrap(), docs.to_str().unwrap());
+    // `webtune COMMAND --tier cpu --embedder E --index INDEX EXTRA…`
+    let run = |command: &str, index: &Path, extra: &[&str]| {
+        let mut args = vec![command, "--tier", "cpu", "--embedder", e, "--index"];
+        args.push(index.to_str().unwrap());
+        args.extend_from_slice(extra);
+        webtune(&args)
+    };
+    let reindex = |extra: &[&str]| {
+        let out = run("index", &index, &[extra, &[d]].concat());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
     let query = |q: &str| {
-        let out = webtune(&[
-            "query",
-            "--tier",
-            "cpu",
-            "--embedder",
-            e,
-            "--index",
-            i,
-            q,
-            "--k",
-            "1",
-        ]);
+        let out = run("query", &index, &[q, "--k", "1"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         report["hits"][0]["chunk"]["text"]
@@ -323,6 +314,8 @@ fn index_then_query_update_and_prune() {
             .unwrap()
             .to_string()
     };
+    let log = reindex(&[]);
+    assert!(log.contains("2 documents, 2 chunks"), "{log}");
     assert!(query("Where do I park my car?").contains("level -2"));
     assert!(query("Can my dog come to work?").contains("Fridays"));
 
@@ -333,16 +326,7 @@ fn index_then_query_update_and_prune() {
         "# Office dogs\n\nDogs are welcome every day in the ground-floor area.\n",
     )
     .unwrap();
-    let log = ok(&[
-        "index",
-        "--tier",
-        "cpu",
-        "--embedder",
-        e,
-        "--index",
-        i,
-        docs.to_str().unwrap(),
-    ]);
+    let log = reindex(&[]);
     assert!(log.contains("dogs.md: 1 chunks added, 1 removed"), "{log}");
     assert!(
         log.contains("parking.html: 0 chunks added, 0 removed"),
@@ -350,43 +334,15 @@ fn index_then_query_update_and_prune() {
     );
     assert!(query("Can my dog come to work?").contains("every day"));
     std::fs::remove_file(docs.join("parking.html")).unwrap();
-    let log = ok(&[
-        "index",
-        "--tier",
-        "cpu",
-        "--embedder",
-        e,
-        "--index",
-        i,
-        "--prune",
-        docs.to_str().unwrap(),
-    ]);
+    let log = reindex(&["--prune"]);
     assert!(log.contains("1 documents, 1 chunks"), "{log}");
 
     // Bad input: an index from something else, a binary document.
-    std::fs::write(dir.join("bad.wtindex"), b"not an index").unwrap();
-    let out = webtune(&[
-        "query",
-        "--tier",
-        "cpu",
-        "--embedder",
-        e,
-        "--index",
-        dir.join("bad.wtindex").to_str().unwrap(),
-        "x",
-    ]);
+    std::fs::write(&bad_index, b"not an index").unwrap();
+    let out = run("query", &bad_index, &["x"]);
     assert!(!out.status.success() && text(&out.stderr).contains("is not a webtune index"));
     std::fs::write(docs.join("image.txt"), b"\x89PNG\0\0").unwrap();
-    let out = webtune(&[
-        "index",
-        "--tier",
-        "cpu",
-        "--embedder",
-        e,
-        "--index",
-        i,
-        docs.to_str().unwrap(),
-    ]);
+    let out = run("index", &index, &[d]);
     let err = text(&out.stderr);
     assert!(
         !out.status.success() && err.contains("image.txt") && err.contains("binary"),
