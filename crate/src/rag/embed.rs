@@ -163,6 +163,13 @@ impl SentenceEncoder {
         self.model.hidden_size()
     }
 
+    /// `text`'s tokens without `[CLS]`/`[SEP]` and without truncation (to size chunks).
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode(text)
+            .map_or(usize::MAX, |ids| ids.len())
+    }
+
     /// `text`'s ids as the model sees them: `[CLS] … [SEP]`, cut to [`Self::max_len`] (the
     /// text is cut, the final `[SEP]` kept, as transformers truncates).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {

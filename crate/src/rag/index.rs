@@ -187,9 +187,14 @@ impl Index {
                 removed: 0,
             });
         }
-        let count = |s: &str| encoder.tokenize(s).map_or(usize::MAX, |t| t.len() - 2);
-        let chunks = chunk(id, title, text, &self.options, &count);
-        let inputs: Vec<String> = chunks.iter().map(embedding_input).collect();
+        // Chunks the encoder can read whole: within its input length, less `[CLS]`/`[SEP]`.
+        let options = ChunkOptions {
+            max_tokens: self.options.max_tokens.min(encoder.max_len - 2),
+            ..self.options
+        };
+        let count = |s: &str| encoder.count_tokens(s);
+        let chunks = chunk(id, title, text, &options, &count);
+        let inputs: Vec<String> = chunks.iter().map(context_text).collect();
         let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let vectors = encoder.embed(&refs).await?;
         // Everything is computed: now change the index.
@@ -223,7 +228,7 @@ impl Index {
         for (c, v) in chunks.into_iter().zip(vectors) {
             let chunk_id = self.next_id;
             self.next_id += 1;
-            self.keywords.add(chunk_id, &keyword_input(&c));
+            self.keywords.add(chunk_id, &context_text(&c));
             self.chunks.insert(chunk_id, c);
             self.vectors.insert(chunk_id, v);
             ids.push(chunk_id);
@@ -304,10 +309,11 @@ impl Index {
         }
         let q = encoder.embed(&[query]).await?.remove(0);
         let device = encoder.device();
-        // The borrow ends before the await: another search may run meanwhile.
-        let (ids, scores) = {
+        // The borrow ends before the await: another search may run meanwhile (it can only
+        // build the same matrix: changes need `&mut self`).
+        let scores = {
             let mut cache = self.matrix.borrow_mut();
-            let (ids, matrix) = cache.get_or_insert_with(|| {
+            let (_, matrix) = cache.get_or_insert_with(|| {
                 let ids: Vec<u64> = self.vectors.keys().copied().collect();
                 let values: Vec<f32> = self.vectors.values().flatten().copied().collect();
                 let matrix = VocabMatrix::new(
@@ -319,9 +325,13 @@ impl Index {
                 (ids, matrix)
             });
             let q = Tensor::<1>::from_floats(q.as_slice(), device).reshape([1, 1, self.dimension]);
-            (ids.clone(), matrix.project(q))
+            matrix.project(q)
         };
         let scores = read_f32(scores, "search scores").await?;
+        let cache = self.matrix.borrow();
+        let Some((ids, _)) = cache.as_ref() else {
+            return Ok(Vec::new());
+        };
         Ok(top_k(
             ids.iter()
                 .zip(scores)
@@ -401,7 +411,7 @@ impl Index {
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
-            index.keywords.add(id, &keyword_input(&c));
+            index.keywords.add(id, &context_text(&c));
             index.chunks.insert(id, c);
             index.vectors.insert(id, vector);
         }
@@ -421,15 +431,10 @@ impl Index {
     }
 }
 
-/// What a chunk's embedding is computed from: its title and heading give it context.
-fn embedding_input(c: &Chunk) -> String {
+/// What a chunk is embedded and keyword-indexed as: its title and heading give it context.
+fn context_text(c: &Chunk) -> String {
     match c.heading.is_empty() {
         true => format!("{}\n{}", c.title, c.text),
         false => format!("{} — {}\n{}", c.title, c.heading, c.text),
     }
-}
-
-/// What BM25 indexes for a chunk (the same context as its embedding).
-fn keyword_input(c: &Chunk) -> String {
-    embedding_input(c)
 }

@@ -48,12 +48,18 @@ pub fn files(path: &Path) -> webtune::Result<Vec<FileSource>> {
     Ok(files)
 }
 
+impl From<TierArg> for Tier {
+    fn from(arg: TierArg) -> Self {
+        match arg {
+            TierArg::Cpu => Tier::Cpu,
+            TierArg::Gpu => Tier::Gpu,
+        }
+    }
+}
+
 /// Opens the device `--tier` names.
 pub fn load_device(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Tier)> {
-    let tier = match args.tier {
-        TierArg::Cpu => Tier::Cpu,
-        TierArg::Gpu => Tier::Gpu,
-    };
+    let tier = Tier::from(args.tier);
     Ok((block_on(ComputeDevice::new(tier))?, tier))
 }
 

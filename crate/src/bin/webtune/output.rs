@@ -19,7 +19,8 @@ const TOKENIZER_FILES: [&str; 5] = [
     "generation_config.json",
 ];
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
+/// Turns an I/O failure on `path` into webtune's error naming it.
+pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
     let file = path.display().to_string();
     move |source| Error::Io { file, source }
 }

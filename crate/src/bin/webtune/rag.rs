@@ -1,16 +1,16 @@
 //! `webtune index`, `webtune query` and `webtune ask`: a document set into a retrieval index
 //! (a file), questions against it, and answers from a model that cite the chunks they use.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
 use webtune::platform::{FileSource, block_on};
 use webtune::rag::{ChunkOptions, FOLDER_FILES, Index, SearchMode, SentenceEncoder, read_document};
-use webtune::{ComputeDevice, Error, Tier};
+use webtune::{ComputeDevice, Tier};
 
 use crate::model::TierArg;
-use crate::output::write_atomic;
+use crate::output::{io, write_atomic};
 
 /// `--embedder` and `--tier`.
 #[derive(clap::Args)]
@@ -97,11 +97,7 @@ pub enum ModeArg {
 }
 
 fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
-    let tier = match args.tier {
-        TierArg::Cpu => Tier::Cpu,
-        TierArg::Gpu => Tier::Gpu,
-    };
-    let device = block_on(ComputeDevice::new(tier))?;
+    let device = block_on(ComputeDevice::new(Tier::from(args.tier)))?;
     let mut files = Vec::new();
     for name in FOLDER_FILES {
         let path = args.embedder.join(name);
@@ -111,13 +107,6 @@ fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
     }
     let name = args.embedder.display().to_string();
     block_on(SentenceEncoder::load(&name, files, &device))
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        file: path.display().to_string(),
-        source,
-    }
 }
 
 /// The documents under `paths`: files as given, folders walked, sorted.

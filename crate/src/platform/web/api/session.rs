@@ -144,7 +144,7 @@ impl State {
         DeviceInfo {
             tier: self.device.tier().to_string(),
             adapter: self.device.adapter().cloned(),
-            max_tensor_bytes: Some(self.device.max_tensor_bytes()).filter(|&b| b < 1 << 53),
+            max_tensor_bytes: self.binding_limit(),
         }
     }
 
@@ -225,8 +225,18 @@ impl State {
             crate::Tier::Cpu => Some(4 << 30),
             crate::Tier::Gpu => None,
         });
-        let limit = Some(self.device.max_tensor_bytes()).filter(|&b| b < 1 << 53);
-        Ok(plan(&PlanModel::of(loaded), config, seq_len, budget, limit))
+        Ok(plan(
+            &PlanModel::of(loaded),
+            config,
+            seq_len,
+            budget,
+            self.binding_limit(),
+        ))
+    }
+
+    /// The largest tensor one kernel can bind (`None` on the CPU tier: no limit).
+    fn binding_limit(&self) -> Option<u64> {
+        Some(self.device.max_tensor_bytes()).filter(|&b| b < 1 << 53)
     }
 
     /// Trains, or continues `resume` (see `Webtune.train` and `Webtune.resume`).
