@@ -18,10 +18,11 @@ use crate::tokenizer::Tokenizer;
 
 /// The files of a sentence-transformers folder that [`SentenceEncoder::load`] reads (its
 /// weights may also come as several `*.safetensors` shards).
-pub const FOLDER_FILES: [&str; 6] = [
+pub const FOLDER_FILES: [&str; 7] = [
     "config.json",
     "model.safetensors",
     "tokenizer.json",
+    "tokenizer_config.json",
     "modules.json",
     "sentence_bert_config.json",
     "1_Pooling/config.json",
@@ -90,9 +91,16 @@ impl SentenceEncoder {
             Some(f) => {
                 let p = json(f).await?;
                 let on = |key: &str| p.get(key).and_then(Value::as_bool).unwrap_or(false);
-                match (on("pooling_mode_mean_tokens"), on("pooling_mode_cls_token")) {
-                    (true, false) => Pooling::Mean,
-                    (false, true) => Pooling::Cls,
+                // sentence-transformers ≥ 5 writes `"pooling_mode": "mean"`; earlier versions
+                // one boolean per mode.
+                let mode = p.get("pooling_mode").and_then(Value::as_str);
+                match (
+                    mode,
+                    on("pooling_mode_mean_tokens"),
+                    on("pooling_mode_cls_token"),
+                ) {
+                    (Some("mean"), ..) | (None, true, false) => Pooling::Mean,
+                    (Some("cls"), ..) | (None, false, true) => Pooling::Cls,
                     _ => {
                         return Err(config_error(
                             f.name(),
@@ -116,13 +124,24 @@ impl SentenceEncoder {
             }),
             None => false,
         };
-        let max_len = match find("sentence_bert_config.json") {
-            Some(f) => json(f)
+        // sentence-transformers < 6 writes `max_seq_length` in sentence_bert_config.json; 6
+        // leaves it to the tokenizer's `model_max_length` (a huge number when unset).
+        let read_len = async |file: &str, key: &str| -> Result<Option<usize>> {
+            Ok(match find(file) {
+                Some(f) => json(f)
+                    .await?
+                    .get(key)
+                    .and_then(Value::as_u64)
+                    .filter(|&n| n < 1 << 20)
+                    .map(|n| n as usize),
+                None => None,
+            })
+        };
+        let max_len = match read_len("sentence_bert_config.json", "max_seq_length").await? {
+            Some(n) => n,
+            None => read_len("tokenizer_config.json", "model_max_length")
                 .await?
-                .get("max_seq_length")
-                .and_then(Value::as_u64)
-                .map_or(config.max_position_embeddings, |n| n as usize),
-            None => config.max_position_embeddings,
+                .unwrap_or(config.max_position_embeddings),
         }
         .clamp(2, config.max_position_embeddings);
         let pad_id = tokenizer.token_id("[PAD]").unwrap_or(0);
@@ -158,7 +177,12 @@ impl SentenceEncoder {
         self.placement.max_tensor_bytes
     }
 
-    /// The vectors' length.
+    /// The bytes its weights take on the device (f32).
+    pub fn weight_bytes(&self) -> u64 {
+        burn::module::Module::num_params(&self.model) as u64 * 4
+    }
+
+    /// The length of its vectors.
     pub fn dimension(&self) -> usize {
         self.model.hidden_size()
     }
