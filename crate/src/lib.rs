@@ -27,6 +27,7 @@
 //! What it does not provide: a distributed trainer (users continue on PEFT/TRL), a server, or
 //! any network access of its own.
 
+pub mod advise;
 pub mod data;
 pub mod device;
 pub mod error;

@@ -7,6 +7,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod advise;
 mod gguf;
 mod large;
 mod llama;
@@ -68,6 +69,23 @@ tiered_tests! {
     lora_dropout_is_seeded_and_off_in_evaluation => webtune_tests::lora_dropout_is_seeded_and_off_in_evaluation;
     quantized_base_trains_lora => super::quantized_base;
     minilm_matches_sentence_transformers => super::minilm;
+    tiny_bert_matches_sentence_transformers => super::tiny_bert;
+}
+
+async fn tiny_bert(device: &ComputeDevice) -> webtune::Result<()> {
+    let files = webtune_tests::tiny_bert_files();
+    let check = webtune_tests::encoder_matches_sentence_transformers(
+        &webtune_tests::TINY_BERT,
+        files,
+        device,
+    )
+    .await?;
+    eprintln!(
+        "{}: tiny BERT (CLS pooling) vs sentence-transformers: lowest cosine 1 - {:.1e}",
+        device.tier(),
+        1.0 - check.worst_cosine
+    );
+    Ok(())
 }
 
 async fn minilm(device: &ComputeDevice) -> webtune::Result<()> {

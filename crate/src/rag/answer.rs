@@ -12,14 +12,12 @@ use crate::generate::{Flow, GenerateConfig, generate_text};
 use crate::models::CausalLm;
 use crate::tokenizer::{Message, Tokenizer};
 
-/// What the model is told before the sources.
-pub const INSTRUCTIONS: &str = "Answer the question using only the numbered sources. Cite \
-     each source you use as [1], [2]. If the sources do not answer the question, say that you \
-     do not know.";
+/// What the model is told before the sources (short: small models and small contexts).
+pub const INSTRUCTIONS: &str = "Answer from the numbered sources and cite them as [1], [2]. \
+     If they do not say, answer that you do not know.";
 
 /// What follows the question.
-pub const REMINDER: &str = "Answer in one sentence from the sources and cite the source \
-     number, like [1].";
+pub const REMINDER: &str = "Answer from the sources, citing them like [1].";
 
 /// A chunk given to the model as source `[number]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,9 +103,46 @@ pub fn citations(text: &str, sources: usize) -> Vec<usize> {
     out
 }
 
-/// Answers `question` from `hits` with `model`: the prompt keeps `config.max_new_tokens` and
-/// room for the instructions and question free within the model's context. `on_text` hears
-/// the answer as it is generated.
+/// The chat messages that ask `model` `question` with as many of `hits` as fit its context
+/// next to `max_new_tokens` of answer, the instructions (after `system`, when given) and the
+/// question, and the sources used. Fails when not even the best hit fits.
+pub fn messages(
+    model: &impl CausalLm,
+    tokenizer: &Tokenizer,
+    system: Option<&str>,
+    question: &str,
+    hits: &[Hit],
+    max_new_tokens: usize,
+) -> Result<(Vec<Message>, Vec<Source>)> {
+    let count = |s: &str| tokenizer.encode(s).map_or(usize::MAX, |ids| ids.len());
+    let instructions = match system {
+        Some(system) => format!("{system}\n{INSTRUCTIONS}"),
+        None => INSTRUCTIONS.to_string(),
+    };
+    // The template's markers, "Sources:", "Question:" and the like.
+    const FRAME: usize = 32;
+    let overhead = count(&instructions) + count(REMINDER) + count(question) + FRAME;
+    let budget = model
+        .context_length()
+        .min(4096)
+        .saturating_sub(max_new_tokens + overhead);
+    let (mut messages, sources) = prompt(question, hits, budget, &count);
+    if sources.is_empty() && !hits.is_empty() {
+        return Err(Error::Input {
+            problem: format!(
+                "not even the best source fits the model's context ({} tokens, {} of them \
+                 for the instructions, the question and the answer): index with smaller chunks",
+                model.context_length(),
+                overhead + max_new_tokens
+            ),
+        });
+    }
+    messages[0].content = instructions;
+    Ok((messages, sources))
+}
+
+/// Answers `question` from `hits` with `model` (see [`messages`]). `on_text` hears the answer
+/// as it is generated.
 pub async fn answer(
     model: &impl CausalLm,
     tokenizer: &Tokenizer,
@@ -117,20 +152,14 @@ pub async fn answer(
     config: &GenerateConfig,
     on_text: impl FnMut(&str) -> Flow,
 ) -> Result<Answer> {
-    let count = |s: &str| tokenizer.encode(s).map_or(usize::MAX, |ids| ids.len());
-    let overhead = count(INSTRUCTIONS) + count(question) + 64;
-    let budget = model
-        .context_length()
-        .min(4096)
-        .saturating_sub(config.max_new_tokens + overhead);
-    let (messages, sources) = prompt(question, hits, budget, &count);
-    if sources.is_empty() && !hits.is_empty() {
-        return Err(Error::Input {
-            problem: "not even the best source fits the model's context: index with smaller \
-                      chunks"
-                .into(),
-        });
-    }
+    let (messages, sources) = messages(
+        model,
+        tokenizer,
+        None,
+        question,
+        hits,
+        config.max_new_tokens,
+    )?;
     let ids = tokenizer.encode_chat(&messages)?;
     let out = generate_text(model, tokenizer, device, &ids, config, on_text).await?;
     let cited = citations(&out.text, sources.len());
@@ -176,7 +205,7 @@ mod tests {
             messages[1].content,
             "Sources:\n\n[1] Handbook — Dogs\nDogs are welcome on Fridays.\n\n[2] Handbook — \
              Parking\nStaff parking is on level -2.\n\nQuestion: Can dogs come?\n\n\
-             Answer in one sentence from the sources and cite the source number, like [1]."
+             Answer from the sources, citing them like [1]."
         );
     }
 

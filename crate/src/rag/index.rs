@@ -99,6 +99,23 @@ pub struct Index {
     matrix: RefCell<Option<(Vec<u64>, VocabMatrix)>>,
 }
 
+impl Clone for Index {
+    /// A copy without the device matrix (the copy builds its own at its first dense search).
+    fn clone(&self) -> Self {
+        Self {
+            model: self.model.clone(),
+            dimension: self.dimension,
+            options: self.options,
+            next_id: self.next_id,
+            documents: self.documents.clone(),
+            chunks: self.chunks.clone(),
+            vectors: self.vectors.clone(),
+            keywords: self.keywords.clone(),
+            matrix: RefCell::new(None),
+        }
+    }
+}
+
 fn hash(text: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in text.bytes() {

@@ -1,5 +1,6 @@
 //! The `webtune` command-line tool.
 
+mod advise;
 mod doctor;
 mod eval;
 mod export;
@@ -44,6 +45,9 @@ enum Command {
     Query(rag::QueryArgs),
     /// Answer a question from a retrieval index with a model, citing the chunks it uses.
     Ask(Box<rag::AskArgs>),
+    /// Fine-tune or retrieve? Measure the base model, RAG, LoRA and LoRA + RAG on your
+    /// documents and questions, and get a recommendation.
+    Advise(Box<advise::Args>),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Index(args) => rag::index(args),
         Command::Query(args) => rag::query(args),
         Command::Ask(args) => rag::ask(*args),
+        Command::Advise(args) => advise::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

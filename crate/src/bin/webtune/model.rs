@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use webtune::models::{Loaded, load_checkpoint};
+use webtune::models::{Loaded, Placement, load_checkpoint, load_checkpoint_to};
 use webtune::platform::FileSource;
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Error, Tier};
@@ -76,6 +76,36 @@ pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
         start.elapsed()
     );
     Ok((device, loaded))
+}
+
+/// Opens the device and loads the model onto its autodiff twin (for training), its linear
+/// layers in 4-bit blocks with `quantize`.
+pub fn load_for_training(
+    args: &ModelArgs,
+    quantize: bool,
+) -> webtune::Result<(ComputeDevice, Placement, Loaded)> {
+    let (device, _) = load_device(args)?;
+    let placement = match quantize {
+        true => Placement::training(&device).quantized(),
+        false => Placement::training(&device),
+    };
+    let name = args.model.display().to_string();
+    let loaded = block_on(load_checkpoint_to(&name, files(&args.model)?, &placement))?;
+    Ok((device, placement, loaded))
+}
+
+/// Reads a TOML or JSON (by its extension) configuration file into `T`.
+pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> webtune::Result<T> {
+    let text = read_text(path)?;
+    let parsed = match path.extension().is_some_and(|e| e == "json") {
+        true => serde_json::from_str(&text).map_err(|e| e.to_string()),
+        false => toml::from_str(&text).map_err(|e| e.to_string()),
+    };
+    parsed.map_err(|problem| Error::Data {
+        file: path.display().to_string(),
+        line: 0,
+        problem,
+    })
 }
 
 /// The model's tokenizer, or an error saying that text commands need one.

@@ -18,10 +18,10 @@ pub struct EmbedderArgs {
     /// A sentence-transformers folder (config.json, model.safetensors, tokenizer.json,
     /// modules.json, 1_Pooling/config.json), e.g. .cache/models/all-MiniLM-L6-v2.
     #[arg(long)]
-    embedder: PathBuf,
+    pub embedder: PathBuf,
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
-    tier: TierArg,
+    pub tier: TierArg,
 }
 
 /// Options of `webtune index`.
@@ -96,7 +96,7 @@ pub enum ModeArg {
     Hybrid,
 }
 
-fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
+pub fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
     let device = block_on(ComputeDevice::new(Tier::from(args.tier)))?;
     let mut files = Vec::new();
     for name in FOLDER_FILES {
@@ -110,7 +110,7 @@ fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
 }
 
 /// The documents under `paths`: files as given, folders walked, sorted.
-fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
+pub fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -5,16 +5,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use webtune::ComputeDevice;
 use webtune::burn::module::Module;
 use webtune::data::prepare;
 use webtune::eval::exact_match;
 use webtune::generate::Flow;
 use webtune::lora::Targets;
-use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::block_on;
 use webtune::tokenizer::Tokenizer;
 use webtune::train::{Event, Method, TrainConfig, fine_tune, prepare_model};
-use webtune::{ComputeDevice, Error};
 
 use crate::model::{self, ModelArgs, read_text};
 use crate::output;
@@ -100,19 +99,7 @@ pub struct Args {
 
 fn config(args: &Args) -> webtune::Result<TrainConfig> {
     let mut config = match &args.config {
-        Some(path) => {
-            let text = read_text(path)?;
-            let parsed = if path.extension().is_some_and(|e| e == "json") {
-                serde_json::from_str(&text).map_err(|e| e.to_string())
-            } else {
-                toml::from_str(&text).map_err(|e| e.to_string())
-            };
-            parsed.map_err(|problem| Error::Data {
-                file: path.display().to_string(),
-                line: 0,
-                problem,
-            })?
-        }
+        Some(path) => model::read_config(path)?,
         None => TrainConfig::default(),
     };
     let set = |slot: &mut usize, v: Option<usize>| {
@@ -154,7 +141,8 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
     Ok(config)
 }
 
-fn progress(event: &Event) {
+/// Prints a training event on stderr (a progress bar for steps).
+pub fn progress(event: &Event) {
     let mut err = std::io::stderr();
     match event {
         Event::Started {
@@ -257,17 +245,8 @@ fn accuracy(
 /// Loads the model, prepares the data, trains, writes the adapter.
 pub fn run(args: Args) -> webtune::Result<()> {
     let config = config(&args)?;
-    let (device, _) = model::load_device(&args.model)?;
-    let placement = match args.quantize {
-        true => Placement::training(&device).quantized(),
-        false => Placement::training(&device),
-    };
+    let (device, placement, loaded) = model::load_for_training(&args.model, args.quantize)?;
     let name = args.model.model.display().to_string();
-    let loaded = block_on(load_checkpoint_to(
-        &name,
-        model::files(&args.model.model)?,
-        &placement,
-    ))?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let text = read_text(&args.data)?;
     let validation = match &args.validation {

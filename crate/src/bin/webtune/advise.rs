@@ -1,0 +1,155 @@
+//! `webtune advise`: fine-tune or retrieve? Runs the base model, RAG, LoRA and LoRA + RAG on
+//! the user's documents and questions, and prints the table and the recommendation.
+
+use std::path::{Path, PathBuf};
+
+use webtune::advise::{AdviseConfig, Engines, Inputs, Progress, advise, read_questions};
+use webtune::burn::module::Module;
+use webtune::data::{DataOptions, read_dataset};
+use webtune::generate::Flow;
+use webtune::platform::block_on;
+use webtune::rag::{Document, read_document};
+
+use crate::model::{self, ModelArgs, read_text};
+use crate::output::{io, write_atomic};
+use crate::rag::{EmbedderArgs, document_paths, encoder};
+
+/// Options of `webtune advise`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// A sentence-transformers folder for retrieval, e.g. .cache/models/all-MiniLM-L6-v2.
+    #[arg(long)]
+    embedder: PathBuf,
+    /// The documents (.md, .txt, .html), or folders of them.
+    #[arg(long, required = true, num_args = 1..)]
+    docs: Vec<PathBuf>,
+    /// Labelled examples to fine-tune on (JSONL conversations or prompt/completion pairs, or
+    /// CSV).
+    #[arg(long)]
+    train: PathBuf,
+    /// Questions with their key facts (JSONL `{"question", "facts": [...]}`); those that are
+    /// also training questions are left out.
+    #[arg(long)]
+    questions: PathBuf,
+    /// Changed documents, replacing those of the same file name (or added).
+    #[arg(long, num_args = 1..)]
+    changed_docs: Vec<PathBuf>,
+    /// Questions whose answers the change altered (`facts`: the new ones, `old_facts`: the
+    /// stale ones).
+    #[arg(long)]
+    changed_questions: Option<PathBuf>,
+    /// The advisor's settings (TOML or JSON, `AdviseConfig`'s fields).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Training steps of each adapter.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Also write the whole report (every answer and its marks) here as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// The documents under `paths`, each named by its file name (so that a changed file replaces
+/// the document of the same name).
+fn documents(paths: &[PathBuf]) -> webtune::Result<Vec<Document>> {
+    let mut out = Vec::new();
+    for path in document_paths(paths)? {
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let mut doc = read_document(&path.display().to_string(), &bytes)?;
+        doc.id = path
+            .file_name()
+            .map_or(doc.id.clone(), |n| n.to_string_lossy().into_owned());
+        out.push(doc);
+    }
+    Ok(out)
+}
+
+fn config(path: Option<&Path>, steps: Option<usize>) -> webtune::Result<AdviseConfig> {
+    let mut config = match path {
+        Some(path) => model::read_config(path)?,
+        None => AdviseConfig::default(),
+    };
+    if let Some(steps) = steps {
+        config.train.max_steps = Some(steps);
+    }
+    Ok(config)
+}
+
+fn progress(event: &Progress) -> Flow {
+    match event {
+        Progress::Stage { stage, done, total } => {
+            if *done == 0 {
+                eprintln!("{stage} ({total})");
+            }
+        }
+        Progress::Training { event, .. } => crate::train::progress(event),
+        Progress::Answer(m) => {
+            let mark = |ok: bool| if ok { "yes" } else { "no" };
+            eprintln!(
+                "  {:<10} facts {:<3} format {:<3}{} {:>5.1} s  {}",
+                m.arm.label(),
+                mark(m.facts_stated),
+                mark(m.format_followed),
+                if m.stale { " STALE" } else { "" },
+                m.seconds,
+                m.question
+            );
+        }
+    }
+    Flow::Continue
+}
+
+/// Loads everything, runs the advisor, prints the table.
+pub fn run(args: Args) -> webtune::Result<()> {
+    let config = config(args.config.as_deref(), args.steps)?;
+    let documents_before = documents(&args.docs)?;
+    let changed = documents(&args.changed_docs)?;
+    let train_name = args.train.display().to_string();
+    let training = read_dataset(
+        &train_name,
+        &read_text(&args.train)?,
+        &DataOptions::default(),
+    )?;
+    let training: Vec<_> = training.examples.into_iter().map(|(_, e)| e).collect();
+    let questions = read_questions(
+        &args.questions.display().to_string(),
+        &read_text(&args.questions)?,
+    )?;
+    let changed_questions = match &args.changed_questions {
+        Some(path) => read_questions(&path.display().to_string(), &read_text(path)?)?,
+        None => Vec::new(),
+    };
+    let encoder = encoder(&EmbedderArgs {
+        embedder: args.embedder.clone(),
+        tier: args.model.tier,
+    })?;
+    let (device, placement, loaded) = model::load_for_training(&args.model, false)?;
+    let tokenizer = model::tokenizer(&loaded, &args.model)?;
+    let model_bytes = loaded.config.weight_bytes(false);
+    let mut model = loaded.model.no_grad();
+    let mut engines = Engines {
+        model: &mut model,
+        tokenizer: &tokenizer,
+        stop_ids: &loaded.stop_ids,
+        device: device.device(),
+        train_device: &placement.device,
+        model_bytes,
+        encoder: &encoder,
+    };
+    let inputs = Inputs {
+        documents: &documents_before,
+        changed_documents: &changed,
+        training: &training,
+        questions: &questions,
+        changed_questions: &changed_questions,
+    };
+    let report = block_on(advise(&mut engines, &inputs, &config, progress))?;
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        write_atomic(path, &json)?;
+    }
+    println!("{}", report.markdown());
+    Ok(())
+}
