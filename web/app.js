@@ -8,6 +8,7 @@
 import { WebtuneClient } from './client.js';
 import * as store from './store.js';
 import { downloadModel } from './download.js';
+import * as documents from './documents.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -68,7 +69,11 @@ function buttons() {
   $('download').disabled = !idle || !page.trained;
   $('resume').disabled = !idle;
   $('discard').disabled = !idle;
+  documents.buttons(ctx, idle, ready);
 }
+
+/// What documents.js needs of the page.
+const ctx = { page, $, show, task, params };
 
 // ---- 1. engine and model ----
 
@@ -499,6 +504,7 @@ function wire() {
   });
   $('compare').onclick = () => task('Generating', compare);
   $('download').onclick = () => task('Exporting the adapter', download);
+  documents.wire(ctx);
 }
 
 async function main() {
@@ -516,6 +522,7 @@ async function main() {
     }
     await startModel(run);
     await showHistory();
+    await documents.restore(ctx).catch((err) => failure('Opening the saved index', err));
   } catch (err) {
     failure('Starting', err);
     if ($('model').dataset.status !== 'ready') show('model', 'failed', `No model is open: ${err.message}`);

@@ -63,6 +63,17 @@ export class WebtuneClient {
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
   exportAdapter() { return this.call("exportAdapter"); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
+  openEncoder(files) { return this.call("openEncoder", [files]); }
+  addDocuments(files) { return this.call("addDocuments", [files]); }
+  removeDocument(id) { return this.call("removeDocument", [id]); }
+  documents() { return this.call("documents"); }
+  search(question, options) { return this.call("search", [question, options]); }
+  ask(question, options, onText) { return this.call("ask", [question, options, "__onText__"], { onText }); }
+  exportIndex() { return this.call("exportIndex"); }
+  importIndex(file) { return this.call("importIndex", [file]); }
+  advise(documents, changed, texts, config, onEvent) {
+    return this.call("advise", [documents, changed, texts, config, "__onEvent__"], { onEvent });
+  }
   /** Stops the worker for good (calls in flight never answer). */
   terminate() { this.worker.terminate(); this.dead = "terminated"; }
 }

@@ -8,6 +8,8 @@
 //   run/dataset/<name>           the run's training data
 //   run/checkpoint-<step>/…      the files of `Webtune.checkpointFiles()`
 //   history.json                 finished runs, newest first
+//   encoder/<name>/…             the sentence encoder's files (documents.js)
+//   rag/index.wtindex            the document index (`Webtune.exportIndex()`'s bytes)
 //
 // Every file is written through `createWritable`, which the browser commits on `close()`, so
 // a tab closed mid-write leaves the previous version. A checkpoint is written into a new

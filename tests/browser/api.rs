@@ -12,12 +12,16 @@ use webtune::io::safetensors::SafetensorsFile;
 use webtune::io::{ByteSource, MemorySource};
 use webtune::platform::Webtune;
 
-fn get(object: &JsValue, key: &str) -> JsValue {
+pub(crate) fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap()
 }
 
 /// Calls `object.name(...args)` and awaits the result when it is a promise.
-async fn call(object: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+pub(crate) async fn call(
+    object: &JsValue,
+    name: &str,
+    args: &[JsValue],
+) -> Result<JsValue, JsValue> {
     let function: Function = get(object, name)
         .dyn_into()
         .unwrap_or_else(|_| panic!("the API has no method {name}"));
@@ -28,22 +32,22 @@ async fn call(object: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue,
     }
 }
 
-fn json(value: serde_json::Value) -> JsValue {
+pub(crate) fn json(value: serde_json::Value) -> JsValue {
     js_sys::JSON::parse(&value.to_string()).unwrap()
 }
 
-fn to_json(value: &JsValue) -> serde_json::Value {
+pub(crate) fn to_json(value: &JsValue) -> serde_json::Value {
     serde_json::from_str(&js_sys::JSON::stringify(value).unwrap().as_string().unwrap()).unwrap()
 }
 
-fn blob(bytes: &[u8]) -> JsValue {
+pub(crate) fn blob(bytes: &[u8]) -> JsValue {
     let constructor: Function = get(&js_sys::global().into(), "Blob").dyn_into().unwrap();
     let parts = Array::of1(&Uint8Array::from(bytes));
     Reflect::construct(&constructor, &Array::of1(&parts)).unwrap()
 }
 
 /// `[{name, data: Blob}]`, as a page hands over files it fetched.
-async fn named_blobs(files: Vec<MemorySource>) -> JsValue {
+pub(crate) async fn named_blobs(files: Vec<MemorySource>) -> JsValue {
     let array = Array::new();
     for file in files {
         let bytes = file.read(0, file.len() as usize).await.unwrap();
@@ -55,7 +59,7 @@ async fn named_blobs(files: Vec<MemorySource>) -> JsValue {
     array.into()
 }
 
-async fn blob_bytes(blob: &JsValue) -> Vec<u8> {
+pub(crate) async fn blob_bytes(blob: &JsValue) -> Vec<u8> {
     let buffer = call(blob, "arrayBuffer", &[]).await.unwrap();
     Uint8Array::new(&buffer).to_vec()
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod rag_api;
 
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use webtune::ComputeDevice;
@@ -194,4 +195,10 @@ async fn js_api_trains_pauses_resumes_and_exports() {
 #[wasm_bindgen_test]
 async fn js_api_refuses_bad_input() {
     api::js_api_refuses_bad_input().await;
+}
+
+/// Retrieval and the advisor through the JavaScript API (see `rag_api.rs`).
+#[wasm_bindgen_test]
+async fn js_api_indexes_asks_and_advises() {
+    rag_api::js_api_indexes_asks_and_advises().await;
 }

@@ -150,7 +150,7 @@ record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
 }));
 
 // Scenario 2: the whole flow on the CPU tier (WebGPU off).
-record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96' }, async (page, context) => {
+record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&advisor=quick' }, async (page, context) => {
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
   expect(adapter.status === 'unavailable' && /WebGPU is not available/.test(adapter.text),
     `GPU section without WebGPU: ${adapter.status} ${adapter.text}`);
@@ -261,15 +261,33 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96'
   expect(adapterConfig.peft_type === 'LORA' && adapterConfig.r === 8, `adapter_config.json: ${JSON.stringify(adapterConfig)}`);
   const history = await page.locator('#history li').count();
   expect(history === 1, `history has ${history} runs`);
+  // Documents: the demo handbook indexed, a question answered from it with its sources.
+  await page.click('#docs-demo');
+  await page.waitForSelector('#docs-status[data-documents="7"]', { timeout: timeoutMs });
+  console.log(`documents: ${await text(page, 'docs-status')}`);
+  await page.fill('#rag-question', 'How long must a password be?');
+  await page.click('#rag-ask');
+  const rag = await waitForStatus(page, 'rag-answer', ['ready']);
+  const sources = await page.locator('#rag-sources li').allInnerTexts();
+  console.log(`RAG answer: ${rag.text.replace(/\n/g, ' ')}\n  sources: ${sources.map((s) => s.slice(0, 60)).join(' | ')}`);
+  expect(sources.length >= 1 && sources[0].includes('it.md'), `sources: ${sources.join(' | ')}`);
+  // The advisor (quick: one step, one question per set): four rows and a recommendation.
+  await page.click('#advise');
+  await waitForStatus(page, 'advise-status', ['ready']);
+  const rows = await page.locator('#advise-table tr').allInnerTexts();
+  console.log(`advisor:\n  ${rows.join('\n  ')}\n  ${await text(page, 'advise-recommendation')}`.slice(0, 1500));
+  expect(rows.length === 5 && rows[4].startsWith('LoRA + RAG'), `advisor table: ${rows.join(' | ')}`);
+  expect(await attr(page, 'advise-recommendation', 'data-choice'), 'no recommendation');
   await page.screenshot({ path: join(artifacts, 'page-flow-done.png'), fullPage: true });
 
-  // The network cut: the page and its model come from the browser.
+  // The network cut: the page, its model and the document index come from the browser.
   await context.setOffline(true);
   await page.reload();
   const offline = await waitForStatus(page, 'model', ['ready', 'failed']);
   console.log(`offline reload: ${offline.text}`);
   expect(offline.status === 'ready', `offline: ${offline.text}`);
   expect((await page.locator('#history li').count()) === 1, 'history lost offline');
+  await page.waitForSelector('#docs-status[data-documents="7"]', { timeout: timeoutMs });
 }));
 
 // Scenario 3: bad input through the page, and a model from a Hugging Face–style URL.

@@ -19,7 +19,6 @@ use async_lock::Mutex;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{ComputeDevice, Tier};
 use crate::train::Checkpoint;
@@ -37,7 +36,7 @@ pub struct Webtune {
 }
 
 /// The state, held by one operation at a time.
-type Shared = Rc<Mutex<State>>;
+pub(crate) type Shared = Rc<Mutex<State>>;
 
 fn busy() -> JsValue {
     error(
@@ -50,8 +49,8 @@ fn busy() -> JsValue {
 /// kind `busy` when another operation holds the state.
 macro_rules! locked {
     ($state:expr, |$guard:ident| $body:expr) => {{
-        let shared: Shared = $state.clone();
-        future_to_promise(async move {
+        let shared: $crate::platform::web::api::Shared = $state.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
             #[allow(unused_mut)]
             let mut $guard = shared.try_lock().ok_or_else(busy)?;
             $body
@@ -59,13 +58,16 @@ macro_rules! locked {
     }};
 }
 
+// After `locked!`, which it uses.
+mod rag;
+
 #[wasm_bindgen]
 impl Webtune {
     /// Makes the engine on `tier` (`"gpu"`, the default: WebGPU; or `"cpu"`). Resolves to a
     /// `Webtune`; fails with kind `device` when WebGPU is missing.
     #[wasm_bindgen(unchecked_return_type = "Promise<Webtune>")]
     pub fn create(tier: Option<String>) -> Promise {
-        future_to_promise(async move {
+        wasm_bindgen_futures::future_to_promise(async move {
             let device = match tier.as_deref() {
                 Some("cpu") => ComputeDevice::cpu(),
                 None | Some("gpu") => ComputeDevice::new(Tier::Gpu)

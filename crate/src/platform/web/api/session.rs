@@ -110,10 +110,12 @@ pub struct Generation {
 
 /// The engine's state.
 pub struct State {
-    device: ComputeDevice,
-    model: Option<(String, Loaded)>,
+    pub(super) device: ComputeDevice,
+    pub(super) model: Option<(String, Loaded)>,
     data: Option<(Prepared, DataOptions)>,
     config: Option<TrainConfig>,
+    /// The sentence encoder and the retrieval index (see `rag.rs`).
+    pub(super) retrieval: super::rag::Retrieval,
 }
 
 fn no_data() -> Error {
@@ -122,7 +124,7 @@ fn no_data() -> Error {
     }
 }
 
-fn no_model() -> Error {
+pub(super) fn no_model() -> Error {
     Error::Input {
         problem: "no model is open: call openModel first".into(),
     }
@@ -136,6 +138,7 @@ impl State {
             model: None,
             data: None,
             config: None,
+            retrieval: Default::default(),
         }
     }
 

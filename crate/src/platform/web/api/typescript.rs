@@ -93,6 +93,64 @@ export interface GenerateOptions {
 /** `generate()`. */
 export interface Generation { text: string; tokens: number; stop: string }
 
+/** `openEncoder()`. */
+export interface EncoderInfo { name: string; dimension: number; pooling: "Mean" | "Cls"; normalize: boolean; max_len: number }
+
+/** `addDocuments()`, per document. */
+export interface DocumentUpdate { id: string; title: string; added: number; removed: number }
+
+/** `documents()` / `importIndex()` (`DocumentRecord`). */
+export interface IndexedDocument { id: string; title: string; hash: string; chunk_ids: number[] }
+
+/** A chunk of a document (`Chunk`; `start`/`end` are byte offsets in its text). */
+export interface Chunk { doc_id: string; title: string; heading: string; start: number; end: number; text: string; tokens: number }
+
+/** `search()` (`Hit`). */
+export interface Hit { id: number; chunk: Chunk; score: number }
+
+/** `search()` / `ask()` options (all optional). */
+export interface AskOptions { k?: number; mode?: "dense" | "keyword" | "hybrid"; max_new_tokens?: number; adapter?: boolean }
+
+/** `ask()` (`rag::Answer`). */
+export interface RagAnswer { text: string; sources: { number: number; chunk: Chunk }[]; cited: number[] }
+
+/** `advise()`'s texts: the training data and the question files (`{name, text}`). */
+export interface AdviseTexts {
+  training: { name: string; text: string }; questions: { name: string; text: string };
+  changedQuestions?: { name: string; text: string };
+}
+
+/** `AdviseConfig` (all optional). */
+export interface AdviseConfig { train?: TrainConfig; k?: number; max_new_tokens?: number; format_share?: number; max_questions?: number | null }
+
+type Arm = "base" | "rag" | "lora" | "lora_rag";
+
+/** One marked answer (`Marked`). */
+export interface MarkedAnswer {
+  arm: Arm; set: "held_out" | "changed"; question: string; answer: string; facts_stated: boolean;
+  stale: boolean; format_followed: boolean; seconds: number; prompt_tokens: number;
+}
+
+/** `advise()`'s progress (`Progress`). */
+export type AdviseEvent =
+  | { kind: "stage"; stage: string; done: number; total: number }
+  | { kind: "training"; arm: Arm; event: TrainEvent }
+  | ({ kind: "answer" } & MarkedAnswer);
+
+/** `advise()` (`Report`). */
+export interface AdviseReport {
+  training_examples: number; held_out_questions: number; changed_questions: number;
+  changed_documents: string[]; format: { kind: "label" | "line"; text: string }[];
+  arms: {
+    arm: Arm; format: number | null; facts: number; changed_facts: number; stale: number;
+    seconds_per_answer: number; prompt_tokens: number; memory_bytes: number;
+    training_seconds: number | null;
+    absorb: { by: "reindex"; documents: number; seconds: number } | { by: "retrain"; seconds: number } | { by: "never" };
+  }[];
+  recommendation: { choice: Arm; reasons: string[] };
+  answers: MarkedAnswer[];
+}
+
 /** Every failure is an `Error` with a `kind` ("gguf", "data", "adapter", "device", "busy", …). */
 export interface WebtuneError extends Error { kind: string }
 "#;

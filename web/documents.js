@@ -1,0 +1,193 @@
+// The page's documents panel (retrieval: index, ask with citations) and the advisor, over the
+// engine's client. The index is kept in OPFS (store.js) and loaded back on the next visit.
+import * as store from './store.js';
+
+const ENCODER = 'models/all-MiniLM-L6-v2';
+const ENCODER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json',
+  'modules.json', 'sentence_bert_config.json', '1_Pooling/config.json'];
+const DEMO_DOCS = ['hr-leave.md', 'hr-work.md', 'hr-benefits.md', 'hr-employment.md', 'finance.md',
+  'it.md', 'facilities.md'];
+const INDEX = 'rag/index.wtindex';
+const pct = (x) => (x === null ? 'n/a' : `${Math.round(100 * x)} %`);
+const LABELS = { base: 'base model', rag: 'RAG', lora: 'LoRA', lora_rag: 'LoRA + RAG' };
+
+let encoder = null; // a promise of the encoder's info, once asked for
+
+async function files(base, names) {
+  return Promise.all(names.map(async (name) => {
+    const response = await fetch(`${base}/${name}`);
+    if (!response.ok) throw Object.assign(new Error(`${base}/${name}: HTTP ${response.status}`), { kind: 'download' });
+    return { name, data: await response.blob() };
+  }));
+}
+
+/// The encoder's files: from OPFS, or fetched from this origin once and kept there.
+async function encoderFiles() {
+  const keep = await store.available();
+  const out = [];
+  for (const name of ENCODER_FILES) {
+    const path = `encoder/all-MiniLM-L6-v2/${name}`;
+    let data = keep ? await store.read(path) : null;
+    if (!data) {
+      [{ data }] = await files(ENCODER, [name]);
+      if (keep) data = await store.write(path, data);
+    }
+    out.push({ name, data });
+  }
+  return out;
+}
+
+/// Opens the encoder once (and the saved index with it).
+function ensureEncoder(ctx) {
+  encoder ??= (async () => {
+    ctx.show('docs-status', 'pending', 'Opening the sentence encoder…');
+    const info = await ctx.page.wt.openEncoder(await encoderFiles());
+    const saved = await store.read(INDEX).catch(() => null);
+    if (saved) await ctx.page.wt.importIndex({ name: INDEX, data: saved });
+    return info;
+  })().catch((err) => { encoder = null; throw err; });
+  return encoder;
+}
+
+async function showDocuments(ctx, note = '') {
+  const docs = await ctx.page.wt.documents();
+  const list = ctx.$('docs-list');
+  list.replaceChildren(...docs.map((d) => {
+    const item = document.createElement('li');
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.textContent = 'Remove';
+    remove.onclick = () => ctx.task('Removing the document', async () => {
+      await ctx.page.wt.removeDocument(d.id);
+      await save(ctx);
+      await showDocuments(ctx, `Removed ${d.id}.`);
+    });
+    item.append(`${d.title} (${d.id}, ${d.chunk_ids.length} passages) `, remove);
+    return item;
+  }));
+  const chunks = docs.reduce((n, d) => n + d.chunk_ids.length, 0);
+  ctx.show('docs-status', docs.length ? 'ready' : 'idle',
+    `${note} ${docs.length} documents, ${chunks} passages in the index.`.trim());
+  ctx.$('docs-status').dataset.documents = docs.length;
+}
+
+async function save(ctx) {
+  if (!(await store.available())) return;
+  const docs = await ctx.page.wt.documents();
+  if (docs.length === 0) await store.remove(INDEX);
+  else await store.write(INDEX, await ctx.page.wt.exportIndex());
+}
+
+async function add(ctx, docs) {
+  await ensureEncoder(ctx);
+  ctx.show('docs-status', 'pending', `Indexing ${docs.length} documents…`);
+  const added = await ctx.page.wt.addDocuments(docs);
+  await save(ctx);
+  const passages = added.reduce((n, a) => n + a.added, 0);
+  await showDocuments(ctx, `Indexed ${passages} new passages.`);
+}
+
+async function ask(ctx) {
+  await ensureEncoder(ctx);
+  const answer = ctx.$('rag-answer');
+  ctx.show('rag-answer', 'pending', '');
+  const maxTokens = Number(ctx.$('max-tokens').value) || 64;
+  const result = await ctx.page.wt.ask(ctx.$('rag-question').value, { k: 3, max_new_tokens: maxTokens },
+    (text) => { answer.textContent += text; });
+  ctx.show('rag-answer', 'ready', result.text);
+  ctx.$('rag-sources').replaceChildren(...result.sources.map((s) => {
+    const item = document.createElement('li');
+    const c = s.chunk;
+    item.dataset.cited = result.cited.includes(s.number);
+    item.textContent = `${c.title} — ${c.heading} (${c.doc_id}, bytes ${c.start}–${c.end})`
+      + `${result.cited.includes(s.number) ? ', cited' : ''}: ${c.text.slice(0, 160)}`;
+    return item;
+  }));
+}
+
+function table(ctx, report) {
+  const head = ['approach', 'house format', 'facts (held-out)', 'changed facts', 'stale facts',
+    's / answer', 'prompt tokens', 'memory', 'time to absorb the change'];
+  const absorb = (a) => (a.by === 'reindex' ? `${a.seconds.toFixed(1)} s (re-index)`
+    : a.by === 'retrain' ? `${Math.round(a.seconds)} s of training + new answers` : 'never');
+  const rows = report.arms.map((a) => [LABELS[a.arm], pct(a.format), pct(a.facts), pct(a.changed_facts),
+    pct(a.stale), a.seconds_per_answer.toFixed(2), Math.round(a.prompt_tokens),
+    `${Math.round(a.memory_bytes / 2 ** 20)} MiB`, absorb(a.absorb)]);
+  const tr = (cells, tag) => {
+    const row = document.createElement('tr');
+    row.append(...cells.map((c) => Object.assign(document.createElement(tag), { textContent: c })));
+    return row;
+  };
+  ctx.$('advise-table').replaceChildren(tr(head, 'th'), ...rows.map((r) => tr(r, 'td')));
+  const rec = ctx.$('advise-recommendation');
+  const title = Object.assign(document.createElement('p'), {
+    textContent: `Recommendation: ${LABELS[report.recommendation.choice]}.`,
+  });
+  const reasons = document.createElement('ul');
+  reasons.append(...report.recommendation.reasons.map((r) => Object.assign(document.createElement('li'), { textContent: r })));
+  rec.replaceChildren(title, reasons);
+  rec.dataset.choice = report.recommendation.choice;
+}
+
+async function advise(ctx) {
+  await ensureEncoder(ctx);
+  const demo = 'demo';
+  const text = async (path) => ({ name: path, text: await (await fetch(`${demo}/${path}`)).text() });
+  const texts = {
+    training: await text('support.jsonl'),
+    questions: await text('policy_questions.jsonl'),
+    changedQuestions: await text('policy_changes/questions.jsonl'),
+  };
+  // `?advisor=quick`: one step, one source, one question per set (for tests and a first look).
+  const quick = ctx.params.get('advisor') === 'quick';
+  const config = quick ? {
+    train: { max_steps: 1, batch_size: 1, warmup_steps: 0, eval_every: 0, data: { validation_fraction: 0 } },
+    k: 1, max_new_tokens: 4, max_questions: 1,
+  } : {};
+  const progress = ctx.$('advise-progress');
+  ctx.show('advise-status', 'pending', 'Indexing…');
+  const report = await ctx.page.wt.advise(
+    await files(`${demo}/policies`, DEMO_DOCS),
+    await files(`${demo}/policy_changes`, ['hr-work.md']),
+    texts, config,
+    (e) => {
+      if (e.kind === 'stage') {
+        progress.value = e.total ? e.done / e.total : 0;
+        ctx.show('advise-status', 'pending', `${e.stage}: ${e.done + 1} of ${e.total}`);
+      } else if (e.kind === 'training' && e.event.event === 'step') {
+        progress.value = (e.event.report.step + 1) / e.event.total_steps;
+        ctx.show('advise-status', 'pending', `Training ${LABELS[e.arm]}: step ${e.event.report.step + 1} `
+          + `of ${e.event.total_steps}, loss ${e.event.report.loss.toFixed(3)}`);
+      }
+    },
+  );
+  progress.value = 1;
+  table(ctx, report);
+  ctx.show('advise-status', 'ready', `Measured on ${report.held_out_questions} held-out and `
+    + `${report.changed_questions} changed questions.`);
+}
+
+/// Turns the panels' buttons on or off.
+export function buttons(ctx, idle, ready) {
+  ctx.$('docs-demo').disabled = !idle;
+  ctx.$('docs-files').disabled = !idle;
+  ctx.$('rag-ask').disabled = !ready;
+  ctx.$('advise').disabled = !ready;
+}
+
+/// Wires the panels (`ctx`: the page's `page`, `$`, `show`, `task`, `params`).
+export function wire(ctx) {
+  ctx.$('docs-demo').onclick = () => ctx.task('Indexing the demo handbook', async () => {
+    await add(ctx, await files('demo/policies', DEMO_DOCS));
+  });
+  ctx.$('docs-files').onchange = (e) => ctx.task('Indexing your documents', () => add(ctx, [...e.target.files]));
+  ctx.$('rag-ask').onclick = () => ctx.task('Answering from the documents', () => ask(ctx));
+  ctx.$('advise').onclick = () => ctx.task('Running the advisor', () => advise(ctx));
+}
+
+/// Shows the documents of an index saved on an earlier visit (opening the encoder only then).
+export async function restore(ctx) {
+  if (!(await store.available()) || !(await store.read(INDEX))) return;
+  await ensureEncoder(ctx);
+  await showDocuments(ctx, 'From this browser:');
+}
