@@ -74,6 +74,8 @@ fn config(dropout: f64) -> JsValue {
 
 /// A `Webtune` on `tier` with the tiny Llama and the dataset loaded.
 async fn ready(tier: &str) -> JsValue {
+    // The process's one GPU device is the tests' capped one, whichever test runs first.
+    crate::webgpu().await;
     let webtune = JsFuture::from(Webtune::create(Some(tier.into())))
         .await
         .unwrap_or_else(|err| panic!("create({tier}): {err:?}"));

@@ -13,12 +13,18 @@ use webtune::ComputeDevice;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn webgpu() -> ComputeDevice {
-    match ComputeDevice::gpu().await {
+/// The WebGPU device every browser test uses: asked for WebGPU's default storage binding (128
+/// MiB), as a page gets without asking for more, whatever the adapter allows (SwiftShader: 1
+/// GiB), so that the tests run within the limits most pages see and the split path is real.
+pub(crate) async fn webgpu() -> ComputeDevice {
+    match ComputeDevice::gpu_with_binding_limit(WEBGPU_DEFAULT_BINDING).await {
         Ok(device) => device,
         Err(err) => panic!("{err} (is Chromium running with --enable-unsafe-webgpu?)"),
     }
 }
+
+/// WebGPU's default `maxStorageBufferBindingSize`.
+const WEBGPU_DEFAULT_BINDING: u64 = 128 << 20;
 
 #[wasm_bindgen_test]
 async fn webgpu_adapter_is_the_browsers() {
@@ -195,6 +201,26 @@ async fn js_api_trains_pauses_resumes_and_exports() {
 #[wasm_bindgen_test]
 async fn js_api_refuses_bad_input() {
     api::js_api_refuses_bad_input().await;
+}
+
+/// A model whose embedding (135 MB) is larger than the device's storage binding (128 MiB)
+/// loads split and generates what the CPU tier generates, on WebGPU in the browser.
+#[wasm_bindgen_test]
+async fn webgpu_embedding_larger_than_a_binding_is_split() {
+    let gpu = webgpu().await;
+    let start = webtune::platform::seconds_now();
+    match webtune_tests::embedding_larger_than_a_binding_is_split(&gpu).await {
+        Ok(check) => wasm_bindgen_test::console_log!(
+            "WebGPU: {} MB embedding on a device binding {} MiB: {} pieces, logits vs CPU max \
+             |Δ| {:.1e}, greedy tokens equal ({:.0} s)",
+            check.embedding_bytes / 1_000_000,
+            check.binding >> 20,
+            check.pieces,
+            check.max_abs_diff,
+            webtune::platform::seconds_now() - start
+        ),
+        Err(err) => panic!("WebGPU split embedding: {err}"),
+    }
 }
 
 /// Retrieval and the advisor through the JavaScript API (see `rag_api.rs`).

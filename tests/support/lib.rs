@@ -9,11 +9,13 @@
 
 mod embed;
 pub mod gguf_writer;
+mod large;
 mod lora;
 mod methods;
 mod tiny;
 
 pub use embed::*;
+pub use large::*;
 pub use lora::*;
 pub use methods::*;
 pub use tiny::*;

@@ -10,6 +10,7 @@
 //! creates one itself. Every readback is async ([`read_f32`]): a blocking read panics in wasm.
 
 mod adapter;
+mod capped;
 mod readback;
 
 pub use adapter::{AdapterLimits, AdapterReport, human_bytes};
@@ -77,6 +78,35 @@ impl ComputeDevice {
                     tier: Tier::Gpu,
                     reason: err.to_string(),
                 })?;
+            let mut adapter = AdapterReport::from_setup(&setup);
+            if let Some(info) = platform::browser_adapter_info().await {
+                adapter.fill_from_browser(&info);
+            }
+            Ok(Self {
+                tier: Tier::Gpu,
+                device,
+                adapter: Some(adapter),
+            })
+        })
+        .await
+        .cloned()
+    }
+
+    /// The GPU tier on a device that binds at most `max_binding` bytes per storage buffer
+    /// (see `capped.rs`; WebGPU's default is 128 MiB), when it is the process's first GPU
+    /// device; otherwise the device made first (one wgpu runtime per process), whose report
+    /// says what it binds.
+    pub async fn gpu_with_binding_limit(max_binding: u64) -> Result<Self> {
+        GPU.get_or_try_init(|| async {
+            let error = |reason: String| Error::DeviceInit {
+                tier: Tier::Gpu,
+                reason,
+            };
+            let setup = capped::setup(max_binding).await.map_err(error)?;
+            let device = Device::wgpu_options()
+                .setup(setup.clone())
+                .init()
+                .map_err(|err| error(err.to_string()))?;
             let mut adapter = AdapterReport::from_setup(&setup);
             if let Some(info) = platform::browser_adapter_info().await {
                 adapter.fill_from_browser(&info);

@@ -29,6 +29,13 @@ pub const GRAPHICS_API: WgpuBackend = if cfg!(target_arch = "wasm32") {
     WgpuBackend::Auto
 };
 
+/// The wgpu backends a device made by hand (`device::capped`) may use on this target.
+pub const WGPU_BACKENDS: burn::tensor::wgpu::wgpu::Backends = if cfg!(target_arch = "wasm32") {
+    burn::tensor::wgpu::wgpu::Backends::BROWSER_WEBGPU
+} else {
+    burn::tensor::wgpu::wgpu::Backends::PRIMARY
+};
+
 /// Whether this build runs inside a browser (wasm32).
 pub const IN_BROWSER: bool = cfg!(target_arch = "wasm32");
 
