@@ -350,4 +350,57 @@ fn index_then_query_update_and_prune() {
     );
     // The failed run left the index as it was.
     assert!(query("Can my dog come to work?").contains("every day"));
+
+    // `ask --rag` (the tiny random Llama, 256 tokens of context: the answer is noise, the
+    // sources are not) lists the retrieved chunk with its document and byte range; a source
+    // too long for that context is refused with the reason; `--rag` needs an index.
+    let tiny = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny/llama");
+    let model = [
+        "--model",
+        tiny.to_str().unwrap(),
+        "--max-new-tokens",
+        "4",
+        "--k",
+        "1",
+    ];
+    let out = run(
+        "ask",
+        &index,
+        &[&model[..], &["--rag", "Can dogs come?"]].concat(),
+    );
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("not even the best source fits"),
+        "{}",
+        text(&out.stderr)
+    );
+    let small = dir.join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(small.join("dogs.md"), "# Dogs\n\nFridays.\n").unwrap();
+    let small_index = dir.join("small.wtindex");
+    let out = run("index", &small_index, &[small.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(
+        "ask",
+        &small_index,
+        &[&model[..], &["--rag", "Dogs?"]].concat(),
+    );
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        listing.contains("[1] Dogs") && listing.contains("dogs.md, bytes 0.."),
+        "{listing}"
+    );
+    let out = webtune(
+        &[
+            &["ask", "--tier", "cpu", "--rag"],
+            &model[..],
+            &["Can dogs come?"],
+        ]
+        .concat(),
+    );
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("--embedder"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -122,11 +122,23 @@ pub fn messages(
     // The template's markers, "Sources:", "Question:" and the like.
     const FRAME: usize = 32;
     let overhead = count(&instructions) + count(REMINDER) + count(question) + FRAME;
-    let budget = model
+    let room = model
         .context_length()
         .min(4096)
-        .saturating_sub(max_new_tokens + overhead);
-    let (mut messages, sources) = prompt(question, hits, budget, &count);
+        .saturating_sub(max_new_tokens);
+    let mut budget = room.saturating_sub(overhead);
+    // The sum of the parts' tokens is an estimate (the template adds its own, tokens merge
+    // across joins): the whole prompt is measured, and the budget cut until it fits.
+    let (mut messages, mut sources) = prompt(question, hits, budget, &count);
+    for _ in 0..8 {
+        messages[0].content = instructions.clone();
+        let length = tokenizer.encode_chat(&messages)?.len();
+        if length <= room || sources.is_empty() {
+            break;
+        }
+        budget = budget.saturating_sub(length - room);
+        (messages, sources) = prompt(question, hits, budget, &count);
+    }
     if sources.is_empty() && !hits.is_empty() {
         return Err(Error::Input {
             problem: format!(

@@ -43,7 +43,8 @@ enum Command {
     Index(rag::IndexArgs),
     /// The best chunks of a retrieval index for a question, as JSON.
     Query(rag::QueryArgs),
-    /// Answer a question from a retrieval index with a model, citing the chunks it uses.
+    /// Answer a question with a model; with --rag from a retrieval index, citing the chunks
+    /// it uses.
     Ask(Box<rag::AskArgs>),
     /// Fine-tune or retrieve? Measure the base model, RAG, LoRA and LoRA + RAG on your
     /// documents and questions, and get a recommendation.

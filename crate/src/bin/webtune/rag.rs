@@ -70,11 +70,19 @@ pub struct AskArgs {
     /// The model that answers: a GGUF file or a Hugging Face folder (on `--tier`).
     #[arg(long)]
     model: PathBuf,
-    #[command(flatten)]
-    embedder: EmbedderArgs,
-    /// The index file.
+    /// Answer from the documents of `--index` (retrieved with `--embedder`), citing them;
+    /// without it the model answers alone (to compare).
+    #[arg(long, requires_all = ["embedder", "index"])]
+    rag: bool,
+    /// A sentence-transformers folder (with `--rag`).
     #[arg(long)]
-    index: PathBuf,
+    embedder: Option<PathBuf>,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
+    tier: TierArg,
+    /// The index file (with `--rag`).
+    #[arg(long)]
+    index: Option<PathBuf>,
     /// The question.
     question: String,
     /// Chunks to retrieve.
@@ -223,16 +231,30 @@ pub fn query(args: QueryArgs) -> webtune::Result<()> {
     Ok(())
 }
 
-/// Retrieves, answers with the model (streaming it to stdout), then lists the cited sources.
+/// Retrieves (with `--rag`), answers with the model (streaming it to stdout), then lists the
+/// sources and which of them the answer cites.
 pub fn ask(args: AskArgs) -> webtune::Result<()> {
     use std::io::Write;
-    let encoder = encoder(&args.embedder)?;
-    let bytes = std::fs::read(&args.index).map_err(io(&args.index))?;
-    let index = Index::from_bytes(&args.index.display().to_string(), &bytes)?;
-    let hits = block_on(index.search(&args.question, args.k, SearchMode::Hybrid, &encoder))?;
+    let retrieval = match (args.rag, &args.embedder, &args.index) {
+        (true, Some(embedder), Some(index)) => {
+            let encoder = encoder(&EmbedderArgs {
+                embedder: embedder.clone(),
+                tier: args.tier,
+            })?;
+            let bytes = std::fs::read(index).map_err(io(index))?;
+            let index = Index::from_bytes(&index.display().to_string(), &bytes)?;
+            Some(block_on(index.search(
+                &args.question,
+                args.k,
+                SearchMode::Hybrid,
+                &encoder,
+            ))?)
+        }
+        _ => None,
+    };
     let model_args = crate::model::ModelArgs {
         model: args.model.clone(),
-        tier: args.embedder.tier,
+        tier: args.tier,
     };
     let (device, loaded) = crate::model::load(&model_args)?;
     let tokenizer = crate::model::tokenizer(&loaded, &model_args)?;
@@ -241,6 +263,25 @@ pub fn ask(args: AskArgs) -> webtune::Result<()> {
         stop_ids: loaded.stop_ids.clone(),
         ..Default::default()
     };
+    let stream = |text: &str| {
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+        webtune::generate::Flow::Continue
+    };
+    let Some(hits) = retrieval else {
+        let ids =
+            tokenizer.encode_chat(&[webtune::tokenizer::Message::new("user", &args.question)])?;
+        block_on(webtune::generate::generate_text(
+            &loaded.model,
+            &tokenizer,
+            device.device(),
+            &ids,
+            &config,
+            stream,
+        ))?;
+        println!();
+        return Ok(());
+    };
     let answer = block_on(webtune::rag::answer(
         &loaded.model,
         &tokenizer,
@@ -248,11 +289,7 @@ pub fn ask(args: AskArgs) -> webtune::Result<()> {
         &args.question,
         &hits,
         &config,
-        |text| {
-            print!("{text}");
-            let _ = std::io::stdout().flush();
-            webtune::generate::Flow::Continue
-        },
+        stream,
     ))?;
     println!("\n");
     for source in &answer.sources {
