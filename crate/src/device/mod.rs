@@ -55,6 +55,13 @@ pub struct ComputeDevice {
 /// first successful initialisation is kept and handed out again.
 static GPU: async_lock::OnceCell<ComputeDevice> = async_lock::OnceCell::new();
 
+fn gpu_error(reason: String) -> Error {
+    Error::DeviceInit {
+        tier: Tier::Gpu,
+        reason,
+    }
+}
+
 impl ComputeDevice {
     /// The CPU tier. Always available.
     pub fn cpu() -> Self {
@@ -74,19 +81,8 @@ impl ComputeDevice {
                 .graphics_api(platform::GRAPHICS_API)
                 .init_with_setup_async()
                 .await
-                .map_err(|err| Error::DeviceInit {
-                    tier: Tier::Gpu,
-                    reason: err.to_string(),
-                })?;
-            let mut adapter = AdapterReport::from_setup(&setup);
-            if let Some(info) = platform::browser_adapter_info().await {
-                adapter.fill_from_browser(&info);
-            }
-            Ok(Self {
-                tier: Tier::Gpu,
-                device,
-                adapter: Some(adapter),
-            })
+                .map_err(|err| gpu_error(err.to_string()))?;
+            Ok(Self::from_setup(device, &setup).await)
         })
         .await
         .cloned()
@@ -98,27 +94,28 @@ impl ComputeDevice {
     /// says what it binds.
     pub async fn gpu_with_binding_limit(max_binding: u64) -> Result<Self> {
         GPU.get_or_try_init(|| async {
-            let error = |reason: String| Error::DeviceInit {
-                tier: Tier::Gpu,
-                reason,
-            };
-            let setup = capped::setup(max_binding).await.map_err(error)?;
+            let setup = capped::setup(max_binding).await.map_err(gpu_error)?;
             let device = Device::wgpu_options()
                 .setup(setup.clone())
                 .init()
-                .map_err(|err| error(err.to_string()))?;
-            let mut adapter = AdapterReport::from_setup(&setup);
-            if let Some(info) = platform::browser_adapter_info().await {
-                adapter.fill_from_browser(&info);
-            }
-            Ok(Self {
-                tier: Tier::Gpu,
-                device,
-                adapter: Some(adapter),
-            })
+                .map_err(|err| gpu_error(err.to_string()))?;
+            Ok(Self::from_setup(device, &setup).await)
         })
         .await
         .cloned()
+    }
+
+    /// The GPU tier's value for `device`, with the report of the setup it runs on.
+    async fn from_setup(device: Device, setup: &burn::tensor::wgpu::WgpuSetup) -> Self {
+        let mut adapter = AdapterReport::from_setup(setup);
+        if let Some(info) = platform::browser_adapter_info().await {
+            adapter.fill_from_browser(&info);
+        }
+        Self {
+            tier: Tier::Gpu,
+            device,
+            adapter: Some(adapter),
+        }
     }
 
     /// The tier asked for: [`Self::cpu`] or [`Self::gpu`].
