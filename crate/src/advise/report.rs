@@ -329,10 +329,11 @@ pub fn recommend(
     Recommendation { choice, reasons }
 }
 
-/// " (best: NAME, X %)" for the row with the highest `metric`.
+/// " (best: NAME, X %)" for the row with the highest `metric`; nothing when no row scored.
 fn best_of(arms: &[ArmReport], metric: impl Fn(&ArmReport) -> f64) -> String {
     arms.iter()
         .max_by(|a, b| metric(a).total_cmp(&metric(b)))
+        .filter(|a| metric(a) > 0.0)
         .map_or(String::new(), |a| {
             format!(" (best: {}, {})", a.arm.label(), pct(metric(a)))
         })
