@@ -9,7 +9,7 @@ use super::AdviseConfig;
 use super::questions::Question;
 use super::report::{Absorb, Arm, ArmReport, Marked, Report, Set, recommend};
 use super::score::{Marker, follows, house_format, states_all, states_any, words};
-use crate::data::{Example, prepare};
+use crate::data::{DataFormat, Dataset, Example, prepare_dataset};
 use crate::error::{Error, Result};
 use crate::generate::{Flow, GenerateConfig, generate_text};
 use crate::models::{CausalLm, Model};
@@ -152,24 +152,25 @@ async fn ask_messages(
     }
 }
 
-/// The training set as JSONL conversations, each question with its sources when `index` is
-/// given.
-async fn training_jsonl(
+/// The training set as conversations, each question with its sources when `index` is given.
+async fn training_set(
     e: &Engines<'_>,
     pairs: &[Pair],
     index: Option<&Index>,
     config: &AdviseConfig,
-) -> Result<String> {
-    let mut out = String::new();
-    for pair in pairs {
+) -> Result<Dataset> {
+    let mut examples = Vec::with_capacity(pairs.len());
+    for (i, pair) in pairs.iter().enumerate() {
         let mut messages =
             ask_messages(e, pair.system.as_deref(), &pair.question, index, config).await?;
         messages.push(Message::new("assistant", &pair.answer));
-        let line = serde_json::json!({ "messages": messages });
-        out.push_str(&line.to_string());
-        out.push('\n');
+        examples.push((i + 1, Example::Chat(messages)));
     }
-    Ok(out)
+    Ok(Dataset {
+        format: DataFormat::Messages,
+        examples,
+        blank_lines: 0,
+    })
 }
 
 /// The context the questions of one pass are asked in.
@@ -311,16 +312,16 @@ pub async fn advise(
         let mut training_seconds = None;
         let mut adapter_bytes = 0;
         if arm.fine_tunes() {
-            let jsonl = training_jsonl(e, &pairs, index_before, config).await?;
+            let dataset = training_set(e, &pairs, index_before, config).await?;
             // Questions with their sources are long: room for them whole, within the context.
             let mut options = config.train.data.clone();
             options.encode.max_len = options
                 .encode
                 .max_len
                 .max(e.model.context_length().min(2048));
-            let data = prepare(
+            let data = prepare_dataset(
                 &format!("advisor training set ({})", arm.label()),
-                &jsonl,
+                &dataset,
                 None,
                 e.tokenizer,
                 &options,

@@ -209,13 +209,28 @@ pub fn prepare(
     options: &DataOptions,
 ) -> Result<Prepared> {
     let dataset = read_dataset(file, text, options)?;
-    let mut report = DataReport::start(file, &dataset);
-    let mut train = encode_all(tokenizer, &dataset, &options.encode, &mut report)?;
     let validation = match validation {
-        Some((name, text)) => {
-            let held_out = read_dataset(name, text, options)?;
-            let mut scratch = DataReport::start(name, &held_out);
-            encode_all(tokenizer, &held_out, &options.encode, &mut scratch)?
+        Some((name, text)) => Some((name, read_dataset(name, text, options)?)),
+        None => None,
+    };
+    let validation = validation.as_ref().map(|(name, d)| (*name, d));
+    prepare_dataset(file, &dataset, validation, tokenizer, options)
+}
+
+/// [`prepare`] for a dataset already read (or built in memory; `file` names it in messages).
+pub fn prepare_dataset(
+    file: &str,
+    dataset: &Dataset,
+    validation: Option<(&str, &Dataset)>,
+    tokenizer: &Tokenizer,
+    options: &DataOptions,
+) -> Result<Prepared> {
+    let mut report = DataReport::start(file, dataset);
+    let mut train = encode_all(tokenizer, dataset, &options.encode, &mut report)?;
+    let validation = match validation {
+        Some((name, held_out)) => {
+            let mut scratch = DataReport::start(name, held_out);
+            encode_all(tokenizer, held_out, &options.encode, &mut scratch)?
         }
         None => {
             let mut order: Vec<usize> = (0..train.len()).collect();

@@ -117,6 +117,12 @@ pub fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
     block_on(SentenceEncoder::load(&name, files, &device))
 }
 
+/// The index file at `path`.
+fn read_index(path: &std::path::Path) -> webtune::Result<Index> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    Index::from_bytes(&path.display().to_string(), &bytes)
+}
+
 /// The documents under `paths`: files as given, folders walked, sorted.
 pub fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -151,10 +157,7 @@ pub fn index(args: IndexArgs) -> webtune::Result<()> {
     let encoder = encoder(&args.embedder)?;
     let model = args.embedder.embedder.display().to_string();
     let mut index = match args.index.is_file() {
-        true => {
-            let bytes = std::fs::read(&args.index).map_err(io(&args.index))?;
-            Index::from_bytes(&args.index.display().to_string(), &bytes)?
-        }
+        true => read_index(&args.index)?,
         false => Index::new(
             &model,
             encoder.dimension(),
@@ -212,8 +215,7 @@ struct QueryReport<'a> {
 /// Prints the best chunks for the question as JSON.
 pub fn query(args: QueryArgs) -> webtune::Result<()> {
     let encoder = encoder(&args.embedder)?;
-    let bytes = std::fs::read(&args.index).map_err(io(&args.index))?;
-    let index = Index::from_bytes(&args.index.display().to_string(), &bytes)?;
+    let index = read_index(&args.index)?;
     let mode = match args.mode {
         ModeArg::Dense => SearchMode::Dense,
         ModeArg::Keyword => SearchMode::Keyword,
@@ -241,8 +243,7 @@ pub fn ask(args: AskArgs) -> webtune::Result<()> {
                 embedder: embedder.clone(),
                 tier: args.tier,
             })?;
-            let bytes = std::fs::read(index).map_err(io(index))?;
-            let index = Index::from_bytes(&index.display().to_string(), &bytes)?;
+            let index = read_index(index)?;
             Some(block_on(index.search(
                 &args.question,
                 args.k,

@@ -105,3 +105,18 @@ pub fn from_byte_arrays(object: &JsValue) -> Result<Vec<(String, Vec<u8>)>, JsVa
     }
     Ok(out)
 }
+
+/// Calls `callback` (when given) with `value` as a plain object; a callback that throws or a
+/// value that does not convert is ignored (the operation goes on).
+pub fn notify<T: Serialize>(callback: &Option<js_sys::Function>, value: &T) {
+    if let (Some(f), Ok(value)) = (callback, to_js(value)) {
+        let _ = f.call1(&JsValue::NULL, &value);
+    }
+}
+
+/// Calls `callback` (when given) with streamed `text`.
+pub fn send_text(callback: &Option<js_sys::Function>, text: &str) {
+    if let Some(f) = callback {
+        let _ = f.call1(&JsValue::NULL, &text.into());
+    }
+}

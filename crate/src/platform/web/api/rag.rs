@@ -7,8 +7,8 @@ use js_sys::{Function, Promise};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{self, from_js, js_error, to_js};
-use super::session::{NamedText, State, no_model};
+use super::convert::{self, from_js, js_error, notify, send_text, to_js};
+use super::session::{NamedText, State};
 use super::{Webtune, busy};
 use crate::advise::{self, AdviseConfig, Engines, Inputs, Progress, read_questions};
 use crate::data::{DataOptions, read_dataset};
@@ -162,10 +162,7 @@ impl State {
         on_text: Option<Function>,
     ) -> Result<rag::Answer> {
         let hits = self.search(question, options).await?;
-        let (_, loaded) = self.model.as_ref().ok_or_else(no_model)?;
-        let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
-            problem: "the open model has no tokenizer, so it cannot answer".into(),
-        })?;
+        let (loaded, tokenizer) = self.text_model("answer")?;
         let mut model = loaded.model.valid();
         if options.adapter == Some(false) {
             lora::detach(&mut model);
@@ -183,9 +180,7 @@ impl State {
             &hits,
             &config,
             |text| {
-                if let Some(f) = &on_text {
-                    let _ = f.call1(&JsValue::NULL, &text.into());
-                }
+                send_text(&on_text, text);
                 Flow::Continue
             },
         )
@@ -200,10 +195,7 @@ impl State {
         config: &AdviseConfig,
         on_event: Option<Function>,
     ) -> Result<advise::Report> {
-        let (_, loaded) = self.model.as_ref().ok_or_else(no_model)?;
-        let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
-            problem: "the open model has no tokenizer, so it cannot answer".into(),
-        })?;
+        let (loaded, tokenizer) = self.text_model("answer")?;
         let encoder = self.encoder()?;
         let documents = read_documents(documents).await?;
         let changed = read_documents(changed).await?;
@@ -240,9 +232,7 @@ impl State {
             changed_questions: &changed_questions,
         };
         advise::advise(&mut engines, &inputs, config, |progress: &Progress| {
-            if let (Some(f), Ok(value)) = (&on_event, to_js(progress)) {
-                let _ = f.call1(&JsValue::NULL, &value);
-            }
+            notify(&on_event, progress);
             Flow::Continue
         })
         .await

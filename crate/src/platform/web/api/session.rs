@@ -8,9 +8,8 @@ use std::rc::Rc;
 use burn::module::Module;
 use js_sys::Function;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
 
-use super::convert::to_js;
+use super::convert::{notify, send_text};
 use crate::data::{DataOptions, DataReport, Prepared, prepare};
 use crate::device::{AdapterReport, ComputeDevice};
 use crate::error::{Error, Result};
@@ -124,7 +123,7 @@ fn no_data() -> Error {
     }
 }
 
-pub(super) fn no_model() -> Error {
+fn no_model() -> Error {
     Error::Input {
         problem: "no model is open: call openModel first".into(),
     }
@@ -140,6 +139,15 @@ impl State {
             config: None,
             retrieval: Default::default(),
         }
+    }
+
+    /// The open model and its tokenizer; an error saying the model cannot `what` without one.
+    pub(super) fn text_model(&self, what: &str) -> Result<(&Loaded, &crate::tokenizer::Tokenizer)> {
+        let (_, loaded) = self.model.as_ref().ok_or_else(no_model)?;
+        let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
+            problem: format!("the open model has no tokenizer, so it cannot {what}"),
+        })?;
+        Ok((loaded, tokenizer))
     }
 
     /// The device.
@@ -200,10 +208,7 @@ impl State {
         validation: Option<NamedText>,
         options: &DataOptions,
     ) -> Result<DataReport> {
-        let (_, loaded) = self.model.as_ref().ok_or_else(no_model)?;
-        let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
-            problem: "the open model has no tokenizer, so it cannot read text".into(),
-        })?;
+        let (_, tokenizer) = self.text_model("read text")?;
         let validation = validation
             .as_ref()
             .map(|v| (v.name.as_str(), v.text.as_str()));
@@ -270,9 +275,7 @@ impl State {
             &device,
             resume.as_ref(),
             |event| {
-                if let (Some(f), Ok(value)) = (&on_event, to_js(event)) {
-                    let _ = f.call1(&JsValue::NULL, &value);
-                }
+                notify(&on_event, event);
                 if stop.get() {
                     Flow::Stop
                 } else {
@@ -335,10 +338,7 @@ impl State {
         options: &GenerateOptions,
         on_text: Option<Function>,
     ) -> Result<Generation> {
-        let (_, loaded) = self.model.as_ref().ok_or_else(no_model)?;
-        let tokenizer = loaded.tokenizer.as_ref().ok_or_else(|| Error::Input {
-            problem: "the open model has no tokenizer, so it cannot generate text".into(),
-        })?;
+        let (loaded, tokenizer) = self.text_model("generate text")?;
         let ids = match options.raw {
             true => tokenizer.encode(prompt)?,
             false => tokenizer.encode_chat(&[Message::new("user", prompt)])?,
@@ -356,9 +356,7 @@ impl State {
             &ids,
             &config,
             |text| {
-                if let Some(f) = &on_text {
-                    let _ = f.call1(&JsValue::NULL, &text.into());
-                }
+                send_text(&on_text, text);
                 Flow::Continue
             },
         )
