@@ -101,7 +101,8 @@ async function openModel(entry) {
   show('model', 'pending', `Opening ${entry.label}…`);
   let info;
   try {
-    info = await page.wt.openModel(entry.files, $('quantize').checked);
+    const precision = $('precision').value || params.get('precision') || undefined;
+    info = await page.wt.openModel(entry.files, $('quantize').checked, precision);
   } catch (err) {
     // The engine keeps the model it had; so does the page.
     if (page.model) show('model', before.status, before.text);
@@ -114,7 +115,8 @@ async function openModel(entry) {
   page.trained = false;
   show('report', 'idle', '');
   show('model', 'ready', `${entry.label}: ${info.architecture}, ${count(info.parameters)} `
-    + `parameters, ${mib(info.weight_bytes)} on the device${info.quantized ? ' (4-bit)' : ''}, `
+    + `parameters, ${mib(info.weight_bytes)} on the device${info.quantized ? ' (4-bit)' : ''} `
+    + `in ${info.precision}, `
     + `context ${info.context_length} tokens${entry.cached ? ' — from this browser\'s cache' : ''}.`);
   if (await store.available()) await store.writeJson('models/last.json', { key: entry.key });
 }

@@ -48,7 +48,7 @@ export class WebtuneClient {
   }
 
   create(tier) { return this.call("create", [tier]); }
-  openModel(files, quantize) { return this.call("openModel", [files, quantize]); }
+  openModel(files, quantize, precision) { return this.call("openModel", [files, quantize, precision]); }
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
   memoryBytes() { return this.call("memoryBytes"); }

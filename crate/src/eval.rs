@@ -1,7 +1,7 @@
 //! Evaluating a model on text: per-token negative log-likelihood and perplexity, computed in
 //! windows so that memory stays bounded on long texts.
 
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::device::read_f32;
@@ -54,7 +54,9 @@ pub async fn score(model: &impl CausalLm, device: &Device, ids: &[u32]) -> Resul
         let targets = Tensor::<3, Int>::from_data(as_data(targets, vec![1, len, 1]), device);
         let logits = model.forward_cached(input, &mut cache);
         // -log_softmax at the target: [1, len, 1]
-        let nll = activation::log_softmax(logits, 2).gather(2, targets).neg();
+        let nll = crate::nn::log_softmax_f32(logits, 2)
+            .gather(2, targets)
+            .neg();
         losses.extend(read_f32(nll, "token losses").await?);
     }
     Ok(Scores { losses })

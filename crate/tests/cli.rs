@@ -112,6 +112,24 @@ fn bad_input_fails_cleanly() {
     let err = text(&out.stderr);
     assert!(err.starts_with("error: /nonexistent.gguf:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+
+    // f16 is the GPU tier's (where the adapter has shader-f16): asked of the CPU, it says so.
+    let model = fixture("llama");
+    let out = webtune(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prompt",
+        "x",
+        "--tier",
+        "cpu",
+        "--precision",
+        "f16",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("f16 runs on the GPU tier only"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

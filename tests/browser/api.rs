@@ -82,6 +82,13 @@ async fn ready(tier: &str) -> JsValue {
     let files = named_blobs(webtune_tests::tiny_files("llama")).await;
     let info = to_json(&call(&webtune, "openModel", &[files]).await.unwrap());
     assert_eq!(info["architecture"], "llama", "{info}");
+    // By default f16 where the adapter has shader-f16 (SwiftShader has not), else f32.
+    let half = tier == "gpu" && crate::webgpu().await.supports_f16();
+    assert_eq!(
+        info["precision"],
+        if half { "f16" } else { "f32" },
+        "{info}"
+    );
     assert_eq!(info["parameters"], 39072, "{info}");
     let report = call(
         &webtune,
@@ -258,6 +265,31 @@ pub async fn js_api_refuses_bad_input() {
     let err = call(&webtune, "loadDataset", &["d.jsonl".into(), "{}".into()])
         .await
         .unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("input"));
+
+    // f16 asked of the CPU tier, and a precision that does not exist.
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    let err = call(
+        &webtune,
+        "openModel",
+        &[files, JsValue::FALSE, "f16".into()],
+    )
+    .await
+    .unwrap_err();
+    let message = get(&err, "message").as_string().unwrap();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("device"));
+    assert!(
+        message.contains("f16") && message.contains("f32"),
+        "{message}"
+    );
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    let err = call(
+        &webtune,
+        "openModel",
+        &[files, JsValue::FALSE, "f64".into()],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("input"));
 
     let files = named_blobs(webtune_tests::tiny_files("llama")).await;

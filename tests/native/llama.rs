@@ -13,6 +13,15 @@ fn check(tier: Tier) {
     let Some(device) = super::device(tier) else {
         return;
     };
+    check_on(&device, true);
+}
+
+/// The logits and greedy checks on `device`; with `quantized`, again with the 4-bit base.
+fn check_on(device: &webtune::ComputeDevice, quantized: bool) {
+    let (device, tier) = (
+        device.clone(),
+        format!("{} {}", device.tier(), device.precision()),
+    );
     let source = FileSource::open(model_path(SMOLLM2_GGUF)).unwrap();
     let file = block_on(GgufFile::open(&source)).unwrap();
     let start = std::time::Instant::now();
@@ -33,6 +42,9 @@ fn check(tier: Tier) {
         panic!("{tier}: {err}");
     }
     eprintln!("{tier}: greedy generation in {:.1?}", start.elapsed());
+    if !quantized {
+        return;
+    }
 
     // Kept in 4-bit blocks on the device (QLoRA-style): the Q4_1 blocks come back, so the
     // numbers stay transformers'.
@@ -69,4 +81,20 @@ fn cpu_smollm2_matches_transformers() {
 #[test]
 fn gpu_smollm2_matches_transformers() {
     check(Tier::Gpu);
+}
+
+/// SmolLM2 in f16 on an adapter with `shader-f16` (lavapipe has it; SwiftShader does not):
+/// the same checks, within f16's tolerance.
+#[test]
+fn gpu_f16_smollm2_matches_transformers() {
+    let Some(device) = super::device(Tier::Gpu) else {
+        return;
+    };
+    assert!(device.supports_f16(), "this adapter has no shader-f16");
+    let half = block_on(device.with_precision(webtune::device::Precision::F16)).unwrap();
+    eprintln!(
+        "transformers' own f16 logits vs its f32 ones: max |Δ| {:.1e}",
+        webtune_tests::transformers_f16_deviation()
+    );
+    check_on(&half, false);
 }

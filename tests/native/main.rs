@@ -72,6 +72,31 @@ tiered_tests! {
     tiny_bert_matches_sentence_transformers => super::tiny_bert;
 }
 
+/// LoRA and DoRA on an f16 base (lavapipe has `shader-f16`): 20 AdamW steps follow PEFT's f32
+/// trajectory; the adapters stay f32 and export to PEFT's files exactly; a checkpoint resumes
+/// the same trajectory; a merged model computes what the adapted one does.
+#[test]
+fn gpu_f16_lora_trajectory_matches_peft() {
+    let Some(device) = device(Tier::Gpu) else {
+        return;
+    };
+    let half = block_on(device.with_precision(webtune::device::Precision::F16)).unwrap();
+    match block_on(webtune_tests::lora_trajectory_matches_peft(&half)) {
+        Ok(worst) => {
+            eprintln!("GPU f16: LoRA/DoRA losses vs PEFT (f32): worst relative {worst:.1e}")
+        }
+        Err(err) => panic!("GPU f16: {err}"),
+    }
+    // Checkpoints keep the adapter and AdamW's state in f32: a resumed run repeats the losses.
+    if let Err(err) = block_on(resume(&half)) {
+        panic!("GPU f16 resume: {err}");
+    }
+    // Merging folds the f32 branch into the f16 base.
+    if let Err(err) = block_on(merged(&half)) {
+        panic!("GPU f16 merge: {err}");
+    }
+}
+
 async fn tiny_bert(device: &ComputeDevice) -> webtune::Result<()> {
     let files = webtune_tests::tiny_bert_files();
     let check = webtune_tests::encoder_matches_sentence_transformers(

@@ -87,9 +87,9 @@ pub(crate) fn batches() -> Vec<Batch> {
 }
 
 /// How closely LoRA must follow PEFT (issue #4: gradients 1e-3 relative on the CPU backend;
-/// losses 1e-3 on the CPU backend, 1e-2 on the GPU tiers).
-pub fn lora_tolerance(tier: Tier) -> f32 {
-    match tier {
+/// losses 1e-3 on the CPU backend, 1e-2 on the GPU tiers, with an f16 base too).
+pub fn lora_tolerance(device: &ComputeDevice) -> f32 {
+    match device.tier() {
         Tier::Cpu => 1e-3,
         Tier::Gpu => 1e-2,
     }
@@ -133,7 +133,7 @@ async fn gradients_match(device: &ComputeDevice, fixture: &PeftFixture) -> Resul
     let loss = read_f32(loss, "loss").await?;
     let want_loss = reference["loss"].as_f64().unwrap() as f32;
     compare("loss", &loss, &[want_loss], Tolerance::new(0.0, 1e-5))?;
-    let tol = lora_tolerance(device.tier()).min(1e-3);
+    let tol = lora_tolerance(device).min(1e-3);
     let want_grads = reference["grads"].as_object().unwrap();
     let params = lora::parameters(&model);
     assert_eq!(
@@ -237,7 +237,7 @@ async fn exported_adapter_loads_back(
     )
     .await?;
     compare(
-        "exported adapter",
+        &format!("{} exported adapter", fixture.name),
         &reloaded,
         &trained,
         Tolerance::new(1e-5, 1e-5),
@@ -290,7 +290,7 @@ pub(crate) async fn follow_trajectory(
         Some(f("max_grad_norm")),
     );
     let ad = device.autodiff();
-    let tol = f64::from(lora_tolerance(device.tier()));
+    let tol = f64::from(lora_tolerance(device));
     let mut worst = 0f64;
     for (k, want) in reference["trajectory"]["steps"]
         .as_array()
@@ -406,6 +406,10 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
     };
     let mut at = 0;
     for config in [lora_config, packed, half] {
+        // An f16 base trains adapters only (HFT is refused there: see `prepare_model`).
+        if config.method != Method::Lora && device.precision() == webtune::device::Precision::F16 {
+            continue;
+        }
         at = resume_with(device, config).await?;
     }
     Ok(at)
@@ -537,12 +541,13 @@ pub async fn merged_equals_unmerged(device: &ComputeDevice) -> Result<Vec<(Strin
     lora::merge(&mut model);
     assert!(lora::parameters(&model).is_empty());
     let merged = read_f32(model.forward(ids()), "merged").await?;
-    compare(
-        "merged vs adapted",
-        &merged,
-        &adapted,
-        Tolerance::new(1e-5, 1e-5),
-    )?;
+    // Merged into an f16 base, each weight is rounded to f16 (2^-11 relative), which the
+    // adapted model never does; in f32 both compute the same thing.
+    let tol = match device.precision() {
+        webtune::device::Precision::F16 => Tolerance::new(1e-2, 1e-2),
+        webtune::device::Precision::F32 => Tolerance::new(1e-5, 1e-5),
+    };
+    compare("merged vs adapted", &merged, &adapted, tol)?;
 
     // DoRA merges too: W' = (W + s·A·B) · m / ‖W + s·A·B‖.
     let mut dora = load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device))
@@ -553,12 +558,7 @@ pub async fn merged_equals_unmerged(device: &ComputeDevice) -> Result<Vec<(Strin
     let dora_adapted = read_f32(dora.forward(ids()), "DoRA").await?;
     lora::merge(&mut dora);
     let dora_merged = read_f32(dora.forward(ids()), "DoRA merged").await?;
-    compare(
-        "DoRA merged vs adapted",
-        &dora_merged,
-        &dora_adapted,
-        Tolerance::new(1e-5, 1e-5),
-    )?;
+    compare("DoRA merged vs adapted", &dora_merged, &dora_adapted, tol)?;
 
     let config = serde_json::to_vec_pretty(&export::config_json(&loaded.config)).unwrap();
     let files = vec![

@@ -103,7 +103,7 @@ pub async fn full_gradients_match_pytorch(device: &ComputeDevice) -> Result<Agre
         want.keys().collect::<Vec<_>>(),
         "the same parameters as transformers"
     );
-    let tol = crate::lora_tolerance(device.tier());
+    let tol = crate::lora_tolerance(device);
     for (name, want) in &want {
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         worst = worst.worst(compare(
@@ -130,7 +130,7 @@ pub async fn full_trajectory_matches_pytorch(device: &ComputeDevice) -> Result<f
         "full",
     )
     .await?;
-    let tol = f64::from(crate::lora_tolerance(device.tier()));
+    let tol = f64::from(crate::lora_tolerance(device));
     let all = params::all(&model)
         .into_iter()
         .map(|(p, v, _)| (p, v))

@@ -11,9 +11,11 @@
 
 mod adapter;
 mod capped;
+mod precision;
 mod readback;
 
 pub use adapter::{AdapterLimits, AdapterReport, human_bytes};
+pub use precision::{Precision, f32_tensor, to_dtype, to_f32};
 pub use readback::read_f32;
 
 use burn::tensor::Device;
@@ -49,6 +51,10 @@ pub struct ComputeDevice {
     tier: Tier,
     device: Device,
     adapter: Option<AdapterReport>,
+    /// The float type tensors are created in.
+    precision: Precision,
+    /// The handles the GPU tier's runtime was registered with (to register its f16 twin).
+    setup: Option<burn::tensor::wgpu::WgpuSetup>,
 }
 
 /// The GPU runtime can be registered once per process (a second registration fails), so the
@@ -69,6 +75,8 @@ impl ComputeDevice {
             tier: Tier::Cpu,
             device: Device::flex(),
             adapter: None,
+            precision: Precision::F32,
+            setup: None,
         }
     }
 
@@ -115,6 +123,8 @@ impl ComputeDevice {
             tier: Tier::Gpu,
             device,
             adapter: Some(adapter),
+            precision: Precision::F32,
+            setup: Some(setup.clone()),
         }
     }
 
@@ -149,6 +159,11 @@ impl ComputeDevice {
                 .max_storage_buffer_binding_size
                 .min(a.limits.max_buffer_size)
         })
+    }
+
+    /// The float type this device's tensors are created in.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// What the GPU adapter reports about itself; `None` on the CPU tier.

@@ -94,10 +94,14 @@ pub fn merge(model: &mut impl LinearLayers) {
                 .val()
                 .matmul(branch.b.val())
                 .mul_scalar(branch.scale);
-            let mut weight = linear.weight.val() + delta;
+            // In f32 (the branch's type), stored back in the base's.
+            let base = linear.weight.val();
+            let dtype = base.dtype();
+            let mut weight = crate::device::to_f32(base) + delta;
             if let Some(m) = &branch.magnitude {
                 weight = weight * (m.val() / branch.column_norms(linear.weight.val()));
             }
+            let weight = crate::device::to_dtype(weight, dtype);
             linear.weight = crate::nn::Weight::Dense(
                 Param::from_tensor(weight.detach()).set_require_grad(false),
             );

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, TensorData};
 use serde_json::{Value, json};
 
 use super::{LoraConfig, Targets, attach_with, detach};
@@ -202,7 +202,7 @@ pub async fn load(
         let name = file_key(&key(&path, "lora_magnitude_vector"));
         if let (Some(branch), Some(values)) = (&mut linear.low_rank, tensors.remove(&name)) {
             let n = values.len();
-            let m = Tensor::from_data(TensorData::new(values, [1, n]), device);
+            let m = crate::device::f32_tensor(TensorData::new(values, [1, n]), device);
             branch.magnitude = Some(Param::from_tensor(m));
         }
     }

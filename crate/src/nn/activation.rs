@@ -5,8 +5,12 @@
 //! CPU backend uses the exact derivative. The two tiers then disagree by about 3e-4 relative on
 //! the gradients flowing through a GELU, and neither matches PyTorch on the GPU. Composing GELU
 //! from `erf` lets autodiff derive the exact gradient everywhere.
+//!
+//! Softmax and log-softmax compute in f32 on half-precision tensors.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, activation};
+
+use crate::device::{to_dtype, to_f32};
 
 /// Exact GELU, `x · ½ · (1 + erf(x / √2))` (PyTorch's `F.gelu` default, BERT's `"gelu"`),
 /// with an exact gradient on every backend.
@@ -26,4 +30,17 @@ pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let inner = (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715))
         .mul_scalar((2.0 / std::f64::consts::PI).sqrt());
     x.clone() * inner.tanh().add_scalar(1.0).mul_scalar(0.5)
+}
+
+/// Softmax over `dim`, computed in f32 and returned in `x`'s float type (transformers'
+/// attention does the same in half precision: exponentials of f16 scores lose too much).
+pub fn softmax<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+    let dtype = x.dtype();
+    to_dtype(activation::softmax(to_f32(x), dim), dtype)
+}
+
+/// Log-softmax over `dim`, in f32 whatever `x`'s float type (for losses: a half-precision
+/// log-sum-exp over a vocabulary is off by more than a training step changes it).
+pub fn log_softmax_f32<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
+    activation::log_softmax(to_f32(x), dim)
 }

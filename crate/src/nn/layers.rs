@@ -4,11 +4,12 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{LowRank, Quant4};
+use crate::device::{to_dtype, to_f32};
 
-/// A linear layer's `[in, out]` weight: dense f32, or frozen in 4-bit blocks (QLoRA-style).
+/// A linear layer's `[in, out]` weight: dense (the device's float type), or frozen in 4-bit blocks (QLoRA-style).
 #[derive(Module, Debug)]
 pub enum Weight {
-    /// f32 values.
+    /// Values in the device's float type.
     Dense(Param<Tensor<2>>),
     /// 4-bit blocks, dequantized where used; never trained.
     Quantized(Quant4),
@@ -39,7 +40,7 @@ impl Weight {
     /// Bytes it takes on the device.
     pub fn bytes(&self) -> usize {
         match self {
-            Weight::Dense(w) => w.dims().iter().product::<usize>() * 4,
+            Weight::Dense(w) => w.dims().iter().product::<usize>() * w.val().dtype().size(),
             Weight::Quantized(q) => q.bytes(),
         }
     }
@@ -140,7 +141,9 @@ impl Linear {
             let dropped = branch.drop(x.clone());
             return linear(x, self.weight.val(), bias) + branch.forward(dropped);
         };
-        let scale = (m.val() / branch.column_norms(self.weight.val())).unsqueeze::<D>();
+        // The magnitude and norms are f32 (trainable); the scale joins activations in their type.
+        let scale = m.val() / branch.column_norms(self.weight.val());
+        let scale = to_dtype(scale, x.dtype()).unsqueeze::<D>();
         if branch.drops(&x) {
             let dropped = branch.drop(x.clone());
             let base = linear(dropped.clone(), self.weight.val(), None);
@@ -193,12 +196,16 @@ impl RmsNorm {
     }
 
     /// `[batch, seq, hidden]` → same shape.
+    /// Computed in f32 and cast back before the scale, as transformers does in half precision
+    /// (a mean square of f16 activations overflows).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let dtype = x.dtype();
+        let x = to_f32(x);
         let rms = (x.clone() * x.clone())
             .mean_dim(2)
             .add_scalar(self.eps)
             .sqrt();
-        (x / rms) * self.weight.val().unsqueeze::<3>()
+        to_dtype(x / rms, dtype) * self.weight.val().unsqueeze::<3>()
     }
 }
 
@@ -229,10 +236,14 @@ impl LayerNorm {
 
     /// `[batch, seq, hidden]` → same shape, normalised over `hidden` (biased variance, as
     /// PyTorch's `nn.LayerNorm`).
+    /// Statistics in f32 on half-precision inputs.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let dtype = x.dtype();
+        let x = to_f32(x);
         let centered = x.clone() - x.mean_dim(2);
         let var = (centered.clone() * centered.clone()).mean_dim(2);
-        centered / var.add_scalar(self.eps).sqrt() * self.weight.val().unsqueeze::<3>()
+        to_dtype(centered / var.add_scalar(self.eps).sqrt(), dtype)
+            * self.weight.val().unsqueeze::<3>()
             + self.bias.val().unsqueeze::<3>()
     }
 }

@@ -5,9 +5,14 @@
 //! `(x·W + scale·(x·A)·B) · m / ‖W + scale·A·B‖_col + bias`, the column norms taken without
 //! gradient (DoRA §4.3, as PEFT does) and computed from `W`, `AᵀW` and `AᵀA`, still without
 //! forming `A·B`.
+//!
+//! Its weights are f32 on every device; on a half-precision model it takes and returns the
+//! model's activations in their type and computes in f32 between.
 
 use burn::module::{Flag, Module, Param};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+use crate::device::{f32_tensor, to_dtype, to_f32};
 
 /// `A` (`[in, rank]`), `B` (`[rank, out]`) and the scale of their product.
 #[derive(Module, Debug)]
@@ -37,8 +42,9 @@ impl LowRank {
         scale: f64,
         device: &Device,
     ) -> Self {
+        // f32 on every device: AdamW's updates and epsilon vanish in f16.
         let param = |values, shape: [usize; 2]| {
-            Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+            Param::from_tensor(f32_tensor(TensorData::new(values, shape), device))
         };
         Self {
             a: param(a, [inp, rank]),
@@ -75,18 +81,21 @@ impl LowRank {
     /// `‖W‖² + 2·scale·Σ B⊙(AᵀW) + scale²·Σ (AᵀA·B)⊙B`, summed over the input dimension.
     pub fn column_norms(&self, weight: Tensor<2>) -> Tensor<2> {
         let (a, b, s) = (self.a.val().detach(), self.b.val().detach(), self.scale);
-        let weight = weight.detach();
+        let weight = to_f32(weight.detach());
         let base = (weight.clone() * weight.clone()).sum_dim(0);
         let cross = (b.clone() * a.clone().transpose().matmul(weight)).sum_dim(0);
         let quad = (a.clone().transpose().matmul(a).matmul(b.clone()) * b).sum_dim(0);
         (base + cross.mul_scalar(2.0 * s) + quad.mul_scalar(s * s)).sqrt()
     }
 
-    /// `[.., in]` → `[.., out]`: `scale · (x·A)·B`.
+    /// `[.., in]` → `[.., out]`: `scale · (x·A)·B`, computed in f32 (the adapter's type) and
+    /// returned in `x`'s.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         // `linear` folds the batch dimensions into rows: two plain matmuls, not broadcast
         // batched ones.
         let linear = burn::tensor::module::linear;
-        linear(linear(x, self.a.val(), None), self.b.val(), None).mul_scalar(self.scale)
+        let dtype = x.dtype();
+        let y = linear(linear(to_f32(x), self.a.val(), None), self.b.val(), None);
+        to_dtype(y.mul_scalar(self.scale), dtype)
     }
 }

@@ -8,7 +8,7 @@ mod quant;
 mod rope;
 mod vocab;
 
-pub use activation::{gelu, gelu_tanh};
+pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
 pub use layers::{LayerNorm, Linear, RmsNorm, Weight, transpose};
 pub use low_rank::LowRank;
 pub use quant::Quant4;

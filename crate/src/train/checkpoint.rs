@@ -231,7 +231,8 @@ impl Checkpoint {
             let n = values.len();
             out.insert(
                 key.clone(),
-                Tensor::from_data(TensorData::new(values, [n]), &inner),
+                // f32 whatever the device's default: adapter weights and optimizer state are.
+                crate::device::f32_tensor(TensorData::new(values, [n]), &inner),
             );
         }
         Ok(out)

@@ -2,7 +2,7 @@
 //! predicts the next token; labels of -100 (prompt, padding) are not trained; the loss is the
 //! mean over the trained tokens.
 
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -111,7 +111,9 @@ pub fn causal_lm_loss(model: &impl CausalLm, batch: &Batch, device: &Device) -> 
         let index = Tensor::<1, Int>::from_data(TensorData::new(p.to_vec(), [n]), device);
         let target = Tensor::<3, Int>::from_data(TensorData::new(t.to_vec(), [1, n, 1]), device);
         let logits = model.logits(hidden.clone().select(1, index));
-        let picked = activation::log_softmax(logits, 2).gather(2, target).sum();
+        let picked = crate::nn::log_softmax_f32(logits, 2)
+            .gather(2, target)
+            .sum();
         total = Some(match total {
             Some(sum) => sum + picked,
             None => picked,

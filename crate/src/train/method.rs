@@ -59,6 +59,21 @@ where
             ),
         });
     }
+    let half = model.linear_layers().iter().any(|(_, l)| {
+        use burn::tensor::DType;
+        !l.weight.is_quantized() && matches!(l.weight.val().dtype(), DType::F16 | DType::BF16)
+    });
+    if half && config.method != Method::Lora {
+        return Err(crate::Error::Adapter {
+            name: "config".into(),
+            problem: format!(
+                "method {:?} trains the base's weights, which are loaded in f16 (AdamW's small \
+                 updates vanish in f16); open the model in f32, or train LoRA/DoRA (whose \
+                 weights stay f32)",
+                config.method
+            ),
+        });
+    }
     match config.method {
         Method::Lora => {
             *model = model.clone().no_grad();

@@ -107,10 +107,11 @@ impl<F: FnMut(&str, Tensor<1>, bool) -> Option<(Tensor<1>, bool)>> ModuleMapper 
         let value = param.val();
         let dims = value.dims();
         let trainable = value.is_require_grad();
+        let dtype = value.dtype();
         let flat = value.inner().reshape([dims.iter().product::<usize>()]);
         match (self.f)(&self.path.joined(), flat, trainable) {
             Some((new, trainable)) => {
-                let tensor = Tensor::from_inner(new.reshape(dims));
+                let tensor = Tensor::from_inner(crate::device::to_dtype(new.reshape(dims), dtype));
                 let param = Param::from_tensor(tensor);
                 if trainable {
                     param

@@ -30,15 +30,18 @@ pub struct PlanModel {
     pub weight_bytes: usize,
     /// Its linear layers: Hugging Face path, `[in, out]`, and whether stored in 4-bit blocks.
     pub linear: Vec<(String, [usize; 2], bool)>,
+    /// Bytes of one activation: 4 in f32, 2 on an f16 device.
+    pub float_bytes: usize,
 }
 
 impl PlanModel {
     /// What the planner needs of a loaded model.
     pub fn of(loaded: &Loaded) -> Self {
         let layers = loaded.model.linear_layers();
-        let weight_bytes = super::params::all(&loaded.model)
+        let params = super::params::all(&loaded.model);
+        let weight_bytes = params
             .iter()
-            .map(|(_, v, _)| v.dims()[0] * 4)
+            .map(|(_, v, _)| v.dims()[0] * v.dtype().size())
             .sum::<usize>()
             // 4-bit codes (their scales and minimums are float parameters, counted above).
             + layers
@@ -54,6 +57,11 @@ impl PlanModel {
                 .iter()
                 .map(|(p, l)| (p.clone(), l.weight.dims(), l.weight.is_quantized()))
                 .collect(),
+            float_bytes: loaded
+                .model
+                .linear_layers()
+                .first()
+                .map_or(4, |(_, l)| l.weight.val().dtype().size()),
         }
     }
 }
@@ -136,7 +144,7 @@ fn estimate(
         .linear
         .iter()
         .filter(|(_, _, q)| *q)
-        .map(|(_, [i, o], _)| (i * o) as u64 * 4)
+        .map(|(_, [i, o], _)| (i * o * model.float_bytes) as u64)
         .sum();
     let weights = model.weight_bytes as u64 + dequantized;
     let adapted: Vec<[usize; 2]> = match config.method {
@@ -162,7 +170,15 @@ fn estimate(
     let optimizer = trainable * 16;
     // Per token and layer (see the module docs), plus each adapted layer's branch.
     let (h, f) = (s.hidden as u64, s.ffn as u64);
-    let per_layer_token = 13 * h + 3 * s.kv_dim as u64 + 4 * f + 2 * (s.heads * seq_len) as u64;
+    // In f16 the activations take 2 bytes, but the norms keep f32 copies of their input and
+    // the attention probabilities are computed in f32: those count at 4 bytes.
+    let float = model.float_bytes as u64;
+    let per_layer_token = float * (13 * h + 3 * s.kv_dim as u64 + 4 * f)
+        + match float {
+            4 => 0,
+            _ => 2 * 4 * h,
+        }
+        + 4 * 2 * (s.heads * seq_len) as u64;
     let branch: u64 = adapted
         .iter()
         .map(|[i, _]| (*i + config.lora.r) as u64)
@@ -173,7 +189,7 @@ fn estimate(
         // Full/HFT also keep each layer's output gradient for weights.
         _ => 2 * h,
     };
-    let activations = 4 * tokens * s.layers as u64 * (per_layer_token + branch + full_grads);
+    let activations = tokens * s.layers as u64 * (per_layer_token + 4 * (branch + full_grads));
     let logits = 3 * 4 * tokens * s.vocab as u64;
     let counted = weights + optimizer + activations + logits;
     let total = (counted as f64 * OVERHEAD_FACTOR) as u64 + OVERHEAD_BYTES;

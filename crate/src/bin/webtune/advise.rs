@@ -125,7 +125,8 @@ pub fn run(args: Args) -> webtune::Result<()> {
         embedder: args.embedder.clone(),
         tier: args.model.tier,
     })?;
-    let (device, placement, loaded) = model::load_for_training(&args.model, false)?;
+    let (device, placement, loaded) =
+        model::load_for_training(&args.model, false, model::Half::Allowed)?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let model_bytes = loaded.config.weight_bytes(false);
     let mut model = loaded.model.no_grad();

@@ -46,7 +46,7 @@ struct Report {
 
 /// Loads, evaluates, prints the report.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, mut loaded) = model::load(&args.model)?;
+    let (device, mut loaded) = model::load(&args.model, model::Half::Allowed)?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     if let Some(dir) = &args.adapter {
         let path = dir.join("adapter_config.json");

@@ -31,7 +31,7 @@ pub struct Args {
 
 /// Loads the base, applies the checkpoint, writes the result.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, mut loaded) = model::load(&args.model)?;
+    let (device, mut loaded) = model::load(&args.model, model::Half::Avoided)?;
     let checkpoint = output::read_checkpoint(&args.checkpoint)?;
     let state = block_on(checkpoint.load_into(&mut loaded.model, device.device()))?;
     let method = state.config.method;

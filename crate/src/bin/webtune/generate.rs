@@ -46,7 +46,7 @@ pub struct Args {
 
 /// Loads the model, then streams its continuation to stdout (timings to stderr).
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, loaded) = model::load(&args.model)?;
+    let (device, loaded) = model::load(&args.model, model::Half::Allowed)?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let prompt = match (&args.prompt, &args.chat) {
         (Some(text), _) => tokenizer.encode(text)?,

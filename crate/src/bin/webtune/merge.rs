@@ -26,7 +26,7 @@ pub struct Args {
 
 /// Loads base and adapter, merges, writes the checkpoint.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, mut loaded) = model::load(&args.model)?;
+    let (device, mut loaded) = model::load(&args.model, model::Half::Avoided)?;
     let io = |path: &std::path::Path| {
         let file = path.display().to_string();
         move |source| Error::Io { file, source }

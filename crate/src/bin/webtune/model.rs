@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use webtune::device::Precision;
 use webtune::models::{Loaded, Placement, load_checkpoint, load_checkpoint_to};
 use webtune::platform::FileSource;
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Error, Tier};
 
-/// `--model` and `--tier`.
+/// `--model`, `--tier` and `--precision`.
 #[derive(clap::Args)]
 pub struct ModelArgs {
     /// The model: a GGUF file, or a Hugging Face folder (config.json, *.safetensors,
@@ -18,6 +19,29 @@ pub struct ModelArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
     pub tier: TierArg,
+    /// The float type on the GPU. Without it: f16 where the adapter has `shader-f16` (half
+    /// the memory; LoRA weights stay f32), f32 elsewhere and for commands that write or train
+    /// base weights.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
+}
+
+/// `--precision` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// 32-bit floats.
+    F32,
+    /// 16-bit floats (GPUs with `shader-f16`).
+    F16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::F16 => Precision::F16,
+        }
+    }
 }
 
 /// `--tier` values.
@@ -57,22 +81,38 @@ impl From<TierArg> for Tier {
     }
 }
 
-/// Opens the device `--tier` names.
-pub fn load_device(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Tier)> {
-    let tier = Tier::from(args.tier);
-    Ok((block_on(ComputeDevice::new(tier))?, tier))
+/// Whether a command may compute in f16 when `--precision` is not given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    /// It may: it only reads the base weights.
+    Allowed,
+    /// It writes or trains base weights: f32 unless `--precision f16` says otherwise.
+    Avoided,
+}
+
+/// Opens the device `--tier` names, in `--precision` (or as [`Half`] says).
+pub fn load_device(args: &ModelArgs, half: Half) -> webtune::Result<ComputeDevice> {
+    let device = block_on(ComputeDevice::new(Tier::from(args.tier)))?;
+    let precision = match (args.precision, half) {
+        (Some(arg), _) => arg.into(),
+        (None, Half::Allowed) => device.best_precision(),
+        (None, Half::Avoided) => Precision::F32,
+    };
+    block_on(device.with_precision(precision))
 }
 
 /// Opens the device and loads the model, reporting the time it took on stderr.
-pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
-    let (device, tier) = load_device(args)?;
+pub fn load(args: &ModelArgs, half: Half) -> webtune::Result<(ComputeDevice, Loaded)> {
+    let device = load_device(args, half)?;
     let start = Instant::now();
     let name = args.model.display().to_string();
     let loaded = block_on(load_checkpoint(&name, files(&args.model)?, &device))?;
     eprintln!(
-        "loaded {name} ({}, {} parameters) on {tier} in {:.1?}",
+        "loaded {name} ({}, {} parameters) on {} in {} in {:.1?}",
         loaded.architecture(),
         loaded.model.parameter_count(),
+        device.tier(),
+        device.precision(),
         start.elapsed()
     );
     Ok((device, loaded))
@@ -83,8 +123,9 @@ pub fn load(args: &ModelArgs) -> webtune::Result<(ComputeDevice, Loaded)> {
 pub fn load_for_training(
     args: &ModelArgs,
     quantize: bool,
+    half: Half,
 ) -> webtune::Result<(ComputeDevice, Placement, Loaded)> {
-    let (device, _) = load_device(args)?;
+    let device = load_device(args, half)?;
     let placement = match quantize {
         true => Placement::training(&device).quantized(),
         false => Placement::training(&device),

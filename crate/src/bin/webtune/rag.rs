@@ -80,6 +80,9 @@ pub struct AskArgs {
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
     tier: TierArg,
+    /// The model's float type on the GPU (default: f16 where the adapter has `shader-f16`).
+    #[arg(long, value_enum)]
+    precision: Option<crate::model::PrecisionArg>,
     /// The index file (with `--rag`).
     #[arg(long)]
     index: Option<PathBuf>,
@@ -256,8 +259,9 @@ pub fn ask(args: AskArgs) -> webtune::Result<()> {
     let model_args = crate::model::ModelArgs {
         model: args.model.clone(),
         tier: args.tier,
+        precision: args.precision,
     };
-    let (device, loaded) = crate::model::load(&model_args)?;
+    let (device, loaded) = crate::model::load(&model_args, crate::model::Half::Allowed)?;
     let tokenizer = crate::model::tokenizer(&loaded, &model_args)?;
     let config = webtune::generate::GenerateConfig {
         max_new_tokens: args.max_new_tokens,

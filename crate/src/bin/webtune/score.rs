@@ -44,7 +44,7 @@ struct Report {
 pub fn run(args: Args) -> webtune::Result<()> {
     let file = args.text_file.display().to_string();
     let text = read_text(&args.text_file)?;
-    let (device, loaded) = model::load(&args.model)?;
+    let (device, loaded) = model::load(&args.model, model::Half::Allowed)?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let mut ids = Vec::new();
     if args.add_bos {

@@ -245,7 +245,12 @@ fn accuracy(
 /// Loads the model, prepares the data, trains, writes the adapter.
 pub fn run(args: Args) -> webtune::Result<()> {
     let config = config(&args)?;
-    let (device, placement, loaded) = model::load_for_training(&args.model, args.quantize)?;
+    // Full and Half Fine-Tuning train the base weights: f32 unless asked otherwise.
+    let half = match config.method {
+        webtune::train::Method::Lora => model::Half::Allowed,
+        _ => model::Half::Avoided,
+    };
+    let (device, placement, loaded) = model::load_for_training(&args.model, args.quantize, half)?;
     let name = args.model.model.display().to_string();
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
     let text = read_text(&args.data)?;

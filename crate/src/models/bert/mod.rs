@@ -7,7 +7,7 @@
 //! them without); both load.
 
 use burn::module::{Module, Param};
-use burn::tensor::{Int, Tensor, activation};
+use burn::tensor::{Int, Tensor};
 
 use super::hf_config::HfConfig;
 use super::weights::{Placement, Weights, layer_norm, linear, matrix, vocab_matrix};
@@ -118,7 +118,7 @@ impl BertLayer {
         let v = heads(self.value.forward(x.clone()));
         let scale = ((hidden / self.heads) as f64).sqrt();
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar(scale) + mask;
-        let context = activation::softmax(scores, 3)
+        let context = crate::nn::softmax(scores, 3)
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, seq, hidden]);
@@ -149,11 +149,13 @@ impl Bert {
             .embeddings_norm
             .forward(self.word_embeddings.embed(ids) + positions + token_type);
         // Padding keys get a large negative score (transformers uses the dtype's minimum).
-        let additive = mask
+        // (In f32: `0 · -1e9` is NaN in f16, where -1e9 is -inf.)
+        let additive = crate::device::to_f32(mask)
             .neg()
             .add_scalar(1.0)
             .mul_scalar(-1e9)
             .reshape([batch, 1, 1, seq]);
+        let additive = crate::device::to_dtype(additive, x.dtype());
         for layer in &self.layers {
             x = layer.forward(x, additive.clone());
         }

@@ -1,7 +1,7 @@
 //! The GPT-2 decoder, its forward pass, and building it from [`Weights`].
 
 use burn::module::{Module, Param};
-use burn::tensor::{Int, Tensor, TensorData, activation};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Gpt2Config;
 use crate::error::Result;
@@ -83,7 +83,7 @@ impl Gpt2Attention {
             .matmul(k.swap_dims(2, 3))
             .div_scalar((head_dim as f64).sqrt())
             + mask;
-        let out = activation::softmax(scores, 3).matmul(v);
+        let out = crate::nn::softmax(scores, 3).matmul(v);
         let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
         self.c_proj.forward(out)
     }

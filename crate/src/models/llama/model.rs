@@ -104,7 +104,7 @@ impl Attention {
             .matmul(k.swap_dims(2, 3))
             .div_scalar((self.head_dim as f64).sqrt())
             + mask;
-        let out = activation::softmax(scores, 3).matmul(v);
+        let out = crate::nn::softmax(scores, 3).matmul(v);
         // [batch, seq, heads·head_dim]
         let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
         self.o_proj.forward(out)

@@ -99,8 +99,9 @@ impl Webtune {
     /// Opens a model from files: one GGUF file, or a Hugging Face folder's files
     /// (`config.json`, `*.safetensors`, `tokenizer.json`, …), each a `File` or
     /// `{name, data: Blob}`. Tensors are read with `Blob.slice`, never whole files. With
-    /// `quantize`, linear layers stay in 4-bit blocks (QLoRA-style). Resolves to its
-    /// `ModelInfo`.
+    /// `quantize`, linear layers stay in 4-bit blocks (QLoRA-style). `precision` is `"f32"`
+    /// or `"f16"`; without it, f16 where the GPU has `shader-f16` (half the memory; LoRA
+    /// weights stay f32), else f32. Resolves to its `ModelInfo`.
     #[wasm_bindgen(
         js_name = openModel,
         unchecked_return_type = "Promise<ModelInfo>"
@@ -109,11 +110,18 @@ impl Webtune {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Array<File | NamedBlob>")] files: JsValue,
         quantize: Option<bool>,
+        #[wasm_bindgen(unchecked_param_type = "\"f32\" | \"f16\" | undefined")] precision: Option<
+            String,
+        >,
     ) -> Promise {
         locked!(self.state, |state| {
             let sources = convert::sources(&files)?;
+            let precision = precision
+                .map(|p| p.parse::<crate::device::Precision>())
+                .transpose()
+                .map_err(|problem| error("input", &problem))?;
             let info = state
-                .open_model(sources, quantize.unwrap_or(false))
+                .open_model(sources, quantize.unwrap_or(false), precision)
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&info)

@@ -115,7 +115,12 @@ impl State {
             .first()
             .map(|f| f.name().split('/').next().unwrap_or_default().to_string())
             .unwrap_or_default();
-        let encoder = SentenceEncoder::load(&name, files, &self.device).await?;
+        // In f32 whatever the model's precision: the index's vectors do not depend on it.
+        let device = self
+            .device
+            .with_precision(crate::device::Precision::F32)
+            .await?;
+        let encoder = SentenceEncoder::load(&name, files, &device).await?;
         let info = EncoderInfo {
             name: name.clone(),
             dimension: encoder.dimension(),

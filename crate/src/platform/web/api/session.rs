@@ -66,6 +66,9 @@ pub struct ModelInfo {
     context_length: usize,
     /// Whether it has a tokenizer (needed to train on text and to generate).
     has_tokenizer: bool,
+    /// The float type it computes in (`f16` on a GPU with `shader-f16`, unless asked
+    /// otherwise).
+    precision: crate::device::Precision,
 }
 
 /// What `evaluate` reports.
@@ -159,25 +162,30 @@ impl State {
         }
     }
 
-    /// Opens a model (see `Webtune.openModel`).
+    /// Opens a model (see `Webtune.openModel`) in `precision` (`None`: f16 where the GPU has
+    /// `shader-f16`, else f32). The engine's device becomes that precision's.
     pub async fn open_model(
         &mut self,
         files: Vec<BlobSource>,
         quantize: bool,
+        precision: Option<crate::device::Precision>,
     ) -> Result<ModelInfo> {
+        let precision = precision.unwrap_or_else(|| self.device.best_precision());
+        let device = self.device.with_precision(precision).await?;
         let name = files
             .first()
             .map(|f| f.name().to_string())
             .unwrap_or_default();
         let mut placement = match quantize {
-            true => Placement::training(&self.device).quantized(),
-            false => Placement::training(&self.device),
+            true => Placement::training(&device).quantized(),
+            false => Placement::training(&device),
         };
-        if self.device.tier() == crate::Tier::Cpu {
+        if device.tier() == crate::Tier::Cpu {
             // On the CPU tier the weights live in wasm32's 4 GiB; leave room to train.
             placement = placement.with_max_weight_bytes(3 << 30);
         }
         let loaded = load_checkpoint_to(&name, files, &placement).await?;
+        self.device = device;
         self.model = Some((name, loaded));
         self.data = None;
         self.model_info().ok_or_else(no_model)
@@ -197,6 +205,7 @@ impl State {
             vocab_size: loaded.model.vocab_size(),
             context_length: loaded.model.context_length(),
             has_tokenizer: loaded.tokenizer.is_some(),
+            precision: self.device.precision(),
         })
     }
 

@@ -21,7 +21,7 @@ export interface DeviceInfo {
 export interface ModelInfo {
   name: string; architecture: string; parameters: number; weight_bytes: number;
   quantized: boolean; linear_layers: string[]; vocab_size: number; context_length: number;
-  has_tokenizer: boolean;
+  has_tokenizer: boolean; precision: "f32" | "f16";
 }
 
 /** `DataOptions` (all optional). */
