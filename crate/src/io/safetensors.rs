@@ -116,6 +116,18 @@ impl SafetensorsFile {
 
     /// Reads `name` from `source` as f32 values, row-major for its shape.
     pub async fn read_f32(&self, source: &impl ByteSource, name: &str) -> Result<Vec<f32>> {
+        let rows = self.tensors.get(name).map_or(0, |e| rows_of(&e.shape));
+        self.read_f32_rows(source, name, 0..rows).await
+    }
+
+    /// Reads rows `rows` (along the outermost dimension) of `name` as f32 values: only those
+    /// rows' bytes are read, so a tensor larger than memory can be read piece by piece.
+    pub async fn read_f32_rows(
+        &self,
+        source: &impl ByteSource,
+        name: &str,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
         let fail = |err| Error::Safetensors {
             file: source.name().to_string(),
             source: err,
@@ -139,7 +151,22 @@ impl SafetensorsFile {
             }
         };
         let width = dtype_width(&entry.dtype).unwrap_or(1) as usize;
-        let bytes = source.read(entry.offset, entry.n_bytes as usize).await?;
+        let total = rows_of(&entry.shape);
+        if rows.start > rows.end || rows.end > total {
+            return Err(Error::Input {
+                problem: format!(
+                    "{}: rows {rows:?} of tensor `{name}`, which has {total}",
+                    source.name()
+                ),
+            });
+        }
+        let row_bytes = entry.n_bytes / total.max(1) as u64;
+        let bytes = source
+            .read(
+                entry.offset + rows.start as u64 * row_bytes,
+                ((rows.end - rows.start) as u64 * row_bytes) as usize,
+            )
+            .await?;
         let mut out = Vec::new();
         out.try_reserve_exact(bytes.len() / width)
             .map_err(|_| Error::OutOfMemory {
@@ -149,6 +176,11 @@ impl SafetensorsFile {
         out.extend(bytes.chunks_exact(width).map(convert));
         Ok(out)
     }
+}
+
+/// Rows along the outermost dimension (1 for a scalar).
+fn rows_of(shape: &[usize]) -> usize {
+    shape.first().copied().unwrap_or(1)
 }
 
 /// Writes f32 tensors (name, shape outermost first, row-major values) as a safetensors file,

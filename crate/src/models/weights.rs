@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
-use crate::io::gguf::GgufFile;
+use crate::io::gguf::{GgufFile, TensorInfo};
 use crate::io::safetensors::SafetensorsFile;
 use crate::nn::{LayerNorm, Linear, RmsNorm, VocabMatrix};
 
@@ -106,6 +106,15 @@ pub trait Weights {
     /// Reads `name` as f32, row-major for `shape` (outermost first), failing with a typed
     /// error when it is missing or its shape differs.
     fn read(&self, name: &str, shape: &[usize]) -> impl Future<Output = Result<Vec<f32>>>;
+    /// Reads rows `rows` of the `[rows, cols]` matrix `name` (checked against `shape`), reading
+    /// only their bytes where the format allows: vocabulary matrices larger than memory load
+    /// piece by piece.
+    fn read_rows(
+        &self,
+        name: &str,
+        shape: [usize; 2],
+        rows: std::ops::Range<usize>,
+    ) -> impl Future<Output = Result<Vec<f32>>>;
 }
 
 /// One or more safetensors files (a sharded checkpoint's shards), read as one.
@@ -153,6 +162,24 @@ impl<S: ByteSource> Weights for SafetensorsWeights<S> {
     }
 
     async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let (source, file) = self.shard(name, shape)?;
+        file.read_f32(source, name).await
+    }
+
+    async fn read_rows(
+        &self,
+        name: &str,
+        shape: [usize; 2],
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
+        let (source, file) = self.shard(name, &shape)?;
+        file.read_f32_rows(source, name, rows).await
+    }
+}
+
+impl<S: ByteSource> SafetensorsWeights<S> {
+    /// The shard holding `name`, once its shape is checked against `shape`.
+    fn shard(&self, name: &str, shape: &[usize]) -> Result<&(S, SafetensorsFile)> {
         let Some(&shard) = self.index.get(name) else {
             return Err(Error::MissingTensor {
                 file: self.name.clone(),
@@ -169,7 +196,7 @@ impl<S: ByteSource> Weights for SafetensorsWeights<S> {
                 expected: shape.to_vec(),
             });
         }
-        file.read_f32(source, name).await
+        Ok(&self.shards[shard])
     }
 }
 
@@ -219,6 +246,41 @@ impl<S: ByteSource> Weights for GgufWeights<'_, S> {
     }
 
     async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let (info, layout) = self.tensor(name, shape)?;
+        let values = self.file.read_f32(self.source, info).await?;
+        let cols = shape.get(1..).map_or(1, |rest| rest.iter().product());
+        Ok(match layout {
+            Layout::Same => values,
+            Layout::RopeInterleaved { heads } => {
+                let head_dim = shape[0] / heads.max(1);
+                unpermute_rope_rows(&values, heads, head_dim, cols)
+            }
+            Layout::Transposed => crate::nn::transpose(&values, shape[1], shape[0]),
+        })
+    }
+
+    async fn read_rows(
+        &self,
+        name: &str,
+        shape: [usize; 2],
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
+        let (info, layout) = self.tensor(name, &shape)?;
+        match layout {
+            Layout::Same => self.file.read_f32_rows(self.source, info, rows).await,
+            // Rows that GGUF reorders or transposes are not contiguous: read it whole.
+            _ => {
+                let values = self.read(name, &shape).await?;
+                Ok(values[rows.start * shape[1]..rows.end * shape[1]].to_vec())
+            }
+        }
+    }
+}
+
+impl<S: ByteSource> GgufWeights<'_, S> {
+    /// The GGUF tensor behind Hugging Face's `name` and how its layout differs, once its shape
+    /// is checked against `shape`.
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<(&TensorInfo, Layout)> {
         let missing = |tensor: String| Error::MissingTensor {
             file: self.source.name().to_string(),
             tensor,
@@ -240,16 +302,7 @@ impl<S: ByteSource> Weights for GgufWeights<'_, S> {
                 expected,
             });
         }
-        let values = self.file.read_f32(self.source, info).await?;
-        let cols = shape.get(1..).map_or(1, |rest| rest.iter().product());
-        Ok(match layout {
-            Layout::Same => values,
-            Layout::RopeInterleaved { heads } => {
-                let head_dim = shape[0] / heads.max(1);
-                unpermute_rope_rows(&values, heads, head_dim, cols)
-            }
-            Layout::Transposed => crate::nn::transpose(&values, expected[0], expected[1]),
-        })
+        Ok((info, layout))
     }
 }
 
@@ -279,10 +332,19 @@ pub async fn matrix(
     device: &Device,
 ) -> Result<Param<Tensor<2>>> {
     let values = w.read(name, &[rows, cols]).await?;
-    Ok(Param::from_tensor(Tensor::from_data(
-        TensorData::new(values, [rows, cols]),
-        device,
-    )))
+    let tensor = Tensor::from_data(TensorData::new(values, [rows, cols]), device);
+    uploaded(w, name, device)?;
+    Ok(Param::from_tensor(tensor))
+}
+
+/// Hands the uploads queued on `device` to it now: a queued upload keeps its host copy alive
+/// until the device flushes, so without this a model's tensors would pile up in host memory
+/// (wasm's 4 GiB) while it loads.
+fn uploaded(w: &impl Weights, name: &str, device: &Device) -> Result<()> {
+    device.flush().map_err(|err| Error::Checkpoint {
+        file: w.name().to_string(),
+        problem: format!("uploading `{name}` to the device failed: {err:?}"),
+    })
 }
 
 /// Reads a `[rows, cols]` vocabulary matrix (embedding or LM head), split to fit `placement`.
@@ -292,13 +354,20 @@ pub async fn vocab_matrix(
     shape: [usize; 2],
     placement: &Placement,
 ) -> Result<VocabMatrix> {
-    let values = w.read(name, &shape).await?;
-    Ok(VocabMatrix::new(
-        values,
-        shape,
-        placement.max_tensor_bytes,
-        &placement.device,
-    ))
+    // Piece by piece: host memory holds one piece at a time, not the matrix (a 2 GB embedding
+    // loads within wasm32's 4 GiB).
+    let rows_per_chunk = VocabMatrix::rows_per_chunk(shape, placement.max_tensor_bytes);
+    let mut chunks = Vec::new();
+    for start in (0..shape[0]).step_by(rows_per_chunk) {
+        let end = (start + rows_per_chunk).min(shape[0]);
+        let values = w.read_rows(name, shape, start..end).await?;
+        chunks.push(Tensor::from_data(
+            TensorData::new(values, [end - start, shape[1]]),
+            &placement.device,
+        ));
+        uploaded(w, name, &placement.device)?;
+    }
+    Ok(VocabMatrix::from_chunks(chunks, rows_per_chunk))
 }
 
 /// Reads a PyTorch `nn.Linear` (`{prefix}.weight` `[out, in]`, and `{prefix}.bias` when
@@ -315,13 +384,15 @@ pub async fn linear(
         true => Some(w.read(&format!("{prefix}.bias"), &[out]).await?),
         false => None,
     };
-    Ok(Linear::from_torch_quantized(
+    let layer = Linear::from_torch_quantized(
         weight,
         [out, inp],
         bias,
         placement.quantize,
         &placement.device,
-    ))
+    );
+    uploaded(w, prefix, &placement.device)?;
+    Ok(layer)
 }
 
 /// Reads an RMSNorm scale `{name}` of width `n`.

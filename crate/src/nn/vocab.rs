@@ -27,20 +27,29 @@ impl VocabMatrix {
         max_bytes: u64,
         device: &Device,
     ) -> Self {
-        let row_bytes = (cols.max(1) * 4) as u64;
-        let rows_per_chunk = (max_bytes / row_bytes).clamp(1, rows.max(1) as u64) as usize;
+        let rows_per_chunk = Self::rows_per_chunk([rows, cols], max_bytes);
         let chunks = values
             .chunks(rows_per_chunk * cols.max(1))
             .map(|block| {
                 let n = block.len() / cols.max(1);
-                Param::from_tensor(Tensor::from_data(
-                    TensorData::new(block.to_vec(), [n, cols]),
-                    device,
-                ))
+                Tensor::from_data(TensorData::new(block.to_vec(), [n, cols]), device)
             })
             .collect();
+        Self::from_chunks(chunks, rows_per_chunk)
+    }
+
+    /// Rows per block for a `[rows, cols]` matrix whose blocks take at most `max_bytes` bytes
+    /// of f32 each (at least one row).
+    pub fn rows_per_chunk([rows, cols]: [usize; 2], max_bytes: u64) -> usize {
+        let row_bytes = (cols.max(1) * 4) as u64;
+        (max_bytes / row_bytes).clamp(1, rows.max(1) as u64) as usize
+    }
+
+    /// The matrix made of `chunks` (row blocks of `rows_per_chunk` rows, the last may be
+    /// shorter), already on their device.
+    pub fn from_chunks(chunks: Vec<Tensor<2>>, rows_per_chunk: usize) -> Self {
         Self {
-            chunks,
+            chunks: chunks.into_iter().map(Param::from_tensor).collect(),
             rows_per_chunk,
         }
     }

@@ -181,6 +181,18 @@ impl GgufFile {
         source: &impl ByteSource,
         tensor: &TensorInfo,
     ) -> Result<Vec<f32>> {
+        let rows = tensor.shape().first().copied().unwrap_or(1);
+        self.read_f32_rows(source, tensor, 0..rows).await
+    }
+
+    /// Reads rows `rows` (along [`TensorInfo::shape`]'s outermost dimension) of `tensor` and
+    /// dequantizes them: only those rows' bytes are read (a row is whole blocks in GGUF).
+    pub async fn read_f32_rows(
+        &self,
+        source: &impl ByteSource,
+        tensor: &TensorInfo,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
         if !tensor.ty.is_supported() {
             return Err(gguf_error(
                 source,
@@ -199,12 +211,30 @@ impl GgufFile {
                 },
             )
         })?;
-        let bytes = source.read(tensor.offset, n_bytes).await?;
+        let total = tensor.shape().first().copied().unwrap_or(1).max(1);
+        if rows.start > rows.end || rows.end > total || n_bytes % total != 0 {
+            return Err(Error::Input {
+                problem: format!(
+                    "{}: rows {rows:?} of tensor `{}`, which has {total} of whole blocks",
+                    source.name(),
+                    tensor.name
+                ),
+            });
+        }
+        let row_bytes = n_bytes / total;
+        let count = rows.end - rows.start;
+        let bytes = source
+            .read(
+                tensor.offset + (rows.start * row_bytes) as u64,
+                count * row_bytes,
+            )
+            .await?;
+        let values = tensor.n_values() / total as u64 * count as u64;
         let mut out = Vec::new();
-        out.try_reserve_exact(tensor.n_values() as usize)
+        out.try_reserve_exact(values as usize)
             .map_err(|_| Error::OutOfMemory {
                 file: source.name().to_string(),
-                what: format!("tensor `{}` ({} values)", tensor.name, tensor.n_values()),
+                what: format!("tensor `{}` ({values} values)", tensor.name),
             })?;
         dequant::dequantize(tensor.ty, &bytes, &mut out);
         Ok(out)
