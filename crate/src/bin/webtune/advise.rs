@@ -128,7 +128,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
     let (device, placement, loaded) =
         model::load_for_training(&args.model, false, model::Half::Allowed)?;
     let tokenizer = model::tokenizer(&loaded, &args.model)?;
-    let model_bytes = loaded.config.weight_bytes(false);
+    let model_bytes = webtune::train::PlanModel::of(&loaded).weight_bytes as u64;
     let mut model = loaded.model.no_grad();
     let mut engines = Engines {
         model: &mut model,

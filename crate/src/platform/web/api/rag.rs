@@ -226,7 +226,8 @@ impl State {
             stop_ids: &loaded.stop_ids,
             device: self.device.device(),
             train_device: &train_device,
-            model_bytes: loaded.config.weight_bytes(false),
+            // As loaded: f16 where the model is, 4-bit blocks where quantized.
+            model_bytes: crate::train::PlanModel::of(loaded).weight_bytes as u64,
             encoder,
         };
         let inputs = Inputs {
