@@ -141,29 +141,12 @@ fn config_json() -> String {
 /// Writes the safetensors file to OPFS in 16 MiB writes and returns it as a `File`.
 async fn write_model() -> JsValue {
     let small = small_tensors();
-    let embedding = "model.embed_tokens.weight";
-    let mut header = serde_json::Map::new();
-    let mut offset = (VOCAB * HIDDEN * 4) as u64;
-    header.insert(
-        embedding.into(),
-        serde_json::json!({"dtype": "F32", "shape": [VOCAB, HIDDEN], "data_offsets": [0, offset]}),
-    );
-    for (name, shape, values) in &small {
-        let end = offset + 4 * values.len() as u64;
-        header.insert(
-            name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
-        );
-        offset = end;
-    }
-    let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    while !(8 + header.len()).is_multiple_of(8) {
-        header.push(b' ');
-    }
+    let mut shapes: Vec<(&str, &[usize])> =
+        vec![("model.embed_tokens.weight", &[VOCAB, HIDDEN][..])];
+    shapes.extend(small.iter().map(|(n, s, _)| (n.as_str(), s.as_slice())));
     let file = opfs_create(FILE).await;
-    let mut start = (header.len() as u64).to_le_bytes().to_vec();
-    start.extend(header);
-    opfs_write(&file, js_sys::Uint8Array::from(&start[..])).await;
+    let header = webtune::io::safetensors::f32_header(&shapes);
+    opfs_write(&file, js_sys::Uint8Array::from(&header[..])).await;
 
     let patterns: Vec<Vec<u8>> = (0..PATTERNS)
         .map(|p| pattern(p).iter().flat_map(|v| v.to_le_bytes()).collect())

@@ -16,5 +16,5 @@ mod sniff;
 mod source;
 
 pub use sniff::{Format, sniff};
-pub(crate) use source::check_range;
 pub use source::{ByteSource, MemorySource};
+pub(crate) use source::{check_range, row_window};

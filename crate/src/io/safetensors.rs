@@ -151,22 +151,14 @@ impl SafetensorsFile {
             }
         };
         let width = dtype_width(&entry.dtype).unwrap_or(1) as usize;
-        let total = rows_of(&entry.shape);
-        if rows.start > rows.end || rows.end > total {
-            return Err(Error::Input {
-                problem: format!(
-                    "{}: rows {rows:?} of tensor `{name}`, which has {total}",
-                    source.name()
-                ),
-            });
-        }
-        let row_bytes = entry.n_bytes / total.max(1) as u64;
-        let bytes = source
-            .read(
-                entry.offset + rows.start as u64 * row_bytes,
-                ((rows.end - rows.start) as u64 * row_bytes) as usize,
-            )
-            .await?;
+        let (offset, len) = crate::io::row_window(
+            source.name(),
+            name,
+            &rows,
+            rows_of(&entry.shape),
+            (entry.offset, entry.n_bytes),
+        )?;
+        let bytes = source.read(offset, len).await?;
         let mut out = Vec::new();
         out.try_reserve_exact(bytes.len() / width)
             .map_err(|_| Error::OutOfMemory {
@@ -188,28 +180,38 @@ fn rows_of(shape: &[usize]) -> usize {
 pub fn write_f32(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
     let mut sorted: Vec<_> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let shapes: Vec<(&str, &[usize])> = sorted
+        .iter()
+        .map(|(name, shape, _)| (name.as_str(), shape.as_slice()))
+        .collect();
+    let mut out = f32_header(&shapes);
+    for (_, _, values) in sorted {
+        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    out
+}
+
+/// The start of a safetensors file of f32 tensors whose data follows in the order given: the
+/// header's length, the header (with `__metadata__ = {"format": "pt"}`), padded with spaces so
+/// that tensor data starts 8-byte aligned. For writers that stream the data after it.
+pub fn f32_header(tensors: &[(&str, &[usize])]) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), serde_json::json!({"format": "pt"}));
-    let mut offset = 0usize;
-    for (name, shape, values) in &sorted {
-        let end = offset + 4 * values.len();
+    let mut offset = 0u64;
+    for (name, shape) in tensors {
+        let end = offset + 4 * shape.iter().product::<usize>() as u64;
         header.insert(
-            name.clone(),
+            name.to_string(),
             serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
         );
         offset = end;
     }
     let mut header = serde_json::Value::Object(header).to_string().into_bytes();
-    // Pad the header with spaces so that tensor data starts 8-byte aligned.
     while !(8 + header.len()).is_multiple_of(8) {
         header.push(b' ');
     }
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
-    out.extend((header.len() as u64).to_le_bytes());
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
     out.extend(header);
-    for (_, _, values) in sorted {
-        out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    }
     out
 }
 

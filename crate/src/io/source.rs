@@ -34,6 +34,34 @@ pub(crate) fn check_range(name: &str, offset: u64, len: usize, total: u64) -> Re
     }
 }
 
+/// The byte window `(offset, len)` of rows `rows` within a row-major tensor of `total_rows`
+/// rows taking `n_bytes` from `data_offset` in file `file`: an error when the rows are out of
+/// range or the bytes do not divide into whole rows.
+pub(crate) fn row_window(
+    file: &str,
+    tensor: &str,
+    rows: &std::ops::Range<usize>,
+    total_rows: usize,
+    (data_offset, n_bytes): (u64, u64),
+) -> Result<(u64, usize)> {
+    let total = total_rows.max(1) as u64;
+    if rows.start > rows.end || rows.end > total_rows.max(1) || n_bytes % total != 0 {
+        return Err(Error::Input {
+            problem: format!(
+                "{file}: rows {rows:?} of tensor `{tensor}`, which has {total} rows of \
+                 {n_bytes} bytes in all"
+            ),
+        });
+    }
+    let row_bytes = n_bytes / total;
+    let len = (rows.end - rows.start) as u64 * row_bytes;
+    let len = usize::try_from(len).map_err(|_| Error::OutOfMemory {
+        file: file.to_string(),
+        what: format!("rows {rows:?} of tensor `{tensor}` ({len} bytes)"),
+    })?;
+    Ok((data_offset + rows.start as u64 * row_bytes, len))
+}
+
 /// Bytes already in memory (a test fixture, a fetched response).
 #[derive(Debug, Clone)]
 pub struct MemorySource {

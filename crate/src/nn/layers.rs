@@ -32,6 +32,15 @@ impl Weight {
         }
     }
 
+    /// The float type it computes in (a quantized weight's: its scales' type), read without
+    /// dequantizing.
+    pub fn float_dtype(&self) -> burn::tensor::DType {
+        match self {
+            Weight::Dense(w) => w.val().dtype(),
+            Weight::Quantized(q) => q.scales.val().dtype(),
+        }
+    }
+
     /// Whether it is stored quantized.
     pub fn is_quantized(&self) -> bool {
         matches!(self, Weight::Quantized(_))
@@ -40,7 +49,7 @@ impl Weight {
     /// Bytes it takes on the device.
     pub fn bytes(&self) -> usize {
         match self {
-            Weight::Dense(w) => w.dims().iter().product::<usize>() * w.val().dtype().size(),
+            Weight::Dense(w) => w.dims().iter().product::<usize>() * self.float_dtype().size(),
             Weight::Quantized(q) => q.bytes(),
         }
     }

@@ -61,7 +61,7 @@ where
     }
     let half = model.linear_layers().iter().any(|(_, l)| {
         use burn::tensor::DType;
-        !l.weight.is_quantized() && matches!(l.weight.val().dtype(), DType::F16 | DType::BF16)
+        !l.weight.is_quantized() && matches!(l.weight.float_dtype(), DType::F16 | DType::BF16)
     });
     if half && config.method != Method::Lora {
         return Err(crate::Error::Adapter {

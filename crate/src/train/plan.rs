@@ -61,7 +61,7 @@ impl PlanModel {
                 .model
                 .linear_layers()
                 .first()
-                .map_or(4, |(_, l)| l.weight.val().dtype().size()),
+                .map_or(4, |(_, l)| l.weight.float_dtype().size()),
         }
     }
 }

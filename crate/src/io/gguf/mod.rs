@@ -202,33 +202,16 @@ impl GgufFile {
                 },
             ));
         }
-        let n_bytes = usize::try_from(tensor.n_bytes).map_err(|_| {
-            gguf_error(
-                source,
-                GgufError::Placement {
-                    tensor: tensor.name.clone(),
-                    problem: format!("{} bytes do not fit in memory here", tensor.n_bytes),
-                },
-            )
-        })?;
         let total = tensor.shape().first().copied().unwrap_or(1).max(1);
-        if rows.start > rows.end || rows.end > total || n_bytes % total != 0 {
-            return Err(Error::Input {
-                problem: format!(
-                    "{}: rows {rows:?} of tensor `{}`, which has {total} of whole blocks",
-                    source.name(),
-                    tensor.name
-                ),
-            });
-        }
-        let row_bytes = n_bytes / total;
+        let (offset, len) = crate::io::row_window(
+            source.name(),
+            &tensor.name,
+            &rows,
+            total,
+            (tensor.offset, tensor.n_bytes),
+        )?;
+        let bytes = source.read(offset, len).await?;
         let count = rows.end - rows.start;
-        let bytes = source
-            .read(
-                tensor.offset + (rows.start * row_bytes) as u64,
-                count * row_bytes,
-            )
-            .await?;
         let values = tensor.n_values() / total as u64 * count as u64;
         let mut out = Vec::new();
         out.try_reserve_exact(values as usize)
