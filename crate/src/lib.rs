@@ -4,25 +4,24 @@
 //! generation for small language models, on the user's own GPU: natively through wgpu
 //! (Vulkan, Metal, DX12) and inside a browser tab through WebGPU, with one code path.
 //!
-//! Layers, lowest first (nothing imports upward; see `ARCHITECTURE.md`):
-//! - [`platform`]: the only place that knows which target it was compiled for.
-//! - [`device`]: backend tiers (CPU, wgpu/WebGPU) behind one [`device::ComputeDevice`], the
-//!   adapter report and async readback.
+//! Layers, lowest first (a module imports only from layers below it; `tests/layers.rs` checks
+//! it, and `ARCHITECTURE.md` draws it):
+//! - [`flow`], [`numerics`], [`rng`]: progress control, comparing numbers, a portable
+//!   generator.
+//! - [`error`]: the one error type.
 //! - [`io`]: model files read from bytes (GGUF, safetensors), the same on every platform.
-//! - [`models`]: model families (Llama, Qwen2, GPT-2) built from GGUF files or Hugging Face
-//!   folders.
-//! - [`generate`]: text generation with a KV cache, sampling and stop strings.
-//! - [`eval`]: per-token loss and perplexity.
-//! - [`data`]: JSONL datasets in the usual formats, encoded with assistant-only labels.
-//! - [`lora`]: LoRA adapters attached by module path; PEFT's files in and out.
-//! - [`train`]: the causal-LM loss, AdamW, schedules, one optimizer step at a time.
-//! - [`rag`]: retrieval-augmented generation: sentence embeddings (BERT-family encoders).
-//! - [`rng`]: a seeded generator, the same on every platform.
-//! - [`numerics`]: comparing numbers across tiers and against reference fixtures.
-//! - [`nn`]: building blocks (activations, …) with exact gradients on every tier.
-//! - [`tokenizer`]: text to ids, from `tokenizer.json` or GGUF metadata.
-//! - [`selfcheck`]: a small forward + backward computation that proves a tier computes what
-//!   the others compute.
+//! - [`platform`]: the only place that knows which target it was compiled for.
+//! - [`device`]: backend tiers (CPU, wgpu/WebGPU) behind one [`device::ComputeDevice`],
+//!   precision, the adapter report and async readback.
+//! - [`nn`], [`tokenizer`]: building blocks with exact gradients on every tier; text to ids.
+//! - [`selfcheck`], [`models`], [`data`]: a tier's self-check; model families; datasets.
+//! - [`generate`], [`lora`]: text generation; LoRA adapters attached by module path.
+//! - [`eval`], [`rag`]: per-token loss and exact match; retrieval-augmented generation.
+//! - [`train`]: loss, AdamW, schedules, methods, checkpoints, the memory plan.
+//! - [`advise`]: fine-tune or retrieve, measured on the user's data.
+//! - [`session`]: the application layer under the CLI and the JavaScript API, which holds
+//!   every policy.
+//! - `js` (wasm32 only): the JavaScript API, a translation over [`session`].
 //!
 //! What it does not provide: a distributed trainer (users continue on PEFT/TRL), a server, or
 //! any network access of its own.
@@ -32,8 +31,11 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod flow;
 pub mod generate;
 pub mod io;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 pub mod lora;
 pub mod models;
 pub mod nn;
@@ -42,6 +44,7 @@ pub mod platform;
 pub mod rag;
 pub mod rng;
 pub mod selfcheck;
+pub mod session;
 pub mod tokenizer;
 pub mod train;
 

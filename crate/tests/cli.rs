@@ -422,3 +422,125 @@ fn index_then_query_update_and_prune() {
         text(&out.stderr)
     );
 }
+
+/// The CLI's evaluation report and merged files for the tiny Llama with PEFT's fixture adapter
+/// equal the record the browser test holds the JavaScript API to
+/// (`tests/fixtures/edges/expected.json`; `WEBTUNE_BLESS=1` rewrites it from this run).
+#[test]
+fn cli_gives_the_edges_record() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-edges-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = dir.join("held.jsonl");
+    std::fs::write(&held, webtune_tests::EDGES_HELD).unwrap();
+    let model = fixture("llama");
+    let adapter = fixture("../lora/adapter");
+    let max_len = webtune_tests::EDGES_MAX_LEN.to_string();
+    let (model, adapter, held) = (
+        model.to_str().unwrap(),
+        adapter.to_str().unwrap(),
+        held.to_str().unwrap(),
+    );
+    let out = webtune(&[
+        "eval",
+        "--model",
+        model,
+        "--adapter",
+        adapter,
+        "--data",
+        held,
+        "--exact-match",
+        "--max-len",
+        &max_len,
+        "--tier",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let evaluation: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let merged_dir = dir.join("merged");
+    let merged_path = merged_dir.to_str().unwrap();
+    ok(&[
+        "merge",
+        "--model",
+        model,
+        "--adapter",
+        adapter,
+        "--out",
+        merged_path,
+        "--tier",
+        "cpu",
+    ]);
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&merged_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        files.push((name, std::fs::read(&path).unwrap()));
+    }
+    let merged = webtune::platform::block_on(webtune_tests::digest(&files));
+    let record = webtune_tests::edges_record(evaluation, merged);
+    if std::env::var_os("WEBTUNE_BLESS").is_some() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/edges/expected.json");
+        std::fs::write(path, serde_json::to_string_pretty(&record).unwrap() + "\n").unwrap();
+        return;
+    }
+    let expected: serde_json::Value = serde_json::from_str(webtune_tests::EDGES_EXPECTED).unwrap();
+    webtune_tests::assert_same(&record, &expected, 1e-6, "edges");
+}
+
+/// `webtune train` checks the memory plan before the first step and refuses a run that does
+/// not fit with the session's message and suggestions — the ones the page shows.
+#[test]
+fn train_refuses_a_run_that_does_not_fit() {
+    use webtune::session::{OpenOptions, Session};
+    let dir = std::env::temp_dir().join(format!("webtune-cli-plan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("held.jsonl");
+    std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
+    let model = fixture("llama");
+    let out_dir = dir.join("out");
+    // The plan of this run is about 67.1 MiB (most of it the runtime's fixed share); a
+    // smaller batch fits in 66.5 MiB.
+    let budget = 69_730_304;
+    let out = webtune(&[
+        "train",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--memory-budget",
+        "66.5MiB",
+        "--tier",
+        "cpu",
+    ]);
+    assert!(!out.status.success(), "a run over its budget trained");
+    assert!(!out_dir.join("adapter_model.safetensors").exists());
+    let stderr = text(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+
+    // The same check through the session, as the JavaScript API makes it.
+    let mut session = Session::new(webtune::ComputeDevice::cpu());
+    let name = model.display().to_string();
+    let files = std::fs::read_dir(&model)
+        .unwrap()
+        .map(|e| webtune::platform::FileSource::open(e.unwrap().path()).unwrap())
+        .collect();
+    webtune::platform::block_on(session.open_model(&name, files, &OpenOptions::default())).unwrap();
+    let config = webtune::train::TrainConfig::default();
+    session
+        .load_dataset(
+            &data.display().to_string(),
+            webtune_tests::EDGES_HELD,
+            None,
+            &config.data,
+        )
+        .unwrap();
+    let plan = session.plan(&config, Some(budget)).unwrap();
+    assert!(!plan.fits && !plan.suggestions.is_empty(), "{plan:?}");
+    let message = plan.check().unwrap_err().to_string();
+    assert!(message.contains("does not fit"), "{message}");
+    assert_eq!(last, format!("error: {message}"));
+}

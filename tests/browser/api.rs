@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use webtune::io::safetensors::SafetensorsFile;
 use webtune::io::{ByteSource, MemorySource};
-use webtune::platform::Webtune;
+use webtune::js::Webtune;
 
 pub(crate) fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &key.into()).unwrap()
@@ -113,16 +113,23 @@ fn losses(events: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
-/// Trains with `config(dropout)` (`method` `train`) or resumes (`resume`), calling `stop()`
-/// from the event callback after step `stop_after`.
-async fn train(webtune: &JsValue, method: &str, dropout: f64, stop_after: Option<u64>) -> Vec<f64> {
+/// Trains with `config(dropout)` (`method` `train`) or resumes (`resume`), calling
+/// `halt.0` (`pause` or `stop`) from the event callback after step `halt.1`.
+async fn train(
+    webtune: &JsValue,
+    method: &str,
+    dropout: f64,
+    halt: Option<(&'static str, u64)>,
+) -> Vec<f64> {
     let target = webtune.clone();
     let on_event = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         let event = to_json(&event);
-        if event["event"] == "step" && Some(event["report"]["step"].as_u64().unwrap()) == stop_after
+        let step = event["report"]["step"].as_u64();
+        if let Some((how, after)) = halt.filter(|_| event["event"] == "step" && step.is_some())
+            && step == Some(after)
         {
-            let stop: Function = get(&target, "stop").dyn_into().unwrap();
-            stop.call0(&target).unwrap();
+            let halt: Function = get(&target, how).dyn_into().unwrap();
+            halt.call0(&target).unwrap();
         }
     });
     let args: Vec<JsValue> = match method {
@@ -170,10 +177,10 @@ pub async fn js_api_trains_pauses_resumes_and_exports() {
         // Paused after step 2, resumed in the same object and, from the saved files, in a
         // fresh one (a reloaded page).
         let paused = ready(tier).await;
-        let first = train(&paused, "train", 0.1, Some(2)).await;
-        assert_eq!(first.len(), 3, "{tier}: stopped after step 2: {first:?}");
+        let first = train(&paused, "train", 0.1, Some(("pause", 2))).await;
+        assert_eq!(first.len(), 3, "{tier}: paused after step 2: {first:?}");
         let files = call(&paused, "checkpointFiles", &[]).await.unwrap();
-        assert!(!files.is_null(), "stopping saves a checkpoint");
+        assert!(!files.is_null(), "pausing saves a checkpoint");
         let reloaded = ready(tier).await;
         let step = call(&reloaded, "restoreCheckpoint", &[files])
             .await
@@ -192,6 +199,21 @@ pub async fn js_api_trains_pauses_resumes_and_exports() {
                 assert!(same, "{tier} step {k}: uninterrupted {a}, resumed {b}");
             }
             assert_eq!(resumed.len(), uninterrupted.len());
+        }
+
+        // `stop()` ends the run: nothing to resume, and what it trained exports.
+        if tier == "cpu" {
+            let stopped = ready(tier).await;
+            let steps = train(&stopped, "train", 0.0, Some(("stop", 1))).await;
+            assert_eq!(steps.len(), 2, "stopped after step 1: {steps:?}");
+            let files = call(&stopped, "checkpointFiles", &[]).await.unwrap();
+            assert!(files.is_null(), "a stopped run leaves nothing to resume");
+            assert!(
+                call(&stopped, "resume", &[JsValue::UNDEFINED])
+                    .await
+                    .is_err()
+            );
+            assert_eq!(adapter(&stopped).await.len(), exported.len());
         }
 
         // Generation streams what it returns, with and without the adapter.
@@ -311,4 +333,41 @@ pub async fn js_api_refuses_bad_input() {
         message.contains("d.jsonl") && message.contains("line 1"),
         "{message}"
     );
+}
+
+/// The JavaScript API gives what the command line gives for the same inputs: the evaluation
+/// report of the tiny Llama with PEFT's adapter on `fixtures/edges/held.jsonl`, and the files
+/// of the merged model (`fixtures/edges/expected.json`, written from `webtune eval` and
+/// `webtune merge` by `crate/tests/cli.rs`). On the CPU backend in wasm, to 1e-5.
+pub async fn js_api_gives_the_edges_record() {
+    use webtune_tests::{EDGES_EXPECTED, EDGES_HELD, EDGES_MAX_LEN};
+    let webtune = JsFuture::from(Webtune::create(Some("cpu".into())))
+        .await
+        .unwrap();
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    call(&webtune, "openModel", &[files]).await.unwrap();
+    let adapter = named_blobs(webtune_tests::peft_adapter_files()).await;
+    let layers = call(&webtune, "importAdapter", &[adapter]).await.unwrap();
+    assert!(layers.as_f64().unwrap_or(0.0) > 0.0, "no layer adapted");
+    let options = json(serde_json::json!({"encode": {"max_len": EDGES_MAX_LEN}}));
+    let held = json(serde_json::json!({"name": "held.jsonl", "text": EDGES_HELD}));
+    call(
+        &webtune,
+        "loadDataset",
+        &["held.jsonl".into(), EDGES_HELD.into(), options, held],
+    )
+    .await
+    .unwrap();
+    let evaluation = to_json(&call(&webtune, "evaluate", &[true.into()]).await.unwrap());
+    let merged = call(&webtune, "exportAdapter", &[true.into()])
+        .await
+        .unwrap();
+    let mut files = Vec::new();
+    for name in js_sys::Object::keys(merged.unchecked_ref::<js_sys::Object>()).iter() {
+        let name = name.as_string().unwrap();
+        files.push((name.clone(), blob_bytes(&get(&merged, &name)).await));
+    }
+    let record = webtune_tests::edges_record(evaluation, webtune_tests::digest(&files).await);
+    let expected: serde_json::Value = serde_json::from_str(EDGES_EXPECTED).unwrap();
+    webtune_tests::assert_same(&record, &expected, 1e-5, "edges");
 }

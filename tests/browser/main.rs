@@ -266,3 +266,8 @@ async fn webgpu_model_over_2_gb_loads_within_wasm_memory() {
         check.file_bytes
     );
 }
+
+#[wasm_bindgen_test]
+async fn js_api_gives_the_edges_record() {
+    api::js_api_gives_the_edges_record().await;
+}

@@ -7,7 +7,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use webtune::io::MemorySource;
-use webtune::platform::Webtune;
+use webtune::js::Webtune;
 
 use crate::api::{blob, call, get, json, named_blobs, to_json};
 

@@ -64,6 +64,7 @@ tiered_tests! {
     resume_continues_the_same_trajectory => super::resume;
     merged_equals_unmerged => super::merged;
     full_fine_tuning_matches_pytorch => super::full_fine_tuning;
+    full_checkpoint_resumes_across_layouts => super::across_layouts;
     half_fine_tuning_trains_only_its_half => super::half_fine_tuning;
     packed_batches_match_unpacked => super::packing;
     lora_dropout_is_seeded_and_off_in_evaluation => webtune_tests::lora_dropout_is_seeded_and_off_in_evaluation;
@@ -138,6 +139,16 @@ async fn quantized_base(device: &ComputeDevice) -> webtune::Result<()> {
     eprintln!(
         "{}: 4-bit base {q} bytes vs dense {d}; logits vs the f32 model max |Δ| {drift:.1e}; \
          LoRA gradients equal the dequantized twin's",
+        device.tier()
+    );
+    Ok(())
+}
+
+async fn across_layouts(device: &ComputeDevice) -> webtune::Result<()> {
+    let worst = webtune_tests::full_checkpoint_resumes_across_layouts(device).await?;
+    eprintln!(
+        "{}: a CPU full fine-tuning checkpoint resumed with a split embedding: worst relative \
+         loss difference {worst:.1e}",
         device.tier()
     );
     Ok(())

@@ -7,6 +7,7 @@
 // Test support: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod edges;
 mod embed;
 pub mod gguf_writer;
 mod large;
@@ -14,6 +15,7 @@ mod lora;
 mod methods;
 mod tiny;
 
+pub use edges::*;
 pub use embed::*;
 pub use large::*;
 pub use lora::*;

@@ -451,3 +451,116 @@ pub async fn quantized_base_trains_lora(device: &ComputeDevice) -> Result<(usize
     assert!(err.contains("quantized"), "{err}");
     Ok((q_bytes, d_bytes, drift))
 }
+
+/// A full fine-tuning checkpoint names every parameter by what it is, not by how a device
+/// stored it: written on the CPU tier (vocabulary matrices whole), it resumes on `device`
+/// with the embedding and LM head split into four row blocks (a binding limit of 12 KiB) on
+/// the uninterrupted run's trajectory, and what the split run saves holds whole matrices
+/// again. Returns the worst relative loss difference after resuming.
+pub async fn full_checkpoint_resumes_across_layouts(device: &ComputeDevice) -> Result<f64> {
+    use webtune::data::{DataOptions, prepare};
+    use webtune::flow::Flow;
+    use webtune::train::{Checkpoint, Event, fine_tune};
+
+    let cpu = ComputeDevice::cpu();
+    let tokenizer = crate::load_tiny("llama", &cpu)
+        .await?
+        .tokenizer
+        .expect("tokenizer");
+    let data = prepare(
+        "chat.jsonl",
+        &crate::chat_jsonl(24),
+        None,
+        &tokenizer,
+        &DataOptions::default(),
+    )?;
+    let config = TrainConfig {
+        method: Method::Full,
+        optimizer: AdamWConfig {
+            lr: 1e-3,
+            ..AdamWConfig::default()
+        },
+        warmup_steps: 1,
+        epochs: 3,
+        max_steps: Some(8),
+        batch_size: 4,
+        eval_every: 0,
+        checkpoint_every: 2,
+        seed: 5,
+        ..TrainConfig::default()
+    };
+    let losses = |log: &[Event]| -> Vec<f64> {
+        log.iter()
+            .filter_map(|e| match e {
+                Event::Step { report, .. } => Some(report.loss),
+                _ => None,
+            })
+            .collect()
+    };
+    let run = |placement: Placement, resume: Option<Checkpoint>| {
+        let (data, config) = (&data, &config);
+        async move {
+            let loaded =
+                load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
+            let mut model = loaded.model;
+            prepare_model(&mut model, config, &placement.device)?;
+            let mut saved = Vec::new();
+            let log = fine_tune(
+                &mut model,
+                data,
+                config,
+                &placement.device,
+                resume.as_ref(),
+                |_| Flow::Continue,
+                |c| {
+                    saved.push(c);
+                    Ok(())
+                },
+            )
+            .await?;
+            Ok::<_, webtune::Error>((log, saved, model))
+        }
+    };
+
+    let (log, saved, _) = run(Placement::training(&cpu), None).await?;
+    let whole = losses(&log);
+    assert_eq!(whole.len(), 8);
+    let at_4 = saved
+        .iter()
+        .find(|c| c.state().is_ok_and(|s| s.step == 4))
+        .expect("a checkpoint at step 4")
+        .clone();
+
+    let split = Placement::training(device).with_max_tensor_bytes(12 << 10);
+    let (log, saved, model) = run(split, Some(at_4)).await?;
+    let blocks = params::all(&model)
+        .iter()
+        .filter(|(p, _, _)| p.contains("embed_tokens.chunks."))
+        .count();
+    assert_eq!(blocks, 4, "the embedding is not split into four blocks");
+    let rest = losses(&log);
+    assert_eq!(rest.len(), 4, "resumed steps: {rest:?}");
+    let mut worst = 0f64;
+    for (k, (a, b)) in whole[4..].iter().zip(&rest).enumerate() {
+        let error = (a - b).abs() / a.abs();
+        assert!(
+            error <= 1e-4,
+            "step {}: uninterrupted on the CPU {a}, resumed split on {} {b}",
+            k + 4,
+            device.tier()
+        );
+        worst = worst.max(error);
+    }
+    let last = saved.last().expect("a checkpoint of the split run");
+    let stored = SafetensorsFile::open(&MemorySource::new(
+        "parameters.safetensors",
+        last.files["parameters.safetensors"].clone(),
+    ))
+    .await?;
+    assert!(
+        stored.tensors.keys().all(|k| !k.contains(".chunks.")),
+        "a saved name carries the device's layout: {:?}",
+        stored.tensors.keys().collect::<Vec<_>>()
+    );
+    Ok(worst)
+}

@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::Example;
+use super::IGNORE;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
-use crate::train::IGNORE;
 
 /// How examples become sequences.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,10 +3,12 @@
 //! validation report that says what is wrong with the data before any GPU time is spent, and
 //! padded batches for the trainer.
 
+mod batch;
 mod csv;
 mod encode;
 mod formats;
 
+pub use batch::{Batch, IGNORE};
 pub use csv::{CsvColumns, read_csv};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
@@ -18,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
-use crate::train::{Batch, IGNORE};
 
 /// How a dataset is prepared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -63,7 +63,7 @@ static GPU: async_lock::OnceCell<ComputeDevice> = async_lock::OnceCell::new();
 
 fn gpu_error(reason: String) -> Error {
     Error::DeviceInit {
-        tier: Tier::Gpu,
+        tier: Tier::Gpu.to_string(),
         reason,
     }
 }

@@ -78,7 +78,7 @@ impl ComputeDevice {
         }
         if !self.supports_f16() {
             return Err(Error::DeviceInit {
-                tier: self.tier,
+                tier: self.tier.to_string(),
                 reason: match self.tier {
                     Tier::Cpu => "f16 runs on the GPU tier only; use f32".to_string(),
                     Tier::Gpu => "this GPU adapter has no shader-f16 feature; use f32".to_string(),

@@ -7,6 +7,7 @@ mod text;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+pub use crate::flow::Flow;
 pub use sampling::Sampling;
 pub use text::{Generated, StopReason, generate_text};
 
@@ -37,15 +38,6 @@ impl Default for GenerateConfig {
             stop_strings: Vec::new(),
         }
     }
-}
-
-/// Whether to go on after a streamed token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Generate the next token.
-    Continue,
-    /// Stop here (a stop string matched, the user pressed stop, …).
-    Stop,
 }
 
 /// Generates up to `config.max_new_tokens` tokens after `prompt`, calling `on_token` with each

@@ -11,48 +11,7 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
 
-/// What is wrong with a safetensors file. Shown after the file's name.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SafetensorsError {
-    /// The file is shorter than the 8-byte header length.
-    #[error("the file is {0} bytes long, too short for a safetensors header")]
-    TooShort(u64),
-    /// The header length points past the end of the file.
-    #[error("the header claims {header} bytes, but only {left} follow the length field")]
-    HeaderPastEnd {
-        /// Claimed header length.
-        header: u64,
-        /// Bytes after the length field.
-        left: u64,
-    },
-    /// The header is not a JSON object of tensor entries.
-    #[error("the header is not valid: {0}")]
-    Header(String),
-    /// A dtype string that safetensors does not define.
-    #[error("tensor `{tensor}` has unknown dtype {dtype:?}")]
-    Dtype {
-        /// The tensor.
-        tensor: String,
-        /// The dtype found.
-        dtype: String,
-    },
-    /// A dtype that exists but that webtune does not read as weights.
-    #[error("tensor `{tensor}` is {dtype}; webtune reads F32, F16, BF16 and F64 weights")]
-    Unsupported {
-        /// The tensor.
-        tensor: String,
-        /// Its dtype.
-        dtype: String,
-    },
-    /// A tensor's byte range is outside the data, overlaps another, or does not match its shape.
-    #[error("tensor `{tensor}`: {problem}")]
-    Placement {
-        /// The tensor.
-        tensor: String,
-        /// What is wrong.
-        problem: String,
-    },
-}
+pub use crate::error::SafetensorsError;
 
 /// One tensor's header entry.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,4 +13,4 @@ pub use layers::{LayerNorm, Linear, RmsNorm, Weight, transpose};
 pub use low_rank::LowRank;
 pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};
-pub use vocab::VocabMatrix;
+pub use vocab::{VocabMatrix, whole_matrix};

@@ -105,3 +105,29 @@ impl VocabMatrix {
         Tensor::cat(logits, 2)
     }
 }
+
+/// The matrix a parameter path names when it is one row block of a [`VocabMatrix`]
+/// (`….embed_tokens.chunks.3` → `("….embed_tokens.weight", 3)`), or `None`. Saved files use
+/// the whole matrix's name, so that what a checkpoint holds does not depend on how a device
+/// split the matrix.
+pub fn whole_matrix(path: &str) -> Option<(String, usize)> {
+    let (prefix, block) = path.rsplit_once(".chunks.")?;
+    let block = block.parse().ok()?;
+    Some((format!("{prefix}.weight"), block))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_matrix;
+
+    #[test]
+    fn row_blocks_name_their_whole_matrix() {
+        assert_eq!(
+            whole_matrix("model.embed_tokens.chunks.12"),
+            Some(("model.embed_tokens.weight".into(), 12))
+        );
+        assert_eq!(whole_matrix("lm_head.chunks.0").map(|w| w.1), Some(0));
+        assert_eq!(whole_matrix("layers.0.mlp.up_proj.weight"), None);
+        assert_eq!(whole_matrix("x.chunks.a"), None);
+    }
+}

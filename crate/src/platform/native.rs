@@ -77,3 +77,12 @@ pub fn seconds_now() -> f64 {
 
 /// Lets other work run between long steps: nothing to do natively (threads are preemptive).
 pub async fn yield_now() {}
+
+/// The machine's memory in bytes (`MemTotal` of `/proc/meminfo` on Linux; `None` where it
+/// cannot be read).
+pub fn host_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}

@@ -11,6 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::optim::Moments;
+use super::stored::{Layout, join_blocks};
 use super::{Method, TrainConfig, Trainer, params};
 use crate::device::read_f32;
 use crate::error::{Error, Result};
@@ -76,14 +77,20 @@ const ADAPTER: &str = "adapter_model.safetensors";
 const PARAMETERS: &str = "parameters.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 
-/// Reads `tensors` (flattened, with their names) back to the host for a safetensors file.
-async fn host(tensors: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
-    let mut out = Vec::with_capacity(tensors.len());
+/// Reads `tensors` (flattened, with their parameter paths) back to the host, row blocks
+/// joined into their whole matrices (see [`super::stored`]), names ending in `suffix`.
+async fn host(
+    tensors: Vec<(String, Tensor<1>)>,
+    suffix: &str,
+) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    let mut read = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
-        let values = read_f32(tensor, &name).await?;
-        out.push((name, vec![values.len()], values));
+        read.push((name.clone(), read_f32(tensor, &name).await?));
     }
-    Ok(out)
+    Ok(join_blocks(read)
+        .into_iter()
+        .map(|(name, values)| (format!("{name}{suffix}"), vec![values.len()], values))
+        .collect())
 }
 
 impl Checkpoint {
@@ -106,17 +113,20 @@ impl Checkpoint {
                 .into_iter()
                 .map(|(p, v, _)| (p, v))
                 .collect();
-            files.insert(PARAMETERS.to_string(), write_f32(&host(all).await?));
+            files.insert(PARAMETERS.to_string(), write_f32(&host(all, "").await?));
         }
-        let mut moments = Vec::new();
+        let layout = Layout::of(model);
+        let (mut first, mut second) = (Vec::new(), Vec::new());
         let mut state = state.clone();
         state.parameter_steps.clear();
         for (path, s) in &trainer.optimizer.state {
-            moments.push((format!("{path}.exp_avg"), s.m.clone()));
-            moments.push((format!("{path}.exp_avg_sq"), s.v.clone()));
-            state.parameter_steps.insert(path.clone(), s.steps);
+            first.push((path.clone(), s.m.clone()));
+            second.push((path.clone(), s.v.clone()));
+            state.parameter_steps.insert(layout.stored(path), s.steps);
         }
-        files.insert(OPTIMIZER.to_string(), write_f32(&host(moments).await?));
+        let mut moments = host(first, ".exp_avg").await?;
+        moments.extend(host(second, ".exp_avg_sq").await?);
+        files.insert(OPTIMIZER.to_string(), write_f32(&moments));
         let state_json = serde_json::to_vec_pretty(&state).map_err(|err| Error::Adapter {
             name: "checkpoint".into(),
             problem: format!("cannot write {STATE}: {err}"),
@@ -169,12 +179,15 @@ impl Checkpoint {
             return Ok(state);
         }
         let values = self.read_all(PARAMETERS, device).await?;
+        let layout = Layout::of(model);
         let mut missing = Vec::new();
-        params::map(model, |path, value, trainable| match values.get(path) {
-            Some(v) if v.dims() == value.dims() => Some((v.clone(), trainable)),
-            _ => {
-                missing.push(path.to_string());
-                None
+        params::map(model, |path, value, trainable| {
+            match layout.take(&values, path, "") {
+                Some(v) if v.dims() == value.dims() => Some((v, trainable)),
+                _ => {
+                    missing.push(path.to_string());
+                    None
+                }
             }
         });
         match missing.first() {
@@ -200,15 +213,20 @@ impl Checkpoint {
     ) -> Result<RunState> {
         let state = self.load_into(model, device).await?;
         let moments = self.read_all(OPTIMIZER, device).await?;
+        let layout = Layout::of(model);
         let mut optimizer = BTreeMap::new();
-        for (path, &steps) in &state.parameter_steps {
+        let paths: Vec<String> = params::all(model).into_iter().map(|(p, _, _)| p).collect();
+        for path in paths {
+            let stored = layout.stored(&path);
+            let Some(&steps) = state.parameter_steps.get(&stored) else {
+                continue;
+            };
             let get = |suffix: &str| {
-                moments
-                    .get(&format!("{path}.{suffix}"))
-                    .cloned()
+                layout
+                    .take(&moments, &path, &format!(".{suffix}"))
                     .ok_or_else(|| Error::Adapter {
                         name: OPTIMIZER.into(),
-                        problem: format!("has no `{path}.{suffix}`"),
+                        problem: format!("has no `{stored}.{suffix}`"),
                     })
             };
             let (m, v) = (get("exp_avg")?, get("exp_avg_sq")?);

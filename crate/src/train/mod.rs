@@ -14,13 +14,15 @@ pub mod params;
 pub mod plan;
 mod run;
 pub mod schedule;
+mod stored;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub use crate::data::{Batch, IGNORE};
 pub use checkpoint::{Checkpoint, RunState};
-pub use loss::{Batch, IGNORE, causal_lm_loss};
+pub use loss::causal_lm_loss;
 pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};
 pub use plan::{MemoryPlan, PlanModel, plan};

@@ -12,7 +12,7 @@ use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_
 use crate::data::{DataOptions, Encoded, Prepared, batches, shuffle};
 use crate::device::read_f32;
 use crate::error::Result;
-use crate::generate::Flow;
+use crate::flow::Flow;
 use crate::lora::LoraConfig;
 use crate::models::{CausalLm, LinearLayers};
 use crate::platform::seconds_now;

@@ -3,16 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use webtune::advise::{AdviseConfig, Engines, Inputs, Progress, advise, read_questions};
-use webtune::burn::module::Module;
-use webtune::data::{DataOptions, read_dataset};
-use webtune::generate::Flow;
+use webtune::advise::{AdviseConfig, Progress};
+use webtune::flow::Flow;
 use webtune::platform::block_on;
 use webtune::rag::{Document, read_document};
+use webtune::session::{AdviseFiles, Purpose};
 
 use crate::model::{self, ModelArgs, read_text};
 use crate::output::{io, write_atomic};
-use crate::rag::{EmbedderArgs, document_paths, encoder};
+use crate::rag::document_paths;
 
 /// Options of `webtune advise`.
 #[derive(clap::Args)]
@@ -106,47 +105,25 @@ pub fn run(args: Args) -> webtune::Result<()> {
     let config = config(args.config.as_deref(), args.steps)?;
     let documents_before = documents(&args.docs)?;
     let changed = documents(&args.changed_docs)?;
-    let train_name = args.train.display().to_string();
-    let training = read_dataset(
-        &train_name,
-        &read_text(&args.train)?,
-        &DataOptions::default(),
-    )?;
-    let training: Vec<_> = training.examples.into_iter().map(|(_, e)| e).collect();
-    let questions = read_questions(
-        &args.questions.display().to_string(),
-        &read_text(&args.questions)?,
-    )?;
+    let name = |path: &Path| path.display().to_string();
+    let training = (name(&args.train), read_text(&args.train)?);
+    let questions = (name(&args.questions), read_text(&args.questions)?);
     let changed_questions = match &args.changed_questions {
-        Some(path) => read_questions(&path.display().to_string(), &read_text(path)?)?,
-        None => Vec::new(),
+        Some(path) => Some((name(path), read_text(path)?)),
+        None => None,
     };
-    let encoder = encoder(&EmbedderArgs {
-        embedder: args.embedder.clone(),
-        tier: args.model.tier,
-    })?;
-    let (device, placement, loaded) =
-        model::load_for_training(&args.model, false, model::Half::Allowed)?;
-    let tokenizer = model::tokenizer(&loaded, &args.model)?;
-    let model_bytes = webtune::train::PlanModel::of(&loaded).weight_bytes as u64;
-    let mut model = loaded.model.no_grad();
-    let mut engines = Engines {
-        model: &mut model,
-        tokenizer: &tokenizer,
-        stop_ids: &loaded.stop_ids,
-        device: device.device(),
-        train_device: &placement.device,
-        model_bytes,
-        encoder: &encoder,
-    };
-    let inputs = Inputs {
+    let mut session = model::open(&args.model, Purpose::Read, false)?;
+    crate::rag::open_encoder(&mut session, &args.embedder)?;
+    let files = AdviseFiles {
         documents: &documents_before,
         changed_documents: &changed,
-        training: &training,
-        questions: &questions,
-        changed_questions: &changed_questions,
+        training: (&training.0, &training.1),
+        questions: (&questions.0, &questions.1),
+        changed_questions: changed_questions
+            .as_ref()
+            .map(|(n, t)| (n.as_str(), t.as_str())),
     };
-    let report = block_on(advise(&mut engines, &inputs, &config, progress))?;
+    let report = block_on(session.advise_files(&files, &config, progress))?;
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
         write_atomic(path, &json)?;

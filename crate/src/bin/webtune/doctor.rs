@@ -1,7 +1,8 @@
 //! `webtune doctor`: what the GPU adapter is, what it allows, and whether it computes right.
 
+use webtune::ComputeDevice;
 use webtune::platform::block_on;
-use webtune::{ComputeDevice, selfcheck};
+use webtune::session::Session;
 
 /// Options of `webtune doctor`.
 #[derive(clap::Args)]
@@ -16,25 +17,23 @@ pub struct Args {
 
 /// Prints the adapter report and runs the self-check on the GPU against the CPU tier.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let gpu = block_on(ComputeDevice::gpu())?;
+    let session = Session::new(block_on(ComputeDevice::gpu())?);
     let check = if args.no_check {
         None
     } else {
-        Some(block_on(selfcheck::gpu_vs_cpu(&gpu))?)
+        Some(block_on(session.self_check())?)
     };
+    let device = session.device_info();
     if args.json {
         let report = serde_json::json!({
-            "tier": gpu.tier(),
-            "adapter": gpu.adapter(),
+            "tier": device.tier,
+            "adapter": device.adapter,
             "selfcheck": check,
         });
         println!("{report:#}");
         return Ok(());
     }
-    println!("{:<22} {}", "tier", gpu.tier());
-    if let Some(adapter) = gpu.adapter() {
-        print!("{adapter}");
-    }
+    print!("{}", device.summary);
     if let Some(check) = check {
         println!(
             "{:<22} ok: loss {:.6}, max |Δ| vs CPU {:.1e}",

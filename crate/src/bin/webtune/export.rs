@@ -5,9 +5,8 @@
 
 use std::path::PathBuf;
 
-use webtune::lora;
 use webtune::platform::block_on;
-use webtune::train::Method;
+use webtune::session::{ExportKind, Purpose};
 
 use crate::model::{self, ModelArgs};
 use crate::output;
@@ -31,24 +30,22 @@ pub struct Args {
 
 /// Loads the base, applies the checkpoint, writes the result.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, mut loaded) = model::load(&args.model, model::Half::Avoided)?;
+    let mut session = model::open(&args.model, Purpose::Write, false)?;
     let checkpoint = output::read_checkpoint(&args.checkpoint)?;
-    let state = block_on(checkpoint.load_into(&mut loaded.model, device.device()))?;
-    let method = state.config.method;
-    let what = match method {
-        Method::Lora if !args.merged => {
-            let base = args.model.model.display().to_string();
-            output::write_adapter(&args.out, &loaded.model, &state.config.lora, &base)?;
-            "a PEFT adapter"
-        }
-        _ => {
-            lora::merge(&mut loaded.model);
-            output::write_hf_folder(&args.out, &loaded.model, &loaded.config, &args.model.model)?;
-            "a Hugging Face checkpoint"
-        }
+    let state = block_on(session.apply_checkpoint(&checkpoint))?;
+    let kind = match args.merged {
+        true => ExportKind::Merged,
+        false => ExportKind::Result,
+    };
+    let files = block_on(session.export(kind))?;
+    output::write_files(&args.out, &files)?;
+    let what = match files.iter().any(|(name, _)| name == "adapter_config.json") {
+        true => "a PEFT adapter",
+        false => "a Hugging Face checkpoint",
     };
     eprintln!(
-        "exported the {method:?} run's step {} as {what} → {}",
+        "exported the {:?} run's step {} as {what} → {}",
+        state.config.method,
         state.step,
         args.out.display()
     );

@@ -4,9 +4,10 @@ use std::io::Write;
 use std::time::Instant;
 
 use webtune::Error;
-use webtune::generate::{Flow, GenerateConfig, Sampling, generate_text};
+use webtune::flow::Flow;
+use webtune::generate::{GenerateConfig, Sampling};
 use webtune::platform::block_on;
-use webtune::tokenizer::Message;
+use webtune::session::{GenerateOptions, Purpose};
 
 use crate::model::{self, ModelArgs};
 
@@ -46,56 +47,52 @@ pub struct Args {
 
 /// Loads the model, then streams its continuation to stdout (timings to stderr).
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, loaded) = model::load(&args.model, model::Half::Allowed)?;
-    let tokenizer = model::tokenizer(&loaded, &args.model)?;
-    let prompt = match (&args.prompt, &args.chat) {
-        (Some(text), _) => tokenizer.encode(text)?,
-        (None, Some(text)) => tokenizer.encode_chat(&[Message::new("user", text)])?,
+    let session = model::open(&args.model, Purpose::Read, false)?;
+    let (prompt, raw) = match (&args.prompt, &args.chat) {
+        (Some(text), _) => (text, true),
+        (None, Some(text)) => (text, false),
         (None, None) => {
             return Err(Error::Input {
                 problem: "nothing to generate from".into(),
             });
         }
     };
-    let config = GenerateConfig {
-        max_new_tokens: args.max_new_tokens,
-        sampling: Sampling {
-            temperature: args.temperature,
-            top_k: args.top_k,
-            top_p: args.top_p,
-            repetition_penalty: args.repetition_penalty,
-            seed: args.seed,
+    let options = GenerateOptions {
+        config: GenerateConfig {
+            max_new_tokens: args.max_new_tokens,
+            sampling: Sampling {
+                temperature: args.temperature,
+                top_k: args.top_k,
+                top_p: args.top_p,
+                repetition_penalty: args.repetition_penalty,
+                seed: args.seed,
+            },
+            stop_ids: Vec::new(),
+            stop_strings: args.stop.clone(),
         },
-        stop_ids: loaded.stop_ids.clone(),
-        stop_strings: args.stop.clone(),
+        adapter: None,
+        raw,
     };
     let start = Instant::now();
     let mut first = None;
     let mut stdout = std::io::stdout();
-    let out = block_on(generate_text(
-        &loaded.model,
-        &tokenizer,
-        device.device(),
-        &prompt,
-        &config,
-        |text| {
-            first.get_or_insert_with(|| start.elapsed());
-            let _ = write!(stdout, "{text}");
-            let _ = stdout.flush();
-            Flow::Continue
-        },
-    ))?;
+    let out = block_on(session.generate(prompt, &options, |text| {
+        first.get_or_insert_with(|| start.elapsed());
+        let _ = write!(stdout, "{text}");
+        let _ = stdout.flush();
+        Flow::Continue
+    }))?;
     println!();
     let total = start.elapsed();
     let prefill = first.unwrap_or(total);
-    let decoded = out.ids.len().saturating_sub(1);
+    let decoded = out.tokens.saturating_sub(1);
     eprintln!(
         "prompt {} tokens, first text after {:.2?} ({:.1} tok/s); {} new tokens, {:.1} tok/s after; \
          stopped: {}",
-        prompt.len(),
+        out.prompt_tokens,
         prefill,
-        prompt.len() as f64 / prefill.as_secs_f64(),
-        out.ids.len(),
+        out.prompt_tokens as f64 / prefill.as_secs_f64(),
+        out.tokens,
         decoded as f64 / (total - prefill).as_secs_f64().max(1e-9),
         out.stop
     );

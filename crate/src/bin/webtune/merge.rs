@@ -1,12 +1,11 @@
 //! `webtune merge`: fold a PEFT adapter into its base model and write a Hugging Face
-//! checkpoint (`config.json`, `model.safetensors`, and the tokenizer files when the base is a
-//! folder) that transformers loads.
+//! checkpoint (`config.json`, `model.safetensors`, and the tokenizer files the base came
+//! with) that transformers loads.
 
 use std::path::PathBuf;
 
-use webtune::Error;
-use webtune::lora;
-use webtune::platform::{FileSource, block_on};
+use webtune::platform::block_on;
+use webtune::session::{ExportKind, Purpose};
 
 use crate::model::{self, ModelArgs};
 use crate::output;
@@ -26,25 +25,13 @@ pub struct Args {
 
 /// Loads base and adapter, merges, writes the checkpoint.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let (device, mut loaded) = model::load(&args.model, model::Half::Avoided)?;
-    let io = |path: &std::path::Path| {
-        let file = path.display().to_string();
-        move |source| Error::Io { file, source }
-    };
-    let config_path = args.adapter.join("adapter_config.json");
-    let config = std::fs::read(&config_path).map_err(io(&config_path))?;
-    let weights = FileSource::open(args.adapter.join("adapter_model.safetensors"))?;
-    let info = block_on(lora::peft::load(
-        &mut loaded.model,
-        &config,
-        &weights,
-        device.device(),
-    ))?;
-    lora::merge(&mut loaded.model);
-    output::write_hf_folder(&args.out, &loaded.model, &loaded.config, &args.model.model)?;
+    let mut session = model::open(&args.model, Purpose::Write, false)?;
+    let layers = output::import_adapter(&mut session, &args.adapter)?;
+    let rank = session.last_config().map_or(0, |c| c.lora.r);
+    let files = block_on(session.export(ExportKind::Merged))?;
+    output::write_files(&args.out, &files)?;
     eprintln!(
-        "merged a rank-{} adapter into {} → {}",
-        info.config.r,
+        "merged a rank-{rank} adapter ({layers} layers) into {} → {}",
         args.model.model.display(),
         args.out.display()
     );

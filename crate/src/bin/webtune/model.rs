@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use webtune::device::Precision;
-use webtune::models::{Loaded, Placement, load_checkpoint, load_checkpoint_to};
 use webtune::platform::FileSource;
 use webtune::platform::block_on;
+use webtune::session::{OpenOptions, Purpose, Session};
 use webtune::{ComputeDevice, Error, Tier};
 
 /// `--model`, `--tier` and `--precision`.
@@ -81,58 +81,28 @@ impl From<TierArg> for Tier {
     }
 }
 
-/// Whether a command may compute in f16 when `--precision` is not given.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Half {
-    /// It may: it only reads the base weights.
-    Allowed,
-    /// It writes or trains base weights: f32 unless `--precision f16` says otherwise.
-    Avoided,
-}
-
-/// Opens the device `--tier` names, in `--precision` (or as [`Half`] says).
-pub fn load_device(args: &ModelArgs, half: Half) -> webtune::Result<ComputeDevice> {
-    let device = block_on(ComputeDevice::new(Tier::from(args.tier)))?;
-    let precision = match (args.precision, half) {
-        (Some(arg), _) => arg.into(),
-        (None, Half::Allowed) => device.best_precision(),
-        (None, Half::Avoided) => Precision::F32,
+/// Opens the device `--tier` names and, in a new session, the model `--model` names, for
+/// `purpose` (which decides the precision when `--precision` is not given), its linear layers
+/// in 4-bit blocks with `quantize`; reports what it loaded on stderr.
+pub fn open(args: &ModelArgs, purpose: Purpose, quantize: bool) -> webtune::Result<Session> {
+    let mut session = Session::new(block_on(ComputeDevice::new(Tier::from(args.tier)))?);
+    let options = OpenOptions {
+        quantize,
+        precision: args.precision.map(Precision::from),
+        purpose,
     };
-    block_on(device.with_precision(precision))
-}
-
-/// Opens the device and loads the model, reporting the time it took on stderr.
-pub fn load(args: &ModelArgs, half: Half) -> webtune::Result<(ComputeDevice, Loaded)> {
-    let device = load_device(args, half)?;
     let start = Instant::now();
     let name = args.model.display().to_string();
-    let loaded = block_on(load_checkpoint(&name, files(&args.model)?, &device))?;
+    let info = block_on(session.open_model(&name, files(&args.model)?, &options))?;
     eprintln!(
         "loaded {name} ({}, {} parameters) on {} in {} in {:.1?}",
-        loaded.architecture(),
-        loaded.model.parameter_count(),
-        device.tier(),
-        device.precision(),
+        info.architecture,
+        info.parameters,
+        session.device().tier(),
+        info.precision,
         start.elapsed()
     );
-    Ok((device, loaded))
-}
-
-/// Opens the device and loads the model onto its autodiff twin (for training), its linear
-/// layers in 4-bit blocks with `quantize`.
-pub fn load_for_training(
-    args: &ModelArgs,
-    quantize: bool,
-    half: Half,
-) -> webtune::Result<(ComputeDevice, Placement, Loaded)> {
-    let device = load_device(args, half)?;
-    let placement = match quantize {
-        true => Placement::training(&device).quantized(),
-        false => Placement::training(&device),
-    };
-    let name = args.model.display().to_string();
-    let loaded = block_on(load_checkpoint_to(&name, files(&args.model)?, &placement))?;
-    Ok((device, placement, loaded))
+    Ok(session)
 }
 
 /// Reads a TOML or JSON (by its extension) configuration file into `T`.
@@ -146,17 +116,6 @@ pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> webtune::Resu
         file: path.display().to_string(),
         line: 0,
         problem,
-    })
-}
-
-/// The model's tokenizer, or an error saying that text commands need one.
-pub fn tokenizer(
-    loaded: &Loaded,
-    args: &ModelArgs,
-) -> webtune::Result<webtune::tokenizer::Tokenizer> {
-    loaded.tokenizer.clone().ok_or_else(|| Error::Checkpoint {
-        file: args.model.display().to_string(),
-        problem: "has no tokenizer (tokenizer.json or GGUF tokenizer metadata)".into(),
     })
 }
 

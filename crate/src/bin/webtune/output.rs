@@ -1,23 +1,13 @@
-//! What the commands write: adapters in PEFT's layout, whole Hugging Face checkpoints, and
-//! training checkpoints, each written so that a crash leaves the old files or the new ones,
-//! never half of them.
+//! What the commands read and write on disk: the session's exports (adapters in PEFT's layout,
+//! whole Hugging Face checkpoints), adapters to import, reports, and training checkpoints,
+//! each written so that a crash leaves the old files or the new ones, never half of them.
 
 use std::path::Path;
 
 use webtune::Error;
-use webtune::lora::{self, LoraConfig};
-use webtune::models::{Model, ModelConfig, export};
-use webtune::platform::block_on;
+use webtune::platform::{FileSource, block_on};
+use webtune::session::Session;
 use webtune::train::Checkpoint;
-
-/// Tokenizer files copied from a base folder, so that a written checkpoint is complete.
-const TOKENIZER_FILES: [&str; 5] = [
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "chat_template.jinja",
-    "special_tokens_map.json",
-    "generation_config.json",
-];
 
 /// Turns an I/O failure on `path` into webtune's error naming it.
 pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
@@ -37,39 +27,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> webtune::Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Writes `model`'s adapter to `out` as `adapter_config.json` + `adapter_model.safetensors`.
-pub fn write_adapter(
-    out: &Path,
-    model: &Model,
-    config: &LoraConfig,
-    base_name: &str,
-) -> webtune::Result<()> {
+/// Writes named files (an export of the session) into the folder `out`, each atomically.
+pub fn write_files(out: &Path, files: &[(String, Vec<u8>)]) -> webtune::Result<()> {
     create_dir(out)?;
-    let (adapter_config, weights) = block_on(lora::peft::save(model, config, base_name))?;
-    write_atomic(&out.join("adapter_model.safetensors"), &weights)?;
-    write_atomic(&out.join("adapter_config.json"), &adapter_config)
+    for (name, bytes) in files {
+        write_atomic(&out.join(name), bytes)?;
+    }
+    Ok(())
 }
 
-/// Writes `model` (no adapter branch left) to `out` as a Hugging Face checkpoint:
-/// `config.json`, `model.safetensors`, and the tokenizer files of `base` when it is a folder.
-pub fn write_hf_folder(
-    out: &Path,
-    model: &Model,
-    config: &ModelConfig,
-    base: &Path,
-) -> webtune::Result<()> {
-    create_dir(out)?;
-    for (name, bytes) in block_on(export::checkpoint_files(model, config))? {
-        write_atomic(&out.join(name), &bytes)?;
-    }
-    if base.is_dir() {
-        for name in TOKENIZER_FILES {
-            let from = base.join(name);
-            if from.is_file() {
-                std::fs::copy(&from, out.join(name)).map_err(io(&from))?;
-            }
-        }
-    }
+/// Attaches the PEFT adapter in folder `dir` (`adapter_config.json`,
+/// `adapter_model.safetensors`) to the session's model; returns the adapted layers' count.
+pub fn import_adapter(session: &mut Session, dir: &Path) -> webtune::Result<usize> {
+    let path = dir.join("adapter_config.json");
+    let config = std::fs::read(&path).map_err(io(&path))?;
+    let weights = FileSource::open(dir.join("adapter_model.safetensors"))?;
+    block_on(session.import_adapter(&config, &weights))
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> webtune::Result<()> {
+    let json = serde_json::to_string_pretty(value).map_err(|err| Error::Input {
+        problem: format!("cannot write the report: {err}"),
+    })?;
+    println!("{json}");
     Ok(())
 }
 

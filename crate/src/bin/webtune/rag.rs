@@ -1,12 +1,14 @@
 //! `webtune index`, `webtune query` and `webtune ask`: a document set into a retrieval index
 //! (a file), questions against it, and answers from a model that cite the chunks they use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
+use webtune::flow::Flow;
 use webtune::platform::{FileSource, block_on};
-use webtune::rag::{ChunkOptions, FOLDER_FILES, Index, SearchMode, SentenceEncoder, read_document};
+use webtune::rag::{ChunkOptions, FOLDER_FILES, Index, SearchMode, read_document};
+use webtune::session::{AskOptions, GenerateOptions, Purpose, Session};
 use webtune::{ComputeDevice, Tier};
 
 use crate::model::TierArg;
@@ -107,23 +109,31 @@ pub enum ModeArg {
     Hybrid,
 }
 
-pub fn encoder(args: &EmbedderArgs) -> webtune::Result<SentenceEncoder> {
-    let device = block_on(ComputeDevice::new(Tier::from(args.tier)))?;
+/// A session on `--tier` with the sentence encoder `--embedder` open (in f32).
+pub fn encoder_session(args: &EmbedderArgs) -> webtune::Result<Session> {
+    let mut session = Session::new(block_on(ComputeDevice::new(Tier::from(args.tier)))?);
+    open_encoder(&mut session, &args.embedder)?;
+    Ok(session)
+}
+
+/// Opens the sentence-transformers folder `dir` in `session`.
+pub fn open_encoder(session: &mut Session, dir: &Path) -> webtune::Result<()> {
     let mut files = Vec::new();
     for name in FOLDER_FILES {
-        let path = args.embedder.join(name);
+        let path = dir.join(name);
         if path.is_file() {
             files.push(FileSource::open(&path)?);
         }
     }
-    let name = args.embedder.display().to_string();
-    block_on(SentenceEncoder::load(&name, files, &device))
+    block_on(session.open_encoder(&dir.display().to_string(), files))?;
+    Ok(())
 }
 
-/// The index file at `path`.
-fn read_index(path: &std::path::Path) -> webtune::Result<Index> {
+/// Reads the index file at `path` into `session`.
+fn read_index(session: &mut Session, path: &Path) -> webtune::Result<()> {
     let bytes = std::fs::read(path).map_err(io(path))?;
-    Index::from_bytes(&path.display().to_string(), &bytes)
+    session.set_index(Index::from_bytes(&path.display().to_string(), &bytes)?);
+    Ok(())
 }
 
 /// The documents under `paths`: files as given, folders walked, sorted.
@@ -157,47 +167,44 @@ pub fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
 /// Indexes the documents (new and changed ones; unchanged ones are skipped) and writes the
 /// index.
 pub fn index(args: IndexArgs) -> webtune::Result<()> {
-    let encoder = encoder(&args.embedder)?;
-    let model = args.embedder.embedder.display().to_string();
-    let mut index = match args.index.is_file() {
-        true => read_index(&args.index)?,
-        false => Index::new(
-            &model,
-            encoder.dimension(),
-            ChunkOptions {
-                max_tokens: args.max_tokens,
-                overlap_tokens: args.overlap,
-            },
-        ),
-    };
+    let mut session = encoder_session(&args.embedder)?;
+    if args.index.is_file() {
+        read_index(&mut session, &args.index)?;
+    }
     let paths = document_paths(&args.documents)?;
     let start = Instant::now();
-    let mut seen = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
+    let mut docs = Vec::new();
+    for path in &paths {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let doc = read_document(&path.display().to_string(), &bytes)?;
-        let update = block_on(index.upsert(&doc.id, &doc.title, &doc.text, &encoder))?;
-        eprintln!(
-            "[{}/{}] {}: {} chunks added, {} removed",
-            i + 1,
-            paths.len(),
-            doc.id,
-            update.added,
-            update.removed
-        );
-        seen.push(doc.id);
+        docs.push(read_document(&path.display().to_string(), &bytes)?);
     }
+    let seen: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let chunking = ChunkOptions {
+        max_tokens: args.max_tokens,
+        overlap_tokens: args.overlap,
+    };
+    let total = docs.len();
+    let mut done = 0;
+    block_on(session.add_documents(docs, chunking, |added| {
+        done += 1;
+        eprintln!(
+            "[{done}/{total}] {}: {} chunks added, {} removed",
+            added.id, added.added, added.removed
+        );
+    }))?;
     if args.prune {
-        let stale: Vec<String> = index
+        let stale: Vec<String> = session
             .documents()
-            .map(|d| d.id.clone())
+            .into_iter()
+            .map(|d| d.id)
             .filter(|id| !seen.contains(id))
             .collect();
         for id in stale {
-            eprintln!("removed {id}: {} chunks", index.remove(&id));
+            eprintln!("removed {id}: {} chunks", session.remove_document(&id));
         }
     }
     // Written whole or not at all: an interrupted run leaves the previous index.
+    let index = session.index()?;
     write_atomic(&args.index, &index.to_bytes())?;
     eprintln!(
         "{}: {} documents, {} chunks, in {:.1} s",
@@ -217,85 +224,55 @@ struct QueryReport<'a> {
 
 /// Prints the best chunks for the question as JSON.
 pub fn query(args: QueryArgs) -> webtune::Result<()> {
-    let encoder = encoder(&args.embedder)?;
-    let index = read_index(&args.index)?;
-    let mode = match args.mode {
-        ModeArg::Dense => SearchMode::Dense,
-        ModeArg::Keyword => SearchMode::Keyword,
-        ModeArg::Hybrid => SearchMode::Hybrid,
+    let mut session = encoder_session(&args.embedder)?;
+    read_index(&mut session, &args.index)?;
+    let options = AskOptions {
+        k: args.k,
+        mode: match args.mode {
+            ModeArg::Dense => SearchMode::Dense,
+            ModeArg::Keyword => SearchMode::Keyword,
+            ModeArg::Hybrid => SearchMode::Hybrid,
+        },
+        ..Default::default()
     };
-    let hits = block_on(index.search(&args.question, args.k, mode, &encoder))?;
+    let hits = block_on(session.search(&args.question, &options))?;
     let report = QueryReport {
         question: &args.question,
         hits,
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).unwrap_or_default()
-    );
-    Ok(())
+    crate::output::print_json(&report)
 }
 
 /// Retrieves (with `--rag`), answers with the model (streaming it to stdout), then lists the
 /// sources and which of them the answer cites.
 pub fn ask(args: AskArgs) -> webtune::Result<()> {
     use std::io::Write;
-    let retrieval = match (args.rag, &args.embedder, &args.index) {
-        (true, Some(embedder), Some(index)) => {
-            let encoder = encoder(&EmbedderArgs {
-                embedder: embedder.clone(),
-                tier: args.tier,
-            })?;
-            let index = read_index(index)?;
-            Some(block_on(index.search(
-                &args.question,
-                args.k,
-                SearchMode::Hybrid,
-                &encoder,
-            ))?)
-        }
-        _ => None,
-    };
     let model_args = crate::model::ModelArgs {
         model: args.model.clone(),
         tier: args.tier,
         precision: args.precision,
     };
-    let (device, loaded) = crate::model::load(&model_args, crate::model::Half::Allowed)?;
-    let tokenizer = crate::model::tokenizer(&loaded, &model_args)?;
-    let config = webtune::generate::GenerateConfig {
-        max_new_tokens: args.max_new_tokens,
-        stop_ids: loaded.stop_ids.clone(),
-        ..Default::default()
-    };
+    let mut session = crate::model::open(&model_args, Purpose::Read, false)?;
     let stream = |text: &str| {
         print!("{text}");
         let _ = std::io::stdout().flush();
-        webtune::generate::Flow::Continue
+        Flow::Continue
     };
-    let Some(hits) = retrieval else {
-        let ids =
-            tokenizer.encode_chat(&[webtune::tokenizer::Message::new("user", &args.question)])?;
-        block_on(webtune::generate::generate_text(
-            &loaded.model,
-            &tokenizer,
-            device.device(),
-            &ids,
-            &config,
-            stream,
-        ))?;
+    let (true, Some(embedder), Some(index)) = (args.rag, &args.embedder, &args.index) else {
+        let mut options = GenerateOptions::default();
+        options.config.max_new_tokens = args.max_new_tokens;
+        block_on(session.generate(&args.question, &options, stream))?;
         println!();
         return Ok(());
     };
-    let answer = block_on(webtune::rag::answer(
-        &loaded.model,
-        &tokenizer,
-        device.device(),
-        &args.question,
-        &hits,
-        &config,
-        stream,
-    ))?;
+    open_encoder(&mut session, embedder)?;
+    read_index(&mut session, index)?;
+    let options = AskOptions {
+        k: args.k,
+        max_new_tokens: args.max_new_tokens,
+        ..Default::default()
+    };
+    let answer = block_on(session.ask(&args.question, &options, stream))?;
     println!("\n");
     for source in &answer.sources {
         let mark = if answer.cited.contains(&source.number) {

@@ -5,15 +5,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use webtune::ComputeDevice;
-use webtune::burn::module::Module;
-use webtune::data::prepare;
-use webtune::eval::exact_match;
-use webtune::generate::Flow;
+use webtune::flow::Flow;
 use webtune::lora::Targets;
 use webtune::platform::block_on;
-use webtune::tokenizer::Tokenizer;
-use webtune::train::{Event, Method, TrainConfig, fine_tune, prepare_model};
+use webtune::session::{EvalData, ExportKind, Purpose, Session};
+use webtune::train::{Event, Method, TrainConfig};
 
 use crate::model::{self, ModelArgs, read_text};
 use crate::output;
@@ -95,6 +91,43 @@ pub struct Args {
     /// before and after training.
     #[arg(long)]
     exact_match: bool,
+    /// The memory the run may take, e.g. 6GiB or 512MiB (default: the machine's memory on
+    /// the CPU tier; on a GPU only its binding limit is known). A run whose plan exceeds it
+    /// is refused before it starts, with settings that would fit.
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+}
+
+/// `6GiB`, `512MiB`, `100MB`, `1e9`: a size in bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (say 6GiB, 512MiB or 4000000000)"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    let bytes = number * scale;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("{text:?} is not a positive size"));
+    }
+    Ok(bytes as u64)
 }
 
 fn config(args: &Args) -> webtune::Result<TrainConfig> {
@@ -212,86 +245,57 @@ pub fn progress(event: &Event) {
     }
 }
 
-fn accuracy(
-    tokenizer: &Tokenizer,
-    stop_ids: &[u32],
-    model: &webtune::models::Model,
-    device: &ComputeDevice,
-    examples: &[webtune::data::Example],
-    label: &str,
-) -> webtune::Result<(f64, f64)> {
-    let inference = model.valid();
-    let result = block_on(exact_match(
-        &inference,
-        tokenizer,
-        device.device(),
-        examples,
-        stop_ids,
-        16,
-    ))?;
-    let (exact, first) = (result.accuracy(), result.first_word_accuracy());
+/// Exact match before or after training, printed on stderr.
+fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
+    let report = block_on(session.evaluate(EvalData::Validation, true))?;
+    let (exact, first) = (
+        report.exact_match.unwrap_or(0.0),
+        report.first_word_accuracy.unwrap_or(0.0),
+    );
     eprintln!(
         "{label}: exact match {:.1}%, first word right {:.1}%, on {} held-out questions",
         100.0 * exact,
         100.0 * first,
-        result.answers.len()
+        report.answers.len()
     );
-    for a in result.answers.iter().take(3) {
+    for a in report.answers.iter().take(3) {
         eprintln!("  expected {:?}, got {:?}", a.expected, a.got);
     }
     Ok((exact, first))
 }
 
-/// Loads the model, prepares the data, trains, writes the adapter.
+/// Loads the model, prepares the data, checks the memory plan, trains, writes the result.
 pub fn run(args: Args) -> webtune::Result<()> {
     let config = config(&args)?;
-    // Full and Half Fine-Tuning train the base weights: f32 unless asked otherwise.
-    let half = match config.method {
-        webtune::train::Method::Lora => model::Half::Allowed,
-        _ => model::Half::Avoided,
-    };
-    let (device, placement, loaded) = model::load_for_training(&args.model, args.quantize, half)?;
-    let name = args.model.model.display().to_string();
-    let tokenizer = model::tokenizer(&loaded, &args.model)?;
+    let purpose = Purpose::of_method(config.method);
+    let mut session = model::open(&args.model, purpose, args.quantize)?;
     let text = read_text(&args.data)?;
     let validation = match &args.validation {
         Some(path) => Some((path.display().to_string(), read_text(path)?)),
         None => None,
     };
-    let data = prepare(
+    let report = session.load_dataset(
         &args.data.display().to_string(),
         &text,
         validation.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
-        &tokenizer,
         &config.data,
     )?;
-    eprint!("{}", data.report);
-    let stop_ids = loaded.stop_ids;
-    let loaded_config = loaded.config;
-    let mut model = loaded.model.no_grad();
+    eprint!("{report}");
+    // Refused here, before the first step, when it cannot fit (the same check as the page's).
+    session.plan(&config, args.memory_budget)?.check()?;
     let base_accuracy = match args.exact_match {
-        true => Some(accuracy(
-            &tokenizer,
-            &stop_ids,
-            &model,
-            &device,
-            &data.validation_examples,
-            "base model",
-        )?),
+        true => Some(accuracy(&session, "base model")?),
         false => None,
     };
-    eprintln!("{}", prepare_model(&mut model, &config, &placement.device)?);
     let checkpoint_dir = args.out.join("checkpoint");
     let resume = match args.resume {
         true => Some(output::read_checkpoint(&checkpoint_dir)?),
         false => None,
     };
     output::create_dir(&args.out)?;
-    let log = block_on(fine_tune(
-        &mut model,
-        &data,
-        &config,
-        &placement.device,
+    let run = block_on(session.train(
+        config,
+        args.memory_budget,
         resume.as_ref(),
         |event| {
             progress(event);
@@ -299,15 +303,9 @@ pub fn run(args: Args) -> webtune::Result<()> {
         },
         |checkpoint| output::write_checkpoint(&checkpoint_dir, &checkpoint),
     ))?;
+    eprintln!("{}", run.description);
     if let Some((base, base_first)) = base_accuracy {
-        let (tuned, tuned_first) = accuracy(
-            &tokenizer,
-            &stop_ids,
-            &model,
-            &device,
-            &data.validation_examples,
-            "fine-tuned",
-        )?;
+        let (tuned, tuned_first) = accuracy(&session, "fine-tuned")?;
         eprintln!(
             "exact match: base {:.1}% → fine-tuned {:.1}%; first word right: base {:.1}% → \
              fine-tuned {:.1}%",
@@ -317,14 +315,9 @@ pub fn run(args: Args) -> webtune::Result<()> {
             100.0 * tuned_first
         );
     }
-    match config.method {
-        Method::Lora => output::write_adapter(&args.out, &model, &config.lora, &name)?,
-        Method::Full | Method::Half => {
-            let model = model.valid();
-            output::write_hf_folder(&args.out, &model, &loaded_config, &args.model.model)?;
-        }
-    }
-    let lines: Vec<String> = log
+    output::write_files(&args.out, &block_on(session.export(ExportKind::Result))?)?;
+    let lines: Vec<String> = run
+        .events
         .iter()
         .filter_map(|e| serde_json::to_string(e).ok())
         .collect();

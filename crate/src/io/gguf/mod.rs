@@ -198,7 +198,8 @@ impl GgufFile {
                 source,
                 GgufError::Unsupported {
                     tensor: tensor.name.clone(),
-                    ty: tensor.ty,
+                    ty: tensor.ty.to_string(),
+                    supported: GgmlType::SUPPORTED.to_string(),
                 },
             ));
         }

@@ -1,10 +1,8 @@
-//! Browser-only pieces: the adapter's identity, `Blob`s as byte sources ([`BlobSource`]), and
-//! the JavaScript API ([`api`]).
+//! Browser-only pieces: the adapter's identity, `Blob`s as byte sources ([`BlobSource`]), the
+//! clock, yielding to the event loop, and the size of wasm memory.
 
-pub mod api;
 mod blob;
 
-pub use api::Webtune;
 pub use blob::BlobSource;
 
 use super::BrowserAdapterInfo;
@@ -52,6 +50,11 @@ pub async fn yield_now() {
         let _ = set_timeout.call2(&global, &resolve, &JsValue::from(0));
     });
     let _ = JsFuture::from(promise).await;
+}
+
+/// The machine's memory: a browser does not tell (the CPU tier plans for wasm32's 4 GiB).
+pub fn host_memory_bytes() -> Option<u64> {
+    None
 }
 
 /// Bytes of this module's WebAssembly memory (it only grows, so this is its high-water mark).

@@ -2,7 +2,9 @@
 //! reserved for bugs (a broken invariant inside the library), never for bad input or a
 //! missing device.
 
-use crate::device::Tier;
+mod format;
+
+pub use format::{GgufError, SafetensorsError};
 
 /// Everything that can go wrong in the library, with enough context to act on it.
 #[derive(Debug, thiserror::Error)]
@@ -10,8 +12,8 @@ pub enum Error {
     /// No GPU adapter could be acquired, or the runtime refused it.
     #[error("could not initialise the {tier} device: {reason}")]
     DeviceInit {
-        /// The tier that was asked for.
-        tier: Tier,
+        /// The tier that was asked for (`"cpu"`, `"gpu"`).
+        tier: String,
         /// What the runtime said.
         reason: String,
     },
@@ -51,7 +53,7 @@ pub enum Error {
         file: String,
         /// What is wrong with it.
         #[source]
-        source: crate::io::gguf::GgufError,
+        source: GgufError,
     },
     /// A safetensors file is malformed or holds something webtune cannot read.
     #[error("{file}: {source}")]
@@ -60,7 +62,7 @@ pub enum Error {
         file: String,
         /// What is wrong with it.
         #[source]
-        source: crate::io::safetensors::SafetensorsError,
+        source: SafetensorsError,
     },
     /// A tensor the model needs is not in the checkpoint.
     #[error("{file}: tensor `{tensor}` is missing")]

@@ -15,6 +15,15 @@ export interface DeviceInfo {
   adapter: null | { name: string; backend: string; limits: Record<string, number>; [k: string]: unknown };
   /** `null` on the CPU tier (no binding limit). */
   max_tensor_bytes: number | null;
+  /** The tier and adapter as `webtune doctor` prints them. */
+  summary: string;
+}
+
+/** `selfCheck()`: the device's loss and its largest difference from the CPU's. */
+export interface SelfCheck {
+  tier: string; loss: number;
+  vs_cpu: { max_abs_diff: number; max_rel_diff: number; [k: string]: unknown };
+  tolerance: { atol: number; rtol: number };
 }
 
 /** `openModel()` / `modelInfo()`. */
@@ -76,9 +85,10 @@ export interface MemoryPlan {
   suggestions: { change: string; total: number; seq_len: number }[];
 }
 
-/** `evaluate()`. */
+/** `evaluate()`: the same report `webtune eval` prints. */
 export interface Evaluation {
-  validation_loss: number | null; perplexity: number | null; exact_match: number | null;
+  data: string; examples: number;
+  loss: number | null; perplexity: number | null; exact_match: number | null;
   first_word_accuracy: number | null;
   answers: { expected: string; got: string; correct: boolean; first_word_correct: boolean }[];
 }
@@ -91,7 +101,7 @@ export interface GenerateOptions {
 }
 
 /** `generate()`. */
-export interface Generation { text: string; tokens: number; stop: string }
+export interface Generation { text: string; tokens: number; prompt_tokens: number; stop: string }
 
 /** `openEncoder()`. */
 export interface EncoderInfo { name: string; dimension: number; pooling: "Mean" | "Cls"; normalize: boolean; max_len: number }

@@ -120,3 +120,12 @@ pub fn send_text(callback: &Option<js_sys::Function>, text: &str) {
         let _ = f.call1(&JsValue::NULL, &text.into());
     }
 }
+
+/// A file's name and text (datasets, questions).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NamedText {
+    /// The file's name (for messages and format detection).
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}

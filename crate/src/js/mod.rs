@@ -1,15 +1,16 @@
-//! webtune's JavaScript API: one [`Webtune`] object per page or worker that opens a model from
-//! `File`s or `Blob`s, loads a dataset and reports on it, trains (LoRA, DoRA, full or HFT) with
-//! an event callback and stop / pause / resume, evaluates, generates with the adapter on or
-//! off, and exports or imports the adapter. Options, reports and events are plain objects
-//! (the same serde types the CLI uses: `TrainConfig`, `DataReport`, `Event`, …); failures are
-//! JS `Error`s whose `kind` says what went wrong (see [`crate::Error::kind`]).
+//! webtune's JavaScript API: one [`Webtune`] object per page or worker, a translation of JS
+//! values to and from a [`Session`] (the application layer, which decides everything). It
+//! opens a model from `File`s or `Blob`s, loads a dataset and reports on it, trains (LoRA,
+//! DoRA, full or HFT) with an event callback and stop / pause / resume, evaluates, generates
+//! with the adapter on or off, exports or imports the adapter, and does retrieval and the
+//! advisor ([`rag`]). Options, reports and events are plain objects (the same serde types the
+//! CLI prints: `TrainConfig`, `DataReport`, `Event`, `Evaluation`, …); failures are JS
+//! `Error`s whose `kind` says what went wrong (see [`crate::Error::kind`]).
 //!
 //! Every method returns a promise. One operation runs at a time: a call made while another
-//! is running (other than [`Webtune::stop`]) fails with kind `busy`.
+//! is running (other than [`Webtune::stop`] and [`Webtune::pause`]) fails with kind `busy`.
 
 mod convert;
-mod session;
 mod typescript;
 
 use std::cell::{Cell, RefCell};
@@ -21,22 +22,47 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use crate::device::{ComputeDevice, Tier};
+use crate::flow::Flow;
+use crate::io::ByteSource;
+use crate::platform::BlobSource;
+use crate::session::{EvalData, ExportKind, OpenOptions, Session};
 use crate::train::Checkpoint;
-use convert::{error, js_error, to_js};
-use session::State;
+use convert::{error, js_error, notify, send_text, to_js};
 
 /// The webtune engine for JavaScript (see the module docs and the README's example).
 #[wasm_bindgen]
 pub struct Webtune {
     state: Shared,
     /// Set by `stop()`/`pause()`; the run checks it after every step.
-    stop: Rc<Cell<bool>>,
+    stop: Rc<Cell<Halt>>,
     /// The latest checkpoint (written every `checkpoint_every` steps and when stopped).
     checkpoint: Rc<RefCell<Option<Checkpoint>>>,
 }
 
-/// The state, held by one operation at a time.
-pub(crate) type Shared = Rc<Mutex<State>>;
+/// The session, held by one operation at a time.
+pub(crate) type Shared = Rc<Mutex<Session>>;
+
+/// What `stop()` and `pause()` asked of a running training run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Halt {
+    /// Nothing: go on.
+    None,
+    /// Stop after this step, keeping the checkpoint so that `resume` continues.
+    Pause,
+    /// Stop after this step; the run is over (its checkpoint is dropped: `resume` has nothing
+    /// to continue, and the trained result stays on the model for export).
+    Stop,
+}
+
+/// The name a model or encoder is called by: its first file's name (a folder's name for the
+/// folder's files).
+fn first_name(files: &[BlobSource], folder: bool) -> String {
+    let name = files.first().map(|f| f.name()).unwrap_or_default();
+    match folder {
+        true => name.split('/').next().unwrap_or_default().to_string(),
+        false => name.to_string(),
+    }
+}
 
 fn busy() -> JsValue {
     error(
@@ -49,7 +75,7 @@ fn busy() -> JsValue {
 /// kind `busy` when another operation holds the state.
 macro_rules! locked {
     ($state:expr, |$guard:ident| $body:expr) => {{
-        let shared: $crate::platform::web::api::Shared = $state.clone();
+        let shared: $crate::js::Shared = $state.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             #[allow(unused_mut)]
             let mut $guard = shared.try_lock().ok_or_else(busy)?;
@@ -81,8 +107,8 @@ impl Webtune {
                 }
             };
             Ok(Webtune {
-                state: Rc::new(Mutex::new(State::new(device))),
-                stop: Rc::new(Cell::new(false)),
+                state: Rc::new(Mutex::new(Session::new(device))),
+                stop: Rc::new(Cell::new(Halt::None)),
                 checkpoint: Rc::new(RefCell::new(None)),
             }
             .into())
@@ -120,11 +146,28 @@ impl Webtune {
                 .map(|p| p.parse::<crate::device::Precision>())
                 .transpose()
                 .map_err(|problem| error("input", &problem))?;
+            let options = OpenOptions {
+                quantize: quantize.unwrap_or(false),
+                precision,
+                ..Default::default()
+            };
+            let name = first_name(&sources, false);
             let info = state
-                .open_model(sources, quantize.unwrap_or(false), precision)
+                .open_model(&name, sources, &options)
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&info)
+        })
+    }
+
+    /// Runs the self-check on the engine's device: a small network's forward and backward
+    /// pass there and on the CPU, which must agree. Resolves to `SelfCheck`; fails with kind
+    /// `mismatch` when the device computes something else.
+    #[wasm_bindgen(js_name = selfCheck, unchecked_return_type = "Promise<SelfCheck>")]
+    pub fn self_check(&self) -> Promise {
+        locked!(self.state, |state| {
+            let report = state.self_check().await.map_err(|e| js_error(&e))?;
+            to_js(&report)
         })
     }
 
@@ -155,8 +198,11 @@ impl Webtune {
     ) -> Promise {
         locked!(self.state, |state| {
             let options = convert::from_js(options, "data options")?;
-            let validation: Option<session::NamedText> =
-                convert::from_js::<Option<session::NamedText>>(validation, "validation")?;
+            let validation: Option<convert::NamedText> =
+                convert::from_js::<Option<convert::NamedText>>(validation, "validation")?;
+            let validation = validation
+                .as_ref()
+                .map(|v| (v.name.as_str(), v.text.as_str()));
             let report = state
                 .load_dataset(&name, &text, validation, &options)
                 .map_err(|e| js_error(&e))?;
@@ -187,7 +233,7 @@ impl Webtune {
     /// grows (on the CPU tier it holds the model and the run; on WebGPU the device holds them).
     #[wasm_bindgen(js_name = memoryBytes)]
     pub fn memory_bytes(&self) -> f64 {
-        super::wasm_memory_bytes() as f64
+        crate::platform::wasm_memory_bytes() as f64
     }
 
     /// Trains on the loaded dataset with `config` (a `TrainConfig`; missing fields take their
@@ -204,24 +250,21 @@ impl Webtune {
         let (stop, checkpoint) = (self.stop.clone(), self.checkpoint.clone());
         locked!(self.state, |state| {
             let config = convert::from_js(config, "training config")?;
-            stop.set(false);
-            let log = state
-                .train(config, None, on_event, stop, checkpoint)
-                .await
-                .map_err(|e| js_error(&e))?;
-            to_js(&log)
+            run(&mut state, config, None, on_event, stop, checkpoint).await
         })
     }
 
-    /// Asks the running training to stop after its current step; it saves a checkpoint first
-    /// (see [`Webtune::resume`]).
+    /// Ends the running training after its current step: the run is over, what it trained
+    /// stays on the model (to evaluate, generate with and export), and there is nothing to
+    /// resume.
     pub fn stop(&self) {
-        self.stop.set(true);
+        self.stop.set(Halt::Stop);
     }
 
-    /// The same as [`Webtune::stop`]: the run can go on with [`Webtune::resume`].
+    /// Pauses the running training after its current step, saving a checkpoint that
+    /// [`Webtune::resume`] continues on the same trajectory.
     pub fn pause(&self) {
-        self.stop.set(true);
+        self.stop.set(Halt::Pause);
     }
 
     /// Continues the run of the latest checkpoint (from a pause, or one restored with
@@ -239,12 +282,7 @@ impl Webtune {
                 .clone()
                 .ok_or_else(|| error("checkpoint", "there is no checkpoint to resume from"))?;
             let config = saved.state().map_err(|e| js_error(&e))?.config;
-            stop.set(false);
-            let log = state
-                .train(config, Some(saved), on_event, stop, checkpoint)
-                .await
-                .map_err(|e| js_error(&e))?;
-            to_js(&log)
+            run(&mut state, config, Some(saved), on_event, stop, checkpoint).await
         })
     }
 
@@ -284,7 +322,7 @@ impl Webtune {
     pub fn evaluate(&self, exact_match: Option<bool>) -> Promise {
         locked!(self.state, |state| {
             let report = state
-                .evaluate(exact_match.unwrap_or(false))
+                .evaluate(EvalData::Validation, exact_match.unwrap_or(false))
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&report)
@@ -305,7 +343,10 @@ impl Webtune {
         locked!(self.state, |state| {
             let options = convert::from_js(options, "generation options")?;
             let out = state
-                .generate(&prompt, &options, on_text)
+                .generate(&prompt, &options, |text| {
+                    send_text(&on_text, text);
+                    Flow::Continue
+                })
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&out)
@@ -314,14 +355,19 @@ impl Webtune {
 
     /// The trained result as `{file name: Blob}`: a PEFT adapter (`adapter_config.json`,
     /// `adapter_model.safetensors`) after LoRA/DoRA, a Hugging Face checkpoint
-    /// (`config.json`, `model.safetensors`) after full or HFT training.
+    /// (`config.json`, `model.safetensors`, the tokenizer files the model came with) after
+    /// full or HFT training — or, with `merged`, the base with the adapter folded in.
     #[wasm_bindgen(
         js_name = exportAdapter,
         unchecked_return_type = "Promise<Record<string, Blob>>"
     )]
-    pub fn export_adapter(&self) -> Promise {
+    pub fn export_adapter(&self, merged: Option<bool>) -> Promise {
         locked!(self.state, |state| {
-            let files = state.export().await.map_err(|e| js_error(&e))?;
+            let kind = match merged {
+                Some(true) => ExportKind::Merged,
+                _ => ExportKind::Result,
+            };
+            let files = state.export(kind).await.map_err(|e| js_error(&e))?;
             convert::blobs(files)
         })
     }
@@ -338,11 +384,63 @@ impl Webtune {
     ) -> Promise {
         locked!(self.state, |state| {
             let sources = convert::sources(&files)?;
-            let layers = state
-                .import_adapter(sources)
+            let layers = import_adapter(&mut state, sources)
                 .await
                 .map_err(|e| js_error(&e))?;
             Ok((layers as f64).into())
         })
     }
+}
+
+/// Trains (or resumes from `saved`) on the session, passing events to `on_event` and keeping
+/// each checkpoint in `latest`; `halt` is what `stop()`/`pause()` asked for.
+async fn run(
+    session: &mut Session,
+    config: crate::train::TrainConfig,
+    saved: Option<Checkpoint>,
+    on_event: Option<Function>,
+    halt: Rc<Cell<Halt>>,
+    latest: Rc<RefCell<Option<Checkpoint>>>,
+) -> Result<JsValue, JsValue> {
+    halt.set(Halt::None);
+    let run = session
+        .train(
+            config,
+            None,
+            saved.as_ref(),
+            |event| {
+                notify(&on_event, event);
+                match halt.get() {
+                    Halt::None => Flow::Continue,
+                    Halt::Pause | Halt::Stop => Flow::Stop,
+                }
+            },
+            |checkpoint| {
+                *latest.borrow_mut() = Some(checkpoint);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(|e| js_error(&e))?;
+    if halt.get() == Halt::Stop {
+        *latest.borrow_mut() = None;
+    }
+    to_js(&run.events)
+}
+
+/// Attaches the PEFT adapter among `files` to the session's model.
+async fn import_adapter(session: &mut Session, files: Vec<BlobSource>) -> crate::Result<usize> {
+    use crate::models::checkpoint::{base_name, read_all};
+    let find = |name: &str| {
+        files
+            .iter()
+            .find(|f| base_name(*f) == name)
+            .ok_or_else(|| crate::Error::Input {
+                problem: format!("the adapter's files must include {name}"),
+            })
+    };
+    let config = read_all(find("adapter_config.json")?).await?;
+    session
+        .import_adapter(&config, find("adapter_model.safetensors")?)
+        .await
 }

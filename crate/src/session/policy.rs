@@ -1,0 +1,90 @@
+//! The decisions the command line and the JavaScript API must never make differently: which
+//! float type a model opens in, where its weights go, how much memory a run may plan for.
+
+use crate::device::{ComputeDevice, Precision};
+use crate::models::Placement;
+use crate::platform;
+use crate::train::Method;
+use crate::{Tier, error::Result};
+
+/// What an open model will be used for, which decides its precision when none is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// Its base weights are only read (generation, evaluation, LoRA/DoRA training, RAG, the
+    /// advisor): f16 where the GPU has `shader-f16`, since adapters stay f32 anyway.
+    #[default]
+    Read,
+    /// Its base weights are trained or written out (full/HFT training, merge, export): f32,
+    /// since AdamW's small updates vanish in f16 and a merged checkpoint should not lose bits.
+    Write,
+}
+
+impl Purpose {
+    /// What training with `method` does to the base weights.
+    pub fn of_method(method: Method) -> Self {
+        match method {
+            Method::Lora => Purpose::Read,
+            Method::Full | Method::Half => Purpose::Write,
+        }
+    }
+}
+
+/// How to open a model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Keep the linear layers' weights in 4-bit blocks (a QLoRA-style frozen base).
+    pub quantize: bool,
+    /// The float type asked for; `None` lets [`precision`] decide by `purpose`.
+    pub precision: Option<Precision>,
+    /// What the model is for.
+    pub purpose: Purpose,
+}
+
+/// The precision a model opens in on `device`: the one asked for, else f16 where the GPU has
+/// `shader-f16` and the base weights are only read, else f32.
+pub fn precision(device: &ComputeDevice, options: &OpenOptions) -> Precision {
+    match (options.precision, options.purpose) {
+        (Some(asked), _) => asked,
+        (None, Purpose::Read) => device.best_precision(),
+        (None, Purpose::Write) => Precision::F32,
+    }
+}
+
+/// Where a model's weights go: the autodiff twin of `device` (so that the same open model can
+/// train), 4-bit blocks with `quantize`, and in a browser's CPU tier no more than wasm32's
+/// 4 GiB can hold beside a training run.
+pub fn placement(device: &ComputeDevice, quantize: bool) -> Placement {
+    let mut placement = Placement::training(device);
+    if quantize {
+        placement = placement.quantized();
+    }
+    if platform::IN_BROWSER && device.tier() == Tier::Cpu {
+        placement = placement.with_max_weight_bytes(BROWSER_CPU_WEIGHTS);
+    }
+    placement
+}
+
+/// The most weight bytes the browser's CPU tier opens: wasm32's 4 GiB less room to train.
+const BROWSER_CPU_WEIGHTS: u64 = 3 << 30;
+
+/// The memory a training run on `device` may plan for when the caller names none: wasm32's
+/// 4 GiB on the browser's CPU tier, the machine's memory on the native CPU tier, and none
+/// known on a GPU (WebGPU and wgpu do not report free device memory; the binding limit
+/// still applies).
+pub fn memory_budget(device: &ComputeDevice) -> Option<u64> {
+    match device.tier() {
+        Tier::Cpu if platform::IN_BROWSER => Some(4 << 30),
+        Tier::Cpu => platform::host_memory_bytes(),
+        Tier::Gpu => None,
+    }
+}
+
+/// The largest tensor one kernel can bind on `device` (`None` on the CPU tier: no limit).
+pub fn binding_limit(device: &ComputeDevice) -> Option<u64> {
+    Some(device.max_tensor_bytes()).filter(|&b| b < 1 << 53)
+}
+
+/// `device` in the precision `options` call for.
+pub async fn device_for(device: &ComputeDevice, options: &OpenOptions) -> Result<ComputeDevice> {
+    device.with_precision(precision(device, options)).await
+}

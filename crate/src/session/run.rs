@@ -1,0 +1,343 @@
+//! Data, training, evaluation, generation and export on a session's open model.
+
+use burn::module::Module;
+use serde::Deserialize;
+
+use super::info::{Evaluation, Generation, TextScores, TokenLoss};
+use super::{Session, no_data, no_model, policy};
+use crate::data::{DataOptions, DataReport, prepare, prepare_eval};
+use crate::error::{Error, Result};
+use crate::eval::{exact_match, score};
+use crate::flow::Flow;
+use crate::generate::{GenerateConfig, generate_text};
+use crate::io::ByteSource;
+use crate::lora;
+use crate::models::{LinearLayers, export};
+use crate::tokenizer::Message;
+use crate::train::{
+    Checkpoint, Event, MemoryPlan, Method, PlanModel, RunState, TrainConfig, fine_tune, plan,
+    prepare_model, validation_loss,
+};
+
+/// Sequences per evaluation batch (padding only; the loss is per token whatever it is).
+const EVAL_BATCH: usize = 8;
+/// New tokens an exact-match answer may have.
+const ANSWER_TOKENS: usize = 32;
+
+/// A finished (or stopped) training run.
+#[derive(Debug, Clone)]
+pub struct TrainRun {
+    /// What was trained (method, layers, trainable parameters), as the trainer says it.
+    pub description: String,
+    /// Every event, in order.
+    pub events: Vec<Event>,
+}
+
+/// Linear layers of `model` that carry an adapter branch.
+fn adapted_layers(model: &impl LinearLayers) -> usize {
+    model
+        .linear_layers()
+        .iter()
+        .filter(|(_, l)| l.low_rank.is_some())
+        .count()
+}
+
+/// What to evaluate on.
+#[derive(Debug, Clone, Copy)]
+pub enum EvalData<'a> {
+    /// The loaded dataset's validation split.
+    Validation,
+    /// Every example of a dataset file (`name`, `text`), encoded up to `max_len` tokens.
+    File {
+        /// Its name (format detection, messages).
+        name: &'a str,
+        /// Its text.
+        text: &'a str,
+        /// Longest sequence in tokens.
+        max_len: usize,
+    },
+}
+
+/// What to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// What the run made: a PEFT adapter after LoRA/DoRA, a whole checkpoint after full/HFT.
+    Result,
+    /// The base with the adapter folded in, as a whole Hugging Face checkpoint.
+    Merged,
+}
+
+/// `generate`'s options: a `GenerateConfig` plus what to generate with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct GenerateOptions {
+    /// Sampling, length and stop strings.
+    #[serde(flatten)]
+    pub config: GenerateConfig,
+    /// Answer with the adapter (default) or with the base model.
+    pub adapter: Option<bool>,
+    /// Continue `prompt` as raw text instead of a user turn of the chat template.
+    pub raw: bool,
+}
+
+impl Session {
+    /// Reads and tokenizes a dataset with the open model's template, splitting off
+    /// validation (or taking `validation` = `(name, text)`).
+    pub fn load_dataset(
+        &mut self,
+        name: &str,
+        text: &str,
+        validation: Option<(&str, &str)>,
+        options: &DataOptions,
+    ) -> Result<DataReport> {
+        let (_, tokenizer) = self.text_model("read text")?;
+        let prepared = prepare(name, text, validation, tokenizer, options)?;
+        let report = prepared.report.clone();
+        self.data = Some((prepared, options.clone()));
+        Ok(report)
+    }
+
+    /// The memory plan of training with `config` on the loaded dataset (or on rows of
+    /// `config.data.encode.max_len` tokens before one is loaded), against `budget` bytes
+    /// (default: [`policy::memory_budget`]) and the device's largest binding.
+    pub fn plan(&self, config: &TrainConfig, budget: Option<u64>) -> Result<MemoryPlan> {
+        let open = self.model()?;
+        let seq_len = match &self.data {
+            Some((_, options)) if config.data.packing => options.encode.max_len,
+            Some((data, _)) => data.report.max_tokens.max(1),
+            None => config.data.encode.max_len,
+        };
+        let budget = budget.or_else(|| policy::memory_budget(&self.device));
+        Ok(plan(
+            &PlanModel::of(&open.loaded),
+            config,
+            seq_len,
+            budget,
+            policy::binding_limit(&self.device),
+        ))
+    }
+
+    /// Trains the open model on the loaded dataset, or continues `resume` on the same
+    /// trajectory. A run whose memory plan does not fit `budget` (see [`Session::plan`]) is
+    /// refused before anything is allocated, with the settings that would fit. `on_event`
+    /// hears every event and may stop the run; `on_checkpoint` stores each checkpoint.
+    pub async fn train(
+        &mut self,
+        mut config: TrainConfig,
+        budget: Option<u64>,
+        resume: Option<&Checkpoint>,
+        on_event: impl FnMut(&Event) -> Flow,
+        on_checkpoint: impl FnMut(Checkpoint) -> Result<()>,
+    ) -> Result<TrainRun> {
+        let (_, options) = self.data.as_ref().ok_or_else(no_data)?;
+        // The dataset was read with these options; the run packs to the same length.
+        config.data = DataOptions {
+            packing: config.data.packing,
+            ..options.clone()
+        };
+        self.plan(&config, budget)?.check()?;
+        let device = self.device.autodiff();
+        let (data, _) = self.data.as_ref().ok_or_else(no_data)?;
+        let open = self.model.as_mut().ok_or_else(no_model)?;
+        let description = prepare_model(&mut open.loaded.model, &config, &device)?;
+        let log = fine_tune(
+            &mut open.loaded.model,
+            data,
+            &config,
+            &device,
+            resume,
+            on_event,
+            on_checkpoint,
+        )
+        .await?;
+        self.config = Some(config);
+        Ok(TrainRun {
+            description,
+            events: log,
+        })
+    }
+
+    /// Loss and perplexity of the model as it is (adapter on), and with `with_exact_match`
+    /// greedy answers' accuracy, on `on`.
+    pub async fn evaluate(&self, on: EvalData<'_>, with_exact_match: bool) -> Result<Evaluation> {
+        let (loaded, tokenizer) = self.text_model("be evaluated")?;
+        let owned;
+        let (name, encoded, examples, pad) = match on {
+            EvalData::Validation => {
+                let data = self.dataset()?;
+                (
+                    format!("{} (validation)", data.report.file),
+                    &data.validation,
+                    &data.validation_examples,
+                    data.pad_id,
+                )
+            }
+            EvalData::File {
+                name,
+                text,
+                max_len,
+            } => {
+                let mut options = DataOptions::default();
+                options.encode.max_len = max_len;
+                owned = prepare_eval(name, text, tokenizer, &options)?;
+                let pad = tokenizer.eos_id.unwrap_or(0);
+                (name.to_string(), &owned.0, &owned.1, pad)
+            }
+        };
+        let loss = validation_loss(
+            &loaded.model,
+            encoded,
+            EVAL_BATCH,
+            pad,
+            &self.device.autodiff(),
+        )
+        .await?;
+        let model = loaded.model.valid();
+        let device = self.device.device();
+        let mut evaluation = Evaluation {
+            data: name,
+            examples: encoded.len(),
+            loss,
+            perplexity: loss.map(f64::exp),
+            exact_match: None,
+            first_word_accuracy: None,
+            answers: Vec::new(),
+        };
+        if with_exact_match {
+            let result = exact_match(
+                &model,
+                tokenizer,
+                device,
+                examples,
+                &loaded.stop_ids,
+                ANSWER_TOKENS,
+            )
+            .await?;
+            evaluation.exact_match = Some(result.accuracy());
+            evaluation.first_word_accuracy = Some(result.first_word_accuracy());
+            evaluation.answers = result.answers;
+        }
+        Ok(evaluation)
+    }
+
+    /// Answers `prompt` (a user turn of the chat template, or raw text with `options.raw`),
+    /// streaming text to `on_text`, with the adapter unless `options.adapter` is false.
+    pub async fn generate(
+        &self,
+        prompt: &str,
+        options: &GenerateOptions,
+        mut on_text: impl FnMut(&str) -> Flow,
+    ) -> Result<Generation> {
+        let (loaded, tokenizer) = self.text_model("generate text")?;
+        let ids = match options.raw {
+            true => tokenizer.encode(prompt)?,
+            false => tokenizer.encode_chat(&[Message::new("user", prompt)])?,
+        };
+        let mut model = loaded.model.valid();
+        if options.adapter == Some(false) {
+            lora::detach(&mut model);
+        }
+        let mut config = options.config.clone();
+        config.stop_ids.extend(&loaded.stop_ids);
+        let out = generate_text(
+            &model,
+            tokenizer,
+            self.device.device(),
+            &ids,
+            &config,
+            |t| on_text(t),
+        )
+        .await?;
+        Ok(Generation {
+            text: out.text,
+            tokens: out.ids.len(),
+            prompt_tokens: ids.len(),
+            stop: out.stop,
+        })
+    }
+
+    /// Every token's loss in `text` (BOS first with `add_bos`), its mean and perplexity.
+    pub async fn score(&self, text: &str, add_bos: bool) -> Result<TextScores> {
+        let (loaded, tokenizer) = self.text_model("score text")?;
+        let mut ids = Vec::new();
+        if add_bos {
+            ids.extend(tokenizer.bos_id);
+        }
+        ids.extend(tokenizer.encode(text)?);
+        let model = loaded.model.valid();
+        let scores = score(&model, self.device.device(), &ids).await?;
+        let per_token = ids[1..]
+            .iter()
+            .zip(&scores.losses)
+            .map(|(&id, &loss)| TokenLoss {
+                id,
+                text: tokenizer.decode(&[id], false).unwrap_or_default(),
+                loss,
+            })
+            .collect();
+        Ok(TextScores {
+            tokens: ids.len(),
+            scored_tokens: scores.losses.len(),
+            mean_loss: scores.mean_loss(),
+            perplexity: scores.perplexity(),
+            per_token,
+        })
+    }
+
+    /// The files of `kind` (see [`ExportKind`]) by name: `adapter_config.json` +
+    /// `adapter_model.safetensors`, or `config.json` + `model.safetensors` and the tokenizer
+    /// files the model came with. The open model is left as it is.
+    pub async fn export(&self, kind: ExportKind) -> Result<Vec<(String, Vec<u8>)>> {
+        let open = self.model()?;
+        let config = self.config.clone().unwrap_or_default();
+        let has_adapter = adapted_layers(&open.loaded.model) > 0;
+        if kind == ExportKind::Result && config.method == Method::Lora {
+            if !has_adapter {
+                return Err(Error::Input {
+                    problem: "there is no adapter to export: train or import one first".into(),
+                });
+            }
+            let (adapter_config, weights) =
+                lora::peft::save(&open.loaded.model, &config.lora, &open.name).await?;
+            return Ok(vec![
+                ("adapter_config.json".into(), adapter_config),
+                ("adapter_model.safetensors".into(), weights),
+            ]);
+        }
+        let mut model = open.loaded.model.valid();
+        lora::merge(&mut model);
+        let mut files = export::checkpoint_files(&model, &open.loaded.config).await?;
+        files.extend(open.companions.iter().cloned());
+        Ok(files)
+    }
+
+    /// Attaches a PEFT adapter (`adapter_config.json`'s bytes and `adapter_model.safetensors`)
+    /// to the open model, replacing any adapter. Returns the adapted layers' count.
+    pub async fn import_adapter(
+        &mut self,
+        config_json: &[u8],
+        weights: &impl ByteSource,
+    ) -> Result<usize> {
+        let device = self.device.autodiff();
+        let open = self.model.as_mut().ok_or_else(no_model)?;
+        open.loaded.model = open.loaded.model.clone().no_grad();
+        let info = lora::peft::load(&mut open.loaded.model, config_json, weights, &device).await?;
+        self.config = Some(TrainConfig {
+            lora: info.config,
+            ..TrainConfig::default()
+        });
+        Ok(adapted_layers(&open.loaded.model))
+    }
+
+    /// Applies a training checkpoint (adapter, or every parameter of a full/HFT run) to the
+    /// open model, so that [`Session::export`] writes that run's result. Returns its state.
+    pub async fn apply_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<RunState> {
+        let device = self.device.autodiff();
+        let open = self.model.as_mut().ok_or_else(no_model)?;
+        let state = checkpoint
+            .load_into(&mut open.loaded.model, &device)
+            .await?;
+        self.config = Some(state.config.clone());
+        Ok(state)
+    }
+}
