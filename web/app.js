@@ -1,6 +1,7 @@
 // The page's fine-tuning flow: model → data → train → compare → download, every step a call
 // to the engine in its worker (client.js → worker.js → the `Webtune` class). This file only
-// moves things between the page and that API; what it keeps between visits goes through
+// moves things between the page and that API: the run's lifecycle (start, pause, stop,
+// resume, checkpoints, recovery) is run.js's, what it keeps between visits goes through
 // store.js, downloads through download.js.
 //
 // Elements carry `data-status` (and the training status `data-step`, `data-saved`,
@@ -9,6 +10,7 @@ import { WebtuneClient } from './client.js';
 import * as store from './store.js';
 import { downloadModel } from './download.js';
 import * as documents from './documents.js';
+import { FATAL, Lifecycle, newRun } from './run.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -21,9 +23,7 @@ const page = {
   wt: null,
   model: null, // {key, label, info}
   dataset: null, // {name, text, options}
-  run: null, // the run record (store.js)
   trained: false,
-  live: false, // whether the run's checkpoint is in the engine (not only in OPFS)
   busy: false,
 };
 
@@ -77,23 +77,53 @@ const ctx = { page, $, show, task, params };
 
 // ---- 1. engine and model ----
 
+/// Starts the engine's worker on the tier asked for (WebGPU unless `?tier=cpu`), falling
+/// back to the tab's CPU; returns the device, and the reason WebGPU was not used.
 async function startEngine() {
   const wanted = params.get('tier') ?? 'gpu';
   page.wt = new WebtuneClient(new URL('./worker.js', import.meta.url));
   // For the console and tests: the engine's client (`webtune.client.worker` is its worker).
   globalThis.webtune = { client: page.wt };
   let device;
+  let noGpu = null;
   try {
     device = await page.wt.create(wanted);
   } catch (err) {
     if (wanted !== 'gpu') throw err;
+    console.info('WebGPU:', err.message);
+    noGpu = err;
     device = await page.wt.create('cpu');
-    message(`WebGPU is not available here (${err.message}), so training runs on this tab's CPU, `
-      + 'which is much slower. Use a browser with WebGPU for real work.', 'note');
+    message('WebGPU is not available here, so training runs on this tab\'s CPU, which is much '
+      + 'slower. Use a browser with WebGPU for real work.', 'note');
   }
   const limit = device.max_tensor_bytes ? `, largest tensor per kernel ${mib(device.max_tensor_bytes)}` : '';
   const name = device.adapter?.name ?? 'this tab\'s CPU';
   show('engine', 'ready', `Engine: ${device.tier} on ${name}${limit}.`);
+  return { device, noGpu };
+}
+
+/// The GPU section: the adapter the engine runs on and its self-check (both from the worker,
+/// the page's only wasm instance and GPU device).
+async function showGpu({ device, noGpu }) {
+  if (!device.adapter) {
+    show('adapter', 'unavailable', noGpu
+      ? 'WebGPU is not available here, so webtune cannot use this GPU.\n\nUse a browser with '
+        + 'WebGPU switched on (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), and '
+        + 'make sure the page is served from https:// or http://127.0.0.1.'
+      : 'The engine runs on this tab\'s CPU, as asked (?tier=cpu).');
+    show('selfcheck', 'unavailable', 'Skipped: there is no GPU adapter to check.');
+    return;
+  }
+  show('adapter', 'ready', device.summary);
+  show('selfcheck', 'pending', 'Running a forward and backward pass on WebGPU and on the CPU…');
+  try {
+    const check = await page.wt.selfCheck();
+    show('selfcheck', 'ok', `WebGPU computes what the CPU computes: loss ${check.loss.toFixed(6)}, `
+      + `largest difference in loss and gradients ${check.vs_cpu.max_abs_diff.toExponential(1)} `
+      + `(allowed ${check.tolerance.atol.toExponential(0)} + ${check.tolerance.rtol.toExponential(0)}·|x|).`);
+  } catch (err) {
+    show('selfcheck', 'failed', `WebGPU gave different numbers from the CPU: ${err.message}`);
+  }
 }
 
 async function openModel(entry) {
@@ -109,7 +139,7 @@ async function openModel(entry) {
     else show('model', 'failed', `${entry.label} could not be opened.`);
     throw err;
   }
-  page.live = false;
+  life.live = false;
   page.model = { key: entry.key, label: entry.label, info };
   page.dataset = null;
   page.trained = false;
@@ -247,75 +277,51 @@ function config() {
   };
 }
 
-let saving = Promise.resolve();
+const eta = (s) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`);
 
-function onEvent(event) {
-  const run = page.run;
-  const status = $('train-status');
-  if (event.event === 'started') {
-    if (event.resumed_at != null) status.dataset.resumedAt = event.resumed_at;
-    run.total_steps = event.total_steps;
-  } else if (event.event === 'step') {
-    // Steps counted from 1, as checkpoints count them (the report's `step` is 0-based).
+/// What the run's lifecycle (run.js) reports, drawn on the page.
+const life = new Lifecycle(() => page.wt, {
+  started(run, event) {
+    if (event.resumed_at != null) $('train-status').dataset.resumedAt = event.resumed_at;
+  },
+  step(run, event) {
+    const status = $('train-status');
     const step = event.report.step + 1;
-    const { loss } = event.report;
-    run.losses.push([step, loss]);
     $('train-progress').max = event.total_steps;
     $('train-progress').value = step;
     status.dataset.step = step;
-    status.textContent = `Step ${step} of ${event.total_steps}: loss ${loss.toFixed(3)}, `
+    status.textContent = `Step ${step} of ${event.total_steps}: loss ${event.report.loss.toFixed(3)}, `
       + `${event.tokens_per_second.toFixed(0)} tokens/s, about ${eta(event.eta_seconds)} left.`;
     draw();
-  } else if (event.event === 'eval') {
-    run.evals.push([event.step, event.validation_loss]);
-    draw();
-  } else if (event.event === 'checkpoint') {
-    // Saved in order, one at a time; a reload finds the newest complete one.
-    saving = saving.then(async () => {
-      const files = await page.wt.checkpointFiles();
-      if (!files || !(await store.available())) return;
-      const record = { ...run, step: event.step, losses: run.losses.filter(([s]) => s <= event.step) };
-      await store.saveCheckpoint(record, files);
-      run.checkpoint = record.checkpoint;
-      status.dataset.saved = event.step;
-    }).catch((err) => failure('Saving the checkpoint', err));
-  }
-}
+  },
+  evaluated() { draw(); },
+  saved(run, step) { $('train-status').dataset.saved = step; },
+  failure,
+});
 
-const eta = (s) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`);
-
-async function train(resume) {
-  const run = page.run;
+async function train(resume, work) {
+  const run = life.run;
   show('train-status', 'training', resume ? `Resuming from step ${run.step}…` : 'Starting…');
   $('pause').disabled = false;
   $('stop').disabled = false;
-  page.stopping = null;
-  let events;
+  let outcome;
   try {
-    events = resume ? await page.wt.resume(onEvent) : await page.wt.train(run.config, onEvent);
+    outcome = await work();
   } catch (err) {
     if (FATAL.has(err.kind)) await recover(err);
     throw err;
   } finally {
     $('pause').disabled = true;
     $('stop').disabled = true;
-    await saving;
   }
-  const end = events.at(-1);
+  const { paused, end } = outcome;
   page.trained = true;
-  if (end?.reason === 'stopped' && page.stopping === 'pause') {
-    run.status = 'paused';
-    if (await store.available()) await store.updateRun(run);
+  if (paused) {
     show('train-status', 'paused', `Paused after step ${end.steps}. Resume when you like (also after a reload).`);
     $('resume-panel').hidden = false;
     $('resume-text').textContent = `The run is paused at step ${end.steps} of ${run.total_steps}.`;
     return;
   }
-  run.status = end?.reason ?? 'finished';
-  run.final_validation_loss = run.evals.at(-1)?.[1] ?? null;
-  run.first_validation_loss = run.evals[0]?.[1] ?? null;
-  run.ended = new Date().toISOString();
-  if (await store.available()) await store.endRun(run, true);
   const val = run.evals.length > 1
     ? ` Validation loss ${run.first_validation_loss.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}.` : '';
   const memory = await page.wt.memoryBytes();
@@ -326,27 +332,23 @@ async function train(resume) {
   await showHistory();
 }
 
-/// Failures after which the engine cannot go on: its worker died, or its module or device did.
-const FATAL = new Set(['engine', 'internal', 'device', 'readback']);
-
 /// Replaces a dead engine with a new one (a new worker, a new device), reopens the model and
 /// offers to resume the run from its last saved checkpoint.
 async function recover(err) {
   show('train-status', 'failed', `The engine stopped: ${err.message}. Restarting it…`);
   page.wt.terminate();
   page.wt = null;
-  page.live = false;
-  await startEngine();
-  const cached = await store.cachedModel(page.run.model.key);
-  if (cached) await openModel({ ...cached, cached: true });
-  const saved = await store.savedRun();
-  if (saved?.checkpoint) {
-    page.run = saved;
+  const saved = await life.recover(async (model) => {
+    await startEngine();
+    const cached = model && await store.cachedModel(model.key);
+    if (cached) await openModel({ ...cached, cached: true });
+  });
+  if (saved) {
     offerResume(saved, `The engine stopped at step ${$('train-status').dataset.step} (${err.message}); `
       + `it has been restarted. Resume the run from its checkpoint at step ${saved.step}?`);
   }
   show('train-status', 'failed', `The engine stopped: ${err.message}. It has been restarted`
-    + (saved?.checkpoint ? `; the run can resume from step ${saved.step}.` : '.'));
+    + (saved ? `; the run can resume from step ${saved.step}.` : '.'));
 }
 
 function offerResume(run, text) {
@@ -356,52 +358,34 @@ function offerResume(run, text) {
 }
 
 async function startTraining() {
-  const run = {
-    status: 'training',
-    started: new Date().toISOString(),
-    model: { key: page.model.key, label: page.model.label },
-    dataset: { name: page.dataset.name, options: page.dataset.options },
-    config: config(),
-    step: 0,
-    total_steps: null,
-    losses: [],
-    evals: [],
-    checkpoint: null,
-  };
-  page.run = run;
-  page.live = true;
+  const run = newRun(page.model, page.dataset, config());
   const status = $('train-status');
   delete status.dataset.resumedAt;
   status.dataset.saved = 0;
-  if (await store.available()) await store.startRun(run, page.dataset);
+  life.run = run;
   draw();
-  await train(false);
+  await train(false, () => life.start(run, page.dataset));
 }
 
 /// Continues a paused run, or one saved before the tab closed.
 async function resumeTraining() {
-  const run = page.run;
+  const run = life.run;
   $('resume-panel').hidden = true;
-  if (run.status === 'paused' && page.live) return train(true);
-  const saved = await store.loadRun(run);
-  if (!saved.dataset.text) throw Object.assign(new Error('the run\'s dataset is missing from the browser\'s storage'), { kind: 'checkpoint' });
-  if (page.model?.key !== run.model.key) {
-    const cached = await store.cachedModel(run.model.key);
-    if (!cached) throw Object.assign(new Error(`the run's model (${run.model.label}) is no longer cached: open it again`), { kind: 'checkpoint' });
-    await openModel({ ...cached, cached: true });
-  }
-  const report = await page.wt.loadDataset(saved.dataset.name, saved.dataset.text, run.dataset.options);
-  page.dataset = { ...saved.dataset, options: run.dataset.options };
-  show('report', 'ready', describe(report));
-  for (const [id, value] of [['steps', run.config.max_steps], ['lr', run.config.optimizer.lr],
-    ['rank', run.config.lora.r], ['batch', run.config.batch_size]]) $(id).value = value;
-  await showPlan();
-  const step = await page.wt.restoreCheckpoint(saved.files);
-  run.losses = run.losses.filter(([s]) => s <= step);
-  run.evals = run.evals.filter(([s]) => s <= step);
-  run.status = 'training';
-  page.live = true;
-  await train(true);
+  await train(true, () => life.resume(run, {
+    async model(model) {
+      if (page.model?.key === model.key) return;
+      const cached = await store.cachedModel(model.key);
+      if (!cached) throw Object.assign(new Error(`the run's model (${model.label}) is no longer cached: open it again`), { kind: 'checkpoint' });
+      await openModel({ ...cached, cached: true });
+    },
+    async dataset(dataset, report, config) {
+      page.dataset = dataset;
+      show('report', 'ready', describe(report));
+      for (const [id, value] of [['steps', config.max_steps], ['lr', config.optimizer.lr],
+        ['rank', config.lora.r], ['batch', config.batch_size]]) $(id).value = value;
+      await showPlan();
+    },
+  }));
 }
 
 function draw() {
@@ -409,7 +393,7 @@ function draw() {
   const ctx = canvas.getContext('2d');
   const { width, height } = canvas;
   ctx.clearRect(0, 0, width, height);
-  const run = page.run;
+  const run = life.run;
   if (!run) return;
   const series = [[run.losses, '#2f6fdf'], [run.evals, '#e67e22']];
   const points = [...run.losses, ...run.evals];
@@ -495,12 +479,11 @@ function wire() {
   for (const id of ['steps', 'rank', 'batch']) $(id).oninput = showPlan;
   $('data-load').onclick = () => task('Reading the data', loadData);
   $('train').onclick = () => task('Training', startTraining);
-  $('pause').onclick = () => { page.stopping = 'pause'; page.wt.pause(); };
-  $('stop').onclick = () => { page.stopping = 'stop'; page.wt.stop(); };
+  $('pause').onclick = () => life.pause();
+  $('stop').onclick = () => life.stop();
   $('resume').onclick = () => task('Resuming', resumeTraining);
   $('discard').onclick = () => task('Discarding the run', async () => {
-    await store.endRun(page.run, false);
-    page.run = null;
+    await life.discard();
     $('resume-panel').hidden = true;
     draw();
   });
@@ -514,10 +497,10 @@ async function main() {
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
   page.busy = true;
   try {
-    await startEngine();
+    await showGpu(await startEngine());
     const run = await store.savedRun().catch(() => null);
     if (run?.checkpoint) {
-      page.run = run;
+      life.run = run;
       offerResume(run, `A run on ${run.dataset.name} with ${run.model.label} stopped at step `
         + `${run.step} of ${run.total_steps ?? '?'} (started ${run.started.slice(0, 16).replace('T', ' ')}). `
         + 'Resume it from its checkpoint?');

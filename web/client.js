@@ -49,6 +49,8 @@ export class WebtuneClient {
 
   create(tier) { return this.call("create", [tier]); }
   openModel(files, quantize, precision) { return this.call("openModel", [files, quantize, precision]); }
+  device() { return this.call("device"); }
+  selfCheck() { return this.call("selfCheck"); }
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
   memoryBytes() { return this.call("memoryBytes"); }
@@ -61,8 +63,9 @@ export class WebtuneClient {
   restoreCheckpoint(files) { return this.call("restoreCheckpoint", [files]); }
   evaluate(exactMatch) { return this.call("evaluate", [exactMatch]); }
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
-  exportAdapter() { return this.call("exportAdapter"); }
+  exportAdapter(merged) { return this.call("exportAdapter", [merged]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
+  encoderFiles() { return this.call("encoderFiles"); }
   openEncoder(files) { return this.call("openEncoder", [files]); }
   addDocuments(files) { return this.call("addDocuments", [files]); }
   removeDocument(id) { return this.call("removeDocument", [id]); }

@@ -3,8 +3,6 @@
 import * as store from './store.js';
 
 const ENCODER = 'models/all-MiniLM-L6-v2';
-const ENCODER_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json',
-  'modules.json', 'sentence_bert_config.json', '1_Pooling/config.json'];
 const DEMO_DOCS = ['hr-leave.md', 'hr-work.md', 'hr-benefits.md', 'hr-employment.md', 'finance.md',
   'it.md', 'facilities.md'];
 const INDEX = 'rag/index.wtindex';
@@ -22,10 +20,11 @@ async function files(base, names) {
 }
 
 /// The encoder's files: from OPFS, or fetched from this origin once and kept there.
-async function encoderFiles() {
+async function encoderFiles(ctx) {
   const keep = await store.available();
   const out = [];
-  for (const name of ENCODER_FILES) {
+  // Which files: the library's list (rag::FOLDER_FILES), asked of the engine.
+  for (const name of await ctx.page.wt.encoderFiles()) {
     const path = `encoder/all-MiniLM-L6-v2/${name}`;
     let data = keep ? await store.read(path) : null;
     if (!data) {
@@ -41,7 +40,7 @@ async function encoderFiles() {
 function ensureEncoder(ctx) {
   encoder ??= (async () => {
     ctx.show('docs-status', 'pending', 'Opening the sentence encoder…');
-    const info = await ctx.page.wt.openEncoder(await encoderFiles());
+    const info = await ctx.page.wt.openEncoder(await encoderFiles(ctx));
     const saved = await store.read(INDEX).catch(() => null);
     if (saved) await ctx.page.wt.importIndex({ name: INDEX, data: saved });
     return info;

@@ -80,6 +80,22 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
   let page;
   try {
     const context = await browser.newContext({ viewport: { width: 1000, height: 900 }, acceptDownloads: true });
+    // Counts what the page's main thread instantiates: it should run no wasm and make no GPU
+    // device (the engine's worker holds the one module and the one device).
+    await context.addInitScript(() => {
+      window.mainThread = { wasm: 0, devices: 0 };
+      for (const name of ['instantiate', 'instantiateStreaming']) {
+        const original = WebAssembly[name];
+        WebAssembly[name] = (...args) => { window.mainThread.wasm++; return original.apply(WebAssembly, args); };
+      }
+      if (globalThis.GPUAdapter) {
+        const request = GPUAdapter.prototype.requestDevice;
+        GPUAdapter.prototype.requestDevice = function (...args) {
+          window.mainThread.devices++;
+          return request.apply(this, args);
+        };
+      }
+    });
     page = await context.newPage();
     page.on('console', (msg) => {
       console_.push(`[${msg.type()}] ${msg.text()}`);
@@ -140,6 +156,11 @@ record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
   expect(/WebGPU/.test(engine.text), `engine: ${engine.text}`);
   const model = await waitForStatus(page, 'model', ['ready', 'failed']);
   console.log(`${engine.text}\nmodel: ${model.text}`);
+  // One wasm instance and one WebGPU device: the worker's (`ComputeDevice::gpu` makes one
+  // per module); the main thread ran none.
+  const main = await page.evaluate(() => window.mainThread);
+  expect(main.wasm === 0 && main.devices === 0, `the main thread ran ${main.wasm} wasm modules, made ${main.devices} devices`);
+  expect(page.workers().length === 1, `${page.workers().length} workers`);
   expect(model.status === 'ready', `model failed: ${model.text}`);
   expect(Number(await attr(page, 'model-progress', 'data-seen')) > 1, 'no download progress was shown');
   await page.fill('#max-tokens', '12');

@@ -1,18 +1,14 @@
-//! The webtune page. A thin shell: it calls the library's public API and puts what comes back
-//! on the page; it holds no logic of its own. Built for wasm32 by Trunk (`Trunk.toml`).
+//! The webtune page's wasm module. It has no page logic of its own: built by Trunk as a worker
+//! module (`Trunk.toml`, `index.html`), it is loaded only by `worker.js`, which drives the
+//! library's JavaScript API (`webtune::js::Webtune`, exported from here) for the page. The
+//! page's main thread runs no wasm and makes no GPU device.
 
 #[cfg(target_arch = "wasm32")]
-mod dom;
-#[cfg(target_arch = "wasm32")]
-mod page;
+pub use webtune::js::Webtune;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
     console_error_panic_hook::set_once();
-    // The same module runs in `worker.js`, which only wants the `Webtune` class.
-    if web_sys::window().is_some() {
-        wasm_bindgen_futures::spawn_local(page::run());
-    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

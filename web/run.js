@@ -1,0 +1,141 @@
+// A training run's lifecycle, with no DOM: start, pause, stop, resume (in the engine, or from
+// the checkpoint kept in OPFS after a reload), checkpoints saved one at a time in order, the
+// run's record kept up to date in store.js, and what to do when the engine dies. app.js
+// shows what it reports through the `view` callbacks; the engine decides everything else.
+import * as store from './store.js';
+
+/// Failures after which the engine cannot go on: its worker died, or its module or device did.
+export const FATAL = new Set(['engine', 'internal', 'device', 'readback']);
+
+/// A new run's record (what store.js keeps, and the history lists).
+export function newRun(model, dataset, config) {
+  return {
+    status: 'training',
+    started: new Date().toISOString(),
+    model: { key: model.key, label: model.label },
+    dataset: { name: dataset.name, options: dataset.options },
+    config,
+    step: 0,
+    total_steps: null,
+    losses: [],
+    evals: [],
+    checkpoint: null,
+  };
+}
+
+export class Lifecycle {
+  /// `engine()` is the current client (it changes when a dead engine is replaced); `view`
+  /// hears `started(run, event)`, `step(run, event)`, `evaluated(run)`, `saved(run, step)`
+  /// and `failure(what, err)`.
+  constructor(engine, view) {
+    this.engine = engine;
+    this.view = view;
+    this.run = null; // the current run's record
+    this.live = false; // whether its checkpoint is in the engine (not only in OPFS)
+    this.halt = null; // 'pause' or 'stop' once asked
+    this.saving = Promise.resolve();
+  }
+
+  /// Starts `run` (from newRun) on the dataset the engine has loaded (`dataset`: its name and
+  /// text, kept in OPFS so that the run can resume after a reload).
+  async start(run, dataset) {
+    this.run = run;
+    this.live = true;
+    if (await store.available()) await store.startRun(run, dataset);
+    return this.train(false);
+  }
+
+  /// Asks the running run to pause after its step (it can resume) or to stop (it ends).
+  pause() { this.halt = 'pause'; this.engine().pause(); }
+  stop() { this.halt = 'stop'; this.engine().stop(); }
+
+  /// Continues `run`: in the engine when it is paused there, else from its saved checkpoint.
+  /// `hooks.model(model)` opens the run's model when another is open; `hooks.dataset(dataset,
+  /// report, config)` hears the dataset reloaded for it.
+  async resume(run, hooks) {
+    if (run.status === 'paused' && this.live && this.run === run) return this.train(true);
+    const saved = await store.loadRun(run);
+    if (!saved.dataset.text) {
+      throw Object.assign(new Error('the run\'s dataset is missing from the browser\'s storage'), { kind: 'checkpoint' });
+    }
+    await hooks.model(run.model);
+    const report = await this.engine().loadDataset(saved.dataset.name, saved.dataset.text, run.dataset.options);
+    await hooks.dataset({ ...saved.dataset, options: run.dataset.options }, report, run.config);
+    const step = await this.engine().restoreCheckpoint(saved.files);
+    run.losses = run.losses.filter(([s]) => s <= step);
+    run.evals = run.evals.filter(([s]) => s <= step);
+    run.status = 'training';
+    this.run = run;
+    this.live = true;
+    return this.train(true);
+  }
+
+  /// Trains (or resumes) the current run to its end or a pause. Resolves to `{paused, end}`
+  /// (`end`: the last event); the record is updated and stored.
+  async train(resume) {
+    const run = this.run;
+    this.halt = null;
+    const onEvent = (event) => this.event(event);
+    let events;
+    try {
+      events = resume ? await this.engine().resume(onEvent) : await this.engine().train(run.config, onEvent);
+    } finally {
+      await this.saving;
+    }
+    const end = events.at(-1);
+    if (end?.reason === 'stopped' && this.halt === 'pause') {
+      run.status = 'paused';
+      if (await store.available()) await store.updateRun(run);
+      return { paused: true, end };
+    }
+    run.status = end?.reason ?? 'finished';
+    run.final_validation_loss = run.evals.at(-1)?.[1] ?? null;
+    run.first_validation_loss = run.evals[0]?.[1] ?? null;
+    run.ended = new Date().toISOString();
+    this.live = false;
+    if (await store.available()) await store.endRun(run, true);
+    return { paused: false, end };
+  }
+
+  /// Drops the current run (its saved checkpoint too).
+  async discard() {
+    if (this.run) await store.endRun(this.run, false);
+    this.run = null;
+    this.live = false;
+  }
+
+  /// After the engine died: `restart()` makes a new engine with the run's model open; then
+  /// the run saved last (if it has a checkpoint) becomes the current one, to resume.
+  async recover(restart) {
+    this.live = false;
+    await restart(this.run?.model);
+    const saved = await store.savedRun();
+    if (saved?.checkpoint) this.run = saved;
+    return saved?.checkpoint ? saved : null;
+  }
+
+  event(event) {
+    const run = this.run;
+    if (event.event === 'started') {
+      run.total_steps = event.total_steps;
+      this.view.started(run, event);
+    } else if (event.event === 'step') {
+      // Steps counted from 1, as checkpoints count them (the report's `step` is 0-based).
+      run.losses.push([event.report.step + 1, event.report.loss]);
+      this.view.step(run, event);
+    } else if (event.event === 'eval') {
+      run.evals.push([event.step, event.validation_loss]);
+      this.view.evaluated(run);
+    } else if (event.event === 'checkpoint') {
+      // Saved in order, one at a time; a reload finds the newest complete one.
+      this.saving = this.saving.then(async () => {
+        const files = await this.engine().checkpointFiles();
+        if (!files || !(await store.available())) return;
+        const record = { ...run, step: event.step, losses: run.losses.filter(([s]) => s <= event.step) };
+        await store.saveCheckpoint(record, files);
+        run.checkpoint = record.checkpoint;
+        this.view.saved(run, event.step);
+      }).catch((err) => this.view.failure('Saving the checkpoint', err));
+    }
+  }
+}
