@@ -5,7 +5,9 @@
 #   scripts/test.sh TIER...    # only these (names below), after setup
 set -euo pipefail
 cd "$(dirname "$0")/.."
+setup_start=$SECONDS
 scripts/setup.sh test
+setup_seconds=$((SECONDS - setup_start))
 source scripts/env.sh
 
 tiers=(fmt clippy features cpu gpu wasm browser trunk page)
@@ -15,7 +17,8 @@ run_tier() {
   case "$1" in
     fmt) cargo fmt --all --check ;;
     clippy)
-      cargo clippy -q --workspace --all-targets -- -D warnings
+      # `&&`: inside `if`, a function's failing first command would not stop it.
+      cargo clippy -q --workspace --all-targets -- -D warnings &&
       cargo clippy -q --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --all-targets -- -D warnings ;;
     features)
       # burn's autotune (and fusion) must stay off: see ARCHITECTURE.md, "WebGPU in the browser".
@@ -33,14 +36,23 @@ run_tier() {
   esac
 }
 
+# Every run ends with each tier's time (setup included), passed or not.
+times=("setup ${setup_seconds}s")
+summary() {
+  printf '\033[1;34m==> times:\033[0m %s\n' "${times[*]}"
+}
+trap summary EXIT
+
 start_all=$SECONDS
 for tier in "${tiers[@]}"; do
   printf '\033[1;34m==> tier %s\033[0m\n' "$tier"
   start=$SECONDS
   if ! run_tier "$tier"; then
+    times+=("$tier FAILED $((SECONDS - start))s")
     printf '\033[1;31mtier %s FAILED after %ss\033[0m\n' "$tier" $((SECONDS - start))
     exit 1
   fi
+  times+=("$tier $((SECONDS - start))s")
   printf '\033[1;32m==> tier %s ok (%ss)\033[0m\n' "$tier" $((SECONDS - start))
 done
 echo "all tiers passed in $((SECONDS - start_all))s: ${tiers[*]}"
