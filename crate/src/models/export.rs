@@ -74,52 +74,44 @@ fn tensors(model: &Model) -> Result<Vec<Named>> {
     let mut out = Vec::new();
     match model {
         Model::Llama(m) => {
-            out.push(vocab("model.embed_tokens.weight", &m.embed_tokens));
+            use super::llama::names::{GLOBAL, LINEAR, NORMS, layer_path};
+            let [(embed, _), (norm, _), (head, _)] = GLOBAL;
+            out.push(vocab(embed, &m.embed_tokens));
             for (n, layer) in m.layers.iter().enumerate() {
-                let p = |s: &str| format!("model.layers.{n}.{s}");
-                rms(
-                    &mut out,
-                    p("input_layernorm.weight"),
-                    &layer.input_layernorm,
-                );
-                let a = &layer.self_attn;
-                linear(&mut out, &p("self_attn.q_proj"), &a.q_proj, false)?;
-                linear(&mut out, &p("self_attn.k_proj"), &a.k_proj, false)?;
-                linear(&mut out, &p("self_attn.v_proj"), &a.v_proj, false)?;
-                linear(&mut out, &p("self_attn.o_proj"), &a.o_proj, false)?;
-                rms(
-                    &mut out,
-                    p("post_attention_layernorm.weight"),
-                    &layer.post_attention_layernorm,
-                );
-                linear(&mut out, &p("mlp.gate_proj"), &layer.mlp.gate_proj, false)?;
-                linear(&mut out, &p("mlp.up_proj"), &layer.mlp.up_proj, false)?;
-                linear(&mut out, &p("mlp.down_proj"), &layer.mlp.down_proj, false)?;
+                for ((hf, _), norm) in NORMS.iter().zip(layer.norms()) {
+                    rms(&mut out, layer_path(n, &format!("{hf}.weight")), norm);
+                }
+                for (name, l) in LINEAR.iter().zip(layer.linears()) {
+                    linear(&mut out, &layer_path(n, name.hf), l, false)?;
+                }
             }
-            rms(&mut out, "model.norm.weight".into(), &m.norm);
-            if let Some(head) = &m.lm_head {
-                out.push(vocab("lm_head.weight", head));
+            rms(&mut out, norm.into(), &m.norm);
+            if let Some(lm_head) = &m.lm_head {
+                out.push(vocab(head, lm_head));
             }
         }
         Model::Gpt2(m) => {
-            out.push(vocab("transformer.wte.weight", &m.wte));
-            let wpe = m.wpe.val();
+            use super::gpt2::names::{GLOBAL, LINEAR, NORMS, PREFIX, block_path};
+            let [(wte, _), (wpe, _), (ln_f, _), _] = GLOBAL;
+            out.push(vocab(&format!("{PREFIX}{wte}"), &m.wte));
+            let weight = m.wpe.val();
             out.push(Named {
-                name: "transformer.wpe.weight".into(),
-                shape: wpe.dims().to_vec(),
-                values: vec![wpe],
+                name: format!("{PREFIX}{wpe}"),
+                shape: weight.dims().to_vec(),
+                values: vec![weight],
                 transposed: false,
             });
             for (n, block) in m.h.iter().enumerate() {
-                let p = |s: &str| format!("transformer.h.{n}.{s}");
-                layer_norm(&mut out, &p("ln_1"), &block.ln_1);
-                linear(&mut out, &p("attn.c_attn"), &block.attn.c_attn, true)?;
-                linear(&mut out, &p("attn.c_proj"), &block.attn.c_proj, true)?;
-                layer_norm(&mut out, &p("ln_2"), &block.ln_2);
-                linear(&mut out, &p("mlp.c_fc"), &block.mlp.c_fc, true)?;
-                linear(&mut out, &p("mlp.c_proj"), &block.mlp.c_proj, true)?;
+                let p = |module: &str| format!("{PREFIX}{}", block_path(n, module));
+                for ((module, _), norm) in NORMS.iter().zip(block.norms()) {
+                    layer_norm(&mut out, &p(module), norm);
+                }
+                for (name, l) in LINEAR.iter().zip(block.linears()) {
+                    linear(&mut out, &p(name.hf), l, true)?;
+                }
             }
-            layer_norm(&mut out, "transformer.ln_f", &m.ln_f);
+            let ln_f = ln_f.trim_end_matches(".weight");
+            layer_norm(&mut out, &format!("{PREFIX}{ln_f}"), &m.ln_f);
         }
     }
     Ok(out)

@@ -1,7 +1,9 @@
 //! Model families. One folder per family: its config (named after Hugging Face's
-//! `config.json`), its modules and forward pass, and its GGUF name table. [`registry`] maps
-//! `config.json`'s `model_type` and GGUF's `general.architecture` to a family; [`checkpoint`]
-//! loads a whole model (weights, config, tokenizer) from a GGUF file or a Hugging Face folder.
+//! `config.json`), its modules and forward pass, and its name table (`names.rs`: Hugging Face
+//! name ↔ module field ↔ GGUF name, read by loading, `LinearLayers`, export and the GGUF
+//! reader). [`registry`] maps `config.json`'s `model_type` and GGUF's `general.architecture`
+//! to a family; [`checkpoint`] loads a whole model (weights, config, tokenizer) from a GGUF
+//! file or a Hugging Face folder.
 //! Models know nothing of LoRA, training or generation; those use them through [`CausalLm`].
 
 pub mod bert;
@@ -66,26 +68,6 @@ pub trait LinearLayers {
     /// The same, mutable.
     fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)>;
 }
-
-/// Lists a model's linear layers: each layer of `$layers`, its fields named by
-/// `$field => "path"` pairs; `iter` gives shared references, `iter_mut` mutable ones.
-macro_rules! linear_paths {
-    ($layers:expr, iter, $prefix:literal, [$($($field:ident).+ => $path:literal),* $(,)?]) => {{
-        let mut out = Vec::new();
-        for (n, layer) in $layers.iter().enumerate() {
-            $( out.push((format!(concat!($prefix, "{}.", $path), n), &layer.$($field).+)); )*
-        }
-        out
-    }};
-    ($layers:expr, iter_mut, $prefix:literal, [$($($field:ident).+ => $path:literal),* $(,)?]) => {{
-        let mut out = Vec::new();
-        for (n, layer) in $layers.iter_mut().enumerate() {
-            $( out.push((format!(concat!($prefix, "{}.", $path), n), &mut layer.$($field).+)); )*
-        }
-        out
-    }};
-}
-pub(crate) use linear_paths;
 
 /// Which positions the new tokens are at and what each may attend to.
 #[derive(Debug, Clone)]

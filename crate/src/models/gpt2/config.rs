@@ -1,6 +1,7 @@
 //! GPT-2 hyper-parameters, named as in Hugging Face's `config.json`, and llama.cpp's names for
 //! its tensors.
 
+use super::names::{BLOCKS, GLOBAL, LINEAR, NORMS};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -128,31 +129,22 @@ impl Gpt2Config {
     }
 }
 
-/// The GGUF name and layout of Hugging Face tensor `hf` (without the `transformer.` prefix).
-/// llama.cpp stores the `Conv1D` weights as `[out, in]`, transposed from Hugging Face.
+/// The GGUF name and layout of Hugging Face tensor `hf` (without the `transformer.` prefix),
+/// from [`super::names`]. llama.cpp stores the `Conv1D` weights as `[out, in]`, transposed
+/// from Hugging Face.
 pub fn gguf_name(hf: &str) -> Option<(String, Layout)> {
-    let same = |name: &str| Some((name.to_string(), Layout::Same));
-    match hf {
-        "wte.weight" => return same("token_embd.weight"),
-        "wpe.weight" => return same("position_embd.weight"),
-        "ln_f.weight" => return same("output_norm.weight"),
-        "ln_f.bias" => return same("output_norm.bias"),
-        _ => {}
+    if let Some((_, gguf)) = GLOBAL.iter().find(|(name, _)| *name == hf) {
+        return Some((gguf.to_string(), Layout::Same));
     }
-    let rest = hf.strip_prefix("h.")?;
+    let rest = hf.strip_prefix(BLOCKS)?;
     let (n, rest) = rest.split_once('.')?;
     let (module, kind) = rest.rsplit_once('.')?;
-    let gguf = match module {
-        "ln_1" => "attn_norm",
-        "attn.c_attn" => "attn_qkv",
-        "attn.c_proj" => "attn_output",
-        "ln_2" => "ffn_norm",
-        "mlp.c_fc" => "ffn_up",
-        "mlp.c_proj" => "ffn_down",
-        _ => return None,
+    let (gguf, linear) = match LINEAR.iter().find(|l| l.hf == module) {
+        Some(l) => (l.gguf, true),
+        None => (NORMS.iter().find(|(name, _)| *name == module)?.1, false),
     };
-    let layout = match (module.starts_with("ln_"), kind) {
-        (false, "weight") => Layout::Transposed,
+    let layout = match (linear, kind) {
+        (true, "weight") => Layout::Transposed,
         _ => Layout::Same,
     };
     Some((format!("blk.{n}.{gguf}.{kind}"), layout))

@@ -3,6 +3,7 @@
 
 mod config;
 mod model;
+pub mod names;
 
 pub use config::{Gpt2Config, gguf_name};
 pub use model::{Gpt2, load};

@@ -4,9 +4,10 @@ use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::Gpt2Config;
+use super::names::{GLOBAL, LINEAR, NORMS, PREFIX, block_path};
 use crate::error::Result;
 use crate::models::weights::{Placement, Weights, layer_norm, matrix, vocab_matrix};
-use crate::models::{Attend, CausalLm, KvCache, LayerCache, LinearLayers, linear_paths};
+use crate::models::{Attend, CausalLm, KvCache, LayerCache, LinearLayers};
 use crate::nn::{LayerNorm, Linear, VocabMatrix, gelu, gelu_tanh};
 
 /// Self-attention with a fused Q/K/V projection.
@@ -103,21 +104,23 @@ impl Gpt2Mlp {
 
 impl LinearLayers for Gpt2 {
     fn linear_layers(&self) -> Vec<(String, &Linear)> {
-        linear_paths!(self.h, iter, "transformer.h.", [
-            attn.c_attn => "attn.c_attn",
-            attn.c_proj => "attn.c_proj",
-            mlp.c_fc => "mlp.c_fc",
-            mlp.c_proj => "mlp.c_proj",
-        ])
+        let mut out = Vec::new();
+        for (n, block) in self.h.iter().enumerate() {
+            for (name, linear) in LINEAR.iter().zip(block.linears()) {
+                out.push((format!("{PREFIX}{}", block_path(n, name.hf)), linear));
+            }
+        }
+        out
     }
 
     fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)> {
-        linear_paths!(self.h, iter_mut, "transformer.h.", [
-            attn.c_attn => "attn.c_attn",
-            attn.c_proj => "attn.c_proj",
-            mlp.c_fc => "mlp.c_fc",
-            mlp.c_proj => "mlp.c_proj",
-        ])
+        let mut out = Vec::new();
+        for (n, block) in self.h.iter_mut().enumerate() {
+            for (name, linear) in LINEAR.iter().zip(block.linears_mut()) {
+                out.push((format!("{PREFIX}{}", block_path(n, name.hf)), linear));
+            }
+        }
+        out
     }
 }
 
@@ -170,8 +173,8 @@ impl CausalLm for Gpt2 {
 /// Face's `GPT2LMHeadModel` saves it; the original checkpoints do not).
 pub async fn load(config: &Gpt2Config, w: &impl Weights, placement: &Placement) -> Result<Gpt2> {
     let (c, device) = (config, &placement.device);
-    let prefix = match w.has("transformer.wte.weight") {
-        true => "transformer.",
+    let prefix = match w.has(&format!("{PREFIX}{}", GLOBAL[0].0)) {
+        true => PREFIX,
         false => "",
     };
     let (e, eps) = (c.n_embd, c.layer_norm_epsilon);
@@ -189,38 +192,26 @@ pub async fn load(config: &Gpt2Config, w: &impl Weights, placement: &Placement) 
     };
     let mut h = Vec::with_capacity(c.n_layer);
     for n in 0..c.n_layer {
-        let p = |s: &str| format!("{prefix}h.{n}.{s}");
-        h.push(Gpt2Block {
-            ln_1: layer_norm(w, &p("ln_1"), e, eps, device).await?,
-            attn: Gpt2Attention {
-                c_attn: conv1d(p("attn.c_attn"), [e, 3 * e]).await?,
-                c_proj: conv1d(p("attn.c_proj"), [e, e]).await?,
-                heads: c.n_head,
-            },
-            ln_2: layer_norm(w, &p("ln_2"), e, eps, device).await?,
-            mlp: Gpt2Mlp {
-                c_fc: conv1d(p("mlp.c_fc"), [e, c.n_inner]).await?,
-                c_proj: conv1d(p("mlp.c_proj"), [c.n_inner, e]).await?,
-                gelu_tanh: c.gelu_tanh,
-            },
-        });
+        let p = |module: &str| format!("{prefix}{}", block_path(n, module));
+        let mut norms = Vec::with_capacity(NORMS.len());
+        for (module, _) in NORMS {
+            norms.push(layer_norm(w, &p(module), e, eps, device).await?);
+        }
+        let mut linears = Vec::with_capacity(LINEAR.len());
+        for name in &LINEAR {
+            linears.push(conv1d(p(name.hf), (name.shape)(c)).await?);
+        }
+        let (Ok(linears), Ok(norms)) = (linears.try_into(), norms.try_into()) else {
+            unreachable!("one module per table entry");
+        };
+        h.push(Gpt2Block::from_parts(c, linears, norms));
     }
+    let [(wte, _), (wpe, _), (ln_f, _), _] = GLOBAL;
+    let ln_f = ln_f.trim_end_matches(".weight");
     Ok(Gpt2 {
-        wte: vocab_matrix(
-            w,
-            &format!("{prefix}wte.weight"),
-            [c.vocab_size, e],
-            placement,
-        )
-        .await?,
-        wpe: matrix(
-            w,
-            &format!("{prefix}wpe.weight"),
-            [c.n_positions, e],
-            device,
-        )
-        .await?,
+        wte: vocab_matrix(w, &format!("{prefix}{wte}"), [c.vocab_size, e], placement).await?,
+        wpe: matrix(w, &format!("{prefix}{wpe}"), [c.n_positions, e], device).await?,
         h,
-        ln_f: layer_norm(w, &format!("{prefix}ln_f"), e, eps, device).await?,
+        ln_f: layer_norm(w, &format!("{prefix}{ln_f}"), e, eps, device).await?,
     })
 }

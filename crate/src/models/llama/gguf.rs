@@ -1,53 +1,41 @@
 //! llama.cpp's names for Llama-family tensors (shared by the `llama` and `qwen2` GGUF
-//! architectures), and reading the GGUF-only parts of the config.
-//!
-//! | GGUF | Hugging Face |
-//! | --- | --- |
-//! | `token_embd` | `model.embed_tokens` |
-//! | `blk.N.attn_norm` | `model.layers.N.input_layernorm` |
-//! | `blk.N.attn_q` / `attn_k` / `attn_v` / `attn_output` | `…self_attn.q_proj` / `k_proj` / `v_proj` / `o_proj` |
-//! | `blk.N.ffn_norm` | `model.layers.N.post_attention_layernorm` |
-//! | `blk.N.ffn_gate` / `ffn_up` / `ffn_down` | `…mlp.gate_proj` / `up_proj` / `down_proj` |
-//! | `output_norm` | `model.norm` |
-//! | `output` | `lm_head` |
+//! architectures; the table is [`super::names`]), and reading the GGUF-only parts of the
+//! config.
 //!
 //! llama.cpp's converter interleaves the rows of Q and K (weights and biases) for the `llama`
 //! architecture only; `qwen2` files keep Hugging Face's layout.
 
 use super::LlamaConfig;
+use super::names::{GLOBAL, LAYERS, LINEAR, NORMS, Rows};
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
 use crate::io::gguf::{GgufError, GgufFile};
 use crate::models::weights::Layout;
 use crate::nn::RopeScaling;
 
-/// The GGUF name and layout of Hugging Face tensor `hf`. `interleaved` says whether Q/K rows
-/// were permuted (architecture `llama`).
+/// The GGUF name and layout of Hugging Face tensor `hf` (from [`super::names`]).
+/// `interleaved` says whether Q/K rows were permuted (architecture `llama`).
 pub fn gguf_name(hf: &str, config: &LlamaConfig, interleaved: bool) -> Option<(String, Layout)> {
-    let same = |name: &str| Some((name.to_string(), Layout::Same));
-    match hf {
-        "model.embed_tokens.weight" => return same("token_embd.weight"),
-        "model.norm.weight" => return same("output_norm.weight"),
-        "lm_head.weight" => return same("output.weight"),
-        _ => {}
+    if let Some((_, gguf)) = GLOBAL.iter().find(|(name, _)| *name == hf) {
+        return Some((gguf.to_string(), Layout::Same));
     }
-    let rest = hf.strip_prefix("model.layers.")?;
+    let rest = hf.strip_prefix(LAYERS)?;
     let (n, rest) = rest.split_once('.')?;
     let (module, kind) = rest.rsplit_once('.')?;
-    let (gguf, heads) = match module {
-        "input_layernorm" => ("attn_norm", None),
-        "self_attn.q_proj" => ("attn_q", Some(config.num_attention_heads)),
-        "self_attn.k_proj" => ("attn_k", Some(config.num_key_value_heads)),
-        "self_attn.v_proj" => ("attn_v", None),
-        "self_attn.o_proj" => ("attn_output", None),
-        "post_attention_layernorm" => ("ffn_norm", None),
-        "mlp.gate_proj" => ("ffn_gate", None),
-        "mlp.up_proj" => ("ffn_up", None),
-        "mlp.down_proj" => ("ffn_down", None),
-        _ => return None,
+    let (gguf, rows) = match LINEAR.iter().find(|l| l.hf == module) {
+        Some(linear) => (linear.gguf, linear.rows),
+        None => (
+            NORMS.iter().find(|(name, _)| *name == module)?.1,
+            Rows::Same,
+        ),
     };
-    let layout = match heads {
-        Some(heads) if interleaved => Layout::RopeInterleaved { heads },
+    let layout = match rows {
+        Rows::RopeQueries if interleaved => Layout::RopeInterleaved {
+            heads: config.num_attention_heads,
+        },
+        Rows::RopeKeys if interleaved => Layout::RopeInterleaved {
+            heads: config.num_key_value_heads,
+        },
         _ => Layout::Same,
     };
     Some((format!("blk.{n}.{gguf}.{kind}"), layout))

@@ -6,6 +6,7 @@ mod config;
 pub mod gguf;
 mod load;
 mod model;
+pub mod names;
 
 pub use config::LlamaConfig;
 pub use load::load;

@@ -3,7 +3,8 @@
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, activation};
 
-use crate::models::{Attend, CausalLm, KvCache, LayerCache, LinearLayers, linear_paths};
+use super::names::{LINEAR, layer_path};
+use crate::models::{Attend, CausalLm, KvCache, LayerCache, LinearLayers};
 use crate::nn::{Linear, RmsNorm, Rope, RopeConfig, VocabMatrix};
 
 /// Self-attention with grouped-query heads.
@@ -146,28 +147,25 @@ impl DecoderLayer {
     }
 }
 
-/// Llama's linear layers and their paths under `model.layers.N.`.
-macro_rules! llama_linears {
-    ($layers:expr, $mode:ident) => {
-        linear_paths!($layers, $mode, "model.layers.", [
-            self_attn.q_proj => "self_attn.q_proj",
-            self_attn.k_proj => "self_attn.k_proj",
-            self_attn.v_proj => "self_attn.v_proj",
-            self_attn.o_proj => "self_attn.o_proj",
-            mlp.gate_proj => "mlp.gate_proj",
-            mlp.up_proj => "mlp.up_proj",
-            mlp.down_proj => "mlp.down_proj",
-        ])
-    };
-}
-
 impl LinearLayers for Llama {
     fn linear_layers(&self) -> Vec<(String, &Linear)> {
-        llama_linears!(self.layers, iter)
+        let mut out = Vec::new();
+        for (n, layer) in self.layers.iter().enumerate() {
+            for (name, linear) in LINEAR.iter().zip(layer.linears()) {
+                out.push((layer_path(n, name.hf), linear));
+            }
+        }
+        out
     }
 
     fn linear_layers_mut(&mut self) -> Vec<(String, &mut Linear)> {
-        llama_linears!(self.layers, iter_mut)
+        let mut out = Vec::new();
+        for (n, layer) in self.layers.iter_mut().enumerate() {
+            for (name, linear) in LINEAR.iter().zip(layer.linears_mut()) {
+                out.push((layer_path(n, name.hf), linear));
+            }
+        }
+        out
     }
 }
 
