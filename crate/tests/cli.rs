@@ -544,3 +544,48 @@ fn train_refuses_a_run_that_does_not_fit() {
     assert!(message.contains("does not fit"), "{message}");
     assert_eq!(last, format!("error: {message}"));
 }
+
+/// Settings out of range are refused before the model is loaded, naming the setting; a
+/// misspelt key in a config file names the setting it most likely means.
+#[test]
+fn train_refuses_bad_settings_before_loading() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("held.jsonl");
+    std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
+    let config = dir.join("run.toml");
+    std::fs::write(&config, "lerning_rate = 1e-3\n").unwrap();
+    let model = fixture("llama");
+    let out_dir = dir.join("out");
+    let (model, data, config, out_dir) = (
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        config.to_str().unwrap(),
+        out_dir.to_str().unwrap(),
+    );
+    let cases: [(&[&str], &str); 7] = [
+        (&["--lr", "nan"], "setting `optimizer.lr` is NaN"),
+        (&["--lr", "inf"], "setting `optimizer.lr` is inf"),
+        (&["--alpha", "nan"], "setting `lora.lora_alpha` is NaN"),
+        (&["--batch-size", "0"], "setting `batch_size` is 0"),
+        (&["--epochs", "0"], "setting `epochs` is 0"),
+        (&["--epochs", "-1"], "'--epochs <EPOCHS>'"),
+        (&["--config", config], "did you mean `optimizer.lr`?"),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec![
+            "train", "--model", model, "--data", data, "--out", out_dir, "--tier", "cpu",
+        ];
+        args.extend_from_slice(extra);
+        let out = webtune(&args);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} trained");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(
+            !stderr.contains("loaded "),
+            "{extra:?} loaded the model first: {stderr}"
+        );
+        assert!(!Path::new(out_dir).exists(), "{extra:?} wrote {out_dir}");
+    }
+}

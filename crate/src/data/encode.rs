@@ -11,7 +11,7 @@ use crate::tokenizer::Tokenizer;
 
 /// How examples become sequences.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EncodeOptions {
     /// Longest sequence; longer ones are cut at the end (and counted).
     pub max_len: usize,

@@ -23,7 +23,7 @@ use crate::tokenizer::Tokenizer;
 
 /// How a dataset is prepared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DataOptions {
     /// Tokenisation and truncation.
     pub encode: EncodeOptions,

@@ -94,6 +94,14 @@ pub enum Error {
         /// What is wrong, naming the key.
         problem: String,
     },
+    /// A run setting (a flag, a config file's key, a JS option) is out of its range.
+    #[error("setting `{setting}` {problem}")]
+    Setting {
+        /// The setting, as the config names it (`optimizer.lr`, `batch_size`, …).
+        setting: String,
+        /// What is wrong and what it must be.
+        problem: String,
+    },
     /// A PyTorch pickle checkpoint, which webtune refuses to read.
     #[error(
         "{file} is a PyTorch pickle checkpoint; webtune does not load pickles because loading \
@@ -196,6 +204,7 @@ impl Error {
             Error::MissingTensor { .. } => "missing_tensor",
             Error::TensorShape { .. } => "tensor_shape",
             Error::Config { .. } => "config",
+            Error::Setting { .. } => "setting",
             Error::Pickle { .. } => "pickle",
             Error::Checkpoint { .. } => "checkpoint",
             Error::Tokenizer { .. } => "tokenizer",

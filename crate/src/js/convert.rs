@@ -39,7 +39,10 @@ pub fn from_js<T: DeserializeOwned + Default>(value: JsValue, what: &str) -> Res
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
-    serde_wasm_bindgen::from_value(value).map_err(|err| error("input", &format!("{what}: {err}")))
+    serde_wasm_bindgen::from_value(value).map_err(|err| {
+        let problem = crate::train::explain_unknown_field(&err.to_string());
+        error("input", &format!("{what}: {problem}"))
+    })
 }
 
 /// Reads `key` of `object` as a string.

@@ -40,7 +40,7 @@ fn regex_full_match(pattern: &str, path: &str) -> bool {
 
 /// A LoRA adapter's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LoraConfig {
     /// Rank of `A` and `B`.
     pub r: usize,

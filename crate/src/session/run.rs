@@ -101,6 +101,7 @@ impl Session {
     /// `config.data.encode.max_len` tokens before one is loaded), against `budget` bytes
     /// (default: [`policy::memory_budget`]) and the device's largest binding.
     pub fn plan(&self, config: &TrainConfig, budget: Option<u64>) -> Result<MemoryPlan> {
+        config.validate()?;
         let open = self.model()?;
         let seq_len = match &self.data {
             Some((_, options)) if config.data.packing => options.encode.max_len,
@@ -129,6 +130,7 @@ impl Session {
         on_event: impl FnMut(&Event) -> Flow,
         on_checkpoint: impl FnMut(Checkpoint) -> Result<()>,
     ) -> Result<TrainRun> {
+        config.validate()?;
         let (_, options) = self.data.as_ref().ok_or_else(no_data)?;
         // The dataset was read with these options; the run packs to the same length.
         config.data = DataOptions {

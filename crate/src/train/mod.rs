@@ -14,6 +14,7 @@ pub mod params;
 pub mod plan;
 mod run;
 pub mod schedule;
+mod settings;
 mod stored;
 
 use burn::module::Module;
@@ -28,6 +29,7 @@ pub use optim::{AdamW, AdamWConfig};
 pub use plan::{MemoryPlan, PlanModel, plan};
 pub use run::{Event, TrainConfig, fine_tune, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};
+pub use settings::explain_unknown_field;
 
 use crate::device::read_f32;
 use crate::error::Result;

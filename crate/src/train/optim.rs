@@ -12,7 +12,7 @@ use super::params;
 
 /// AdamW's hyper-parameters (PyTorch's defaults but for the learning rate).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdamWConfig {
     /// Peak learning rate (the schedule scales it).
     pub lr: f64,

@@ -19,7 +19,7 @@ use crate::platform::seconds_now;
 
 /// Everything a run needs to know; the one schema the CLI (`--config`) and the page share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// What is trained: `lora` (the default), `full` or `half` (Half Fine-Tuning).
     pub method: Method,

@@ -115,7 +115,8 @@ pub fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> webtune::Resu
     parsed.map_err(|problem| Error::Data {
         file: path.display().to_string(),
         line: 0,
-        problem,
+        // A misspelt key is named with the setting it most likely means.
+        problem: webtune::train::explain_unknown_field(&problem),
     })
 }
 

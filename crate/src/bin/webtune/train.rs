@@ -16,6 +16,7 @@ use crate::output;
 
 /// Options of `webtune train`.
 #[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
@@ -267,6 +268,8 @@ fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
 /// Loads the model, prepares the data, checks the memory plan, trains, writes the result.
 pub fn run(args: Args) -> webtune::Result<()> {
     let config = config(&args)?;
+    // Refused before anything is loaded.
+    config.validate()?;
     let purpose = Purpose::of_method(config.method);
     let mut session = model::open(&args.model, purpose, args.quantize)?;
     let text = read_text(&args.data)?;
