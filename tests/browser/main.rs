@@ -142,7 +142,10 @@ async fn webgpu_model_matmuls_match_cpu() {
     }
 }
 
-/// The real default model on WebGPU: logits and greedy tokens match transformers'.
+/// The real default model on WebGPU: logits match transformers'. (Greedy decoding through
+/// the KV cache is checked against transformers on the native tiers, and in the browser by
+/// the page test's WebGPU scenario, which answers with this model in the engine's worker:
+/// SwiftShader spends ~10 s a token, so it is not repeated here.)
 #[wasm_bindgen_test]
 async fn webgpu_smollm2_matches_transformers() {
     use webtune::io::MemorySource;
@@ -163,9 +166,6 @@ async fn webgpu_smollm2_matches_transformers() {
             agreement.max_abs_diff
         ),
         Err(err) => panic!("WebGPU logits: {err}"),
-    }
-    if let Err(err) = webtune_tests::llama_greedy_matches_transformers(&model, &gpu).await {
-        panic!("WebGPU greedy: {err}");
     }
 }
 
