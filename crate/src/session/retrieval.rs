@@ -4,7 +4,7 @@
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
-use super::{Session, policy};
+use super::Session;
 use crate::device::Precision;
 use crate::error::{Error, Result};
 use crate::flow::Flow;
@@ -105,11 +105,7 @@ impl Session {
         name: &str,
         files: Vec<S>,
     ) -> Result<EncoderInfo> {
-        let options = policy::OpenOptions {
-            precision: Some(Precision::F32),
-            ..Default::default()
-        };
-        let device = policy::device_for(&self.device, &options).await?;
+        let device = self.device.with_precision(Precision::F32).await?;
         let encoder = SentenceEncoder::load(name, files, &device).await?;
         let info = EncoderInfo {
             name: name.to_string(),

@@ -130,7 +130,6 @@ impl Session {
         on_event: impl FnMut(&Event) -> Flow,
         on_checkpoint: impl FnMut(Checkpoint) -> Result<()>,
     ) -> Result<TrainRun> {
-        config.validate()?;
         let (_, options) = self.data.as_ref().ok_or_else(no_data)?;
         // The dataset was read with these options; the run packs to the same length.
         config.data = DataOptions {
@@ -228,7 +227,7 @@ impl Session {
         &self,
         prompt: &str,
         options: &GenerateOptions,
-        mut on_text: impl FnMut(&str) -> Flow,
+        on_text: impl FnMut(&str) -> Flow,
     ) -> Result<Generation> {
         let (loaded, tokenizer) = self.text_model("generate text")?;
         let ids = match options.raw {
@@ -247,7 +246,7 @@ impl Session {
             self.device.device(),
             &ids,
             &config,
-            |t| on_text(t),
+            on_text,
         )
         .await?;
         Ok(Generation {

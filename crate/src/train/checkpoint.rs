@@ -215,22 +215,21 @@ impl Checkpoint {
         let moments = self.read_all(OPTIMIZER, device).await?;
         let layout = Layout::of(model);
         let mut optimizer = BTreeMap::new();
-        let paths: Vec<String> = params::all(model).into_iter().map(|(p, _, _)| p).collect();
-        for path in paths {
-            let stored = layout.stored(&path);
+        for path in layout.paths() {
+            let stored = layout.stored(path);
             let Some(&steps) = state.parameter_steps.get(&stored) else {
                 continue;
             };
             let get = |suffix: &str| {
                 layout
-                    .take(&moments, &path, &format!(".{suffix}"))
+                    .take(&moments, path, &format!(".{suffix}"))
                     .ok_or_else(|| Error::Adapter {
                         name: OPTIMIZER.into(),
                         problem: format!("has no `{stored}.{suffix}`"),
                     })
             };
             let (m, v) = (get("exp_avg")?, get("exp_avg_sq")?);
-            optimizer.insert(path.clone(), Moments { m, v, steps });
+            optimizer.insert(path.to_string(), Moments { m, v, steps });
         }
         trainer.optimizer.state = optimizer;
         trainer.optimizer.steps = state.optimizer_steps;

@@ -34,6 +34,7 @@ pub(super) fn join_blocks(entries: Vec<(String, Vec<f32>)>) -> Vec<(String, Vec<
 /// row block its offset and length within the whole matrix.
 pub(super) struct Layout {
     parts: BTreeMap<String, (String, usize, usize)>,
+    order: Vec<String>,
 }
 
 impl Layout {
@@ -42,7 +43,9 @@ impl Layout {
         let mut parts = BTreeMap::new();
         let mut offsets: BTreeMap<String, usize> = BTreeMap::new();
         let mut blocks: Vec<(usize, String, String, usize)> = Vec::new();
+        let mut order = Vec::new();
         for (path, value, _) in params::all(model) {
+            order.push(path.clone());
             let len = value.dims()[0];
             match whole_matrix(&path) {
                 Some((whole, block)) => blocks.push((block, path, whole, len)),
@@ -57,7 +60,12 @@ impl Layout {
             parts.insert(path, (whole, *offset, len));
             *offset += len;
         }
-        Self { parts }
+        Self { parts, order }
+    }
+
+    /// Every parameter path, in the model's order.
+    pub(super) fn paths(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
     }
 
     /// The name `path` is saved under.
