@@ -13,6 +13,7 @@ mod large;
 mod llama;
 mod load_errors;
 mod lora_export;
+mod merged;
 mod plan;
 mod retrieval;
 mod smollm2;

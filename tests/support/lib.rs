@@ -162,6 +162,20 @@ pub fn logits_tolerance(device: &ComputeDevice) -> Tolerance {
     }
 }
 
+/// The index of the largest value (the first of equal ones).
+pub fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
+        .0
+}
+
+/// `ln Σ exp(v)`, computed stably.
+pub fn logsumexp(row: &[f32]) -> f32 {
+    let max = row.iter().fold(f32::MIN, |m, &v| m.max(v));
+    max + row.iter().map(|&v| (v - max).exp()).sum::<f32>().ln()
+}
+
 /// SmolLM2's logits on `device` match transformers': every position's argmax and
 /// log-sum-exp, and the sampled logits of the last positions. Returns the worst agreement.
 pub async fn llama_logits_match_transformers(
@@ -182,22 +196,8 @@ pub async fn llama_logits_match_transformers(
         let vocab = model.vocab_size();
         let values = webtune::device::read_f32(logits, "logits").await?;
         let rows: Vec<&[f32]> = values.chunks_exact(vocab).collect();
-        let argmax: Vec<f32> = rows
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .enumerate()
-                    .fold((0, f32::MIN), |m, (i, &v)| if v > m.1 { (i, v) } else { m })
-                    .0 as f32
-            })
-            .collect();
-        let lse: Vec<f32> = rows
-            .iter()
-            .map(|r| {
-                let max = r.iter().fold(f32::MIN, |m, &v| m.max(v));
-                max + r.iter().map(|&v| (v - max).exp()).sum::<f32>().ln()
-            })
-            .collect();
+        let argmax: Vec<f32> = rows.iter().map(|r| argmax(r) as f32).collect();
+        let lse: Vec<f32> = rows.iter().map(|r| logsumexp(r)).collect();
         let text = prompt["text"].as_str().unwrap();
         let want_argmax: Vec<f32> = serde_json::from_value(prompt["argmax"].clone()).unwrap();
         webtune::numerics::compare(

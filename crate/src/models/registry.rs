@@ -126,6 +126,14 @@ impl ModelConfig {
         }
     }
 
+    /// The longest sequence it was trained for (its position table or RoPE context).
+    pub fn context_length(&self) -> usize {
+        match self {
+            Self::Llama(c) | Self::Qwen2(c) => c.max_position_embeddings,
+            Self::Gpt2(c) => c.n_positions,
+        }
+    }
+
     /// The sizes that set how much memory it computes with.
     pub fn shape(&self) -> Shape {
         match self {

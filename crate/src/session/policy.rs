@@ -1,6 +1,7 @@
 //! The decisions the command line and the JavaScript API must never make differently: which
 //! float type a model opens in, where its weights go, how much memory a run may plan for.
 
+use super::OpenModel;
 use crate::device::{ComputeDevice, Precision};
 use crate::models::Placement;
 use crate::platform;
@@ -87,4 +88,18 @@ pub fn binding_limit(device: &ComputeDevice) -> Option<u64> {
 /// `device` in the precision `options` call for.
 pub async fn device_for(device: &ComputeDevice, options: &OpenOptions) -> Result<ComputeDevice> {
     device.with_precision(precision(device, options)).await
+}
+
+/// The tokenizer files written beside a merged or fully trained checkpoint: those the model
+/// came with, or, for a model opened without them (a GGUF file), its tokenizer rebuilt as a
+/// Hugging Face folder's files, so that the checkpoint loads on its own in webtune and
+/// transformers.
+pub fn tokenizer_files(open: &OpenModel) -> Result<Vec<(String, Vec<u8>)>> {
+    let has = |name: &str| open.companions.iter().any(|(n, _)| n == name);
+    match &open.loaded.tokenizer {
+        Some(tokenizer) if !has("tokenizer.json") => {
+            tokenizer.hf_files(open.loaded.config.context_length())
+        }
+        _ => Ok(open.companions.clone()),
+    }
 }

@@ -287,7 +287,7 @@ impl Session {
 
     /// The files of `kind` (see [`ExportKind`]) by name: `adapter_config.json` +
     /// `adapter_model.safetensors`, or `config.json` + `model.safetensors` and the tokenizer
-    /// files the model came with. The open model is left as it is.
+    /// files (see [`policy::tokenizer_files`]). The open model is left as it is.
     pub async fn export(&self, kind: ExportKind) -> Result<Vec<(String, Vec<u8>)>> {
         let open = self.model()?;
         let config = self.config.clone().unwrap_or_default();
@@ -308,7 +308,7 @@ impl Session {
         let mut model = open.loaded.model.valid();
         lora::merge(&mut model);
         let mut files = export::checkpoint_files(&model, &open.loaded.config).await?;
-        files.extend(open.companions.iter().cloned());
+        files.extend(policy::tokenizer_files(open)?);
         Ok(files)
     }
 

@@ -47,6 +47,11 @@ impl ChatTemplate {
         }
     }
 
+    /// The template's Jinja source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Renders `messages`; with `add_generation_prompt` it ends where the assistant's answer
     /// begins.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {

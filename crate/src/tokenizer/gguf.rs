@@ -8,6 +8,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior};
 
 use super::{ChatTemplate, Tokenizer};
@@ -132,6 +133,20 @@ pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
         id("tokenizer.ggml.bos_token_id"),
         id("tokenizer.ggml.eos_token_id"),
     );
+    // llama.cpp puts BOS first when the file says so: the post-processor that does it in a
+    // Hugging Face tokenizer (webtune's `encode` leaves it to the chat template).
+    let flag = |key: &str| matches!(file.get(key), Some(Value::Bool(true)));
+    if let (true, Some(bos)) = (flag("tokenizer.ggml.add_bos_token"), bos_id) {
+        let text = token(Some(bos));
+        let processor = TemplateProcessing::builder()
+            .try_single(format!("{text} $A"))
+            .and_then(|b| b.try_pair(format!("{text} $A {text} $B")))
+            .map_err(|err| fail(format!("BOS post-processor: {err}")))?
+            .special_tokens(vec![(text.to_string(), bos)])
+            .build()
+            .map_err(|err| fail(format!("BOS post-processor: {err}")))?;
+        inner.with_post_processor(Some(processor));
+    }
     let chat_template = file
         .get("tokenizer.chat_template")
         .and_then(Value::as_str)
@@ -142,5 +157,6 @@ pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
         chat_template,
         bos_id,
         eos_id,
+        pad_id: id("tokenizer.ggml.padding_token_id"),
     })
 }

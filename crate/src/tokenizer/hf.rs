@@ -1,7 +1,8 @@
 //! A Hugging Face tokenizer folder: `tokenizer.json` (through the `tokenizers` crate), with the
-//! BOS/EOS tokens and chat template from `tokenizer_config.json` or `chat_template.jinja`.
+//! BOS/EOS tokens and chat template from `tokenizer_config.json` or `chat_template.jinja`;
+//! read, and written back for a model that came without one.
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::{ChatTemplate, Tokenizer};
 use crate::error::{Error, Result};
@@ -50,8 +51,57 @@ pub(super) fn build(
         .to_string();
     tokenizer.bos_id = tokenizer.token_id(&bos);
     tokenizer.eos_id = tokenizer.token_id(&eos);
+    tokenizer.pad_id = token_text(config.get("pad_token")).and_then(|t| tokenizer.token_id(t));
     tokenizer.chat_template = chat_template
         .or_else(|| config_template(&config))
         .map(|source| ChatTemplate::new(source, &bos, &eos));
     Ok(tokenizer)
+}
+
+fn pretty(tokenizer: &Tokenizer, name: &str, value: Value) -> Result<(String, Vec<u8>)> {
+    let mut bytes = serde_json::to_vec_pretty(&value)
+        .map_err(|err| tokenizer.error(format!("cannot write {name}: {err}")))?;
+    bytes.push(b'\n');
+    Ok((name.to_string(), bytes))
+}
+
+pub(super) fn files(
+    tokenizer: &Tokenizer,
+    model_max_length: usize,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let json = tokenizer
+        .inner
+        .to_string(true)
+        .map_err(|err| tokenizer.error(format!("cannot write tokenizer.json: {err}")))?;
+    let mut config = Map::new();
+    // The generic class reads `tokenizer.json` as it is (pre-tokenizer, added tokens, the BOS
+    // post-processor), where a model-specific class would rebuild parts of it.
+    config.insert("tokenizer_class".into(), json!("PreTrainedTokenizerFast"));
+    let mut generation = Map::new();
+    for (key, id) in [
+        ("bos", tokenizer.bos_id),
+        ("eos", tokenizer.eos_id),
+        ("pad", tokenizer.pad_id),
+    ] {
+        if let Some(id) = id {
+            if let Some(text) = tokenizer.token(id) {
+                config.insert(format!("{key}_token"), json!(text));
+            }
+            generation.insert(format!("{key}_token_id"), json!(id));
+        }
+    }
+    if let Some(template) = &tokenizer.chat_template {
+        config.insert("chat_template".into(), json!(template.source()));
+    }
+    config.insert("model_max_length".into(), json!(model_max_length));
+    config.insert("clean_up_tokenization_spaces".into(), json!(false));
+    Ok(vec![
+        ("tokenizer.json".into(), json.into_bytes()),
+        pretty(tokenizer, "tokenizer_config.json", Value::Object(config))?,
+        pretty(
+            tokenizer,
+            "generation_config.json",
+            Value::Object(generation),
+        )?,
+    ])
 }

@@ -20,6 +20,8 @@ pub struct Tokenizer {
     pub bos_id: Option<u32>,
     /// End-of-sequence id, when the model has one.
     pub eos_id: Option<u32>,
+    /// Padding id, when the model names one.
+    pub pad_id: Option<u32>,
 }
 
 impl Tokenizer {
@@ -39,6 +41,7 @@ impl Tokenizer {
             chat_template: None,
             bos_id: None,
             eos_id: None,
+            pad_id: None,
         })
     }
 
@@ -52,6 +55,14 @@ impl Tokenizer {
         chat_template: Option<String>,
     ) -> Result<Self> {
         hf::build(name, tokenizer_json, tokenizer_config, chat_template)
+    }
+
+    /// The tokenizer as a Hugging Face folder's files: `tokenizer.json`,
+    /// `tokenizer_config.json` (BOS/EOS/padding tokens and the chat template) and
+    /// `generation_config.json`, for a model written without the files it was opened with (a
+    /// GGUF base). `model_max_length` is the model's context length.
+    pub fn hf_files(&self, model_max_length: usize) -> Result<Vec<(String, Vec<u8>)>> {
+        hf::files(self, model_max_length)
     }
 
     /// Rebuilds the tokenizer that a GGUF file describes (`tokenizer.ggml.*`).

@@ -1,6 +1,6 @@
 //! `webtune merge`: fold a PEFT adapter into its base model and write a Hugging Face
 //! checkpoint (`config.json`, `model.safetensors`, and the tokenizer files the base came
-//! with) that transformers loads.
+//! with, or for a GGUF base the ones rebuilt from its metadata) that transformers loads.
 
 use std::path::PathBuf;
 
