@@ -5,7 +5,7 @@ use webtune::io::MemorySource;
 use webtune::models::{CausalLm, Loaded, Model, load_checkpoint};
 use webtune::platform::block_on;
 use webtune::{ComputeDevice, Error};
-use webtune_tests::gguf_writer::tiny_llama;
+use webtune_tests::gguf_writer::{Meta, llama_writer, tiny_llama, tiny_shape};
 use webtune_tests::tiny_files;
 
 fn load_gguf(bytes: Vec<u8>) -> webtune::Result<Model> {
@@ -224,4 +224,133 @@ fn unknown_and_empty_inputs_are_refused() {
     assert!(err.unwrap_err().to_string().contains("neither a GGUF file"));
     let err = load("empty", Vec::new()).unwrap_err().to_string();
     assert_eq!(err, "empty: has no config.json and no GGUF file");
+}
+
+/// The tiny Llama GGUF with metadata `key` set to `value`.
+fn tiny_with(key: &str, value: Meta) -> Vec<u8> {
+    llama_writer(tiny_shape(2), None, None)
+        .meta(key, value)
+        .build()
+}
+
+#[test]
+fn deeply_nested_gguf_arrays_are_refused() {
+    // 200,000 arrays, each holding the next: one call per level would overflow the stack.
+    let depth = 200_000;
+    let mut value = Vec::new();
+    for _ in 0..depth {
+        value.extend(9u32.to_le_bytes());
+        value.extend(1u64.to_le_bytes());
+    }
+    value.extend(4u32.to_le_bytes());
+    value.extend(0u64.to_le_bytes());
+    let err = load_gguf(tiny_with(
+        "general.nested",
+        Meta::Raw(9, value[..].to_vec()),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "tiny-llama.gguf: metadata key `general.nested` nests arrays more than 8 deep"
+    );
+}
+
+#[test]
+fn a_gguf_with_duplicate_metadata_keys_is_refused() {
+    let mut bytes = llama_writer(tiny_shape(2), None, None)
+        .meta("general.name", Meta::Str("a".into()))
+        .meta("general.namf", Meta::Str("b".into()))
+        .build();
+    // Rename the second key to the first, keeping every length.
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"general.namf")
+        .unwrap();
+    bytes[at + 11] = b'e';
+    let err = load_gguf(bytes).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "tiny-llama.gguf: metadata key `general.name` appears twice"
+    );
+}
+
+#[test]
+fn layer_counts_beyond_the_file_are_refused_before_allocating() {
+    for count in [u64::from(u32::MAX), 1 << 40] {
+        let err = load_gguf(tiny_with("llama.block_count", Meta::U64(count)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("tiny-llama.gguf: "), "{err}");
+        assert!(err.contains(&count.to_string()), "{err}");
+    }
+    let files = edited(
+        "llama/config.json",
+        json_edit(
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 1000000000000",
+        ),
+    );
+    let err = load("llama", files).unwrap_err().to_string();
+    assert!(err.contains("1000000000000"), "{err}");
+}
+
+#[test]
+fn sizes_beyond_the_file_are_refused_before_allocating() {
+    for (key, value) in [
+        ("llama.embedding_length", 1u64 << 40),
+        ("llama.feed_forward_length", 1 << 40),
+        ("llama.vocab_size", 1 << 40),
+        ("llama.attention.head_count", 1 << 40),
+    ] {
+        let err = load_gguf(tiny_with(key, Meta::U64(value)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("tiny-llama.gguf: "), "{key}: {err}");
+    }
+}
+
+/// The tiny BERT encoder's folder with `config.json`'s `from` replaced by `to`.
+fn bert_with(from: &str, to: &str) -> webtune::Result<webtune::rag::SentenceEncoder> {
+    use webtune::io::ByteSource;
+    let files = webtune_tests::tiny_bert_files()
+        .into_iter()
+        .map(|f| match f.name() {
+            "config.json" => {
+                let bytes = block_on(f.read(0, f.len() as usize)).unwrap();
+                MemorySource::new("config.json", json_edit(from, to)(bytes).unwrap())
+            }
+            _ => f,
+        })
+        .collect();
+    block_on(webtune::rag::SentenceEncoder::load(
+        "tiny_bert",
+        files,
+        &ComputeDevice::cpu(),
+    ))
+}
+
+#[test]
+fn impossible_encoder_configs_are_refused() {
+    for positions in ["0", "1"] {
+        let err = bert_with(
+            "\"max_position_embeddings\": 64",
+            &format!("\"max_position_embeddings\": {positions}"),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            err.contains(&format!("max_position_embeddings is {positions}")),
+            "{err}"
+        );
+    }
+    let err = bert_with(
+        "\"num_hidden_layers\": 2",
+        "\"num_hidden_layers\": 1000000000000",
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("1000000000000 layers"), "{err}");
 }

@@ -170,6 +170,25 @@ fn cpu_index_updates_deletes_persists_and_refuses_bad_bytes() {
         ),
         (bytes[..bytes.len() - 7].to_vec(), "bytes of vectors"),
         (bytes[..40].to_vec(), "truncated"),
+        (
+            with_header(&bytes, |h| h["dimension"] = (1u64 << 62).into(), 0),
+            "which no encoder gives",
+        ),
+        (
+            with_header(&bytes, |h| h["dimension"] = 0.into(), 0),
+            "which no encoder gives",
+        ),
+        (
+            with_header(
+                &bytes,
+                |h| {
+                    let chunks = h["chunks"].as_array_mut().unwrap();
+                    chunks.push(chunks[0].clone());
+                },
+                384 * 4,
+            ),
+            "twice",
+        ),
     ];
     for (bad, want) in cases {
         let err = Index::from_bytes("handbook.wtindex", &bad).unwrap_err();
@@ -178,6 +197,44 @@ fn cpu_index_updates_deletes_persists_and_refuses_bad_bytes() {
         assert!(
             text.contains("handbook.wtindex") && text.contains(want),
             "{text}"
+        );
+    }
+}
+
+/// `bytes` (an index) with its JSON header changed by `edit` and `extra` zero bytes of vectors
+/// appended.
+fn with_header(bytes: &[u8], edit: impl Fn(&mut serde_json::Value), extra: usize) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[20..20 + len]).unwrap();
+    edit(&mut header);
+    let json = serde_json::to_vec(&header).unwrap();
+    let mut out = bytes[..12].to_vec();
+    out.extend((json.len() as u64).to_le_bytes());
+    out.extend(json);
+    out.extend(&bytes[20 + len..]);
+    out.extend(vec![0; extra]);
+    out
+}
+
+/// An index of another encoder's vectors is refused by name when searched, not multiplied.
+#[test]
+fn cpu_an_index_of_another_encoder_is_refused() {
+    let encoder = encoder(&ComputeDevice::cpu());
+    let mut index = Index::new("all-MiniLM-L6-v2", 384, ChunkOptions::default());
+    let text = "Working from home is allowed up to three days a week.";
+    block_on(index.upsert("wfh.md", "Home", text, &encoder)).unwrap();
+    let bytes = index.to_bytes();
+    let chunks = index.len();
+    let narrow = with_header(&bytes, |h| h["dimension"] = 96.into(), 0);
+    let narrow = narrow[..narrow.len() - chunks * 288 * 4].to_vec();
+    let other = Index::from_bytes("other.wtindex", &narrow).unwrap();
+    for mode in [SearchMode::Dense, SearchMode::Hybrid] {
+        let err = block_on(other.search("home", 3, mode, &encoder)).unwrap_err();
+        assert_eq!(err.kind(), "index");
+        assert!(
+            err.to_string()
+                .contains("the encoder gives 384 values, the index holds 96"),
+            "{err}"
         );
     }
 }

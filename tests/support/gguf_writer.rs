@@ -5,10 +5,14 @@
 pub enum Meta {
     /// `u32`.
     U32(u32),
+    /// `u64`.
+    U64(u64),
     /// `f32`.
     F32(f32),
     /// A UTF-8 string.
     Str(String),
+    /// Any value: its GGUF type id and encoded bytes.
+    Raw(u32, Vec<u8>),
 }
 
 /// Builds a GGUF v3 file in memory.
@@ -19,9 +23,12 @@ pub struct GgufWriter {
 }
 
 impl GgufWriter {
-    /// Adds a metadata entry.
+    /// Adds a metadata entry, or replaces the value of `key`.
     pub fn meta(mut self, key: &str, value: Meta) -> Self {
-        self.meta.push((key.to_string(), value));
+        match self.meta.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.meta.push((key.to_string(), value)),
+        }
         self
     }
 
@@ -49,6 +56,14 @@ impl GgufWriter {
                 Meta::U32(v) => {
                     out.extend(4u32.to_le_bytes());
                     out.extend(v.to_le_bytes());
+                }
+                Meta::U64(v) => {
+                    out.extend(10u32.to_le_bytes());
+                    out.extend(v.to_le_bytes());
+                }
+                Meta::Raw(type_id, bytes) => {
+                    out.extend(type_id.to_le_bytes());
+                    out.extend(bytes);
                 }
                 Meta::F32(v) => {
                     out.extend(6u32.to_le_bytes());
@@ -101,15 +116,19 @@ pub struct LlamaShape {
 /// A tiny random Llama in GGUF layout (2 layers, hidden 8, 2 query heads, 1 KV head,
 /// vocabulary 16, tied head), with tensor `skip` left out and `reshape` given another shape.
 pub fn tiny_llama(skip: Option<&str>, reshape: Option<(&str, Vec<usize>)>, heads: u32) -> Vec<u8> {
-    let shape = LlamaShape {
+    llama_gguf(tiny_shape(heads), skip, reshape)
+}
+
+/// [`tiny_llama`]'s shape, with `heads` query heads.
+pub fn tiny_shape(heads: u32) -> LlamaShape {
+    LlamaShape {
         vocab: 16,
         hidden: 8,
         ffn: 12,
         layers: 2,
         heads,
         kv_heads: 1,
-    };
-    llama_gguf(shape, skip, reshape)
+    }
 }
 
 /// A random Llama of `shape` in GGUF layout (f32, tied head), with tensor `skip` left out and
@@ -119,6 +138,15 @@ pub fn llama_gguf(
     skip: Option<&str>,
     reshape: Option<(&str, Vec<usize>)>,
 ) -> Vec<u8> {
+    llama_writer(shape, skip, reshape).build()
+}
+
+/// [`llama_gguf`]'s writer, before it writes: more metadata can be set.
+pub fn llama_writer(
+    shape: LlamaShape,
+    skip: Option<&str>,
+    reshape: Option<(&str, Vec<usize>)>,
+) -> GgufWriter {
     let LlamaShape {
         vocab,
         hidden,
@@ -166,6 +194,5 @@ pub fn llama_gguf(
             w = add(w, format!("blk.{n}.{part}.weight"), shape);
         }
     }
-    w = add(w, "output_norm.weight".into(), vec![hidden]);
-    w.build()
+    add(w, "output_norm.weight".into(), vec![hidden])
 }

@@ -39,6 +39,14 @@ pub enum GgufError {
         /// The type id found.
         type_id: u32,
     },
+    /// Arrays nested deeper than any model needs (llama.cpp writes one level).
+    #[error("metadata key `{key}` nests arrays more than {limit} deep")]
+    Nesting {
+        /// The key.
+        key: String,
+        /// The deepest nesting read.
+        limit: usize,
+    },
     /// A string that is not UTF-8.
     #[error("{what} is not valid UTF-8")]
     Utf8 {
@@ -93,6 +101,9 @@ pub enum GgufError {
     /// Two tensors with the same name.
     #[error("tensor `{0}` appears twice")]
     Duplicate(String),
+    /// Two metadata entries with the same key (which one counts would be a guess).
+    #[error("metadata key `{0}` appears twice")]
+    DuplicateKey(String),
     /// A metadata key that a loader needs is missing or has the wrong type.
     #[error("metadata key `{key}` {problem}")]
     Key {

@@ -156,44 +156,64 @@ impl ModelConfig {
         }
     }
 
-    /// Bytes its weights take on the device: f32, or with `quantize` its linear layers in
-    /// 4-bit blocks (0.75 bytes per weight: codes, a scale and a minimum per 32).
-    pub fn weight_bytes(&self, quantize: bool) -> u64 {
-        // In u64: on wasm32 a usize overflows past 4 GiB, and this must size any model.
-        let n = |x: usize| x as u64;
-        let (linear, other) = match self {
+    /// Its parameters: (in linear layers, elsewhere). In f64: sizes come from files that may
+    /// be hostile, and this must neither overflow nor wrap.
+    pub fn parameters(&self) -> (f64, f64) {
+        let n = |x: usize| x as f64;
+        match self {
             Self::Llama(c) | Self::Qwen2(c) => {
                 let (h, q, kv, f) = (
                     n(c.hidden_size),
-                    n(c.num_attention_heads * c.head_dim),
-                    n(c.num_key_value_heads * c.head_dim),
+                    n(c.num_attention_heads) * n(c.head_dim),
+                    n(c.num_key_value_heads) * n(c.head_dim),
                     n(c.intermediate_size),
                 );
                 let (layers, vocab) = (n(c.num_hidden_layers), n(c.vocab_size));
-                let per_layer = h * q + 2 * h * kv + q * h + 3 * h * f;
-                let head = if c.tie_word_embeddings { 0 } else { vocab * h };
-                let biases = if c.qkv_bias { q + 2 * kv } else { 0 };
+                let per_layer = h * q + 2.0 * h * kv + q * h + 3.0 * h * f;
+                let head = if c.tie_word_embeddings {
+                    0.0
+                } else {
+                    vocab * h
+                };
+                let biases = if c.qkv_bias { q + 2.0 * kv } else { 0.0 };
                 (
                     layers * per_layer,
-                    vocab * h + head + layers * (2 * h + biases) + h,
+                    vocab * h + head + layers * (2.0 * h + biases) + h,
                 )
             }
             Self::Gpt2(c) => {
                 let (h, f, layers) = (n(c.n_embd), n(c.n_inner), n(c.n_layer));
-                let per_layer = 4 * h * h + 2 * h * f;
+                let per_layer = 4.0 * h * h + 2.0 * h * f;
                 // Biases and two layer norms per layer; the embeddings; the final norm.
-                let small = 9 * h + f;
+                let small = 9.0 * h + f;
                 (
                     layers * per_layer,
-                    (n(c.vocab_size) + n(c.n_positions)) * h + layers * small + 2 * h,
+                    (n(c.vocab_size) + n(c.n_positions)) * h + layers * small + 2.0 * h,
                 )
             }
-        };
-        let linear_bytes = match quantize {
-            true => linear * 3 / 4,
-            false => linear * 4,
-        };
-        linear_bytes + other * 4
+        }
+    }
+
+    /// Bytes its weights take on the device: f32, or with `quantize` its linear layers in
+    /// 4-bit blocks (0.75 bytes per weight: codes, a scale and a minimum per 32).
+    pub fn weight_bytes(&self, quantize: bool) -> u64 {
+        let (linear, other) = self.parameters();
+        let per_linear = if quantize { 0.75 } else { 4.0 };
+        // `as` saturates: an absurd config sizes to u64::MAX, never wraps.
+        (linear * per_linear + other * 4.0) as u64
+    }
+
+    /// Refuses a config that describes more parameters than `stored` bytes of tensors can
+    /// hold (see [`super::weights::check_plausible`]).
+    pub fn check_plausible(&self, name: &str, stored: u64) -> Result<()> {
+        let (linear, other) = self.parameters();
+        let s = self.shape();
+        super::weights::check_plausible(name, linear + other, stored, || {
+            format!(
+                "{} layers, hidden size {}, feed-forward {}, vocabulary {}",
+                s.layers, s.hidden, s.ffn, s.vocab
+            )
+        })
     }
 
     /// The vocabulary size.
@@ -238,6 +258,7 @@ impl Model {
         weights: &impl Weights,
         placement: &Placement,
     ) -> Result<Self> {
+        config.check_plausible(weights.name(), weights.stored_bytes())?;
         placement.check(weights.name(), config)?;
         Ok(match config {
             ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
@@ -254,6 +275,8 @@ impl Model {
         placement: &Placement,
     ) -> Result<(ModelConfig, Self)> {
         let mut config = ModelConfig::from_gguf(source.name(), file)?;
+        let stored = file.tensors.iter().map(|t| t.n_bytes).sum();
+        config.check_plausible(source.name(), stored)?;
         placement.check(source.name(), &config)?;
         let model = match &mut config {
             ModelConfig::Llama(c) => {

@@ -97,12 +97,38 @@ impl Placement {
     }
 }
 
+/// Refuses a config that describes `parameters` weights when the checkpoint holds only
+/// `stored` bytes of tensors — fewer than 1.5 bits a weight, below the most compact GGUF
+/// types — before anything is allocated for it: `block_count` = 2^40 in a 1 MB file is a
+/// broken or hostile header. `shape` says what the config claims.
+pub fn check_plausible(
+    name: &str,
+    parameters: f64,
+    stored: u64,
+    shape: impl FnOnce() -> String,
+) -> crate::Result<()> {
+    if parameters * 1.5 / 8.0 <= stored as f64 {
+        return Ok(());
+    }
+    Err(crate::Error::Config {
+        file: name.to_string(),
+        problem: format!(
+            "describes a model of about {parameters:.3e} parameters ({}), more than its {} of \
+             tensors can hold",
+            shape(),
+            crate::device::human_bytes(stored)
+        ),
+    })
+}
+
 /// Named tensors, read by their Hugging Face names (`model.layers.0.self_attn.q_proj.weight`).
 pub trait Weights {
     /// What errors call the checkpoint.
     fn name(&self) -> &str;
     /// Whether the checkpoint has tensor `name`.
     fn has(&self, name: &str) -> bool;
+    /// Bytes of tensor data it holds: what bounds the model a config may describe.
+    fn stored_bytes(&self) -> u64;
     /// Reads `name` as f32, row-major for `shape` (outermost first), failing with a typed
     /// error when it is missing or its shape differs.
     fn read(&self, name: &str, shape: &[usize]) -> impl Future<Output = Result<Vec<f32>>>;
@@ -159,6 +185,10 @@ impl<S: ByteSource> Weights for SafetensorsWeights<S> {
 
     fn has(&self, name: &str) -> bool {
         self.index.contains_key(name)
+    }
+
+    fn stored_bytes(&self) -> u64 {
+        self.shards.iter().map(|(source, _)| source.len()).sum()
     }
 
     async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
@@ -243,6 +273,10 @@ impl<S: ByteSource> Weights for GgufWeights<'_, S> {
 
     fn has(&self, name: &str) -> bool {
         (self.names)(name).is_some_and(|(gguf, _)| self.file.tensor(&gguf).is_some())
+    }
+
+    fn stored_bytes(&self) -> u64 {
+        self.file.tensors.iter().map(|t| t.n_bytes).sum()
     }
 
     async fn read(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {

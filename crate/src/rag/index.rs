@@ -172,6 +172,24 @@ impl Index {
         self.chunks.get(&id)
     }
 
+    /// Fails when `encoder` gives vectors of another width than the index holds (another
+    /// model's index); `what` names what was being done.
+    fn check_encoder(&self, what: &str, encoder: &SentenceEncoder) -> Result<()> {
+        if encoder.dimension() == self.dimension {
+            return Ok(());
+        }
+        Err(index_error(
+            what,
+            format!(
+                "the encoder gives {} values, the index holds {} ({}): open the encoder the \
+                 index was built with, or index the documents again",
+                encoder.dimension(),
+                self.dimension,
+                self.model
+            ),
+        ))
+    }
+
     /// Adds document `id` or replaces its text: chunks it, embeds every chunk with `encoder`,
     /// and only then swaps the new chunks in. The same text again changes nothing.
     pub async fn upsert(
@@ -181,17 +199,7 @@ impl Index {
         text: &str,
         encoder: &SentenceEncoder,
     ) -> Result<Update> {
-        if encoder.dimension() != self.dimension {
-            return Err(index_error(
-                id,
-                format!(
-                    "the encoder gives {} values, the index holds {} ({})",
-                    encoder.dimension(),
-                    self.dimension,
-                    self.model
-                ),
-            ));
-        }
+        self.check_encoder(id, encoder)?;
         if text.trim().is_empty() {
             return Err(Error::Input {
                 problem: format!("document {id} has no text"),
@@ -324,6 +332,7 @@ impl Index {
         if self.chunks.is_empty() {
             return Ok(Vec::new());
         }
+        self.check_encoder("the index", encoder)?;
         let q = encoder.embed(&[query]).await?.remove(0);
         let device = encoder.device();
         // The borrow ends before the await: another search may run meanwhile (it can only
@@ -407,8 +416,20 @@ impl Index {
             as usize;
         let header: Header = serde_json::from_slice(&bytes[20..header_end])
             .map_err(|err| index_error(file, format!("has a damaged header: {err}")))?;
-        let width = header.dimension * 4;
-        let expected = header.chunks.len() as u64 * width as u64;
+        let width = header
+            .dimension
+            .checked_mul(4)
+            .filter(|&w| w > 0 || header.chunks.is_empty())
+            .ok_or_else(|| {
+                index_error(
+                    file,
+                    format!(
+                        "has vectors of {} values, which no encoder gives",
+                        header.dimension
+                    ),
+                )
+            })?;
+        let expected = (header.chunks.len() as u64).saturating_mul(width as u64);
         if (bytes.len() - header_end) as u64 != expected {
             return Err(index_error(
                 file,
@@ -423,6 +444,9 @@ impl Index {
         let mut index = Index::new(&header.model, header.dimension, header.options);
         index.next_id = header.next_id;
         for (i, (id, c)) in header.chunks.into_iter().enumerate() {
+            if index.chunks.contains_key(&id) {
+                return Err(index_error(file, format!("lists chunk {id} twice")));
+            }
             let at = header_end + i * width;
             let vector = bytes[at..at + width]
                 .chunks_exact(4)

@@ -5,6 +5,9 @@ use super::types::GgmlType;
 use super::{GgufFile, TensorInfo, Value};
 pub use crate::error::GgufError;
 
+/// How deep metadata arrays may nest.
+const MAX_NESTING: usize = 8;
+
 /// Reads little-endian values from a prefix of a file of `file_len` bytes.
 struct Cursor<'a> {
     bytes: &'a [u8],
@@ -66,7 +69,9 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    fn value(&mut self, key: &str, type_id: u32) -> Result<Value, GgufError> {
+    /// One value of `type_id`; arrays hold values of one type, and may nest up to
+    /// [`MAX_NESTING`] deep (each level is a call: a hostile file must not overflow the stack).
+    fn value(&mut self, key: &str, type_id: u32, depth: usize) -> Result<Value, GgufError> {
         Ok(match type_id {
             0 => Value::U8(self.array::<1>()?[0]),
             1 => Value::I8(self.array::<1>()?[0] as i8),
@@ -78,6 +83,12 @@ impl<'a> Cursor<'a> {
             7 => Value::Bool(self.array::<1>()?[0] != 0),
             8 => Value::String(self.string(&format!("metadata `{key}`"))?),
             9 => {
+                if depth >= MAX_NESTING {
+                    return Err(GgufError::Nesting {
+                        key: key.to_string(),
+                        limit: MAX_NESTING,
+                    });
+                }
                 let item_type = self.u32()?;
                 // The smallest encoding of one item: a string is at least its 8-byte length.
                 let min_size = match item_type {
@@ -97,7 +108,7 @@ impl<'a> Cursor<'a> {
                 // Capacity is bounded by what is in memory, not by what the header claims.
                 let mut items = Vec::with_capacity(len.min(1 << 16) as usize);
                 for _ in 0..len {
-                    items.push(self.value(key, item_type)?);
+                    items.push(self.value(key, item_type, depth + 1)?);
                 }
                 Value::Array(items)
             }
@@ -138,10 +149,14 @@ pub(super) fn parse_header(prefix: &[u8], file_len: u64) -> Result<GgufFile, Ggu
     let n_metadata = c.count("the metadata count", 13)?;
 
     let mut metadata = Vec::with_capacity(n_metadata.min(1 << 12) as usize);
+    let mut keys = std::collections::HashSet::new();
     for _ in 0..n_metadata {
         let key = c.string("a metadata key")?;
+        if !keys.insert(key.clone()) {
+            return Err(GgufError::DuplicateKey(key));
+        }
         let type_id = c.u32()?;
-        let value = c.value(&key, type_id)?;
+        let value = c.value(&key, type_id, 0)?;
         metadata.push((key, value));
     }
     let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {

@@ -10,7 +10,9 @@ use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor};
 
 use super::hf_config::HfConfig;
-use super::weights::{Placement, Weights, layer_norm, linear, matrix, vocab_matrix};
+use super::weights::{
+    Placement, Weights, check_plausible, layer_norm, linear, matrix, vocab_matrix,
+};
 use crate::error::Result;
 use crate::nn::{LayerNorm, Linear, VocabMatrix, gelu};
 
@@ -68,6 +70,13 @@ impl BertConfig {
             type_vocab_size: c.usize_or(&["type_vocab_size"], Some(2))?,
             layer_norm_eps: c.f64_or("layer_norm_eps", 1e-12)?,
         };
+        if config.max_position_embeddings < 2 {
+            return Err(c.error(format!(
+                "describes an impossible model: max_position_embeddings is {}, and a sentence \
+                 takes at least [CLS] and [SEP]",
+                config.max_position_embeddings
+            )));
+        }
         if config.num_attention_heads == 0
             || !config
                 .hidden_size
@@ -187,6 +196,16 @@ pub async fn load(config: &BertConfig, w: &impl Weights, placement: &Placement) 
         false => "",
     };
     let (h, eps) = (c.hidden_size, c.layer_norm_eps);
+    let n = |x: usize| x as f64;
+    let (hf, ff) = (n(h), n(c.intermediate_size));
+    let parameters = n(c.num_hidden_layers) * (4.0 * hf * hf + 2.0 * hf * ff)
+        + (n(c.vocab_size) + n(c.max_position_embeddings) + n(c.type_vocab_size)) * hf;
+    check_plausible(w.name(), parameters, w.stored_bytes(), || {
+        format!(
+            "{} layers, hidden size {h}, vocabulary {}",
+            c.num_hidden_layers, c.vocab_size
+        )
+    })?;
     let mut layers = Vec::with_capacity(c.num_hidden_layers);
     for n in 0..c.num_hidden_layers {
         let p = |s: &str| format!("{prefix}encoder.layer.{n}.{s}");
