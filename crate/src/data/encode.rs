@@ -67,6 +67,7 @@ fn render(tokenizer: &Tokenizer, example: &Example) -> Result<(String, Spans)> {
                 let through = template.render(&messages[..=i], false)?;
                 if !(through.starts_with(&before) && text.starts_with(&through)) {
                     return Err(Error::Template {
+                        file: template.file().to_string(),
                         problem: "the chat template does not render a conversation as its \
                                   turns' renderings in order, so the assistant's tokens cannot \
                                   be found; train with train_on_prompt"

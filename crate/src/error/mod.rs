@@ -132,8 +132,10 @@ pub enum Error {
         problem: String,
     },
     /// A chat template could not be rendered.
-    #[error("chat template: {problem}")]
+    #[error("{file}: chat template: {problem}")]
     Template {
+        /// Where the template came from (the model's file).
+        file: String,
         /// What went wrong, with the template's line.
         problem: String,
     },

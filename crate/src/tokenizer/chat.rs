@@ -29,12 +29,37 @@ pub const CHATML: &str = "{% for message in messages %}{{ '<|im_start|>' + messa
     + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}\
     {% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
+/// Template instructions one rendering may run: far more than any real template needs for a
+/// long conversation, few enough that a looping template ends in well under a second.
+const FUEL: u64 = 20_000_000;
+
+/// Bytes one rendering may write: a long conversation is a few megabytes.
+const MAX_OUTPUT: usize = 64 << 20;
+
 /// A model's chat template.
 #[derive(Debug, Clone)]
 pub struct ChatTemplate {
     source: String,
     bos_token: String,
     eos_token: String,
+    file: String,
+}
+
+/// A writer that refuses to grow past [`MAX_OUTPUT`].
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other("too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl ChatTemplate {
@@ -44,7 +69,19 @@ impl ChatTemplate {
             source: source.into(),
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
+            file: "the built-in ChatML template".into(),
         }
+    }
+
+    /// The same template, named by the file it came from (errors name it).
+    pub fn from_file(mut self, file: &str) -> Self {
+        self.file = file.to_string();
+        self
+    }
+
+    /// The file the template came from.
+    pub fn file(&self) -> &str {
+        &self.file
     }
 
     /// The template's Jinja source.
@@ -54,11 +91,30 @@ impl ChatTemplate {
 
     /// Renders `messages`; with `add_generation_prompt` it ends where the assistant's answer
     /// begins.
+    /// Rendering runs on bounded fuel and output: a template that loops or writes without end
+    /// (templates come with model files) fails with a typed error naming its file.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        let fail = |err: minijinja::Error| Error::Template {
-            problem: format!("{err:#}"),
+        let fail = |problem: String| Error::Template {
+            file: self.file.clone(),
+            problem,
+        };
+        let jinja = |err: minijinja::Error| {
+            fail(match err.kind() {
+                minijinja::ErrorKind::OutOfFuel => format!(
+                    "runs more than {FUEL} steps for {} messages: it loops without end, or \
+                     nearly",
+                    messages.len()
+                ),
+                minijinja::ErrorKind::WriteFailure => format!(
+                    "writes more than {} MiB for {} messages",
+                    MAX_OUTPUT >> 20,
+                    messages.len()
+                ),
+                _ => format!("{err:#}"),
+            })
         };
         let mut env = minijinja::Environment::new();
+        env.set_fuel(Some(FUEL));
         env.add_function(
             "raise_exception",
             |message: String| -> std::result::Result<String, _> {
@@ -68,16 +124,22 @@ impl ChatTemplate {
                 ))
             },
         );
-        env.add_template("chat", &self.source).map_err(fail)?;
+        env.add_template("chat", &self.source).map_err(jinja)?;
+        let mut out = Bounded(Vec::new());
         env.get_template("chat")
-            .map_err(fail)?
-            .render(minijinja::context! {
-                messages => messages,
-                add_generation_prompt => add_generation_prompt,
-                bos_token => self.bos_token,
-                eos_token => self.eos_token,
-            })
-            .map_err(fail)
+            .map_err(jinja)?
+            .render_captured_to(
+                minijinja::context! {
+                    messages => messages,
+                    add_generation_prompt => add_generation_prompt,
+                    bos_token => self.bos_token,
+                    eos_token => self.eos_token,
+                },
+                &mut out,
+            )
+            .map_err(jinja)?;
+        // minijinja writes whole strings: the bytes are UTF-8.
+        String::from_utf8(out.0).map_err(|err| fail(err.to_string()))
     }
 }
 
@@ -107,5 +169,25 @@ mod tests {
         assert!(err.contains("no system role"), "{err}");
         let broken = ChatTemplate::new("{% for %}", "", "");
         assert!(broken.render(&[], false).is_err());
+    }
+
+    #[test]
+    fn endless_and_huge_templates_are_refused() {
+        let endless = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}\
+                       {% endfor %}";
+        let t = ChatTemplate::new(endless, "", "").from_file("model.gguf");
+        let err = t.render(&[], false).unwrap_err().to_string();
+        assert!(
+            err.starts_with("model.gguf: chat template: runs more than"),
+            "{err}"
+        );
+        // Each repetition is within minijinja's own cap; together they are 10 GB.
+        let huge = "{% for a in range(100) %}{{ 'x' * 100000000 }}{% endfor %}";
+        let err = ChatTemplate::new(huge, "", "")
+            .from_file("model.gguf")
+            .render(&[], false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("writes more than 64 MiB"), "{err}");
     }
 }

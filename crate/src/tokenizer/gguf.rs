@@ -150,7 +150,7 @@ pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
     let chat_template = file
         .get("tokenizer.chat_template")
         .and_then(Value::as_str)
-        .map(|source| ChatTemplate::new(source, token(bos_id), token(eos_id)));
+        .map(|source| ChatTemplate::new(source, token(bos_id), token(eos_id)).from_file(name));
     Ok(Tokenizer {
         inner,
         source: name.to_string(),

@@ -54,7 +54,7 @@ pub(super) fn build(
     tokenizer.pad_id = token_text(config.get("pad_token")).and_then(|t| tokenizer.token_id(t));
     tokenizer.chat_template = chat_template
         .or_else(|| config_template(&config))
-        .map(|source| ChatTemplate::new(source, &bos, &eos));
+        .map(|source| ChatTemplate::new(source, &bos, &eos).from_file(name));
     Ok(tokenizer)
 }
 
