@@ -247,6 +247,73 @@ fn train_every_method_then_export_checkpoints() {
     ]);
     assert!(exported.join("adapter_model.safetensors").is_file());
 
+    // A resume that asks for other settings than the checkpoint's is refused, naming the
+    // setting, and leaves the checkpoint as it was.
+    let checkpoint = lora.join("checkpoint");
+    let state_before = std::fs::read(checkpoint.join("state.json")).unwrap();
+    let out = webtune(&[
+        "train",
+        "--model",
+        &path(&model),
+        "--data",
+        &path(&data),
+        "--out",
+        &path(&lora),
+        "--max-steps",
+        "4",
+        "--tier",
+        "cpu",
+        "--dropout",
+        "0.1",
+        "--packing",
+        "--max-len",
+        "48",
+        "--batch-size",
+        "1",
+        "--resume",
+        "--rank",
+        "4",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "resumed with another rank");
+    assert!(
+        stderr.contains("state.json: was written by a run with other settings (`lora.r`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(checkpoint.join("state.json")).unwrap(),
+        state_before
+    );
+    // A checkpoint whose state.json and adapter_config.json disagree is not exported.
+    let torn = dir.join("torn");
+    std::fs::create_dir_all(&torn).unwrap();
+    for entry in std::fs::read_dir(&checkpoint).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), torn.join(entry.file_name())).unwrap();
+    }
+    let mut state: serde_json::Value = serde_json::from_slice(&state_before).unwrap();
+    let r = state["config"]["lora"]["r"].as_u64().unwrap();
+    state["config"]["lora"]["r"] = (r * 2).into();
+    std::fs::write(torn.join("state.json"), state.to_string()).unwrap();
+    let out = webtune(&[
+        "export",
+        "--model",
+        &path(&model),
+        "--checkpoint",
+        &path(&torn),
+        "--out",
+        &path(&dir.join("torn-out")),
+        "--tier",
+        "cpu",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "exported a torn checkpoint");
+    assert!(
+        stderr.contains(&format!("says lora.r is {}", r * 2)),
+        "{stderr}"
+    );
+    assert!(!dir.join("torn-out").exists());
+
     // Full and Half Fine-Tuning: whole checkpoints that load and score.
     for method in ["full", "half"] {
         let out = dir.join(method);

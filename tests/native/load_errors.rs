@@ -213,6 +213,20 @@ fn pickles_are_refused_with_the_reason() {
         text.contains("arbitrary code") && text.contains("safetensors"),
         "{text}"
     );
+    // Where safetensors belong (an adapter's, an encoder's or a checkpoint's weights): named
+    // as a pickle, not as a header of 10^18 bytes.
+    for bytes in [
+        b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x01u.".to_vec(),
+        b"PK\x03\x04\x14\x00\x00\x00\x00\x00archive/data.pkl".to_vec(),
+    ] {
+        let source = MemorySource::new("adapter_model.safetensors", bytes);
+        let err = block_on(webtune::io::safetensors::SafetensorsFile::open(&source)).unwrap_err();
+        assert!(matches!(err, Error::Pickle { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("adapter_model.safetensors is a PyTorch pickle")
+        );
+    }
 }
 
 #[test]
@@ -353,4 +367,42 @@ fn impossible_encoder_configs_are_refused() {
     .unwrap()
     .to_string();
     assert!(err.contains("1000000000000 layers"), "{err}");
+}
+
+#[test]
+fn non_finite_weights_are_named_by_file_and_tensor() {
+    let bytes = llama_writer(tiny_shape(2), None, None)
+        .set_value("blk.1.ffn_up.weight", 5, f32::NAN)
+        .set_value("blk.1.ffn_up.weight", 7, f32::INFINITY)
+        .build();
+    let err = load_gguf(bytes).unwrap_err();
+    assert_eq!(err.kind(), "non_finite");
+    assert_eq!(
+        err.to_string(),
+        "tiny-llama.gguf: tensor `blk.1.ffn_up.weight` holds 2 NaN or infinite values (the \
+         first at index 5): the file is damaged, or was saved from a run that diverged"
+    );
+
+    // A safetensors shard: the first tensor's first value made NaN.
+    let shard = "llama/model-00001-of-00004.safetensors";
+    let files = edited(shard, |mut b| {
+        let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
+        let (name, entry) = header
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| *k != "__metadata__")
+            .unwrap();
+        assert_eq!(entry["dtype"], "F32", "{name}");
+        let at = 8 + n + entry["data_offsets"][0].as_u64().unwrap() as usize;
+        b[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        Some(b)
+    });
+    let err = load("llama", files).unwrap_err();
+    assert_eq!(err.kind(), "non_finite");
+    assert!(
+        err.to_string().starts_with(&format!("{shard}: tensor `")),
+        "{err}"
+    );
 }

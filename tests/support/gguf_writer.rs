@@ -40,6 +40,14 @@ impl GgufWriter {
         self
     }
 
+    /// Sets value `index` of tensor `name` (a NaN, say).
+    pub fn set_value(mut self, name: &str, index: usize, value: f32) -> Self {
+        if let Some((_, _, values)) = self.tensors.iter_mut().find(|(n, _, _)| n == name) {
+            values[index] = value;
+        }
+        self
+    }
+
     /// The file's bytes.
     pub fn build(self) -> Vec<u8> {
         fn string(out: &mut Vec<u8>, s: &str) {

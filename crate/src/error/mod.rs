@@ -72,6 +72,21 @@ pub enum Error {
         /// The tensor, as the checkpoint names it.
         tensor: String,
     },
+    /// A tensor holds NaN or infinite values.
+    #[error(
+        "{file}: tensor `{tensor}` holds {count} NaN or infinite values (the first at index \
+         {first}): the file is damaged, or was saved from a run that diverged"
+    )]
+    NonFinite {
+        /// The file.
+        file: String,
+        /// The tensor.
+        tensor: String,
+        /// How many values are not finite (in what was read).
+        count: usize,
+        /// The index of the first, in what was read.
+        first: usize,
+    },
     /// A tensor's shape is not the one the config implies.
     #[error(
         "{file}: tensor `{tensor}` has an invalid shape: {found:?}, but the config implies {expected:?}"
@@ -205,6 +220,7 @@ impl Error {
             Error::Safetensors { .. } => "safetensors",
             Error::MissingTensor { .. } => "missing_tensor",
             Error::TensorShape { .. } => "tensor_shape",
+            Error::NonFinite { .. } => "non_finite",
             Error::Config { .. } => "config",
             Error::Setting { .. } => "setting",
             Error::Pickle { .. } => "pickle",

@@ -18,3 +18,17 @@ mod source;
 pub use sniff::{Format, sniff};
 pub use source::{ByteSource, MemorySource};
 pub(crate) use source::{check_range, row_window};
+
+/// `values` of tensor `tensor` in `file`, refused when any is NaN or infinite: nothing
+/// non-finite enters a model, an adapter or a run from a file.
+pub(crate) fn finite(file: &str, tensor: &str, values: Vec<f32>) -> crate::Result<Vec<f32>> {
+    let Some(first) = values.iter().position(|v| !v.is_finite()) else {
+        return Ok(values);
+    };
+    Err(crate::Error::NonFinite {
+        file: file.to_string(),
+        tensor: tensor.to_string(),
+        count: values[first..].iter().filter(|v| !v.is_finite()).count(),
+        first,
+    })
+}

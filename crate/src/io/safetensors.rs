@@ -62,8 +62,15 @@ impl SafetensorsFile {
             return Err(fail(SafetensorsError::TooShort(len)));
         }
         let raw = source.read(0, 8).await?;
-        let header = u64::from_le_bytes(raw.try_into().unwrap_or([0xff; 8]));
+        let header = u64::from_le_bytes(raw.clone().try_into().unwrap_or([0xff; 8]));
         if header > len - 8 || header > MAX_HEADER {
+            // A pickle given where safetensors belong (an adapter's or encoder's weights)
+            // says what it is, not what its first bytes mean as a length.
+            if super::sniff::looks_pickled(&raw) {
+                return Err(Error::Pickle {
+                    file: source.name().to_string(),
+                });
+            }
             return Err(fail(SafetensorsError::HeaderPastEnd {
                 header,
                 left: len - 8,
@@ -125,7 +132,7 @@ impl SafetensorsFile {
                 what: format!("tensor `{name}` ({} values)", bytes.len() / width),
             })?;
         out.extend(bytes.chunks_exact(width).map(convert));
-        Ok(out)
+        crate::io::finite(source.name(), name, out)
     }
 }
 

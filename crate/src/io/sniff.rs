@@ -19,6 +19,12 @@ pub enum Format {
 /// File name endings PyTorch uses for pickled checkpoints.
 const PICKLE_ENDINGS: [&str; 5] = [".bin", ".pt", ".pth", ".ckpt", ".pkl"];
 
+/// Whether a file starting with `head` is a pickle (its protocol opcode) or `torch.save`'s
+/// zip container.
+pub(crate) fn looks_pickled(head: &[u8]) -> bool {
+    matches!(head, [0x80, 2..=5, ..]) || head.starts_with(b"PK\x03\x04")
+}
+
 /// Reads the first bytes of `source` and says what it is. A PyTorch pickle (by name, by the
 /// pickle protocol opcode, or by `torch.save`'s zip container) is an [`Error::Pickle`]: its
 /// loading can run arbitrary code, so webtune never reads one.
@@ -31,8 +37,7 @@ pub async fn sniff(source: &impl ByteSource) -> Result<Format> {
         });
     }
     let head = source.read(0, source.len().min(9) as usize).await?;
-    let pickle = matches!(head.as_slice(), [0x80, 2..=5, ..]) || head.starts_with(b"PK\x03\x04");
-    if pickle {
+    if looks_pickled(&head) {
         return Err(Error::Pickle {
             file: name.to_string(),
         });

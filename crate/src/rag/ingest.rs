@@ -27,6 +27,27 @@ fn bad(file: &str, problem: impl Into<String>) -> Error {
     }
 }
 
+/// A text that starts with a UTF-16 byte-order mark (Windows' "Unicode" text files), decoded;
+/// `None` for any other bytes.
+fn utf16(name: &str, bytes: &[u8]) -> Result<Option<String>> {
+    let unit: fn([u8; 2]) -> u16 = match bytes {
+        [0xff, 0xfe, ..] => u16::from_le_bytes,
+        [0xfe, 0xff, ..] => u16::from_be_bytes,
+        _ => return Ok(None),
+    };
+    if !bytes.len().is_multiple_of(2) {
+        return Err(bad(
+            name,
+            "is UTF-16 text cut off in the middle of a character",
+        ));
+    }
+    let units = bytes[2..].chunks_exact(2).map(|b| unit([b[0], b[1]]));
+    char::decode_utf16(units)
+        .collect::<std::result::Result<String, _>>()
+        .map(Some)
+        .map_err(|err| bad(name, format!("is not valid UTF-16 text ({err})")))
+}
+
 /// Reads file `name` (`bytes`) as a document, by its extension: `.html`/`.htm` as HTML,
 /// anything else as text or Markdown.
 pub fn read_document(name: &str, bytes: &[u8]) -> Result<Document> {
@@ -47,18 +68,20 @@ pub fn read_document(name: &str, bytes: &[u8]) -> Result<Document> {
             ),
         ));
     }
-    if bytes.contains(&0) {
-        return Err(bad(name, "is binary, not text"));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|err| {
-        bad(
-            name,
-            format!(
-                "is not UTF-8 text (invalid byte at offset {})",
-                err.valid_up_to()
-            ),
-        )
-    })?;
+    let decoded = utf16(name, bytes)?;
+    let text = match &decoded {
+        Some(text) => text.as_str(),
+        None if bytes.contains(&0) => return Err(bad(name, "is binary, not text")),
+        None => std::str::from_utf8(bytes).map_err(|err| {
+            bad(
+                name,
+                format!(
+                    "is not UTF-8 text (invalid byte at offset {})",
+                    err.valid_up_to()
+                ),
+            )
+        })?,
+    };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (title, text) = if lower.ends_with(".html") || lower.ends_with(".htm") {
         html_to_text(text)
@@ -273,6 +296,27 @@ mod tests {
         );
         let doc = read_document("plain.txt", b"Just text.").unwrap();
         assert_eq!(doc.title, "plain.txt");
+        // Windows' "Unicode" text: UTF-16 with a byte-order mark, either byte order.
+        let text = "# Café\r\n\r\nDeux jours.";
+        let le: Vec<u8> = [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for bytes in [le, be] {
+            let doc = read_document("notes.txt", &bytes).unwrap();
+            assert_eq!(
+                (doc.title.as_str(), doc.text.as_str()),
+                ("Café", "# Café\n\nDeux jours.")
+            );
+        }
+        let err = read_document("odd.txt", &[0xff, 0xfe, b'a'])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cut off"), "{err}");
     }
 
     #[test]

@@ -174,6 +174,35 @@ impl Checkpoint {
     ) -> Result<RunState> {
         let state = self.state()?;
         if state.config.method == Method::Lora {
+            // state.json and adapter_config.json describe one adapter, or the export would
+            // write one's settings beside the other's tensors.
+            let info = peft::parse_config(ADAPTER_CONFIG, self.file(ADAPTER_CONFIG)?)?;
+            let (saved, stored) = (&state.config.lora, &info.config);
+            let differs = [
+                ("r", saved.r as f64, stored.r as f64),
+                ("lora_alpha", saved.lora_alpha, stored.lora_alpha),
+                (
+                    "use_dora",
+                    f64::from(saved.use_dora),
+                    f64::from(stored.use_dora),
+                ),
+                (
+                    "use_rslora",
+                    f64::from(saved.use_rslora),
+                    f64::from(stored.use_rslora),
+                ),
+            ]
+            .into_iter()
+            .find(|(_, a, b)| a != b);
+            if let Some((key, a, b)) = differs {
+                return Err(Error::Checkpoint {
+                    file: STATE.into(),
+                    problem: format!(
+                        "says lora.{key} is {a}, but {ADAPTER_CONFIG} beside it says {b}: the \
+                         checkpoint's files come from different runs"
+                    ),
+                });
+            }
             let adapter = MemorySource::new(ADAPTER, self.file(ADAPTER)?.to_vec());
             peft::load(model, self.file(ADAPTER_CONFIG)?, &adapter, device).await?;
             return Ok(state);

@@ -11,7 +11,7 @@ use super::method::{Method, select_half};
 use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_loss};
 use crate::data::{DataOptions, Encoded, Prepared, batches, shuffle};
 use crate::device::read_f32;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::flow::Flow;
 use crate::lora::LoraConfig;
 use crate::models::{CausalLm, LinearLayers};
@@ -242,6 +242,18 @@ where
         config: config.clone(),
     };
     if let Some(checkpoint) = resume {
+        // Checked before anything is restored: a refused resume leaves the model as it was.
+        if let Some(conflict) =
+            super::settings::resume_conflict(&checkpoint.state()?.config, config)
+        {
+            return Err(Error::Checkpoint {
+                file: "state.json".into(),
+                problem: format!(
+                    "was written by a run with other settings ({conflict}): resume with the \
+                     checkpoint's settings, or start a new run"
+                ),
+            });
+        }
         state = checkpoint.restore(model, &mut trainer, device).await?;
         state.config = config.clone();
     }

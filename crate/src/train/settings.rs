@@ -1,6 +1,7 @@
 //! Checking a run's settings before anything is loaded: every number in its range, so that a
 //! NaN learning rate, a zero batch or an untrained "run" of zero epochs is refused up front
-//! with the setting's name, never clamped or written out as a broken adapter.
+//! with the setting's name, never clamped or written out as a broken adapter. And checking
+//! that a resumed run asks for the settings its checkpoint was written with.
 
 use super::{Method, TrainConfig};
 use crate::error::{Error, Result};
@@ -165,6 +166,43 @@ pub fn explain_unknown_field(message: &str) -> String {
     }
 }
 
+/// Settings a resumed run may change: when it evaluates, stores checkpoints, stops early.
+const FREE_ON_RESUME: [&str; 3] = ["eval_every", "early_stopping_patience", "checkpoint_every"];
+
+/// The first setting where `asked` differs from `saved` (a checkpoint's), as "`lora.r`: the
+/// checkpoint was trained with 8, this run asks for 4"; `None` when the run continues on the
+/// checkpoint's trajectory.
+pub(crate) fn resume_conflict(saved: &TrainConfig, asked: &TrainConfig) -> Option<String> {
+    fn diff(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
+        match (a, b) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+                keys.into_iter().find_map(|key| {
+                    let inner = match path {
+                        "" => key.clone(),
+                        _ => format!("{path}.{key}"),
+                    };
+                    if FREE_ON_RESUME.contains(&inner.as_str()) {
+                        return None;
+                    }
+                    let null = serde_json::Value::Null;
+                    diff(
+                        &inner,
+                        a.get(key).unwrap_or(&null),
+                        b.get(key).unwrap_or(&null),
+                    )
+                })
+            }
+            _ if a == b => None,
+            _ => Some(format!(
+                "`{path}`: the checkpoint was trained with {a}, this run asks for {b}"
+            )),
+        }
+    }
+    let value = |c: &TrainConfig| serde_json::to_value(c).unwrap_or_default();
+    diff("", &value(saved), &value(asked))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +232,30 @@ mod tests {
         assert!(explain_unknown_field(serde).ends_with("(did you mean `epochs`?)"));
         let serde = "unknown field `zzzzzz`, expected one of `method`, `lora`";
         assert_eq!(explain_unknown_field(serde), serde);
+    }
+
+    #[test]
+    fn a_resume_with_other_settings_names_the_first() {
+        let saved = TrainConfig::default();
+        let mut asked = saved.clone();
+        asked.eval_every = 7;
+        asked.checkpoint_every = 3;
+        assert_eq!(resume_conflict(&saved, &asked), None);
+        asked.lora.r = saved.lora.r / 2;
+        assert_eq!(
+            resume_conflict(&saved, &asked).unwrap(),
+            format!(
+                "`lora.r`: the checkpoint was trained with {}, this run asks for {}",
+                saved.lora.r,
+                saved.lora.r / 2
+            )
+        );
+        let mut asked = saved.clone();
+        asked.seed += 1;
+        assert!(
+            resume_conflict(&saved, &asked)
+                .unwrap()
+                .starts_with("`seed`")
+        );
     }
 }

@@ -221,7 +221,7 @@ impl GgufFile {
                 what: format!("tensor `{}` ({values} values)", tensor.name),
             })?;
         dequant::dequantize(tensor.ty, &bytes, &mut out);
-        Ok(out)
+        crate::io::finite(source.name(), &tensor.name, out)
     }
 }
 
