@@ -28,8 +28,10 @@ run_tier() {
       fi ;;
     cpu) cargo test -q --workspace -- --skip gpu ;;
     gpu) cargo test -q -p webtune-tests --test native -- gpu ;;
-    wasm) cargo build -q --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --tests ;;
-    browser) cargo test --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
+    # One release build for wasm32: the browser tests and the page (trunk) share every
+    # dependency's artifacts, so trunk only compiles the page's own small crate.
+    wasm) cargo build -q --release --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --tests ;;
+    browser) cargo test --release --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
     trunk) trunk build --release --offline ;;
     page) node tests/page/smoke.mjs ;;
     *) echo "unknown tier $1 (tiers: fmt clippy features cpu gpu wasm browser trunk page)" >&2; return 2 ;;

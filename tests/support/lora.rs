@@ -179,7 +179,7 @@ pub async fn lora_trajectory_matches_peft(device: &ComputeDevice) -> Result<f64>
     lora_trajectory_matches_peft_for(device, usize::MAX).await
 }
 
-/// The same, for the first `steps` of PEFT's steps (the browser tier takes 10: SwiftShader
+/// The same, for the first `steps` of PEFT's steps (the browser tier takes 5: SwiftShader
 /// takes about 5 s a step; the native tiers take all 20).
 pub async fn lora_trajectory_matches_peft_for(device: &ComputeDevice, steps: usize) -> Result<f64> {
     let mut worst = 0f64;
