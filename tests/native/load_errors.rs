@@ -366,7 +366,7 @@ fn impossible_encoder_configs_are_refused() {
     .err()
     .unwrap()
     .to_string();
-    assert!(err.contains("1000000000000 layers"), "{err}");
+    assert!(err.contains("num_hidden_layers 1000000000000"), "{err}");
 }
 
 #[test]

@@ -190,11 +190,17 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// The roles a conversation's turns may have (OpenAI's and transformers' chat formats).
+const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
+
 /// A list of `{"role", "content"}` messages under `key`.
 fn messages(value: Option<&Value>, key: &str) -> Result<Vec<Message>, String> {
     let items = value
         .and_then(Value::as_array)
         .ok_or_else(|| format!("`{key}` is missing or not a list"))?;
+    if items.is_empty() {
+        return Err(format!("`{key}` is an empty list"));
+    }
     items
         .iter()
         .enumerate()
@@ -213,6 +219,10 @@ fn messages(value: Option<&Value>, key: &str) -> Result<Vec<Message>, String> {
                 _ => None,
             };
             match (role, content) {
+                (Some(role), _) if !ROLES.contains(&role) => Err(format!(
+                    "{key}[{i}] has role {role:?}; roles are {}",
+                    ROLES.join(", ")
+                )),
                 (Some(role), Some(content)) => Ok(Message::new(role, &content)),
                 _ => Err(format!("{key}[{i}] needs a string `role` and `content`")),
             }

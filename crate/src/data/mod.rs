@@ -168,6 +168,46 @@ fn encode_all(
     Ok(kept)
 }
 
+/// The error for a dataset with no example `what` ("to evaluate"), saying why: records with
+/// nothing to train on (the first one's line), records cut to nothing by `max_len`, or a
+/// validation share that took every record.
+fn nothing_left(
+    file: &str,
+    what: &str,
+    dataset: &Dataset,
+    report: &DataReport,
+    options: &DataOptions,
+) -> Error {
+    let first_empty = dataset.examples.iter().find(|(_, e)| e.is_empty());
+    let mut reasons = Vec::new();
+    if report.empty_rows > 0 {
+        reasons.push(format!(
+            "{} of {} records have nothing to train on (no assistant answer, or empty text)",
+            report.empty_rows, report.rows
+        ));
+    }
+    if report.truncated_away_rows > 0 {
+        reasons.push(format!(
+            "{} lose every trained token when cut to max_len = {} tokens (raise max_len)",
+            report.truncated_away_rows, options.encode.max_len
+        ));
+    }
+    if reasons.is_empty() && report.rows > 0 {
+        reasons.push(format!(
+            "the validation share ({}) took every record",
+            options.validation_fraction
+        ));
+    }
+    Error::Data {
+        file: file.to_string(),
+        line: first_empty.map_or(0, |(line, _)| *line),
+        problem: match reasons.is_empty() {
+            true => format!("has no example {what}"),
+            false => format!("has no example {what}: {}", reasons.join("; ")),
+        },
+    }
+}
+
 impl DataReport {
     /// A report on `dataset` (from `file`) before anything is counted.
     fn start(file: &str, dataset: &Dataset) -> Self {
@@ -251,11 +291,13 @@ pub fn prepare_dataset(
         }
     };
     if train.is_empty() {
-        return Err(Error::Data {
-            file: file.to_string(),
-            line: 0,
-            problem: "has no example left to train on".into(),
-        });
+        return Err(nothing_left(
+            file,
+            "left to train on",
+            dataset,
+            &report,
+            options,
+        ));
     }
     let train: Vec<Encoded> = train.into_iter().map(|(e, _)| e).collect();
     let (validation, validation_examples): (Vec<_>, Vec<_>) = validation.into_iter().unzip();
@@ -312,11 +354,13 @@ pub fn prepare_eval(
     let mut report = DataReport::start(file, &dataset);
     let pairs = encode_all(tokenizer, &dataset, &options.encode, &mut report)?;
     if pairs.is_empty() {
-        return Err(Error::Data {
-            file: file.to_string(),
-            line: 0,
-            problem: "has no example to evaluate".into(),
-        });
+        return Err(nothing_left(
+            file,
+            "to evaluate",
+            &dataset,
+            &report,
+            options,
+        ));
     }
     Ok(pairs.into_iter().unzip())
 }

@@ -182,10 +182,40 @@ pub fn f32_header(tensors: &[(&str, &[usize])]) -> Vec<u8> {
 }
 
 /// Parses the JSON header of a file `len` bytes long and checks every entry against it.
+/// A JSON object's entries in order, refusing a key that appears twice (a map would keep
+/// the last silently, and which tensor a reader sees would depend on the parser).
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object of tensor entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Entries, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut out = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!("`{key}` appears twice")));
+                    }
+                    out.push((key, value));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 fn parse_header(bytes: &[u8], len: u64) -> Result<SafetensorsFile, SafetensorsError> {
     let header = |problem: String| SafetensorsError::Header(problem);
-    let json: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(bytes).map_err(|err| header(err.to_string()))?;
+    let Entries(json) = serde_json::from_slice(bytes).map_err(|err| header(err.to_string()))?;
     let data_start = 8 + bytes.len() as u64;
     let data_len = len - data_start;
     let mut file = SafetensorsFile::default();

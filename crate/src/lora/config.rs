@@ -86,6 +86,12 @@ impl LoraConfig {
         if self.r == 0 {
             return Err("r is 0".into());
         }
+        if !(self.lora_alpha.is_finite() && self.lora_alpha > 0.0) {
+            return Err(format!(
+                "lora_alpha {} is not a number above 0",
+                self.lora_alpha
+            ));
+        }
         if !(0.0..1.0).contains(&self.lora_dropout) {
             return Err(format!(
                 "lora_dropout {} is not in [0, 1)",

@@ -69,19 +69,24 @@ pub(crate) fn attach_with(
         all.push(path);
     }
     if attached.is_empty() {
-        let names: std::collections::BTreeSet<&str> =
-            all.iter().filter_map(|p| p.rsplit('.').next()).collect();
-        return Err(Error::Adapter {
-            name: "config".into(),
-            problem: format!(
-                "target_modules {:?} matches no layer of this model (its linear layers are \
-                 named {})",
-                config.target_modules,
-                names.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-        });
+        return Err(unmatched("config", &config.target_modules, &all, ""));
     }
     Ok(attached)
+}
+
+/// The error for `targets` (of the adapter config `name`) that match none of `paths`; `hint`
+/// ends the message.
+pub(crate) fn unmatched(name: &str, targets: &Targets, paths: &[String], hint: &str) -> Error {
+    let names: std::collections::BTreeSet<&str> =
+        paths.iter().filter_map(|p| p.rsplit('.').next()).collect();
+    Error::Adapter {
+        name: name.into(),
+        problem: format!(
+            "target_modules {targets:?} matches no layer of this model (its linear layers are \
+             named {}){hint}",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Folds every branch into its layer's weight (`W + scale·A·B`) and removes it: the model then

@@ -51,77 +51,92 @@ pub fn parse_config(name: &str, bytes: &[u8]) -> Result<AdapterInfo> {
     };
     let json: Value =
         serde_json::from_slice(bytes).map_err(|err| fail(format!("not valid JSON: {err}")))?;
-    let peft_type = json
-        .get("peft_type")
-        .and_then(Value::as_str)
-        .unwrap_or("LORA");
-    if peft_type != "LORA" {
-        return Err(fail(format!("peft_type {peft_type:?} is not LORA")));
+    // A value that is absent or null takes PEFT's default; one of the wrong type is refused
+    // with its key (a misspelt or mistyped setting must not silently become the default).
+    let present = |key: &str| json.get(key).filter(|v| !v.is_null());
+    let wrong = |key: &str, value: &Value, expected: &str| {
+        fail(format!("`{key}` is {value}: it must be {expected}"))
+    };
+    let number = |key: &str, default: f64| match present(key) {
+        None => Ok(default),
+        Some(v) => v.as_f64().ok_or_else(|| wrong(key, v, "a number")),
+    };
+    let flag = |key: &str| match present(key) {
+        None => Ok(false),
+        Some(v) => v.as_bool().ok_or_else(|| wrong(key, v, "true or false")),
+    };
+    match present("peft_type") {
+        Some(Value::String(t)) if t == "LORA" => {}
+        Some(Value::String(t)) => return Err(fail(format!("peft_type {t:?} is not LORA"))),
+        Some(v) => return Err(wrong("peft_type", v, "\"LORA\"")),
+        None => {
+            return Err(fail(
+                "`peft_type` is missing: is this a PEFT adapter_config.json?".into(),
+            ));
+        }
     }
+    let set = |key: &str| match present(key) {
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(s)) => key != "bias" || s != "none",
+        Some(_) => true,
+        None => false,
+    };
     let unsupported = [
-        (
-            "rank_pattern",
-            json.get("rank_pattern")
-                .and_then(Value::as_object)
-                .is_some_and(|m| !m.is_empty()),
-        ),
-        (
-            "alpha_pattern",
-            json.get("alpha_pattern")
-                .and_then(Value::as_object)
-                .is_some_and(|m| !m.is_empty()),
-        ),
-        (
-            "bias",
-            json.get("bias")
-                .and_then(Value::as_str)
-                .is_some_and(|b| b != "none"),
-        ),
-        (
-            "modules_to_save",
-            json.get("modules_to_save").is_some_and(|m| !m.is_null()),
-        ),
+        "rank_pattern",
+        "alpha_pattern",
+        "bias",
+        "modules_to_save",
+        "layers_to_transform",
+        "layers_pattern",
+        "trainable_token_indices",
     ];
-    if let Some((key, _)) = unsupported.iter().find(|(_, used)| *used) {
+    if let Some(key) = unsupported.iter().find(|key| set(key)) {
         return Err(fail(format!(
             "`{key}` is set, which webtune does not load yet"
         )));
     }
-    let r = json
-        .get("r")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| fail("`r` is missing".into()))? as usize;
-    let target_modules = match json.get("target_modules") {
+    let r = match present("r") {
+        None => return Err(fail("`r` is missing".into())),
+        Some(v) => {
+            v.as_u64()
+                .filter(|&r| r >= 1)
+                .ok_or_else(|| wrong("r", v, "a whole number of at least 1"))? as usize
+        }
+    };
+    let target_modules = match present("target_modules") {
         Some(Value::Array(items)) => Targets::Names(
             items
                 .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| wrong("target_modules", item, "a module name"))
+                })
+                .collect::<Result<_>>()?,
         ),
         Some(Value::String(s)) if s == "all-linear" => Targets::Names(vec![s.clone()]),
         Some(Value::String(s)) => Targets::Pattern(s.clone()),
-        _ => return Err(fail("`target_modules` is missing".into())),
+        Some(v) => {
+            return Err(wrong(
+                "target_modules",
+                v,
+                "a list of module names or a pattern",
+            ));
+        }
+        None => return Err(fail("`target_modules` is missing".into())),
     };
     let config = LoraConfig {
         r,
-        lora_alpha: json
-            .get("lora_alpha")
-            .and_then(Value::as_f64)
-            .unwrap_or(8.0),
-        lora_dropout: json
-            .get("lora_dropout")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0),
+        // null is no default: PEFT itself cannot scale by it.
+        lora_alpha: match json.get("lora_alpha") {
+            Some(Value::Null) => return Err(wrong("lora_alpha", &Value::Null, "a number")),
+            _ => number("lora_alpha", 8.0)?,
+        },
+        lora_dropout: number("lora_dropout", 0.0)?,
         target_modules,
-        use_rslora: json
-            .get("use_rslora")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        use_dora: json
-            .get("use_dora")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        use_rslora: flag("use_rslora")?,
+        use_dora: flag("use_dora")?,
     };
     config.validate().map_err(fail)?;
     Ok(AdapterInfo {
@@ -144,6 +159,17 @@ pub async fn load(
     device: &Device,
 ) -> Result<AdapterInfo> {
     let info = parse_config("adapter_config.json", config_json)?;
+    let paths: Vec<String> = model.linear_layers().into_iter().map(|(p, _)| p).collect();
+    if !paths.iter().any(|p| info.config.target_modules.matches(p)) {
+        let targets = &info.config.target_modules;
+        let hint = ": is the adapter for another base model?";
+        return Err(super::unmatched(
+            "adapter_config.json",
+            targets,
+            &paths,
+            hint,
+        ));
+    }
     let file = SafetensorsFile::open(weights).await?;
     let fail = |problem: String| Error::Adapter {
         name: weights.name().to_string(),
@@ -170,8 +196,8 @@ pub async fn load(
             })?;
             if entry.shape != shape {
                 return Err(fail(format!(
-                    "`{key}` is {:?}, but this model's layer needs {shape:?} (is it for \
-                     another base model?)",
+                    "`{key}` is {:?}, but this model's layer needs {shape:?} with \
+                     adapter_config.json's r = {r} (is it for another base model?)",
                     entry.shape
                 )));
             }

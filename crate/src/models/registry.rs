@@ -210,8 +210,9 @@ impl ModelConfig {
         let s = self.shape();
         super::weights::check_plausible(name, linear + other, stored, || {
             format!(
-                "{} layers, hidden size {}, feed-forward {}, vocabulary {}",
-                s.layers, s.hidden, s.ffn, s.vocab
+                "num_hidden_layers {}, hidden_size {}, intermediate_size {}, vocab_size {}, \
+                 num_attention_heads {}",
+                s.layers, s.hidden, s.ffn, s.vocab, s.heads
             )
         })
     }
@@ -258,8 +259,9 @@ impl Model {
         weights: &impl Weights,
         placement: &Placement,
     ) -> Result<Self> {
-        config.check_plausible(weights.name(), weights.stored_bytes())?;
         placement.check(weights.name(), config)?;
+        let config_file = format!("{}/config.json", weights.name());
+        config.check_plausible(&config_file, weights.stored_bytes())?;
         Ok(match config {
             ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
                 Self::Llama(llama::load(c, weights, placement).await?)
@@ -275,9 +277,9 @@ impl Model {
         placement: &Placement,
     ) -> Result<(ModelConfig, Self)> {
         let mut config = ModelConfig::from_gguf(source.name(), file)?;
+        placement.check(source.name(), &config)?;
         let stored = file.tensors.iter().map(|t| t.n_bytes).sum();
         config.check_plausible(source.name(), stored)?;
-        placement.check(source.name(), &config)?;
         let model = match &mut config {
             ModelConfig::Llama(c) => {
                 llama::gguf::read_rope_factors(file, source, c).await?;

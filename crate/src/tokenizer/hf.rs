@@ -52,9 +52,16 @@ pub(super) fn build(
     tokenizer.bos_id = tokenizer.token_id(&bos);
     tokenizer.eos_id = tokenizer.token_id(&eos);
     tokenizer.pad_id = token_text(config.get("pad_token")).and_then(|t| tokenizer.token_id(t));
-    tokenizer.chat_template = chat_template
-        .or_else(|| config_template(&config))
-        .map(|source| ChatTemplate::new(source, &bos, &eos).from_file(name));
+    // Errors name the file the template came from, beside tokenizer.json.
+    let sibling = |file: &str| match name.strip_suffix("tokenizer.json") {
+        Some(folder) => format!("{folder}{file}"),
+        None => file.to_string(),
+    };
+    tokenizer.chat_template = match chat_template {
+        Some(source) => Some((source, sibling("chat_template.jinja"))),
+        None => config_template(&config).map(|source| (source, sibling("tokenizer_config.json"))),
+    }
+    .map(|(source, file)| ChatTemplate::new(source, &bos, &eos).from_file(&file));
     Ok(tokenizer)
 }
 

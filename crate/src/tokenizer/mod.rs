@@ -131,7 +131,15 @@ impl Tokenizer {
     /// Renders `messages` with the model's template (ChatML when it has none) and encodes
     /// them, ready for the assistant's answer.
     pub fn encode_chat(&self, messages: &[Message]) -> Result<Vec<u32>> {
-        self.encode(&self.template().render(messages, true)?)
+        let template = self.template();
+        let text = template.render(messages, true)?;
+        if text.is_empty() && !messages.is_empty() {
+            return Err(Error::Template {
+                file: template.file().to_string(),
+                problem: format!("renders nothing for {} messages", messages.len()),
+            });
+        }
+        self.encode(&text)
     }
 
     /// Vocabulary size, added tokens included.

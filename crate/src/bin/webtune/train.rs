@@ -295,6 +295,9 @@ pub fn run(args: Args) -> webtune::Result<()> {
         true => Some(output::read_checkpoint(&checkpoint_dir)?),
         false => None,
     };
+    // Made now, so that an unwritable --out fails before the run; taken away again (when
+    // still empty) if the run fails before it wrote anything.
+    let created = !args.out.exists();
     output::create_dir(&args.out)?;
     let run = block_on(session.train(
         config,
@@ -305,7 +308,13 @@ pub fn run(args: Args) -> webtune::Result<()> {
             Flow::Continue
         },
         |checkpoint| output::write_checkpoint(&checkpoint_dir, &checkpoint),
-    ))?;
+    ))
+    .inspect_err(|_| {
+        if created {
+            // Removes only an empty folder: a checkpoint written before the failure stays.
+            let _ = std::fs::remove_dir(&args.out);
+        }
+    })?;
     eprintln!("{}", run.description);
     if let Some((base, base_first)) = base_accuracy {
         let (tuned, tuned_first) = accuracy(&session, "fine-tuned")?;

@@ -202,7 +202,7 @@ pub async fn load(config: &BertConfig, w: &impl Weights, placement: &Placement) 
         + (n(c.vocab_size) + n(c.max_position_embeddings) + n(c.type_vocab_size)) * hf;
     check_plausible(w.name(), parameters, w.stored_bytes(), || {
         format!(
-            "{} layers, hidden size {h}, vocabulary {}",
+            "num_hidden_layers {}, hidden_size {h}, vocab_size {}",
             c.num_hidden_layers, c.vocab_size
         )
     })?;
