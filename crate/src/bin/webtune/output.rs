@@ -73,8 +73,26 @@ pub fn write_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> webtune::Result<
     Ok(())
 }
 
-/// Reads the checkpoint folder `dir` (its `state.json` must be there).
+/// Reads the checkpoint folder `dir` (its `state.json` must be there). A run killed between
+/// [`write_checkpoint`]'s two renames left no `dir` but a complete `dir.tmp` (newer) and
+/// `dir.old`: the checkpoint is read from those, in that order.
 pub fn read_checkpoint(dir: &Path) -> webtune::Result<Checkpoint> {
+    if !dir.join("state.json").exists() {
+        for fallback in [dir.with_extension("tmp"), dir.with_extension("old")] {
+            if !dir.exists() && fallback.join("state.json").exists() {
+                eprintln!(
+                    "{} is missing (a run was stopped while saving it): reading {}",
+                    dir.display(),
+                    fallback.display()
+                );
+                return read_folder(&fallback);
+            }
+        }
+    }
+    read_folder(dir)
+}
+
+fn read_folder(dir: &Path) -> webtune::Result<Checkpoint> {
     let mut checkpoint = Checkpoint::default();
     for name in Checkpoint::FILES {
         let path = dir.join(name);
