@@ -9,6 +9,30 @@ pub use chat::{ChatTemplate, Message};
 
 use crate::error::{Error, Result};
 
+/// How deep a `tokenizer.json` may nest objects and arrays.
+const MAX_JSON_DEPTH: usize = 32;
+
+/// The deepest nesting of objects and arrays in JSON `bytes` (strings skipped).
+fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for &b in bytes {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Text ↔ token ids for one model.
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
@@ -31,6 +55,25 @@ impl Tokenizer {
             file: name.to_string(),
             problem: err.to_string(),
         };
+        // The tokenizers crate panics on some malformed JSON (a broken or deeply nested
+        // `decoder`), which in the page would kill the worker: syntax and depth are checked
+        // here first (a real tokenizer.json nests a few levels).
+        #[derive(serde::Deserialize)]
+        struct Decoder {
+            // Decoded whole (escapes included); every other field is only skipped.
+            #[serde(default, rename = "decoder")]
+            _decoder: serde_json::Value,
+        }
+        serde_json::from_slice::<Decoder>(bytes).map_err(|err| Error::Tokenizer {
+            file: name.to_string(),
+            problem: format!("is not valid JSON: {err}"),
+        })?;
+        if json_depth(bytes) > MAX_JSON_DEPTH {
+            return Err(Error::Tokenizer {
+                file: name.to_string(),
+                problem: format!("nests JSON deeper than {MAX_JSON_DEPTH} levels"),
+            });
+        }
         let mut inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(fail)?;
         // Plain ids: padding and truncation are the caller's business, not the file's.
         inner.with_padding(None);

@@ -58,7 +58,7 @@ impl Gpt2Config {
             n_layer: c.usize_or(&["n_layer", "num_hidden_layers"], None)?,
             n_head: c.usize_or(&["n_head", "num_attention_heads"], None)?,
             n_positions: c.usize_or(&["n_positions", "max_position_embeddings"], None)?,
-            n_inner: c.usize_or(&["n_inner"], Some(4 * n_embd))?,
+            n_inner: c.usize_or(&["n_inner"], Some(n_embd.saturating_mul(4)))?,
             layer_norm_epsilon: c.f64_or("layer_norm_epsilon", 1e-5)?,
             gelu_tanh,
         };
@@ -92,7 +92,7 @@ impl Gpt2Config {
             n_layer: int("block_count")?,
             n_head: int("attention.head_count")?,
             n_positions: int("context_length")?,
-            n_inner: int("feed_forward_length").unwrap_or(4 * n_embd),
+            n_inner: int("feed_forward_length").unwrap_or(n_embd.saturating_mul(4)),
             layer_norm_epsilon: file
                 .get("gpt2.attention.layer_norm_epsilon")
                 .and_then(Value::as_f64)
