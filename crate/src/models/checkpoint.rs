@@ -75,8 +75,31 @@ pub async fn load_checkpoint<S: ByteSource>(
     load_checkpoint_to(name, files, &Placement::of(device)).await
 }
 
-/// [`load_checkpoint`] with an explicit [`Placement`].
+/// [`load_checkpoint`] with an explicit [`Placement`]. A tokenizer whose ids reach past the
+/// model's embedding (another model's tokenizer) is refused: such an id would index outside
+/// the embedding.
 pub async fn load_checkpoint_to<S: ByteSource>(
+    name: &str,
+    files: Vec<S>,
+    placement: &Placement,
+) -> Result<Loaded> {
+    let loaded = load_any(name, files, placement).await?;
+    let rows = crate::models::CausalLm::vocab_size(&loaded.model);
+    if let Some(tokenizer) = &loaded.tokenizer
+        && let Some(max) = tokenizer.max_id().filter(|&max| max as usize >= rows)
+    {
+        return Err(Error::Tokenizer {
+            file: tokenizer.source().to_string(),
+            problem: format!(
+                "has token ids up to {max}, but the model's embedding has {rows} rows: the \
+                 tokenizer and the model do not belong together"
+            ),
+        });
+    }
+    Ok(loaded)
+}
+
+async fn load_any<S: ByteSource>(
     name: &str,
     files: Vec<S>,
     placement: &Placement,

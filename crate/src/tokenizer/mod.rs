@@ -185,6 +185,16 @@ impl Tokenizer {
         self.encode(&text)
     }
 
+    /// The highest token id it can produce, added tokens included.
+    pub fn max_id(&self) -> Option<u32> {
+        self.inner.get_vocab(true).into_values().max()
+    }
+
+    /// What it was read from (errors name it).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Vocabulary size, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
