@@ -171,21 +171,28 @@ fn ok(args: &[&str]) -> String {
     err
 }
 
+/// The LoRA run of [`train_every_method_then_export_checkpoints`]: dropout and packing.
+const LORA_RUN: [&str; 7] = [
+    "--dropout",
+    "0.1",
+    "--packing",
+    "--max-len",
+    "48",
+    "--batch-size",
+    "1",
+];
+
 #[test]
 fn train_every_method_then_export_checkpoints() {
     let dir = std::env::temp_dir().join(format!("webtune-cli-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let data = dir.join("chat.jsonl");
-    let lines: Vec<String> = (0..12)
-        .map(|i| {
-            serde_json::json!({"messages": [
-                {"role": "user", "content": format!("Question {i}?")},
-                {"role": "assistant", "content": "Answer."}]})
-            .to_string()
-        })
-        .collect();
-    std::fs::write(&data, lines.join("\n")).unwrap();
+    std::fs::write(
+        &data,
+        webtune_tests::conversations_jsonl(12, |i| (format!("Question {i}?"), "Answer.".into())),
+    )
+    .unwrap();
     let model = fixture("llama");
     let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let train = |out: &std::path::Path, extra: &[&str]| {
@@ -210,18 +217,7 @@ fn train_every_method_then_export_checkpoints() {
 
     // LoRA with dropout and packing: a PEFT adapter, and a checkpoint that exports to one.
     let lora = dir.join("lora");
-    let log = train(
-        &lora,
-        &[
-            "--dropout",
-            "0.1",
-            "--packing",
-            "--max-len",
-            "48",
-            "--batch-size",
-            "1",
-        ],
-    );
+    let log = train(&lora, &LORA_RUN);
     assert!(log.contains("LoRA r="), "{log}");
     for file in [
         "adapter_config.json",
@@ -251,29 +247,23 @@ fn train_every_method_then_export_checkpoints() {
     // setting, and leaves the checkpoint as it was.
     let checkpoint = lora.join("checkpoint");
     let state_before = std::fs::read(checkpoint.join("state.json")).unwrap();
-    let out = webtune(&[
+    let (model_path, data_path, out_path) = (path(&model), path(&data), path(&lora));
+    let mut args = vec![
         "train",
         "--model",
-        &path(&model),
+        &model_path,
         "--data",
-        &path(&data),
+        &data_path,
         "--out",
-        &path(&lora),
-        "--max-steps",
-        "4",
+        &out_path,
         "--tier",
         "cpu",
-        "--dropout",
-        "0.1",
-        "--packing",
-        "--max-len",
-        "48",
-        "--batch-size",
-        "1",
-        "--resume",
-        "--rank",
+        "--max-steps",
         "4",
-    ]);
+    ];
+    args.extend(LORA_RUN);
+    args.extend(["--resume", "--rank", "4"]);
+    let out = webtune(&args);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "resumed with another rank");
     assert!(

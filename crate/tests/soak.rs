@@ -63,15 +63,10 @@ fn a_run_killed_ten_times_ends_as_an_uninterrupted_one() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let data = dir.join("data.jsonl");
-    let lines: Vec<String> = (0..12)
-        .map(|i| {
-            serde_json::json!({"messages": [
-                {"role": "user", "content": format!("Question {i}?")},
-                {"role": "assistant", "content": format!("Answer number {i}.")}]})
-            .to_string()
-        })
-        .collect();
-    std::fs::write(&data, lines.join("\n")).unwrap();
+    let lines = webtune_tests::conversations_jsonl(12, |i| {
+        (format!("Question {i}?"), format!("Answer number {i}."))
+    });
+    std::fs::write(&data, lines).unwrap();
 
     let whole = dir.join("whole");
     let start = Instant::now();

@@ -118,6 +118,20 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
     Ok(())
 }
 
+/// `n` one-turn conversations as `messages` JSONL, turn `i` being `turn(i)` = (user, assistant).
+pub fn conversations_jsonl(n: usize, turn: impl Fn(usize) -> (String, String)) -> String {
+    (0..n)
+        .map(|i| {
+            let (user, assistant) = turn(i);
+            serde_json::json!({"messages": [
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": assistant}]})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The path of a model that `scripts/fetch-models.sh` puts in `.cache/models/`.
 ///
 /// Panics (failing the test, never skipping it) when the file is missing.

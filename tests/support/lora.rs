@@ -260,16 +260,10 @@ async fn exported_adapter_loads_back(
 
 /// `rows` short conversations as `messages` JSONL ("Hello i" → "Hi." or "Policy?").
 pub fn chat_jsonl(rows: usize) -> String {
-    let lines: Vec<String> = (0..rows)
-        .map(|i| {
-            let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
-            serde_json::json!({"messages": [
-                {"role": "user", "content": format!("Hello {i}")},
-                {"role": "assistant", "content": answer}]})
-            .to_string()
-        })
-        .collect();
-    lines.join("\n")
+    crate::conversations_jsonl(rows, |i| {
+        let answer = if i % 3 == 0 { "Hi." } else { "Policy?" };
+        (format!("Hello {i}"), answer.into())
+    })
 }
 
 /// Takes the optimizer steps of `reference["trajectory"]` (AdamW, cosine schedule with warmup,
