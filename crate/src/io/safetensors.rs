@@ -143,7 +143,23 @@ fn rows_of(shape: &[usize]) -> usize {
 
 /// Writes f32 tensors (name, shape outermost first, row-major values) as a safetensors file,
 /// sorted by name as Hugging Face's writer does, with `__metadata__ = {"format": "pt"}`.
-pub fn write_f32(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+///
+/// Nothing non-finite is written: a tensor with a NaN or an infinity (a run that diverged)
+/// fails with an error naming `file` and the tensor, and no bytes.
+pub fn write_f32(file: &str, tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<Vec<u8>> {
+    for (name, _, values) in tensors {
+        if let Some(first) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Checkpoint {
+                file: file.to_string(),
+                problem: format!(
+                    "not written: tensor `{name}` holds {} NaN or infinite values (the first \
+                     at index {first}); the run diverged (a lower learning rate or clipping \
+                     helps; the last checkpoint before it is kept)",
+                    values[first..].iter().filter(|v| !v.is_finite()).count()
+                ),
+            });
+        }
+    }
     let mut sorted: Vec<_> = tensors.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let shapes: Vec<(&str, &[usize])> = sorted
@@ -154,7 +170,7 @@ pub fn write_f32(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
     for (_, _, values) in sorted {
         out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     }
-    out
+    Ok(out)
 }
 
 /// The start of a safetensors file of f32 tensors whose data follows in the order given: the
@@ -323,10 +339,24 @@ pub(crate) mod tests {
 
     #[test]
     fn written_files_read_back() {
-        let bytes = write_f32(&[
-            ("b".into(), vec![2], vec![3.0, 4.0]),
-            ("a".into(), vec![1, 1], vec![1.5]),
-        ]);
+        let bytes = write_f32(
+            "w.safetensors",
+            &[
+                ("b".into(), vec![2], vec![3.0, 4.0]),
+                ("a".into(), vec![1, 1], vec![1.5]),
+            ],
+        )
+        .unwrap();
+        let err = write_f32(
+            "w.safetensors",
+            &[("c".into(), vec![2], vec![1.0, f32::NAN])],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("w.safetensors: not written: tensor `c` holds 1 NaN"),
+            "{err}"
+        );
         let source = MemorySource::new("w.safetensors", bytes);
         let file = block_on(SafetensorsFile::open(&source)).unwrap();
         assert_eq!(file.metadata["format"], "pt");

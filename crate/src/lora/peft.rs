@@ -293,5 +293,8 @@ pub async fn save(
         name: base_model.to_string(),
         problem: format!("cannot write adapter_config.json: {err}"),
     })?;
-    Ok((config_bytes, write_f32(&tensors)))
+    Ok((
+        config_bytes,
+        write_f32("adapter_model.safetensors", &tensors)?,
+    ))
 }

@@ -133,7 +133,7 @@ pub async fn safetensors(model: &Model) -> Result<Vec<u8>> {
         }
         written.push((t.name, t.shape, values));
     }
-    Ok(write_f32(&written))
+    write_f32("model.safetensors", &written)
 }
 
 /// A whole Hugging Face checkpoint for `model`: `config.json` (from `config`) and

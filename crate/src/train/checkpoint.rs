@@ -113,7 +113,8 @@ impl Checkpoint {
                 .into_iter()
                 .map(|(p, v, _)| (p, v))
                 .collect();
-            files.insert(PARAMETERS.to_string(), write_f32(&host(all, "").await?));
+            let parameters = write_f32(PARAMETERS, &host(all, "").await?)?;
+            files.insert(PARAMETERS.to_string(), parameters);
         }
         let layout = Layout::of(model);
         let (mut first, mut second) = (Vec::new(), Vec::new());
@@ -126,7 +127,7 @@ impl Checkpoint {
         }
         let mut moments = host(first, ".exp_avg").await?;
         moments.extend(host(second, ".exp_avg_sq").await?);
-        files.insert(OPTIMIZER.to_string(), write_f32(&moments));
+        files.insert(OPTIMIZER.to_string(), write_f32(OPTIMIZER, &moments)?);
         let state_json = serde_json::to_vec_pretty(&state).map_err(|err| Error::Adapter {
             name: "checkpoint".into(),
             problem: format!("cannot write {STATE}: {err}"),
