@@ -412,6 +412,11 @@ def folder_cases():
     }
     for name, text in templates.items():
         add("template", name, "chat_template.jinja", text, may_pass=name == "empty-output")
+    for name, text, expect in [("not-json", "{", ["generation_config.json", "JSON"]),
+                               ("eos-string", json.dumps({"eos_token_id": "two"}), [])]:
+        case("config", f"generation-config-{name}", cmd,
+             {"model": {"name": "llama", "folder": LLAMA, "files": {
+                 "generation_config.json": {"text": text}}}}, expect, may_pass=not expect)
     cfg = json.loads(read(f"{LLAMA}/tokenizer_config.json"))
     for name, text in [("not-json", "{"), ("template-number", json.dumps(dict(cfg, chat_template=5))),
                        ("bos-object", json.dumps(dict(cfg, bos_token={"content": 7})))]:

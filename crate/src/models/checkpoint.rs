@@ -231,7 +231,11 @@ async fn load_any<S: ByteSource>(
     };
     let mut stop_ids: Vec<u32> = tokenizer.iter().filter_map(|t| t.eos_id).collect();
     if let Some(generation) = find("generation_config.json") {
-        let json: Value = serde_json::from_slice(&read_all(generation).await?).unwrap_or_default();
+        let json: Value =
+            serde_json::from_slice(&read_all(generation).await?).map_err(|err| Error::Config {
+                file: generation.name().to_string(),
+                problem: format!("is not valid JSON: {err}"),
+            })?;
         let ids = match json.get("eos_token_id") {
             Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_u64).collect(),
             Some(id) => id.as_u64().into_iter().collect(),

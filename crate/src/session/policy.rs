@@ -1,5 +1,6 @@
 //! The decisions the command line and the JavaScript API must never make differently: which
-//! float type a model opens in, where its weights go, how much memory a run may plan for.
+//! float type a model opens in, where its weights go, how much memory a run may plan for,
+//! which tokenizer files an export writes beside the weights.
 
 use super::OpenModel;
 use crate::device::{ComputeDevice, Precision};
