@@ -22,13 +22,22 @@ pub(crate) use source::{check_range, row_window};
 /// `values` of tensor `tensor` in `file`, refused when any is NaN or infinite: nothing
 /// non-finite enters a model, an adapter or a run from a file.
 pub(crate) fn finite(file: &str, tensor: &str, values: Vec<f32>) -> crate::Result<Vec<f32>> {
-    let Some(first) = values.iter().position(|v| !v.is_finite()) else {
+    let Some((first, count)) = non_finite(&values) else {
         return Ok(values);
     };
     Err(crate::Error::NonFinite {
         file: file.to_string(),
         tensor: tensor.to_string(),
-        count: values[first..].iter().filter(|v| !v.is_finite()).count(),
+        count,
         first,
     })
+}
+
+/// The index of the first NaN or infinity in `values` and how many there are, if any.
+pub(crate) fn non_finite(values: &[f32]) -> Option<(usize, usize)> {
+    let first = values.iter().position(|v| !v.is_finite())?;
+    Some((
+        first,
+        values[first..].iter().filter(|v| !v.is_finite()).count(),
+    ))
 }

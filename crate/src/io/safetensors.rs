@@ -148,14 +148,13 @@ fn rows_of(shape: &[usize]) -> usize {
 /// fails with an error naming `file` and the tensor, and no bytes.
 pub fn write_f32(file: &str, tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<Vec<u8>> {
     for (name, _, values) in tensors {
-        if let Some(first) = values.iter().position(|v| !v.is_finite()) {
+        if let Some((first, count)) = super::non_finite(values) {
             return Err(Error::Checkpoint {
                 file: file.to_string(),
                 problem: format!(
-                    "not written: tensor `{name}` holds {} NaN or infinite values (the first \
-                     at index {first}); the run diverged (a lower learning rate or clipping \
-                     helps; the last checkpoint before it is kept)",
-                    values[first..].iter().filter(|v| !v.is_finite()).count()
+                    "not written: tensor `{name}` holds {count} NaN or infinite values (the \
+                     first at index {first}); the run diverged (a lower learning rate or \
+                     clipping helps; the last checkpoint before it is kept)"
                 ),
             });
         }
