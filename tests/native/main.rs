@@ -9,6 +9,7 @@
 
 mod advise;
 mod gguf;
+mod gguf_export;
 mod large;
 mod llama;
 mod load_errors;

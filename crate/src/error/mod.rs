@@ -202,6 +202,16 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// An export was asked for that the target format or tool cannot take (an architecture
+    /// llama.cpp does not load, a quantization the shapes do not allow). Refused before any
+    /// file is written.
+    #[error("cannot export {what}: {problem}")]
+    Export {
+        /// What was to be written (`"a GGUF adapter"`, `"model-q8_0.gguf"`).
+        what: String,
+        /// Why not, and what would work.
+        problem: String,
+    },
     /// Two sets of numbers that must agree do not.
     #[error("{0}")]
     Mismatch(#[from] crate::numerics::Mismatch),
@@ -233,6 +243,7 @@ impl Error {
             Error::OutOfMemory { .. } => "out_of_memory",
             Error::TooLarge { .. } => "too_large",
             Error::Index { .. } => "index",
+            Error::Export { .. } => "export",
             Error::Mismatch(_) => "mismatch",
         }
     }

@@ -4,9 +4,11 @@
 //!
 //! Initialisation follows PEFT: `A` Kaiming-uniform (bound `1/√in`), `B` zero, and with DoRA
 //! the magnitude the weight's column norms, so that a fresh adapter leaves the model's outputs
-//! unchanged. [`peft`] reads and writes PEFT's files.
+//! unchanged. [`peft`] reads and writes PEFT's files; [`gguf`] writes llama.cpp's adapter
+//! files.
 
 mod config;
+pub mod gguf;
 pub mod peft;
 
 pub use config::{LoraConfig, Targets};

@@ -9,7 +9,7 @@ use super::gpt2::{self, Gpt2, Gpt2Config};
 use super::hf_config::HfConfig;
 use super::llama::{self, Llama, LlamaConfig};
 use super::qwen2;
-use super::weights::{GgufWeights, Placement, Weights};
+use super::weights::{GgufWeights, Layout, Placement, Weights};
 use super::{Attend, CausalLm, KvCache, LinearLayers};
 use crate::error::{Error, Result};
 use crate::io::ByteSource;
@@ -217,6 +217,25 @@ impl ModelConfig {
         })
     }
 
+    /// llama.cpp's `general.architecture` for this family.
+    pub fn gguf_architecture(&self) -> &'static str {
+        match self {
+            Self::Llama(_) => "llama",
+            Self::Qwen2(_) => "qwen2",
+            Self::Gpt2(_) => "gpt2",
+        }
+    }
+
+    /// llama.cpp's name for Hugging Face tensor `hf` and how its layout differs, or `None`
+    /// when GGUF has no such tensor. llama.cpp permutes Q/K rows for `llama` only.
+    pub fn gguf_name(&self, hf: &str) -> Option<(String, Layout)> {
+        match self {
+            Self::Llama(c) => llama::gguf::gguf_name(hf, c, true),
+            Self::Qwen2(c) => qwen2::gguf_name(hf, c),
+            Self::Gpt2(_) => gpt2::gguf_name(hf.strip_prefix("transformer.").unwrap_or(hf)),
+        }
+    }
+
     /// The vocabulary size.
     pub fn vocab_size(&self) -> usize {
         match self {
@@ -280,23 +299,16 @@ impl Model {
         placement.check(source.name(), &config)?;
         let stored = file.tensors.iter().map(|t| t.n_bytes).sum();
         config.check_plausible(source.name(), stored)?;
-        let model = match &mut config {
-            ModelConfig::Llama(c) => {
-                llama::gguf::read_rope_factors(file, source, c).await?;
-                let names = |hf: &str| llama::gguf::gguf_name(hf, c, true);
-                let weights = GgufWeights::new(file, source, &names);
+        if let ModelConfig::Llama(c) = &mut config {
+            llama::gguf::read_rope_factors(file, source, c).await?;
+        }
+        let names = |hf: &str| config.gguf_name(hf);
+        let weights = GgufWeights::new(file, source, &names);
+        let model = match &config {
+            ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
                 Self::Llama(llama::load(c, &weights, placement).await?)
             }
-            ModelConfig::Qwen2(c) => {
-                let names = |hf: &str| qwen2::gguf_name(hf, c);
-                let weights = GgufWeights::new(file, source, &names);
-                Self::Llama(llama::load(c, &weights, placement).await?)
-            }
-            ModelConfig::Gpt2(c) => {
-                let names =
-                    |hf: &str| gpt2::gguf_name(hf.strip_prefix("transformer.").unwrap_or(hf));
-                Self::Gpt2(gpt2::load(c, &GgufWeights::new(file, source, &names), placement).await?)
-            }
+            ModelConfig::Gpt2(c) => Self::Gpt2(gpt2::load(c, &weights, placement).await?),
         };
         Ok((config, model))
     }

@@ -244,6 +244,28 @@ pub enum Layout {
     Transposed,
 }
 
+impl Layout {
+    /// `values` of Hugging Face shape `shape` (row-major) laid out as GGUF stores them, with
+    /// their shape in that layout (outermost first).
+    pub fn to_gguf(self, values: Vec<f32>, shape: &[usize]) -> (Vec<f32>, Vec<usize>) {
+        let cols = shape.get(1..).map_or(1, |rest| rest.iter().product());
+        match self {
+            Layout::Same => (values, shape.to_vec()),
+            Layout::RopeInterleaved { heads } => {
+                let head_dim = shape[0] / heads.max(1);
+                (
+                    permute_rope_rows(&values, heads, head_dim, cols),
+                    shape.to_vec(),
+                )
+            }
+            Layout::Transposed => (
+                crate::nn::transpose(&values, shape[0], cols),
+                shape.iter().rev().copied().collect(),
+            ),
+        }
+    }
+}
+
 /// Maps a Hugging Face tensor name to its GGUF name and layout, or `None` when the GGUF
 /// format has no such tensor.
 pub type GgufNames<'a> = dyn Fn(&str) -> Option<(String, Layout)> + 'a;
@@ -344,13 +366,29 @@ impl<S: ByteSource> GgufWeights<'_, S> {
 /// Hugging Face's rotate-half layout (`[first halves…, second halves…]`) to interleaved pairs;
 /// GGUF row `h·d + 2i + j` holds Hugging Face row `h·d + j·d/2 + i`.
 pub fn unpermute_rope_rows(w: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
+    move_rope_rows(w, heads, head_dim, cols, false)
+}
+
+/// llama.cpp's `permute` of Q/K rows (what [`unpermute_rope_rows`] undoes), for writing GGUF.
+pub fn permute_rope_rows(w: &[f32], heads: usize, head_dim: usize, cols: usize) -> Vec<f32> {
+    move_rope_rows(w, heads, head_dim, cols, true)
+}
+
+fn move_rope_rows(
+    w: &[f32],
+    heads: usize,
+    head_dim: usize,
+    cols: usize,
+    to_gguf: bool,
+) -> Vec<f32> {
     let half = head_dim / 2;
     let mut out = vec![0.0; w.len()];
     for h in 0..heads {
         for i in 0..half {
             for j in 0..2 {
-                let from = (h * head_dim + 2 * i + j) * cols;
-                let to = (h * head_dim + j * half + i) * cols;
+                let gguf = (h * head_dim + 2 * i + j) * cols;
+                let hf = (h * head_dim + j * half + i) * cols;
+                let (to, from) = if to_gguf { (gguf, hf) } else { (hf, gguf) };
                 out[to..to + cols].copy_from_slice(&w[from..from + cols]);
             }
         }
@@ -471,5 +509,6 @@ mod tests {
             }
         }
         assert_eq!(unpermute_rope_rows(&gguf, heads, d, cols), hf);
+        assert_eq!(super::permute_rope_rows(&hf, heads, d, cols), gguf);
     }
 }

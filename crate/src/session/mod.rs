@@ -9,16 +9,18 @@
 //! neither paths nor OPFS.
 
 mod advice;
+mod export;
 mod info;
 pub mod policy;
 mod retrieval;
 mod run;
 
 pub use advice::AdviseFiles;
+pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
 pub use policy::{OpenOptions, Purpose};
 pub use retrieval::{Added, AskOptions, EncoderInfo};
-pub use run::{EvalData, ExportKind, GenerateOptions, TrainRun};
+pub use run::{EvalData, GenerateOptions, TrainRun};
 
 use crate::data::{DataOptions, Prepared};
 use crate::device::{ComputeDevice, Precision};

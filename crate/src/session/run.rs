@@ -6,16 +6,16 @@ use serde::Deserialize;
 use super::info::{Evaluation, Generation, TextScores, TokenLoss};
 use super::{Session, no_data, no_model, policy};
 use crate::data::{DataOptions, DataReport, prepare, prepare_eval};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::{exact_match, score};
 use crate::flow::Flow;
 use crate::generate::{GenerateConfig, generate_text};
 use crate::io::ByteSource;
 use crate::lora;
-use crate::models::{LinearLayers, export};
+use crate::models::LinearLayers;
 use crate::tokenizer::Message;
 use crate::train::{
-    Checkpoint, Event, MemoryPlan, Method, PlanModel, RunState, TrainConfig, fine_tune, plan,
+    Checkpoint, Event, MemoryPlan, PlanModel, RunState, TrainConfig, fine_tune, plan,
     prepare_model, validation_loss,
 };
 
@@ -34,7 +34,7 @@ pub struct TrainRun {
 }
 
 /// Linear layers of `model` that carry an adapter branch.
-fn adapted_layers(model: &impl LinearLayers) -> usize {
+pub(super) fn adapted_layers(model: &impl LinearLayers) -> usize {
     model
         .linear_layers()
         .iter()
@@ -56,15 +56,6 @@ pub enum EvalData<'a> {
         /// Longest sequence in tokens.
         max_len: usize,
     },
-}
-
-/// What to export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportKind {
-    /// What the run made: a PEFT adapter after LoRA/DoRA, a whole checkpoint after full/HFT.
-    Result,
-    /// The base with the adapter folded in, as a whole Hugging Face checkpoint.
-    Merged,
 }
 
 /// `generate`'s options: a `GenerateConfig` plus what to generate with.
@@ -283,33 +274,6 @@ impl Session {
             perplexity: scores.perplexity(),
             per_token,
         })
-    }
-
-    /// The files of `kind` (see [`ExportKind`]) by name: `adapter_config.json` +
-    /// `adapter_model.safetensors`, or `config.json` + `model.safetensors` and the tokenizer
-    /// files (see [`policy::tokenizer_files`]). The open model is left as it is.
-    pub async fn export(&self, kind: ExportKind) -> Result<Vec<(String, Vec<u8>)>> {
-        let open = self.model()?;
-        let config = self.config.clone().unwrap_or_default();
-        let has_adapter = adapted_layers(&open.loaded.model) > 0;
-        if kind == ExportKind::Result && config.method == Method::Lora {
-            if !has_adapter {
-                return Err(Error::Input {
-                    problem: "there is no adapter to export: train or import one first".into(),
-                });
-            }
-            let (adapter_config, weights) =
-                lora::peft::save(&open.loaded.model, &config.lora, &open.name).await?;
-            return Ok(vec![
-                ("adapter_config.json".into(), adapter_config),
-                ("adapter_model.safetensors".into(), weights),
-            ]);
-        }
-        let mut model = open.loaded.model.valid();
-        lora::merge(&mut model);
-        let mut files = export::checkpoint_files(&model, &open.loaded.config).await?;
-        files.extend(policy::tokenizer_files(open)?);
-        Ok(files)
     }
 
     /// Attaches a PEFT adapter (`adapter_config.json`'s bytes and `adapter_model.safetensors`)

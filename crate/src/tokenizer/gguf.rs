@@ -16,7 +16,10 @@ use crate::error::{Error, Result};
 use crate::io::gguf::{GgufFile, Value};
 
 /// Llama 3's pre-tokenizer pattern (llama.cpp's `llama-bpe`).
-const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub(super) const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Qwen2's: Llama 3's with every digit on its own (llama.cpp's `qwen2`).
+pub(super) const QWEN2_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// GGUF token types (llama.cpp's `llama_token_type`): control tokens are special.
 const TOKEN_TYPE_CONTROL: u64 = 3;
@@ -72,22 +75,27 @@ pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
             Sequence::new(vec![Digits::new(true).into(), byte_level(true).into()]).into(),
             false,
         ),
-        "llama-bpe" | "llama3" => {
+        "llama-bpe" | "llama3" | "qwen2" => {
+            // Llama 3 keeps whole vocabulary words unmerged; Qwen2 does not.
+            let (pattern, ignore_merges) = match pre {
+                "qwen2" => (QWEN2_PATTERN, false),
+                _ => (LLAMA3_PATTERN, true),
+            };
             let split = Split::new(
-                SplitPattern::Regex(LLAMA3_PATTERN.into()),
+                SplitPattern::Regex(pattern.into()),
                 SplitDelimiterBehavior::Isolated,
                 false,
             )
-            .map_err(|err| fail(format!("Llama 3 pattern: {err}")))?;
+            .map_err(|err| fail(format!("{pre} pattern: {err}")))?;
             (
                 Sequence::new(vec![split.into(), byte_level(false).into()]).into(),
-                true,
+                ignore_merges,
             )
         }
         other => {
             return Err(fail(format!(
                 "tokenizer.ggml.pre is {other:?}, which webtune does not know yet \
-                 (it knows default, gpt-2, smollm, starcoder, refact, llama-bpe)"
+                 (it knows default, gpt-2, smollm, starcoder, refact, llama-bpe, qwen2)"
             )));
         }
     };
@@ -158,5 +166,12 @@ pub(super) fn build(name: &str, file: &GgufFile) -> Result<Tokenizer> {
         bos_id,
         eos_id,
         pad_id: id("tokenizer.ggml.padding_token_id"),
+        gguf: Some(
+            file.metadata
+                .iter()
+                .filter(|(key, _)| key.starts_with("tokenizer."))
+                .cloned()
+                .collect(),
+        ),
     })
 }

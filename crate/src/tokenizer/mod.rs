@@ -3,6 +3,7 @@
 
 pub mod chat;
 mod gguf;
+mod gguf_out;
 mod hf;
 
 pub use chat::{ChatTemplate, Message};
@@ -46,6 +47,9 @@ pub struct Tokenizer {
     pub eos_id: Option<u32>,
     /// Padding id, when the model names one.
     pub pad_id: Option<u32>,
+    /// The `tokenizer.*` metadata of the GGUF file it was rebuilt from, written back as it
+    /// was when the model is exported to GGUF.
+    gguf: Option<Vec<(String, crate::io::gguf::Value)>>,
 }
 
 impl Tokenizer {
@@ -85,6 +89,7 @@ impl Tokenizer {
             bos_id: None,
             eos_id: None,
             pad_id: None,
+            gguf: None,
         })
     }
 
@@ -106,6 +111,20 @@ impl Tokenizer {
     /// GGUF base). `model_max_length` is the model's context length.
     pub fn hf_files(&self, model_max_length: usize) -> Result<Vec<(String, Vec<u8>)>> {
         hf::files(self, model_max_length)
+    }
+
+    /// The tokenizer as GGUF metadata (`tokenizer.ggml.*`, `tokenizer.chat_template`) that
+    /// llama.cpp reads, for a model of `vocab_size` embedding rows: the entries of the GGUF
+    /// file it came from, or for a `tokenizer.json` its byte-level BPE vocabulary, merges and
+    /// pre-tokenizer as llama.cpp names it. A tokenizer llama.cpp could not rebuild is refused.
+    pub fn gguf_metadata(
+        &self,
+        vocab_size: usize,
+    ) -> Result<Vec<(String, crate::io::gguf::Value)>> {
+        match &self.gguf {
+            Some(entries) => Ok(entries.clone()),
+            None => gguf_out::metadata(self, vocab_size),
+        }
     }
 
     /// Rebuilds the tokenizer that a GGUF file describes (`tokenizer.ggml.*`).

@@ -33,7 +33,7 @@ enum Command {
     Score(score::Args),
     /// Fine-tune (LoRA, DoRA, full or Half Fine-Tuning) on a JSONL or CSV dataset.
     Train(Box<train::Args>),
-    /// Write a training checkpoint out as a PEFT adapter or a Hugging Face checkpoint.
+    /// Write a fine-tune out: PEFT adapter, Hugging Face checkpoint, or GGUF for llama.cpp/Ollama.
     Export(export::Args),
     /// Fold a PEFT adapter into its base and write a checkpoint transformers loads.
     Merge(merge::Args),

@@ -4,15 +4,20 @@
 //! metadata, the tensor table, and every tensor's place in the file, before any tensor data
 //! is read. [`GgufFile::read_f32`] then reads one tensor and dequantizes it.
 //!
+//! [`GgufWriter`] writes one (F32, F16 and Q8_0 tensors).
+//!
 //! Shapes: GGUF lists dimensions innermost first (`ne[0]` is contiguous). [`TensorInfo::shape`]
 //! gives them outermost first, as PyTorch and burn do.
 
 mod dequant;
 mod parse;
+mod quant;
 mod types;
+mod write;
 
 pub use parse::GgufError;
 pub use types::GgmlType;
+pub use write::GgufWriter;
 
 use crate::error::{Error, Result};
 use crate::io::ByteSource;

@@ -1,14 +1,19 @@
-//! Writing a model back out as a Hugging Face checkpoint: `config.json` and
-//! `model.safetensors` with transformers' names and layouts, so that a merged fine-tune loads
-//! in transformers (and here).
+//! Writing a model back out: as a Hugging Face checkpoint ([`hf`]: `config.json` and
+//! `model.safetensors` with transformers' names and layouts) or as a GGUF file for llama.cpp
+//! ([`gguf`]). Both walk the same list of tensors by Hugging Face name, read back from the
+//! device one at a time.
+
+mod gguf;
+mod hf;
+
+pub use gguf::gguf_model;
+pub use hf::{checkpoint_files, config_json, safetensors};
 
 use burn::tensor::Tensor;
-use serde_json::{Value, json};
 
-use super::{Model, ModelConfig};
+use super::Model;
 use crate::device::read_f32;
 use crate::error::{Error, Result};
-use crate::io::safetensors::write_f32;
 use crate::nn::{LayerNorm, Linear, RmsNorm, VocabMatrix, transpose};
 
 /// One tensor to write: its Hugging Face name and shape, and where its values are (row blocks
@@ -117,84 +122,18 @@ fn tensors(model: &Model) -> Result<Vec<Named>> {
     Ok(out)
 }
 
-/// `model.safetensors` for `model` (adapters merged first), read back from the device one
-/// tensor at a time.
-pub async fn safetensors(model: &Model) -> Result<Vec<u8>> {
-    let mut written = Vec::new();
-    for t in tensors(model)? {
+impl Named {
+    /// Its values read back from the device, row-major for `shape` (Hugging Face's layout).
+    async fn read(self) -> Result<(String, Vec<usize>, Vec<f32>)> {
         let mut values = Vec::new();
-        for block in t.values {
+        for block in self.values {
             let [rows, cols] = block.dims();
-            let block = read_f32(block, &t.name).await?;
-            values.extend(match t.transposed {
+            let block = read_f32(block, &self.name).await?;
+            values.extend(match self.transposed {
                 true => transpose(&block, rows, cols),
                 false => block,
             });
         }
-        written.push((t.name, t.shape, values));
-    }
-    write_f32("model.safetensors", &written)
-}
-
-/// A whole Hugging Face checkpoint for `model`: `config.json` (from `config`) and
-/// `model.safetensors`, by file name.
-pub async fn checkpoint_files(
-    model: &Model,
-    config: &ModelConfig,
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let config_json =
-        serde_json::to_vec_pretty(&config_json(config)).map_err(|err| Error::Input {
-            problem: format!("cannot write config.json: {err}"),
-        })?;
-    Ok(vec![
-        ("config.json".into(), config_json),
-        ("model.safetensors".into(), safetensors(model).await?),
-    ])
-}
-
-/// A `config.json` that transformers reads as `config` (transformers v5's `rope_parameters`).
-pub fn config_json(config: &ModelConfig) -> Value {
-    match config {
-        ModelConfig::Llama(c) | ModelConfig::Qwen2(c) => {
-            let qwen = matches!(config, ModelConfig::Qwen2(_));
-            let mut rope = serde_json::to_value(&c.rope.scaling).unwrap_or(json!({}));
-            if let Value::Object(map) = &mut rope {
-                map.insert("rope_theta".into(), json!(c.rope.theta));
-            }
-            json!({
-                "architectures": [if qwen { "Qwen2ForCausalLM" } else { "LlamaForCausalLM" }],
-                "model_type": if qwen { "qwen2" } else { "llama" },
-                "vocab_size": c.vocab_size,
-                "hidden_size": c.hidden_size,
-                "intermediate_size": c.intermediate_size,
-                "num_hidden_layers": c.num_hidden_layers,
-                "num_attention_heads": c.num_attention_heads,
-                "num_key_value_heads": c.num_key_value_heads,
-                "head_dim": c.head_dim,
-                "hidden_act": "silu",
-                "rms_norm_eps": c.rms_norm_eps,
-                "rope_parameters": rope,
-                "rope_theta": c.rope.theta,
-                "tie_word_embeddings": c.tie_word_embeddings,
-                "max_position_embeddings": c.max_position_embeddings,
-                "attention_bias": !qwen && c.qkv_bias,
-                "mlp_bias": c.mlp_bias,
-                "torch_dtype": "float32",
-            })
-        }
-        ModelConfig::Gpt2(c) => json!({
-            "architectures": ["GPT2LMHeadModel"],
-            "model_type": "gpt2",
-            "vocab_size": c.vocab_size,
-            "n_embd": c.n_embd,
-            "n_layer": c.n_layer,
-            "n_head": c.n_head,
-            "n_positions": c.n_positions,
-            "n_inner": c.n_inner,
-            "layer_norm_epsilon": c.layer_norm_epsilon,
-            "activation_function": if c.gelu_tanh { "gelu_new" } else { "gelu" },
-            "tie_word_embeddings": true,
-            "torch_dtype": "float32",
-        }),
+        Ok((self.name, self.shape, values))
     }
 }
