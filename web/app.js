@@ -67,6 +67,7 @@ function buttons() {
   $('train').disabled = !ready || page.dataset === null;
   $('compare').disabled = !ready;
   $('download').disabled = !idle || !page.trained;
+  $('download-gguf').disabled = !idle || !page.trained;
   $('resume').disabled = !idle;
   $('discard').disabled = !idle;
   documents.buttons(ctx, idle, ready);
@@ -443,8 +444,8 @@ async function compare() {
   }
 }
 
-async function download() {
-  const files = await page.wt.exportAdapter();
+/** Saves `files` ({name: Blob}) as downloads. */
+function save(files) {
   for (const [name, blob] of Object.entries(files)) {
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
@@ -454,8 +455,21 @@ async function download() {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
   }
-  show('download-status', 'done', `Downloaded ${Object.keys(files).join(' and ')}: load them with PEFT's `
+  return Object.keys(files).join(' and ');
+}
+
+async function download() {
+  const names = save(await page.wt.exportAdapter());
+  show('download-status', 'done', `Downloaded ${names}: load them with PEFT's `
     + 'PeftModel.from_pretrained(base, folder).');
+}
+
+async function downloadGguf() {
+  const kind = $('gguf-kind').value;
+  const merged = kind !== 'adapter';
+  const names = save(await page.wt.exportGguf(merged, merged ? kind : undefined));
+  show('download-status', 'done', `Downloaded ${names}: in that folder, \`ollama create NAME -f Modelfile\`, `
+    + (merged ? 'or open the .gguf in llama.cpp / LM Studio.' : 'or `llama-cli -m BASE.gguf --lora adapter.gguf`.'));
 }
 
 async function showHistory() {
@@ -489,6 +503,7 @@ function wire() {
   });
   $('compare').onclick = () => task('Generating', compare);
   $('download').onclick = () => task('Exporting the adapter', download);
+  $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
   documents.wire(ctx);
 }
 

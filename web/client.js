@@ -64,6 +64,7 @@ export class WebtuneClient {
   evaluate(exactMatch) { return this.call("evaluate", [exactMatch]); }
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
   exportAdapter(merged) { return this.call("exportAdapter", [merged]); }
+  exportGguf(merged, quant) { return this.call("exportGguf", [merged, quant]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
   encoderFiles() { return this.call("encoderFiles"); }
   openEncoder(files) { return this.call("openEncoder", [files]); }

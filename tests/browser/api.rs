@@ -371,3 +371,72 @@ pub async fn js_api_gives_the_edges_record() {
     let expected: serde_json::Value = serde_json::from_str(EDGES_EXPECTED).unwrap();
     webtune_tests::assert_same(&record, &expected, 1e-5, "edges");
 }
+
+/// The tiny Llama's GGUF export fixture (`fixtures/gguf_export/`), for [`js_api_writes_the_clis_gguf`].
+const GGUF_REFERENCE: &str = include_str!("../fixtures/gguf_export/reference.json");
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// `exportGguf` writes the bytes `webtune export --gguf` writes for the same model and
+/// adapter — the ones llama.cpp read in `fixtures/gguf_export/make_fixture.py`: the tiny
+/// Llama's adapter on `tier`, and on the CPU backend (where the merge's arithmetic is the
+/// CLI's) its merged Q8_0 model. A DoRA adapter is refused with kind `export`.
+pub async fn js_api_writes_the_clis_gguf(tier: &str) {
+    // The process's one GPU device is the tests' capped one, whichever test runs first.
+    crate::webgpu().await;
+    let reference: serde_json::Value = serde_json::from_str(GGUF_REFERENCE).unwrap();
+    let want = &reference["llama"];
+    let webtune = JsFuture::from(Webtune::create(Some(tier.into())))
+        .await
+        .unwrap();
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    call(&webtune, "openModel", &[files]).await.unwrap();
+    let adapter = named_blobs(vec![
+        MemorySource::new(
+            "adapter_config.json",
+            include_bytes!("../fixtures/gguf_export/llama_adapter/adapter_config.json").to_vec(),
+        ),
+        MemorySource::new(
+            "adapter_model.safetensors",
+            include_bytes!("../fixtures/gguf_export/llama_adapter/adapter_model.safetensors")
+                .to_vec(),
+        ),
+    ])
+    .await;
+    call(&webtune, "importAdapter", &[adapter]).await.unwrap();
+    let files = call(&webtune, "exportGguf", &[]).await.unwrap();
+    let bytes = blob_bytes(&get(&files, "adapter.gguf")).await;
+    assert_eq!(
+        sha256(&bytes),
+        want["adapter_sha256"].as_str().unwrap(),
+        "{tier}: adapter.gguf"
+    );
+    let modelfile = blob_bytes(&get(&files, "Modelfile")).await;
+    assert!(
+        String::from_utf8(modelfile)
+            .unwrap()
+            .contains("ADAPTER ./adapter.gguf")
+    );
+    if tier == "cpu" {
+        let files = call(&webtune, "exportGguf", &[true.into(), "q8_0".into()])
+            .await
+            .unwrap();
+        let bytes = blob_bytes(&get(&files, "model-q8_0.gguf")).await;
+        let want = want["merged"]["q8_0"]["sha256"].as_str().unwrap();
+        assert_eq!(sha256(&bytes), want, "model-q8_0.gguf");
+    }
+    let dora = named_blobs(vec![
+        MemorySource::new("adapter_config.json", webtune_tests::DORA.config.to_vec()),
+        MemorySource::new(
+            "adapter_model.safetensors",
+            webtune_tests::DORA.weights.to_vec(),
+        ),
+    ])
+    .await;
+    call(&webtune, "importAdapter", &[dora]).await.unwrap();
+    let err = call(&webtune, "exportGguf", &[]).await.unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("export"));
+}

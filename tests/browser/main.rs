@@ -175,6 +175,13 @@ async fn js_api_trains_pauses_resumes_and_exports() {
     api::js_api_trains_pauses_resumes_and_exports().await;
 }
 
+/// GGUF from the page is the CLI's GGUF (see `api.rs`).
+#[wasm_bindgen_test]
+async fn js_api_writes_the_clis_gguf() {
+    api::js_api_writes_the_clis_gguf("cpu").await;
+    api::js_api_writes_the_clis_gguf("gpu").await;
+}
+
 /// Bad input through the JavaScript API: typed errors, no panic.
 #[wasm_bindgen_test]
 async fn js_api_refuses_bad_input() {

@@ -24,6 +24,7 @@
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { extname, join, normalize, resolve } from 'node:path';
 
 const root = resolve(process.argv[2] ?? 'dist');
@@ -283,6 +284,30 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(got['adapter_model.safetensors']?.length > 1000, 'no adapter_model.safetensors');
   const adapterConfig = JSON.parse(got['adapter_config.json'] ?? '{}');
   expect(adapterConfig.peft_type === 'LORA' && adapterConfig.r === 8, `adapter_config.json: ${JSON.stringify(adapterConfig)}`);
+  // The same adapter as GGUF for llama.cpp: byte for byte what the CLI writes from the PEFT
+  // files just downloaded (the CLI's GGUF files are checked against llama.cpp itself).
+  downloads.length = 0;
+  await page.selectOption('#gguf-kind', 'adapter');
+  await page.click('#download-gguf');
+  await waitForStatus(page, 'download-status', ['done']);
+  for (let i = 0; i < 50 && downloads.length < 2; i++) await page.waitForTimeout(100);
+  const ggufFolder = join(artifacts, 'page-download-gguf');
+  await mkdir(ggufFolder, { recursive: true });
+  const gguf = {};
+  for (const d of downloads) {
+    await d.saveAs(join(ggufFolder, d.suggestedFilename()));
+    gguf[d.suggestedFilename()] = await readFile(join(ggufFolder, d.suggestedFilename()));
+  }
+  expect(/ADAPTER \.\/adapter\.gguf/.test(gguf.Modelfile ?? ''), `Modelfile: ${gguf.Modelfile}`);
+  const cliOut = join(artifacts, 'cli-gguf');
+  const cli = spawnSync('cargo', ['run', '-q', '-p', 'webtune', '--bin', 'webtune', '--', 'export', '--tier', 'cpu',
+    '--model', '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf', '--adapter', folder, '--gguf', '--out', cliOut],
+    { stdio: 'inherit' });
+  expect(cli.status === 0, `webtune export --gguf failed (${cli.status})`);
+  const cliBytes = await readFile(join(cliOut, 'adapter.gguf'));
+  expect(gguf['adapter.gguf']?.equals(cliBytes),
+    `the page's adapter.gguf (${gguf['adapter.gguf']?.length} bytes) differs from the CLI's (${cliBytes.length})`);
+  console.log(`GGUF adapter: the page's ${cliBytes.length} bytes are the CLI's`);
   const history = await page.locator('#history li').count();
   expect(history === 1, `history has ${history} runs`);
   // Documents: the demo handbook indexed, a question answered from it with its sources.

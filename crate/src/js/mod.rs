@@ -372,6 +372,28 @@ impl Webtune {
         })
     }
 
+    /// The fine-tune as GGUF for llama.cpp, Ollama, LM Studio and wllama, as
+    /// `{file name: Blob}` with an Ollama `Modelfile`: the adapter as `adapter.gguf`, or with
+    /// `merged` the base with the adapter folded in as `model-<quant>.gguf` (`quant`: `"f16"`,
+    /// the default, `"q8_0"` or `"f32"`). The same bytes as `webtune export --gguf`. What
+    /// llama.cpp cannot take (a DoRA adapter, a shape Q8_0 cannot divide) fails with kind
+    /// `export`.
+    #[wasm_bindgen(
+        js_name = exportGguf,
+        unchecked_return_type = "Promise<Record<string, Blob>>"
+    )]
+    pub fn export_gguf(&self, merged: Option<bool>, quant: Option<String>) -> Promise {
+        locked!(self.state, |state| {
+            let kind = match merged {
+                Some(true) => ExportKind::gguf_merged(quant.as_deref().unwrap_or("f16"))
+                    .map_err(|e| js_error(&e))?,
+                _ => ExportKind::GgufAdapter,
+            };
+            let files = state.export(kind).await.map_err(|e| js_error(&e))?;
+            convert::blobs(files)
+        })
+    }
+
     /// Attaches a PEFT adapter (`adapter_config.json` and `adapter_model.safetensors`, as
     /// `File`s or `{name, data}`) to the open model. Resolves to the adapted layers' count.
     #[wasm_bindgen(

@@ -17,14 +17,13 @@ use crate::nn::transpose;
 
 /// Writes the adapter attached to `model` as a GGUF adapter for llama.cpp's architecture
 /// `arch`, naming tensors with `names` (the base model's Hugging Face → GGUF table).
-/// `base_model` is recorded as `general.name`'s base. Refuses DoRA (llama.cpp has no
+/// Refuses DoRA (llama.cpp has no
 /// magnitude vectors) and layers llama.cpp has no tensor for, before reading any weight.
 pub async fn save(
     model: &impl LinearLayers,
     config: &LoraConfig,
     arch: &str,
     names: &GgufNames<'_>,
-    base_model: &str,
 ) -> Result<Vec<u8>> {
     let fail = |problem: String| Error::Export {
         what: "a GGUF adapter".into(),
@@ -46,7 +45,6 @@ pub async fn save(
     let mut w = GgufWriter::new();
     w.meta("general.architecture", Value::String(arch.into()))
         .meta("general.type", Value::String("adapter".into()))
-        .meta("general.name", Value::String(format!("{base_model} LoRA")))
         .meta("adapter.type", Value::String("lora".into()))
         .meta("adapter.lora.alpha", Value::F32(alpha as f32));
 

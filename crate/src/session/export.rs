@@ -8,7 +8,7 @@ use burn::module::Module;
 use super::run::adapted_layers;
 use super::{OpenModel, Session, policy};
 use crate::error::{Error, Result};
-use crate::io::gguf::{GgmlType, Value};
+use crate::io::gguf::GgmlType;
 use crate::lora;
 use crate::models::export;
 use crate::tokenizer::{Message, Tokenizer};
@@ -93,14 +93,8 @@ impl Session {
                 let model_config = &open.loaded.config;
                 let names = |hf: &str| model_config.gguf_name(hf);
                 let arch = model_config.gguf_architecture();
-                let bytes = lora::gguf::save(
-                    &open.loaded.model,
-                    &config.lora,
-                    arch,
-                    &names,
-                    short_name(open),
-                )
-                .await?;
+                let bytes =
+                    lora::gguf::save(&open.loaded.model, &config.lora, arch, &names).await?;
                 let base = short_name(open);
                 let modelfile = modelfile(open, &format!("./{base}"), Some("adapter.gguf"))?;
                 Ok(vec![
@@ -121,13 +115,7 @@ impl Session {
                                     open.name
                                 ),
                             })?;
-                    let name = match has_adapter {
-                        true => format!("{} (merged fine-tune)", short_name(open)),
-                        false => short_name(open).to_string(),
-                    };
-                    let mut metadata = vec![("general.name".to_string(), Value::String(name))];
-                    metadata.extend(tokenizer.gguf_metadata(open.loaded.config.vocab_size())?);
-                    Ok(metadata)
+                    tokenizer.gguf_metadata(open.loaded.config.vocab_size())
                 };
                 let mut model = open.loaded.model.valid();
                 lora::merge(&mut model);
@@ -140,8 +128,8 @@ impl Session {
     }
 }
 
-/// The open model's file or folder name without its path: what the files written record
-/// (the same wherever the base lies), and where a `Modelfile` looks for it.
+/// The open model's file or folder name without its path: where a `Modelfile` looks for it.
+/// (The GGUF files record no name: the page and the CLI write the same bytes.)
 fn short_name(open: &OpenModel) -> &str {
     open.name.rsplit(['/', '\\']).next().unwrap_or(&open.name)
 }
