@@ -440,3 +440,83 @@ pub async fn js_api_writes_the_clis_gguf(tier: &str) {
     let err = call(&webtune, "exportGguf", &[]).await.unwrap_err();
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("export"));
 }
+
+/// Several adapters through the JavaScript API: `loadAdapter` keeps two on the tiny Llama,
+/// `adapters()` lists them with their memory, `generate` with `adapter_name` answers as the
+/// same adapter imported alone does, an unknown name fails with kind `input`,
+/// `removeAdapter` forgets one.
+pub async fn js_api_keeps_several_adapters() {
+    let webtune = JsFuture::from(Webtune::create(Some("cpu".into())))
+        .await
+        .unwrap();
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    call(&webtune, "openModel", &[files]).await.unwrap();
+    let lora = || {
+        vec![
+            MemorySource::new("adapter_config.json", webtune_tests::LORA.config.to_vec()),
+            MemorySource::new(
+                "adapter_model.safetensors",
+                webtune_tests::LORA.weights.to_vec(),
+            ),
+        ]
+    };
+    let dora = vec![
+        MemorySource::new("adapter_config.json", webtune_tests::DORA.config.to_vec()),
+        MemorySource::new(
+            "adapter_model.safetensors",
+            webtune_tests::DORA.weights.to_vec(),
+        ),
+    ];
+    for (name, files) in [("lora", lora()), ("dora", dora)] {
+        let kept = call(
+            &webtune,
+            "loadAdapter",
+            &[name.into(), named_blobs(files).await],
+        )
+        .await
+        .unwrap();
+        assert!(to_json(&kept)["bytes"].as_u64().unwrap() > 0);
+    }
+    let listed = to_json(&call(&webtune, "adapters", &[]).await.unwrap());
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    let answer = |options: serde_json::Value| {
+        let webtune = webtune.clone();
+        async move {
+            let options = json(options);
+            let noop = Function::new_no_args("");
+            let out = call(
+                &webtune,
+                "generate",
+                &["Hello".into(), options, noop.into()],
+            )
+            .await?;
+            Ok::<_, JsValue>(to_json(&out)["text"].as_str().unwrap().to_string())
+        }
+    };
+    let base = answer(serde_json::json!({"max_new_tokens": 8, "adapter": false}))
+        .await
+        .unwrap();
+    let kept = answer(serde_json::json!({"max_new_tokens": 8, "adapter_name": "lora"}))
+        .await
+        .unwrap();
+    let err = answer(serde_json::json!({"max_new_tokens": 8, "adapter_name": "none such"}))
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("input"));
+    call(&webtune, "importAdapter", &[named_blobs(lora()).await])
+        .await
+        .unwrap();
+    let alone = answer(serde_json::json!({"max_new_tokens": 8}))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept, alone,
+        "a kept adapter answers as it does imported alone"
+    );
+    assert_ne!(kept, base, "the adapter changes the answer");
+    call(&webtune, "removeAdapter", &["dora".into()])
+        .await
+        .unwrap();
+    let listed = to_json(&call(&webtune, "adapters", &[]).await.unwrap());
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

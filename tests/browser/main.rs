@@ -175,6 +175,23 @@ async fn js_api_trains_pauses_resumes_and_exports() {
     api::js_api_trains_pauses_resumes_and_exports().await;
 }
 
+/// Two adapters kept on one model: each computes what it computes alone, on WebGPU and the
+/// CPU backend in wasm.
+#[wasm_bindgen_test]
+async fn kept_adapters_compute_as_alone() {
+    for device in [webgpu().await, ComputeDevice::cpu()] {
+        if let Err(err) = webtune_tests::kept_adapters_compute_as_alone(&device).await {
+            panic!("{}: {err}", device.tier());
+        }
+    }
+}
+
+/// Several adapters through the JavaScript API (see `api.rs`).
+#[wasm_bindgen_test]
+async fn js_api_keeps_several_adapters() {
+    api::js_api_keeps_several_adapters().await;
+}
+
 /// GGUF from the page is the CLI's GGUF (see `api.rs`).
 #[wasm_bindgen_test]
 async fn js_api_writes_the_clis_gguf() {

@@ -1,6 +1,6 @@
 //! GGUF export against llama.cpp itself (`fixtures/gguf_export/make_fixture.py` ran llama.cpp
 //! on the files webtune writes): for SmolLM2 (llama: Q/K rows permuted), a tiny Qwen2
-//! (rsLoRA) and a tiny Llama (RoPE scaling as `rope_freqs`), webtune writes the same adapter and merged F16/Q8_0 bytes llama.cpp read;
+//! (rsLoRA), a tiny Llama (RoPE scaling as `rope_freqs`) and a tiny GPT-2 (`Conv1D`), webtune writes the same adapter and merged F16/Q8_0 bytes llama.cpp read;
 //! base + adapter gives llama.cpp's logits within 1e-3; each merged file, reopened here,
 //! tokenizes as llama.cpp did, continues greedily as llama.cpp did, and has a perplexity within
 //! 1 % of llama.cpp's. The CPU tier: llama.cpp ran on the CPU in f32.
@@ -40,8 +40,8 @@ fn session(model: &str, purpose: Purpose) -> Session {
         "smollm2" => vec![read(model_path(SMOLLM2_GGUF))],
         "llama" => folder("tiny/llama"),
         _ => [
-            "tiny/qwen2/config.json",
-            "tiny/qwen2/model.safetensors",
+            format!("tiny/{model}/config.json").as_str(),
+            format!("tiny/{model}/model.safetensors").as_str(),
             "tiny/llama/tokenizer.json",
             "tiny/llama/tokenizer_config.json",
         ]
@@ -58,6 +58,7 @@ fn session(model: &str, purpose: Purpose) -> Session {
     let name = match model {
         "smollm2" => SMOLLM2_GGUF,
         "llama" => "llama_base",
+        "gpt2" => "gpt2_base",
         _ => "qwen2_base",
     };
     block_on(session.open_model(name, files, &options)).unwrap();
@@ -153,7 +154,8 @@ fn adapter_matches_llama_cpp(model: &str) {
             .collect();
         let expected: Vec<Vec<f32>> = serde_json::from_value(prompt["columns"].clone()).unwrap();
         let expected: Vec<f32> = expected.concat();
-        let tol = Tolerance::new(1e-3, 0.0);
+        // llama.cpp's CPU GELU (GPT-2) looks its input up, rounded to f16, in a table.
+        let tol = Tolerance::new(if model == "gpt2" { 3e-3 } else { 1e-3 }, 0.0);
         worst = worst.worst(compare("base + GGUF adapter logits", &got, &expected, tol).unwrap());
         let top: Vec<u32> = rows.iter().map(|r| argmax(r) as u32).collect();
         assert_eq!(top, ids(&prompt["argmax"]));
@@ -265,6 +267,16 @@ fn tiny_llama_gguf_adapter_matches_llama_cpp() {
 #[test]
 fn tiny_llama_merged_gguf_matches_llama_cpp() {
     merged_matches_llama_cpp("llama");
+}
+
+#[test]
+fn tiny_gpt2_gguf_adapter_matches_llama_cpp() {
+    adapter_matches_llama_cpp("gpt2");
+}
+
+#[test]
+fn tiny_gpt2_merged_gguf_matches_llama_cpp() {
+    merged_matches_llama_cpp("gpt2");
 }
 
 #[test]

@@ -73,6 +73,7 @@ tiered_tests! {
     quantized_base_trains_lora => super::quantized_base;
     minilm_matches_sentence_transformers => super::minilm;
     tiny_bert_matches_sentence_transformers => super::tiny_bert;
+    kept_adapters_compute_as_alone => webtune_tests::kept_adapters_compute_as_alone;
 }
 
 /// LoRA and DoRA on an f16 base (lavapipe has `shader-f16`): 20 AdamW steps follow PEFT's f32

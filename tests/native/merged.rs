@@ -139,8 +139,7 @@ fn merged_gguf_checkpoint_loads_like_transformers() {
             max_new_tokens: ids(&greedy["ids"]).len(),
             ..Default::default()
         },
-        adapter: None,
-        raw: false,
+        ..Default::default()
     };
     let question = reference["chats"][0]["messages"][0]["content"]
         .as_str()

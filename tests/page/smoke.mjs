@@ -289,24 +289,25 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   downloads.length = 0;
   await page.selectOption('#gguf-kind', 'adapter');
   await page.click('#download-gguf');
-  await waitForStatus(page, 'download-status', ['done']);
-  for (let i = 0; i < 50 && downloads.length < 2; i++) await page.waitForTimeout(100);
+  // The status still says the PEFT download is done: wait for the files themselves.
+  for (let i = 0; i < 600 && downloads.length < 2; i++) await page.waitForTimeout(100);
+  expect(downloads.length === 2, `GGUF download: ${downloads.map((d) => d.suggestedFilename())}`);
   const ggufFolder = join(artifacts, 'page-download-gguf');
   await mkdir(ggufFolder, { recursive: true });
-  const gguf = {};
+  const ggufFiles = {};
   for (const d of downloads) {
     await d.saveAs(join(ggufFolder, d.suggestedFilename()));
-    gguf[d.suggestedFilename()] = await readFile(join(ggufFolder, d.suggestedFilename()));
+    ggufFiles[d.suggestedFilename()] = await readFile(join(ggufFolder, d.suggestedFilename()));
   }
-  expect(/ADAPTER \.\/adapter\.gguf/.test(gguf.Modelfile ?? ''), `Modelfile: ${gguf.Modelfile}`);
+  expect(/ADAPTER \.\/adapter\.gguf/.test(ggufFiles.Modelfile ?? ''), `Modelfile: ${ggufFiles.Modelfile}`);
   const cliOut = join(artifacts, 'cli-gguf');
   const cli = spawnSync('cargo', ['run', '-q', '-p', 'webtune', '--bin', 'webtune', '--', 'export', '--tier', 'cpu',
     '--model', '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf', '--adapter', folder, '--gguf', '--out', cliOut],
     { stdio: 'inherit' });
   expect(cli.status === 0, `webtune export --gguf failed (${cli.status})`);
   const cliBytes = await readFile(join(cliOut, 'adapter.gguf'));
-  expect(gguf['adapter.gguf']?.equals(cliBytes),
-    `the page's adapter.gguf (${gguf['adapter.gguf']?.length} bytes) differs from the CLI's (${cliBytes.length})`);
+  expect(ggufFiles['adapter.gguf']?.equals(cliBytes),
+    `the page's adapter.gguf (${ggufFiles['adapter.gguf']?.length} bytes) differs from the CLI's (${cliBytes.length})`);
   console.log(`GGUF adapter: the page's ${cliBytes.length} bytes are the CLI's`);
   const history = await page.locator('#history li').count();
   expect(history === 1, `history has ${history} runs`);

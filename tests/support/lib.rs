@@ -7,6 +7,7 @@
 // Test support: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adapters;
 mod edges;
 mod embed;
 pub mod gguf_writer;
@@ -15,6 +16,7 @@ mod lora;
 mod methods;
 mod tiny;
 
+pub use adapters::*;
 pub use edges::*;
 pub use embed::*;
 pub use large::*;

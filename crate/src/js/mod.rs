@@ -85,6 +85,7 @@ macro_rules! locked {
 }
 
 // After `locked!`, which it uses.
+mod adapters;
 mod rag;
 
 #[wasm_bindgen]
@@ -451,7 +452,8 @@ async fn run(
 }
 
 /// Attaches the PEFT adapter among `files` to the session's model.
-async fn import_adapter(session: &mut Session, files: Vec<BlobSource>) -> crate::Result<usize> {
+/// A PEFT adapter's `adapter_config.json` (read) and `adapter_model.safetensors` among `files`.
+async fn adapter_files(files: &[BlobSource]) -> crate::Result<(Vec<u8>, &BlobSource)> {
     use crate::models::checkpoint::{base_name, read_all};
     let find = |name: &str| {
         files
@@ -462,7 +464,10 @@ async fn import_adapter(session: &mut Session, files: Vec<BlobSource>) -> crate:
             })
     };
     let config = read_all(find("adapter_config.json")?).await?;
-    session
-        .import_adapter(&config, find("adapter_model.safetensors")?)
-        .await
+    Ok((config, find("adapter_model.safetensors")?))
+}
+
+async fn import_adapter(session: &mut Session, files: Vec<BlobSource>) -> crate::Result<usize> {
+    let (config, weights) = adapter_files(&files).await?;
+    session.import_adapter(&config, weights).await
 }

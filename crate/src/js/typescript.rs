@@ -93,12 +93,17 @@ export interface Evaluation {
   answers: { expected: string; got: string; correct: boolean; first_word_correct: boolean }[];
 }
 
-/** `generate()` options: a `GenerateConfig` plus `adapter` and `raw`. */
+/** `generate()` options: a `GenerateConfig` plus the adapter to answer with (`adapter: false`
+ * for the base model; `adapter_name` for one kept by `loadAdapter()`; `adapter_scale`) and
+ * `raw`. */
 export interface GenerateOptions {
   max_new_tokens?: number; stop_strings?: string[];
   sampling?: { temperature?: number; top_k?: number; top_p?: number; repetition_penalty?: number; seed?: number };
-  adapter?: boolean; raw?: boolean;
+  adapter?: boolean; adapter_name?: string; adapter_scale?: number; raw?: boolean;
 }
+
+/** An adapter kept by `loadAdapter()`: `bytes` is the device memory it takes. */
+export interface AdapterSummary { name: string; r: number; layers: number; bytes: number }
 
 /** `generate()`. */
 export interface Generation { text: string; tokens: number; prompt_tokens: number; stop: string }

@@ -123,6 +123,40 @@ pub fn detach(model: &mut impl LinearLayers) {
     }
 }
 
+/// Removes every adapter branch and returns them by layer path: an adapter kept apart from
+/// the model (its tensors stay where they are, on the device).
+pub fn take(model: &mut impl LinearLayers) -> Vec<(String, LowRank)> {
+    model
+        .linear_layers_mut()
+        .into_iter()
+        .filter_map(|(path, linear)| linear.low_rank.take().map(|b| (path, b)))
+        .collect()
+}
+
+/// Attaches `branches` (from [`take`]) to their layers, replacing any branch there, each with
+/// its scale times `scale` (1: as trained; 0: off). Sharing tensors, not copying them: an
+/// adapter goes on in no time, however large the base.
+pub fn put(model: &mut impl LinearLayers, branches: &[(String, LowRank)], scale: f64) {
+    detach(model);
+    for (path, linear) in model.linear_layers_mut() {
+        if let Some((_, branch)) = branches.iter().find(|(p, _)| *p == path) {
+            let mut branch = branch.clone();
+            branch.scale *= scale;
+            linear.low_rank = Some(branch);
+        }
+    }
+}
+
+/// Bytes the branches' tensors take (f32).
+pub fn branch_bytes(branches: &[(String, LowRank)]) -> u64 {
+    let numel = |t: &Param<Tensor<2>>| t.dims().iter().product::<usize>() as u64;
+    branches
+        .iter()
+        .map(|(_, b)| numel(&b.a) + numel(&b.b) + b.magnitude.as_ref().map_or(0, numel))
+        .sum::<u64>()
+        * 4
+}
+
 /// The trainable tensors of every attached branch, by PEFT's key
 /// (`base_model.model.{path}.lora_A.weight`), in model order.
 pub fn parameters(model: &impl LinearLayers) -> Vec<(String, &Param<Tensor<2>>)> {

@@ -8,6 +8,7 @@
 //! [`ByteSource`]s and leave as named bytes, so a session knows neither clap nor `js_sys`,
 //! neither paths nor OPFS.
 
+mod adapters;
 mod advice;
 mod export;
 mod info;
@@ -15,6 +16,7 @@ pub mod policy;
 mod retrieval;
 mod run;
 
+pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
@@ -58,6 +60,7 @@ pub struct Session {
     model: Option<OpenModel>,
     data: Option<(Prepared, DataOptions)>,
     config: Option<TrainConfig>,
+    adapters: Vec<adapters::Slot>,
     retrieval: retrieval::Retrieval,
 }
 
@@ -81,6 +84,7 @@ impl Session {
             model: None,
             data: None,
             config: None,
+            adapters: Vec::new(),
             retrieval: Default::default(),
         }
     }
@@ -139,6 +143,7 @@ impl Session {
         });
         self.data = None;
         self.config = None;
+        self.adapters.clear();
         self.model_info().ok_or_else(no_model)
     }
 

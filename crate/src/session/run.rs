@@ -67,6 +67,11 @@ pub struct GenerateOptions {
     pub config: GenerateConfig,
     /// Answer with the adapter (default) or with the base model.
     pub adapter: Option<bool>,
+    /// Answer with the adapter kept under this name (see `Session::load_adapter`) instead of
+    /// the model's own.
+    pub adapter_name: Option<String>,
+    /// The adapter's scale (1: as trained).
+    pub adapter_scale: Option<f64>,
     /// Continue `prompt` as raw text instead of a user turn of the chat template.
     pub raw: bool,
 }
@@ -225,10 +230,17 @@ impl Session {
             true => tokenizer.encode(prompt)?,
             false => tokenizer.encode_chat(&[Message::new("user", prompt)])?,
         };
-        let mut model = loaded.model.valid();
-        if options.adapter == Some(false) {
-            lora::detach(&mut model);
-        }
+        let model = match options.adapter {
+            Some(false) => {
+                let mut model = loaded.model.valid();
+                lora::detach(&mut model);
+                model
+            }
+            _ => self.model_with(&super::AdapterChoice {
+                name: options.adapter_name.clone(),
+                scale: options.adapter_scale,
+            })?,
+        };
         let mut config = options.config.clone();
         config.stop_ids.extend(&loaded.stop_ids);
         let out = generate_text(

@@ -1,13 +1,16 @@
-//! `webtune generate`: stream text from a model.
+//! `webtune generate`: stream text from a model, with none, one or several adapters kept
+//! on the one base (`--adapter` repeated), answering with one (`--use`) or each in turn
+//! (`--compare`), without loading the base again.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use webtune::Error;
 use webtune::flow::Flow;
 use webtune::generate::{GenerateConfig, Sampling};
 use webtune::platform::block_on;
-use webtune::session::{GenerateOptions, Purpose};
+use webtune::session::{GenerateOptions, Purpose, Session};
 
 use crate::model::{self, ModelArgs};
 
@@ -43,11 +46,39 @@ pub struct Args {
     /// Stop when this text appears (not printed); may be repeated.
     #[arg(long)]
     stop: Vec<String>,
+    /// A PEFT adapter folder, as `NAME=DIR` or `DIR` (named after the folder); may be
+    /// repeated: every adapter is kept on the one base.
+    #[arg(long)]
+    adapter: Vec<String>,
+    /// Answer with this adapter (default: the only one given).
+    #[arg(long = "use", conflicts_with = "compare")]
+    use_adapter: Option<String>,
+    /// Answer with the base model and then with each adapter.
+    #[arg(long)]
+    compare: bool,
+    /// The adapter's scale (1: as trained, 0: the base model).
+    #[arg(long)]
+    adapter_scale: Option<f64>,
 }
 
-/// Loads the model, then streams its continuation to stdout (timings to stderr).
+/// `NAME=DIR` or `DIR` → (name, folder).
+fn named(spec: &str) -> (String, PathBuf) {
+    match spec.split_once('=') {
+        Some((name, dir)) if !name.is_empty() => (name.to_string(), PathBuf::from(dir)),
+        _ => {
+            let dir = PathBuf::from(spec);
+            let name = dir
+                .file_name()
+                .map_or_else(|| spec.to_string(), |n| n.to_string_lossy().to_string());
+            (name, dir)
+        }
+    }
+}
+
+/// Loads the model and the adapters, then streams each asked-for answer to stdout (timings to
+/// stderr).
 pub fn run(args: Args) -> webtune::Result<()> {
-    let session = model::open(&args.model, Purpose::Read, false)?;
+    let mut session = model::open(&args.model, Purpose::Read, false)?;
     let (prompt, raw) = match (&args.prompt, &args.chat) {
         (Some(text), _) => (text, true),
         (None, Some(text)) => (text, false),
@@ -57,7 +88,38 @@ pub fn run(args: Args) -> webtune::Result<()> {
             });
         }
     };
-    let options = GenerateOptions {
+    let mut names = Vec::new();
+    for spec in &args.adapter {
+        let (name, dir) = named(spec);
+        let (config, weights) = crate::output::adapter_files(&dir)?;
+        let start = Instant::now();
+        let kept = block_on(session.load_adapter(&name, &config, &weights))?;
+        eprintln!(
+            "adapter {name}: r = {}, {} layers, {:.1} MiB, loaded in {:.2?}",
+            kept.r,
+            kept.layers,
+            kept.bytes as f64 / (1 << 20) as f64,
+            start.elapsed()
+        );
+        names.push(name);
+    }
+    let choices: Vec<Option<Option<String>>> = match (&args.use_adapter, args.compare) {
+        (_, true) => std::iter::once(None)
+            .chain(names.iter().map(|n| Some(Some(n.clone()))))
+            .collect(),
+        (Some(name), false) => vec![Some(Some(name.clone()))],
+        (None, false) if names.len() == 1 => vec![Some(Some(names[0].clone()))],
+        (None, false) if names.is_empty() => vec![Some(None)],
+        (None, false) => {
+            return Err(Error::Input {
+                problem: format!(
+                    "{} adapters are given: choose one with --use NAME (of {names:?}), or --compare",
+                    names.len()
+                ),
+            });
+        }
+    };
+    let mut options = GenerateOptions {
         config: GenerateConfig {
             max_new_tokens: args.max_new_tokens,
             sampling: Sampling {
@@ -70,13 +132,29 @@ pub fn run(args: Args) -> webtune::Result<()> {
             stop_ids: Vec::new(),
             stop_strings: args.stop.clone(),
         },
-        adapter: None,
+        adapter_scale: args.adapter_scale,
         raw,
+        ..Default::default()
     };
+    for choice in choices {
+        // `None`: the base model; `Some(name)`: that adapter; `Some(None)`: as opened.
+        options.adapter = Some(choice.is_some());
+        options.adapter_name = choice.clone().flatten();
+        if args.compare {
+            let label = options.adapter_name.as_deref().unwrap_or("base model");
+            println!("== {label}");
+        }
+        answer(&session, prompt, &options)?;
+    }
+    Ok(())
+}
+
+/// Streams one answer to stdout, timings to stderr.
+fn answer(session: &Session, prompt: &str, options: &GenerateOptions) -> webtune::Result<()> {
     let start = Instant::now();
     let mut first = None;
     let mut stdout = std::io::stdout();
-    let out = block_on(session.generate(prompt, &options, |text| {
+    let out = block_on(session.generate(prompt, options, |text| {
         first.get_or_insert_with(|| start.elapsed());
         let _ = write!(stdout, "{text}");
         let _ = stdout.flush();

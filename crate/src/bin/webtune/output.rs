@@ -39,10 +39,18 @@ pub fn write_files(out: &Path, files: &[(String, Vec<u8>)]) -> webtune::Result<(
 /// Attaches the PEFT adapter in folder `dir` (`adapter_config.json`,
 /// `adapter_model.safetensors`) to the session's model; returns the adapted layers' count.
 pub fn import_adapter(session: &mut Session, dir: &Path) -> webtune::Result<usize> {
+    let (config, weights) = adapter_files(dir)?;
+    block_on(session.import_adapter(&config, &weights))
+}
+
+/// A PEFT adapter folder's `adapter_config.json` (read) and `adapter_model.safetensors`.
+pub fn adapter_files(dir: &Path) -> webtune::Result<(Vec<u8>, FileSource)> {
     let path = dir.join("adapter_config.json");
     let config = std::fs::read(&path).map_err(io(&path))?;
-    let weights = FileSource::open(dir.join("adapter_model.safetensors"))?;
-    block_on(session.import_adapter(&config, &weights))
+    Ok((
+        config,
+        FileSource::open(dir.join("adapter_model.safetensors"))?,
+    ))
 }
 
 /// Prints `value` as pretty JSON on stdout.

@@ -1,0 +1,129 @@
+//! Several adapters kept on one open model (`Session::load_adapter`): each computes exactly
+//! what it computes imported alone, scale 0 is the base model, the base is never loaded again.
+
+use webtune::burn::tensor::{Int, Tensor, TensorData};
+use webtune::device::read_f32;
+use webtune::io::MemorySource;
+use webtune::models::CausalLm;
+use webtune::session::{AdapterChoice, OpenOptions, Session};
+use webtune::{ComputeDevice, Error, Result};
+
+/// The two adapters, both for the tiny Llama (all its linear layers): PEFT's of
+/// `fixtures/lora/` and the seeded one of `fixtures/gguf_export/`.
+fn adapters() -> [(&'static str, &'static [u8], &'static [u8]); 2] {
+    [
+        ("lora-fixture", crate::LORA.config, crate::LORA.weights),
+        (
+            "gguf-fixture",
+            include_bytes!("../fixtures/gguf_export/llama_adapter/adapter_config.json"),
+            include_bytes!("../fixtures/gguf_export/llama_adapter/adapter_model.safetensors"),
+        ),
+    ]
+}
+
+async fn open(device: &ComputeDevice) -> Result<Session> {
+    let mut session = Session::new(device.clone());
+    let files = crate::tiny_files("llama");
+    session
+        .open_model("llama", files, &OpenOptions::default())
+        .await?;
+    Ok(session)
+}
+
+async fn logits(session: &Session, choice: &AdapterChoice) -> Result<Vec<f32>> {
+    forward(session, session.model_with(choice)?).await
+}
+
+async fn forward(session: &Session, model: webtune::models::Model) -> Result<Vec<f32>> {
+    let ids = Tensor::<2, Int>::from_data(
+        TensorData::new(vec![1i32, 17, 250, 3, 99, 42], [1, 6]),
+        session.device().device(),
+    );
+    read_f32(model.forward(ids), "logits").await
+}
+
+fn fail(problem: String) -> Error {
+    Error::Input { problem }
+}
+
+/// Two adapters kept on one tiny Llama give, each, exactly the logits the same adapter gives
+/// imported alone into a fresh session; they differ from each other and from the base;
+/// scale 0 gives the base exactly. Reports each adapter's memory, and the time a switch takes
+/// beside the time opening the base takes.
+pub async fn kept_adapters_compute_as_alone(device: &ComputeDevice) -> Result<()> {
+    let start = webtune::platform::seconds_now() * 1e3;
+    let mut session = open(device).await?;
+    let open_ms = (webtune::platform::seconds_now() * 1e3) - start;
+    let base = logits(&session, &AdapterChoice::default()).await?;
+    let mut seen = vec![base.clone()];
+    for (name, config, weights) in adapters() {
+        let file = MemorySource::new("adapter_model.safetensors", weights.to_vec());
+        let kept = session.load_adapter(name, config, &file).await?;
+        let stored = webtune::io::safetensors::SafetensorsFile::open(&file).await?;
+        let values: usize = stored
+            .tensors
+            .values()
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum();
+        if kept.bytes != values as u64 * 4 {
+            return Err(fail(format!(
+                "{name}: {} bytes kept for {values} values",
+                kept.bytes
+            )));
+        }
+        eprintln!(
+            "{}: adapter {name}: {} layers, {} bytes",
+            device.tier(),
+            kept.layers,
+            kept.bytes
+        );
+    }
+    for (name, config, weights) in adapters() {
+        let choice = AdapterChoice {
+            name: Some(name.into()),
+            scale: None,
+        };
+        let start = webtune::platform::seconds_now() * 1e3;
+        let kept = logits(&session, &choice).await?;
+        let switch_ms = (webtune::platform::seconds_now() * 1e3) - start;
+        let mut alone = open(device).await?;
+        let file = MemorySource::new("adapter_model.safetensors", weights.to_vec());
+        alone.import_adapter(config, &file).await?;
+        let expected = logits(&alone, &AdapterChoice::default()).await?;
+        if kept != expected {
+            return Err(fail(format!(
+                "{name}: kept beside another, its logits differ from alone"
+            )));
+        }
+        if seen.contains(&kept) {
+            return Err(fail(format!(
+                "{name}: its logits equal the base's or the other's"
+            )));
+        }
+        seen.push(kept);
+        let off = AdapterChoice {
+            name: Some(name.into()),
+            scale: Some(0.0),
+        };
+        if logits(&session, &off).await? != base {
+            return Err(fail(format!("{name} at scale 0 is not the base model")));
+        }
+        eprintln!(
+            "{}: switching to {name}: {switch_ms:.2} ms (opening the base: {open_ms:.1} ms)",
+            device.tier()
+        );
+    }
+    let unknown = AdapterChoice {
+        name: Some("nope".into()),
+        scale: None,
+    };
+    match session.model_with(&unknown) {
+        Err(err) if err.to_string().contains("lora-fixture") => {}
+        other => return Err(fail(format!("an unknown adapter gave {:?}", other.err()))),
+    }
+    session.remove_adapter("lora-fixture")?;
+    if session.adapters().len() != 1 {
+        return Err(fail("remove_adapter kept it".into()));
+    }
+    Ok(())
+}
