@@ -97,6 +97,52 @@ fn generate_streams_and_stops_at_a_stop_string() {
     assert_eq!(cut, &full[..full.find(&stop).unwrap()]);
 }
 
+/// Two adapters kept on one base: `--compare` answers with the base and then each, `--use`
+/// picks one (the same answer as that adapter alone), and two adapters without a choice, or
+/// an unknown one, are refused with the names there are.
+#[test]
+fn generate_with_several_adapters() {
+    let model = fixture("llama");
+    let dir = model.to_str().unwrap();
+    let adapters = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let a = format!("a={}", adapters.join("lora/adapter").display());
+    let b = format!("b={}", adapters.join("gguf_export/llama_adapter").display());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "generate", "--model", dir, "--prompt", "Hello", "--tier", "cpu",
+        ];
+        args.extend(["--max-new-tokens", "8"]);
+        args.extend(extra);
+        webtune(&args)
+    };
+    let out = run(&["--adapter", &a, "--adapter", &b, "--compare"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let sections: Vec<&str> = stdout.split("== ").skip(1).collect();
+    let labels: Vec<&str> = sections.iter().map(|s| s.lines().next().unwrap()).collect();
+    assert_eq!(labels, ["base model", "a", "b"], "{stdout}");
+    assert!(text(&out.stderr).contains("adapter b: r = 4, 14 layers"));
+    let answer = |s: &str| s.split_once('\n').unwrap().1.trim_end().to_string();
+    let used = run(&["--adapter", &a, "--adapter", &b, "--use", "b"]);
+    assert!(used.status.success(), "{}", text(&used.stderr));
+    let alone = run(&["--adapter", &b]);
+    assert_eq!(text(&used.stdout), text(&alone.stdout));
+    assert_eq!(text(&used.stdout).trim_end(), answer(sections[2]));
+    assert_ne!(
+        answer(sections[0]),
+        answer(sections[2]),
+        "the adapter changes nothing"
+    );
+    for bad in [
+        vec!["--adapter", &a, "--adapter", &b],
+        vec!["--adapter", &a, "--use", "c"],
+    ] {
+        let out = run(&bad);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("\"a\""), "{}", text(&out.stderr));
+    }
+}
+
 #[test]
 fn bad_input_fails_cleanly() {
     let out = webtune(&[

@@ -299,6 +299,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
     await d.saveAs(join(ggufFolder, d.suggestedFilename()));
     ggufFiles[d.suggestedFilename()] = await readFile(join(ggufFolder, d.suggestedFilename()));
   }
+  console.log(`GGUF downloads: ${Object.entries(ggufFiles).map(([n, b]) => `${n} (${b.length} bytes)`).join(', ')}`);
   expect(/ADAPTER \.\/adapter\.gguf/.test(ggufFiles.Modelfile ?? ''), `Modelfile: ${ggufFiles.Modelfile}`);
   const cliOut = join(artifacts, 'cli-gguf');
   const cli = spawnSync('cargo', ['run', '-q', '-p', 'webtune', '--bin', 'webtune', '--', 'export', '--tier', 'cpu',

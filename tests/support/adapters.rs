@@ -21,12 +21,14 @@ fn adapters() -> [(&'static str, &'static [u8], &'static [u8]); 2] {
     ]
 }
 
-async fn open(device: &ComputeDevice) -> Result<Session> {
+async fn open(device: &ComputeDevice, quantize: bool) -> Result<Session> {
     let mut session = Session::new(device.clone());
     let files = crate::tiny_files("llama");
-    session
-        .open_model("llama", files, &OpenOptions::default())
-        .await?;
+    let options = OpenOptions {
+        quantize,
+        ..OpenOptions::default()
+    };
+    session.open_model("llama", files, &options).await?;
     Ok(session)
 }
 
@@ -48,11 +50,18 @@ fn fail(problem: String) -> Error {
 
 /// Two adapters kept on one tiny Llama give, each, exactly the logits the same adapter gives
 /// imported alone into a fresh session; they differ from each other and from the base;
-/// scale 0 gives the base exactly. Reports each adapter's memory, and the time a switch takes
-/// beside the time opening the base takes.
+/// scale 0 gives the base exactly — on an f32 base and on a 4-bit one. Reports each
+/// adapter's memory, and the time a switch takes beside the time opening the base takes.
 pub async fn kept_adapters_compute_as_alone(device: &ComputeDevice) -> Result<()> {
+    for quantize in [false, true] {
+        kept_on(device, quantize).await?;
+    }
+    Ok(())
+}
+
+async fn kept_on(device: &ComputeDevice, quantize: bool) -> Result<()> {
     let start = webtune::platform::seconds_now() * 1e3;
-    let mut session = open(device).await?;
+    let mut session = open(device, quantize).await?;
     let open_ms = (webtune::platform::seconds_now() * 1e3) - start;
     let base = logits(&session, &AdapterChoice::default()).await?;
     let mut seen = vec![base.clone()];
@@ -86,7 +95,7 @@ pub async fn kept_adapters_compute_as_alone(device: &ComputeDevice) -> Result<()
         let start = webtune::platform::seconds_now() * 1e3;
         let kept = logits(&session, &choice).await?;
         let switch_ms = (webtune::platform::seconds_now() * 1e3) - start;
-        let mut alone = open(device).await?;
+        let mut alone = open(device, quantize).await?;
         let file = MemorySource::new("adapter_model.safetensors", weights.to_vec());
         alone.import_adapter(config, &file).await?;
         let expected = logits(&alone, &AdapterChoice::default()).await?;
@@ -109,8 +118,10 @@ pub async fn kept_adapters_compute_as_alone(device: &ComputeDevice) -> Result<()
             return Err(fail(format!("{name} at scale 0 is not the base model")));
         }
         eprintln!(
-            "{}: switching to {name}: {switch_ms:.2} ms (opening the base: {open_ms:.1} ms)",
-            device.tier()
+            "{}{}: switching to {name}: {switch_ms:.2} ms, sharing the base's tensors (opening \
+             the base queued its uploads in {open_ms:.1} ms)",
+            device.tier(),
+            if quantize { ", 4-bit base" } else { "" }
         );
     }
     let unknown = AdapterChoice {
