@@ -66,6 +66,8 @@ function buttons() {
   $('data-load').disabled = !ready;
   $('train').disabled = !ready || page.dataset === null;
   $('compare').disabled = !ready;
+  $('compare-all').disabled = !ready;
+  $('adapter-files').disabled = !ready;
   $('download').disabled = !idle || !page.trained;
   $('download-gguf').disabled = !idle || !page.trained;
   $('resume').disabled = !idle;
@@ -444,6 +446,37 @@ async function compare() {
   }
 }
 
+/** Keeps the chosen PEFT adapter files beside the open model as `adapter N`. */
+async function keepAdapter(files) {
+  const kept = await page.wt.loadAdapter(`adapter ${(await page.wt.adapters()).length + 1}`, [...files]);
+  const list = (await page.wt.adapters()).map((a) => `${a.name} (r ${a.r}, ${(a.bytes / 2 ** 20).toFixed(1)} MiB)`);
+  show('adapters-status', 'ready', `Kept ${kept.name}. Adapters on this model: ${list.join(', ')}.`);
+  document.getElementById('adapters-status').dataset.count = String(list.length);
+}
+
+/** The same question to the base model, the fine-tuned one and each kept adapter. */
+async function compareAll() {
+  const prompt = $('prompt').value;
+  const max_new_tokens = Number($('max-tokens').value);
+  const choices = [['Base', { adapter: false }]];
+  if (page.trained) choices.push(['Fine-tuned', {}]);
+  for (const a of await page.wt.adapters()) choices.push([a.name, { adapter_name: a.name }]);
+  const box = $('all-answers');
+  box.replaceChildren();
+  for (const [label, choice] of choices) {
+    const h = document.createElement('h3');
+    h.textContent = label;
+    const pre = document.createElement('pre');
+    pre.className = 'answer';
+    pre.dataset.label = label;
+    pre.dataset.status = 'generating';
+    box.append(h, pre);
+    const out = await page.wt.generate(prompt, { max_new_tokens, ...choice }, (text) => { pre.textContent += text; });
+    pre.textContent = out.text;
+    pre.dataset.status = 'done';
+  }
+}
+
 /** Saves `files` ({name: Blob}) as downloads. */
 function save(files) {
   for (const [name, blob] of Object.entries(files)) {
@@ -502,6 +535,8 @@ function wire() {
     draw();
   });
   $('compare').onclick = () => task('Generating', compare);
+  $('compare-all').onclick = () => task('Generating', compareAll);
+  $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
   $('download').onclick = () => task('Exporting the adapter', download);
   $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
   documents.wire(ctx);

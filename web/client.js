@@ -66,6 +66,9 @@ export class WebtuneClient {
   exportAdapter(merged) { return this.call("exportAdapter", [merged]); }
   exportGguf(merged, quant) { return this.call("exportGguf", [merged, quant]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
+  loadAdapter(name, files) { return this.call("loadAdapter", [name, files]); }
+  adapters() { return this.call("adapters"); }
+  removeAdapter(name) { return this.call("removeAdapter", [name]); }
   encoderFiles() { return this.call("encoderFiles"); }
   openEncoder(files) { return this.call("openEncoder", [files]); }
   addDocuments(files) { return this.call("addDocuments", [files]); }

@@ -310,6 +310,21 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(ggufFiles['adapter.gguf']?.equals(cliBytes),
     `the page's adapter.gguf (${ggufFiles['adapter.gguf']?.length} bytes) differs from the CLI's (${cliBytes.length})`);
   console.log(`GGUF adapter: the page's ${cliBytes.length} bytes are the CLI's`);
+  // Several adapters on one model: the adapter just downloaded, kept beside the trained one,
+  // answers exactly as the fine-tuned model does.
+  await page.click('summary:has-text("More adapters")');
+  await page.setInputFiles('#adapter-files', ['adapter_config.json', 'adapter_model.safetensors'].map((f) => join(folder, f)));
+  await page.waitForSelector('#adapters-status[data-count="1"]', { timeout: timeoutMs });
+  console.log(`adapters: ${await text(page, 'adapters-status')}`);
+  await page.click('#compare-all');
+  await page.waitForFunction(() => {
+    const answers = [...document.querySelectorAll('#all-answers pre')];
+    return answers.length === 3 && answers.every((p) => p.dataset.status === 'done');
+  }, null, { timeout: timeoutMs });
+  const all = Object.fromEntries(await page.$$eval('#all-answers pre', (ps) => ps.map((p) => [p.dataset.label, p.textContent])));
+  console.log(`compare all: ${JSON.stringify(all)}`);
+  expect(all['adapter 1'] === all['Fine-tuned'] && all['Fine-tuned'].length > 0,
+    `the kept adapter answers ${JSON.stringify(all['adapter 1'])}, the fine-tuned model ${JSON.stringify(all['Fine-tuned'])}`);
   const history = await page.locator('#history li').count();
   expect(history === 1, `history has ${history} runs`);
   // Documents: the demo handbook indexed, a question answered from it with its sources.

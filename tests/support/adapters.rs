@@ -132,6 +132,23 @@ async fn kept_on(device: &ComputeDevice, quantize: bool) -> Result<()> {
         Err(err) if err.to_string().contains("lora-fixture") => {}
         other => return Err(fail(format!("an unknown adapter gave {:?}", other.err()))),
     }
+    let nan = AdapterChoice {
+        name: None,
+        scale: Some(f64::NAN),
+    };
+    match session.model_with(&nan) {
+        Err(err) if err.kind() == "setting" => {}
+        other => return Err(fail(format!("a NaN scale gave {:?}", other.err()))),
+    }
+    let (_, config, weights) = adapters()[0];
+    let file = MemorySource::new("adapter_model.safetensors", weights.to_vec());
+    for name in ["", "lora-fixture"] {
+        if session.load_adapter(name, config, &file).await.is_ok() {
+            return Err(fail(format!(
+                "an adapter named {name:?} was kept twice or unnamed"
+            )));
+        }
+    }
     session.remove_adapter("lora-fixture")?;
     if session.adapters().len() != 1 {
         return Err(fail("remove_adapter kept it".into()));

@@ -76,9 +76,13 @@ pub fn sources(files: &JsValue) -> Result<Vec<BlobSource>, JsValue> {
 /// `{name: Blob}` from named byte buffers.
 pub fn blobs(files: Vec<(String, Vec<u8>)>) -> Result<JsValue, JsValue> {
     let object = js_sys::Object::new();
+    // Typed as plain bytes: a browser then saves `Modelfile` under that name, where an
+    // untyped blob it sniffs as text becomes `Modelfile.txt`.
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
     for (name, bytes) in files {
         let parts = Array::of1(&Uint8Array::from(bytes.as_slice()));
-        let blob = web_sys::Blob::new_with_u8_array_sequence(&parts)?;
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
         Reflect::set(&object, &name.into(), &blob)?;
     }
     Ok(object.into())
