@@ -132,11 +132,25 @@ fn client_methods(text: &str) -> BTreeMap<String, (String, usize)> {
     out
 }
 
+/// Every source file of the JavaScript API (each may hold a `#[wasm_bindgen] impl Webtune`).
+fn js_files() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/js");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|name| name.ends_with(".rs"))
+        .map(|name| format!("crate/src/js/{name}"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn client_forwards_every_exported_method_with_its_arguments() {
     let (mut methods, mut types) = (BTreeMap::new(), Vec::new());
-    exported(&read("crate/src/js/mod.rs"), &mut methods, &mut types);
-    exported(&read("crate/src/js/rag.rs"), &mut methods, &mut types);
+    for file in js_files() {
+        exported(&read(&file), &mut methods, &mut types);
+    }
     assert!(methods.len() > 20, "found only {methods:?}");
     let client = client_methods(&read("web/client.js"));
     let mut problems = Vec::new();
@@ -168,8 +182,9 @@ fn client_forwards_every_exported_method_with_its_arguments() {
 #[test]
 fn every_type_in_a_signature_is_declared() {
     let (mut methods, mut types) = (BTreeMap::new(), Vec::new());
-    exported(&read("crate/src/js/mod.rs"), &mut methods, &mut types);
-    exported(&read("crate/src/js/rag.rs"), &mut methods, &mut types);
+    for file in js_files() {
+        exported(&read(&file), &mut methods, &mut types);
+    }
     let declarations = read("crate/src/js/typescript.rs");
     let declared: BTreeSet<String> = declarations
         .lines()

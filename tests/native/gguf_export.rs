@@ -62,11 +62,16 @@ fn session(model: &str, purpose: Purpose) -> Session {
         _ => "qwen2_base",
     };
     block_on(session.open_model(name, files, &options)).unwrap();
-    let adapter = format!("{FIXTURES}/gguf_export/{model}_adapter");
+    import(&mut session, &format!("gguf_export/{model}_adapter"));
+    session
+}
+
+/// Attaches the PEFT adapter in fixture folder `dir`.
+fn import(session: &mut Session, dir: &str) {
+    let adapter = format!("{FIXTURES}/{dir}");
     let config = std::fs::read(format!("{adapter}/adapter_config.json")).unwrap();
     let weights = FileSource::open(format!("{adapter}/adapter_model.safetensors")).unwrap();
     block_on(session.import_adapter(&config, &weights)).unwrap();
-    session
 }
 
 fn read(path: std::path::PathBuf) -> MemorySource {
@@ -324,10 +329,7 @@ fn export_error(session: &Session, kind: ExportKind) -> webtune::Error {
 fn exports_llama_cpp_cannot_take_are_refused() {
     // A DoRA adapter: llama.cpp's adapters have no magnitude vector.
     let mut session = open(folder("tiny/llama"), "llama");
-    let adapter = format!("{FIXTURES}/lora/dora_adapter");
-    let config = std::fs::read(format!("{adapter}/adapter_config.json")).unwrap();
-    let weights = FileSource::open(format!("{adapter}/adapter_model.safetensors")).unwrap();
-    block_on(session.import_adapter(&config, &weights)).unwrap();
+    import(&mut session, "lora/dora_adapter");
     let err = export_error(&session, ExportKind::GgufAdapter);
     assert_eq!(err.kind(), "export");
     assert!(err.to_string().contains("DoRA"), "{err}");
@@ -352,10 +354,7 @@ fn exports_llama_cpp_cannot_take_are_refused() {
 #[test]
 fn a_merged_gguf_reopens_with_the_same_logits() {
     let mut session = open(folder("tiny/llama"), "llama");
-    let adapter = format!("{FIXTURES}/lora/dora_adapter");
-    let config = std::fs::read(format!("{adapter}/adapter_config.json")).unwrap();
-    let weights = FileSource::open(format!("{adapter}/adapter_model.safetensors")).unwrap();
-    block_on(session.import_adapter(&config, &weights)).unwrap();
+    import(&mut session, "lora/dora_adapter");
     let ids = [1, 17, 250, 3, 99, 42, 300, 7];
     let (loaded, _) = session.text_model("be checked").unwrap();
     let before = logits(loaded, &ids).concat();
