@@ -7,7 +7,7 @@
 //! llama.cpp scales a branch by `alpha / r`; an rsLoRA adapter (scale `alpha / √r`) is written
 //! with `alpha·√r`, so that it computes the same.
 
-use super::{LoraConfig, parameters};
+use super::LoraConfig;
 use crate::device::read_f32;
 use crate::error::{Error, Result};
 use crate::io::gguf::{GgmlType, GgufWriter, Value};
@@ -61,21 +61,19 @@ pub async fn save(
             .map_err(fail)?;
         w.tensor(&format!("{gguf}.lora_b"), &[out, rank], GgmlType::F32)
             .map_err(fail)?;
-        plan.push((path, layout, [inp, rank, out]));
+        plan.push((
+            path,
+            layout,
+            branch.a.val(),
+            branch.b.val(),
+            [inp, rank, out],
+        ));
     }
     if plan.is_empty() {
         return Err(fail("the model has no adapter to export".into()));
     }
     w.finish_header();
-    let params = parameters(model);
-    let find = |path: &str, part: &str| {
-        let key = super::peft::key(path, part);
-        params.iter().find(|(k, _)| *k == key).map(|(_, p)| p.val())
-    };
-    for (path, layout, [inp, rank, out]) in plan {
-        let (Some(a), Some(b)) = (find(&path, "lora_A"), find(&path, "lora_B")) else {
-            return Err(fail(format!("layer `{path}` lost its branch")));
-        };
+    for (path, layout, a, b, [inp, rank, out]) in plan {
         // Stored [in, r] and [r, out]; PyTorch's (and GGUF's) are the transposes.
         let a = transpose(&read_f32(a, &path).await?, inp, rank);
         let b = transpose(&read_f32(b, &path).await?, rank, out);
@@ -87,8 +85,8 @@ pub async fn save(
             }
             _ => b,
         };
-        w.data(&a);
-        w.data(&b);
+        w.data(&a).map_err(fail)?;
+        w.data(&b).map_err(fail)?;
     }
-    Ok(w.into_bytes())
+    w.into_bytes().map_err(fail)
 }

@@ -249,19 +249,21 @@ impl Layout {
     /// their shape in that layout (outermost first).
     pub fn to_gguf(self, values: Vec<f32>, shape: &[usize]) -> (Vec<f32>, Vec<usize>) {
         let cols = shape.get(1..).map_or(1, |rest| rest.iter().product());
-        match self {
-            Layout::Same => (values, shape.to_vec()),
+        let values = match self {
+            Layout::Same => values,
             Layout::RopeInterleaved { heads } => {
-                let head_dim = shape[0] / heads.max(1);
-                (
-                    permute_rope_rows(&values, heads, head_dim, cols),
-                    shape.to_vec(),
-                )
+                permute_rope_rows(&values, heads, shape[0] / heads.max(1), cols)
             }
-            Layout::Transposed => (
-                crate::nn::transpose(&values, shape[0], cols),
-                shape.iter().rev().copied().collect(),
-            ),
+            Layout::Transposed => crate::nn::transpose(&values, shape[0], cols),
+        };
+        (values, self.gguf_shape(shape))
+    }
+
+    /// The shape GGUF stores a tensor of Hugging Face shape `shape` in (outermost first).
+    pub fn gguf_shape(self, shape: &[usize]) -> Vec<usize> {
+        match self {
+            Layout::Transposed => shape.iter().rev().copied().collect(),
+            _ => shape.to_vec(),
         }
     }
 }

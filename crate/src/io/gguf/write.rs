@@ -5,7 +5,8 @@
 //! shape and type first ([`GgufWriter::tensor`] checks that the type's blocks fit the shape),
 //! so an export that cannot be written is refused before any bytes exist. The data is then
 //! appended tensor by tensor ([`GgufWriter::data`]), so only one tensor's f32 values are held
-//! at a time beside the file's bytes.
+//! at a time beside the file's bytes. Misuse (a wrong count, a missing tensor) is an error,
+//! not a panic: the page must survive it.
 
 use super::quant::encode;
 use super::{GgmlType, Value};
@@ -73,8 +74,9 @@ impl GgufWriter {
         Ok(())
     }
 
-    /// The header's bytes: everything before the first tensor's data, padded.
-    pub fn finish_header(&mut self) -> Vec<u8> {
+    /// Writes the header (everything before the first tensor's data, padded); returns its
+    /// length.
+    pub fn finish_header(&mut self) -> usize {
         let mut out = Vec::new();
         out.extend_from_slice(b"GGUF");
         out.extend_from_slice(&3u32.to_le_bytes());
@@ -98,31 +100,37 @@ impl GgufWriter {
         }
         pad(&mut out);
         self.bytes = out;
-        self.bytes.clone()
+        self.bytes.len()
     }
 
     /// Encodes the next declared tensor's `values` (row-major for its shape) and appends them.
-    /// Panics if called out of order or with the wrong count: the exporter declares and
-    /// writes from the same list.
-    pub fn data(&mut self, values: &[f32]) {
-        let t = &self.tensors[self.next];
-        assert_eq!(
-            values.len(),
-            t.shape.iter().product::<usize>(),
-            "{}",
-            t.name
-        );
-        let start = self.bytes.len();
+    /// Refuses values of another count, or more tensors than were declared.
+    pub fn data(&mut self, values: &[f32]) -> Result<(), String> {
+        let t = self
+            .tensors
+            .get(self.next)
+            .ok_or_else(|| format!("only {} tensors were declared", self.tensors.len()))?;
+        let count: usize = t.shape.iter().product();
+        if values.len() != count {
+            return Err(format!(
+                "`{}` is {:?} ({count} values), but {} were given",
+                t.name,
+                t.shape,
+                values.len()
+            ));
+        }
         encode(t.ty, values, &mut self.bytes);
-        debug_assert_eq!(self.bytes.len() - start, t.n_bytes);
         pad(&mut self.bytes);
         self.next += 1;
+        Ok(())
     }
 
     /// The whole file, once every declared tensor has its data.
-    pub fn into_bytes(self) -> Vec<u8> {
-        assert_eq!(self.next, self.tensors.len(), "tensors without data");
-        self.bytes
+    pub fn into_bytes(self) -> Result<Vec<u8>, String> {
+        match self.tensors.get(self.next) {
+            Some(t) => Err(format!("tensor `{}` has no data", t.name)),
+            None => Ok(self.bytes),
+        }
     }
 }
 
@@ -212,12 +220,13 @@ mod tests {
         w.tensor("d", &[3], GgmlType::F32).unwrap();
         assert!(w.tensor("e", &[2, 31], GgmlType::Q8_0).is_err());
         let header = w.finish_header();
-        assert_eq!(header.len() % ALIGNMENT, 0);
+        assert_eq!(header % ALIGNMENT, 0);
+        assert!(w.data(&a[..63]).is_err());
         for values in [&a, &a, &a] {
-            w.data(values);
+            w.data(values).unwrap();
         }
-        w.data(&[1.0, 2.0, 3.0]);
-        let bytes = w.into_bytes();
+        w.data(&[1.0, 2.0, 3.0]).unwrap();
+        let bytes = w.into_bytes().unwrap();
 
         let source = MemorySource::new("w.gguf", bytes);
         let file = crate::platform::block_on(GgufFile::open(&source)).unwrap();

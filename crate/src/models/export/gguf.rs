@@ -186,10 +186,10 @@ pub async fn gguf_model(
     for (t, layout) in named.into_iter().zip(plan) {
         let (_, shape, values) = t.read().await?;
         let (values, _) = layout.to_gguf(values, &shape);
-        w.data(&values);
+        w.data(&values).map_err(fail)?;
     }
     if let Some(factors) = &rope_freqs {
-        w.data(factors);
+        w.data(factors).map_err(fail)?;
     }
-    Ok(w.into_bytes())
+    w.into_bytes().map_err(fail)
 }
