@@ -70,6 +70,7 @@ function buttons() {
   $('adapter-files').disabled = !ready;
   $('download').disabled = !idle || !page.trained;
   $('download-gguf').disabled = !idle || !page.trained;
+  $('download-job').disabled = !ready || page.dataset === null;
   $('resume').disabled = !idle;
   $('discard').disabled = !idle;
   documents.buttons(ctx, idle, ready);
@@ -505,6 +506,13 @@ async function downloadGguf() {
     + (merged ? 'or open the .gguf in llama.cpp / LM Studio.' : 'or `llama-cli -m BASE.gguf --lora adapter.gguf`.'));
 }
 
+async function downloadJob() {
+  const base = $('job-base').value.trim() || undefined;
+  const names = save(await page.wt.exportJob(config(), base));
+  show('download-status', 'done', `Downloaded ${names}: unzip it and run \`python train.py\`, or on N GPUs `
+    + '`accelerate launch --num_processes N train.py` (its README.md says more).');
+}
+
 async function showHistory() {
   const list = $('history');
   list.replaceChildren();
@@ -539,6 +547,7 @@ function wire() {
   $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
   $('download').onclick = () => task('Exporting the adapter', download);
   $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
+  $('download-job').onclick = () => task('Writing the training job', downloadJob);
   documents.wire(ctx);
 }
 

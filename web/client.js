@@ -65,6 +65,7 @@ export class WebtuneClient {
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
   exportAdapter(merged) { return this.call("exportAdapter", [merged]); }
   exportGguf(merged, quant) { return this.call("exportGguf", [merged, quant]); }
+  exportJob(config, baseModel) { return this.call("exportJob", [config, baseModel]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
   loadAdapter(name, files) { return this.call("loadAdapter", [name, files]); }
   adapters() { return this.call("adapters"); }

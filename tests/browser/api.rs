@@ -441,6 +441,76 @@ pub async fn js_api_writes_the_clis_gguf(tier: &str) {
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some("export"));
 }
 
+/// The export-job fixture (`fixtures/export_job/`), for [`js_api_writes_the_clis_job`].
+const JOB_REFERENCE: &str = include_str!("../fixtures/export_job/reference.json");
+
+/// The entries of a stored (uncompressed) ZIP archive by name, read from its local headers.
+fn unzip_stored(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let (u16_at, u32_at) = (
+        |i: usize| u16::from_le_bytes([zip[i], zip[i + 1]]) as usize,
+        |i: usize| u32::from_le_bytes(zip[i..i + 4].try_into().unwrap()) as usize,
+    );
+    let (mut at, mut entries) = (0, Vec::new());
+    while u32_at(at) == 0x0403_4b50 {
+        assert_eq!(u16_at(at + 8), 0, "stored, not compressed");
+        let (size, name_len, extra) = (u32_at(at + 18), u16_at(at + 26), u16_at(at + 28));
+        let name = String::from_utf8(zip[at + 30..at + 30 + name_len].to_vec()).unwrap();
+        let start = at + 30 + name_len + extra;
+        entries.push((name, zip[start..start + size].to_vec()));
+        at = start + size;
+    }
+    entries
+}
+
+/// `exportJob` downloads the job `webtune export-job` writes — the one TRL ran in
+/// `fixtures/export_job/make_fixture.py` — as one ZIP, on `tier`; a full fine-tune is refused
+/// with kind `export`.
+pub async fn js_api_writes_the_clis_job(tier: &str) {
+    crate::webgpu().await;
+    let reference: serde_json::Value = serde_json::from_str(JOB_REFERENCE).unwrap();
+    let want = &reference["runs"]["lora"];
+    let config: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/export_job/lora.json")).unwrap();
+    let webtune = JsFuture::from(Webtune::create(Some(tier.into())))
+        .await
+        .unwrap();
+    let files = named_blobs(webtune_tests::tiny_files("llama")).await;
+    call(&webtune, "openModel", &[files]).await.unwrap();
+    let data = include_str!("../../static/demo/support.jsonl");
+    call(
+        &webtune,
+        "loadDataset",
+        &[
+            "support.jsonl".into(),
+            data.into(),
+            json(config["data"].clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    let base = want["model"].as_str().unwrap();
+    let files = call(&webtune, "exportJob", &[json(config.clone()), base.into()])
+        .await
+        .unwrap();
+    let zip = blob_bytes(&get(&files, "webtune-job.zip")).await;
+    let entries = unzip_stored(&zip);
+    let expected = want["files"].as_object().unwrap();
+    assert_eq!(entries.len(), expected.len(), "{tier}: files");
+    for (name, bytes) in &entries {
+        assert_eq!(
+            sha256(bytes),
+            expected[name].as_str().unwrap_or_default(),
+            "{tier}: {name}"
+        );
+    }
+    let mut full = config;
+    full["method"] = "full".into();
+    let err = call(&webtune, "exportJob", &[json(full)])
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("export"));
+}
+
 /// Several adapters through the JavaScript API: `loadAdapter` keeps two on the tiny Llama,
 /// `adapters()` lists them with their memory, `generate` with `adapter_name` answers as the
 /// same adapter imported alone does, an unknown name fails with kind `input`,

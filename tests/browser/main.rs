@@ -199,6 +199,13 @@ async fn js_api_writes_the_clis_gguf() {
     api::js_api_writes_the_clis_gguf("gpu").await;
 }
 
+/// The training job from the page is the CLI's job (see `api.rs`).
+#[wasm_bindgen_test]
+async fn js_api_writes_the_clis_job() {
+    api::js_api_writes_the_clis_job("cpu").await;
+    api::js_api_writes_the_clis_job("gpu").await;
+}
+
 /// Bad input through the JavaScript API: typed errors, no panic.
 #[wasm_bindgen_test]
 async fn js_api_refuses_bad_input() {

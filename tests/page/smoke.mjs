@@ -23,7 +23,7 @@
 // tests/artifacts/.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { extname, join, normalize, resolve } from 'node:path';
 
@@ -310,6 +310,36 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(ggufFiles['adapter.gguf']?.equals(cliBytes),
     `the page's adapter.gguf (${ggufFiles['adapter.gguf']?.length} bytes) differs from the CLI's (${cliBytes.length})`);
   console.log(`GGUF adapter: the page's ${cliBytes.length} bytes are the CLI's`);
+  // The same fine-tune as a job for TRL: one ZIP whose files are what `webtune export-job`
+  // writes with the page's own settings (job.json's webtune_config) on the same data.
+  downloads.length = 0;
+  await page.fill('#job-base', 'HuggingFaceTB/SmolLM2-135M-Instruct');
+  await page.click('#download-job');
+  for (let i = 0; i < 600 && downloads.length < 1; i++) await page.waitForTimeout(100);
+  expect(downloads[0]?.suggestedFilename() === 'webtune-job.zip', `job download: ${downloads.map((d) => d.suggestedFilename())}`);
+  const jobZip = join(artifacts, 'page-job.zip');
+  await downloads[0].saveAs(jobZip);
+  const jobFolder = join(artifacts, 'page-job');
+  const unzip = spawnSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); '
+    + 'assert z.testzip() is None; z.extractall(sys.argv[2])', jobZip, jobFolder], { stdio: 'inherit' });
+  expect(unzip.status === 0, 'the job ZIP does not unpack');
+  const job = JSON.parse(await readFile(join(jobFolder, 'job.json'), 'utf8'));
+  expect(job.base_model === 'HuggingFaceTB/SmolLM2-135M-Instruct' && job.max_steps === 6,
+    `job.json: ${JSON.stringify(job).slice(0, 300)}`);
+  const jobConfig = join(artifacts, 'page-job-config.json');
+  await writeFile(jobConfig, JSON.stringify(job.webtune_config));
+  const cliJob = join(artifacts, 'cli-job');
+  const exported = spawnSync('cargo', ['run', '-q', '-p', 'webtune', '--bin', 'webtune', '--', 'export-job',
+    '--tier', 'cpu', '--model', '.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf', '--data', 'static/demo/support.jsonl',
+    '--config', jobConfig, '--base-model', job.base_model, '--out', cliJob], { stdio: 'inherit' });
+  expect(exported.status === 0, `webtune export-job failed (${exported.status})`);
+  const names = ['job.json', 'data/train.jsonl', 'data/validation.jsonl', 'data/order.json',
+    'initial_adapter/adapter_config.json', 'initial_adapter/adapter_model.safetensors', 'train.py'];
+  for (const name of names) {
+    const [ours, theirs] = [await readFile(join(jobFolder, name)), await readFile(join(cliJob, name))];
+    expect(ours.equals(theirs), `the page's job ${name} (${ours.length} bytes) differs from the CLI's (${theirs.length})`);
+  }
+  console.log(`training job: the page's ${names.join(', ')} are the CLI's`);
   // Several adapters on one model: the adapter just downloaded, kept beside the trained one,
   // answers exactly as the fine-tuned model does.
   await page.click('summary:has-text("More adapters")');

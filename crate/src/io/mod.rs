@@ -8,12 +8,13 @@
 //!
 //! Formats: [`gguf`] (llama.cpp's single-file format, with its quantized block types) and
 //! [`safetensors`] (Hugging Face's). [`sniff`] tells them apart and recognises PyTorch pickles,
-//! which are refused.
+//! which are refused. [`zip`] writes: several files as one download.
 
 pub mod gguf;
 pub mod safetensors;
 mod sniff;
 mod source;
+pub mod zip;
 
 pub use sniff::{Format, sniff};
 pub use source::{ByteSource, MemorySource};

@@ -86,6 +86,7 @@ macro_rules! locked {
 
 // After `locked!`, which it uses.
 mod adapters;
+mod job;
 mod rag;
 
 #[wasm_bindgen]

@@ -12,6 +12,7 @@ mod adapters;
 mod advice;
 mod export;
 mod info;
+mod job;
 pub mod policy;
 mod retrieval;
 mod run;

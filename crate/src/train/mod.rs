@@ -27,7 +27,7 @@ pub use loss::causal_lm_loss;
 pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};
 pub use plan::{MemoryPlan, PlanModel, plan};
-pub use run::{Event, TrainConfig, fine_tune, validation_loss};
+pub use run::{Event, TrainConfig, fine_tune, micro_batches, planned_steps, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};
 pub use settings::explain_unknown_field;
 

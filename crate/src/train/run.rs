@@ -152,6 +152,39 @@ fn epoch_order(data: &Prepared, config: &TrainConfig, epoch: usize) -> Vec<usize
     order
 }
 
+/// The training examples of each micro-batch of `epoch`, in the order a run without packing
+/// takes them (consecutive micro-batches form an optimizer step, `grad_accumulation` at a
+/// time; an epoch's last step may have fewer).
+pub fn micro_batches(data: &Prepared, config: &TrainConfig, epoch: usize) -> Vec<Vec<usize>> {
+    epoch_order(data, config, epoch)
+        .chunks(config.batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+/// Optimizer steps in each epoch (with packing, each epoch's order packs differently).
+fn steps_in(data: &Prepared, config: &TrainConfig, epoch: usize) -> usize {
+    let rows = match config.data.packing {
+        true => crate::data::pack(
+            &data.train,
+            &epoch_order(data, config, epoch),
+            config.data.encode.max_len,
+        )
+        .len(),
+        false => data.train.len(),
+    };
+    rows.div_ceil(config.batch_size.max(1) * config.grad_accumulation.max(1))
+}
+
+/// The optimizer steps a run of `config` on `data` takes: every epoch's, or `max_steps`.
+pub fn planned_steps(data: &Prepared, config: &TrainConfig) -> usize {
+    config.max_steps.unwrap_or(usize::MAX).min(
+        (0..config.epochs.max(1))
+            .map(|e| steps_in(data, config, e))
+            .sum(),
+    )
+}
+
 /// The mean loss per token over `examples` (the model's inference copy, no gradients).
 pub async fn validation_loss<M>(
     model: &M,
@@ -199,21 +232,8 @@ where
     let pad = data.pad_id;
     let accumulation = config.grad_accumulation.max(1);
     let pack = config.data.packing.then_some(config.data.encode.max_len);
-    // Optimizer steps in each epoch (with packing, each epoch's order packs differently).
-    let steps_in = |epoch: usize| {
-        let rows = match pack {
-            Some(max_len) => {
-                crate::data::pack(&data.train, &epoch_order(data, config, epoch), max_len).len()
-            }
-            None => data.train.len(),
-        };
-        rows.div_ceil(config.batch_size.max(1) * accumulation)
-    };
-    let per_epoch = steps_in(0);
-    let total_steps = config
-        .max_steps
-        .unwrap_or(usize::MAX)
-        .min((0..config.epochs.max(1)).map(steps_in).sum());
+    let per_epoch = steps_in(data, config, 0);
+    let total_steps = planned_steps(data, config);
     let mut trainer = Trainer::new(
         config.optimizer,
         Schedule {

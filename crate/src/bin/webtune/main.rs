@@ -5,6 +5,7 @@ mod doctor;
 mod eval;
 mod export;
 mod generate;
+mod job;
 mod merge;
 mod model;
 mod output;
@@ -35,6 +36,9 @@ enum Command {
     Train(Box<train::Args>),
     /// Write a fine-tune out: PEFT adapter, Hugging Face checkpoint, or GGUF for llama.cpp/Ollama.
     Export(export::Args),
+    /// Write the same fine-tune as a folder that TRL + PEFT run on one GPU or many
+    /// (accelerate launch / torchrun).
+    ExportJob(Box<job::Args>),
     /// Fold a PEFT adapter into its base and write a checkpoint transformers loads.
     Merge(merge::Args),
     /// Loss, perplexity and exact match of a model (and adapter) on a dataset, as JSON.
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Train(args) => train::run(*args),
         Command::Export(args) => export::run(args),
+        Command::ExportJob(args) => job::run(*args),
         Command::Merge(args) => merge::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Index(args) => rag::index(args),

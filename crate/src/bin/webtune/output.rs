@@ -27,11 +27,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> webtune::Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Writes named files (an export of the session) into the folder `out`, each atomically.
+/// Writes named files (an export of the session; a name may have folders, `data/x.jsonl`)
+/// into the folder `out`, each atomically.
 pub fn write_files(out: &Path, files: &[(String, Vec<u8>)]) -> webtune::Result<()> {
     create_dir(out)?;
     for (name, bytes) in files {
-        write_atomic(&out.join(name), bytes)?;
+        let path = out.join(name);
+        if let Some(parent) = path.parent() {
+            create_dir(parent)?;
+        }
+        write_atomic(&path, bytes)?;
     }
     Ok(())
 }

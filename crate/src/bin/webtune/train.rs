@@ -19,6 +19,33 @@ use crate::output;
 #[command(allow_negative_numbers = true)]
 pub struct Args {
     #[command(flatten)]
+    run: RunArgs,
+    /// Where to write the result (an adapter: adapter_config.json, adapter_model.safetensors;
+    /// or, for full and half, config.json and model.safetensors), the log and checkpoints.
+    #[arg(long, default_value = "adapter")]
+    out: PathBuf,
+    /// Save a checkpoint (adapter, optimizer, data position) to OUT/checkpoint every N steps.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Continue from OUT/checkpoint, on the same trajectory.
+    #[arg(long)]
+    resume: bool,
+    /// Also measure exact-match accuracy of greedy answers on the validation conversations,
+    /// before and after training.
+    #[arg(long)]
+    exact_match: bool,
+    /// The memory the run may take, e.g. 6GiB or 512MiB (default: the machine's memory on
+    /// the CPU tier; on a GPU only its binding limit is known). A run whose plan exceeds it
+    /// is refused before it starts, with settings that would fit.
+    #[arg(long, value_parser = parse_bytes)]
+    memory_budget: Option<u64>,
+}
+
+/// The model, the data and the run's settings: what `webtune train` and `webtune export-job`
+/// share.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
     model: ModelArgs,
     /// Training data: JSONL (messages, conversations, alpaca, prompt/completion, text, or
     /// openai-evals input/ideal), or CSV with a header (question/answer, prompt/completion,
@@ -32,10 +59,6 @@ pub struct Args {
     /// Run configuration (TOML or JSON, `TrainConfig`'s fields); flags below override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Where to write the result (an adapter: adapter_config.json, adapter_model.safetensors;
-    /// or, for full and half, config.json and model.safetensors), the log and checkpoints.
-    #[arg(long, default_value = "adapter")]
-    out: PathBuf,
     /// What to train: lora (default), full (every parameter) or half (Half Fine-Tuning).
     #[arg(long, value_parser = ["lora", "full", "half"])]
     method: Option<String>,
@@ -79,24 +102,9 @@ pub struct Args {
     /// Evaluate every N steps.
     #[arg(long)]
     eval_every: Option<usize>,
-    /// Save a checkpoint (adapter, optimizer, data position) to OUT/checkpoint every N steps.
-    #[arg(long)]
-    checkpoint_every: Option<usize>,
-    /// Continue from OUT/checkpoint, on the same trajectory.
-    #[arg(long)]
-    resume: bool,
     /// Share of --data held out for validation when there is no --validation file.
     #[arg(long)]
     validation_fraction: Option<f64>,
-    /// Also measure exact-match accuracy of greedy answers on the validation conversations,
-    /// before and after training.
-    #[arg(long)]
-    exact_match: bool,
-    /// The memory the run may take, e.g. 6GiB or 512MiB (default: the machine's memory on
-    /// the CPU tier; on a GPU only its binding limit is known). A run whose plan exceeds it
-    /// is refused before it starts, with settings that would fit.
-    #[arg(long, value_parser = parse_bytes)]
-    memory_budget: Option<u64>,
 }
 
 /// `6GiB`, `512MiB`, `100MB`, `1e9`: a size in bytes.
@@ -131,7 +139,8 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-fn config(args: &Args) -> webtune::Result<TrainConfig> {
+/// The run's configuration: `--config`, then the flags.
+pub fn config(args: &RunArgs) -> webtune::Result<TrainConfig> {
     let mut config = match &args.config {
         Some(path) => model::read_config(path)?,
         None => TrainConfig::default(),
@@ -146,7 +155,6 @@ fn config(args: &Args) -> webtune::Result<TrainConfig> {
     set(&mut config.batch_size, args.batch_size);
     set(&mut config.data.encode.max_len, args.max_len);
     set(&mut config.eval_every, args.eval_every);
-    set(&mut config.checkpoint_every, args.checkpoint_every);
     config.max_steps = args.max_steps.or(config.max_steps);
     if let Some(fraction) = args.validation_fraction {
         config.data.validation_fraction = fraction;
@@ -265,10 +273,9 @@ fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
     Ok((exact, first))
 }
 
-/// Loads the model, prepares the data, checks the memory plan, trains, writes the result.
-pub fn run(args: Args) -> webtune::Result<()> {
-    let config = config(&args)?;
-    // Refused before anything is loaded.
+/// Refuses out-of-range settings before anything is loaded, then opens the model and reads
+/// the data (printing the data report): what training and exporting a job start with.
+pub fn prepare(args: &RunArgs, config: &TrainConfig) -> webtune::Result<Session> {
     config.validate()?;
     let purpose = Purpose::of_method(config.method);
     let mut session = model::open(&args.model, purpose, args.quantize)?;
@@ -284,6 +291,16 @@ pub fn run(args: Args) -> webtune::Result<()> {
         &config.data,
     )?;
     eprint!("{report}");
+    Ok(session)
+}
+
+/// Loads the model, prepares the data, checks the memory plan, trains, writes the result.
+pub fn run(args: Args) -> webtune::Result<()> {
+    let mut config = config(&args.run)?;
+    if let Some(every) = args.checkpoint_every {
+        config.checkpoint_every = every;
+    }
+    let mut session = prepare(&args.run, &config)?;
     // Refused here, before the first step, when it cannot fit (the same check as the page's).
     session.plan(&config, args.memory_budget)?.check()?;
     let base_accuracy = match args.exact_match {

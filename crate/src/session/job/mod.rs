@@ -1,0 +1,163 @@
+//! Handing a fine-tune to bigger hardware: a folder that runs the same LoRA/DoRA job with
+//! Hugging Face TRL + PEFT under `accelerate launch` / `torchrun`, on one GPU or many.
+//!
+//! The folder holds the data as webtune rendered it (token ids and labels, -100 where nothing
+//! is trained), the micro-batches of every epoch in webtune's seeded order, the adapter webtune
+//! would start from (PEFT's layout), the tokenizer, `job.json` with the run's settings under
+//! transformers' names, `train.py`, accelerate configs (DDP, DeepSpeed ZeRO-2, FSDP) and a
+//! README. Run on one process with the same settings, TRL follows webtune's loss trajectory
+//! (`tests/fixtures/export_job/`); the adapter it writes comes back as any PEFT adapter.
+
+use burn::module::Module;
+use serde_json::json;
+
+use super::{Session, no_data, policy};
+use crate::data::{DataOptions, Encoded};
+use crate::error::{Error, Result};
+use crate::lora;
+use crate::train::{Method, ScheduleKind, TrainConfig, micro_batches, planned_steps};
+
+/// The job's fixed files: the script, its README, what it needs, accelerate configs.
+const ASSETS: [(&str, &str); 6] = [
+    ("train.py", include_str!("train.py")),
+    ("README.md", include_str!("README.md")),
+    ("requirements.txt", include_str!("requirements.txt")),
+    ("accelerate/multi_gpu.yaml", include_str!("multi_gpu.yaml")),
+    (
+        "accelerate/deepspeed_zero2.yaml",
+        include_str!("deepspeed_zero2.yaml"),
+    ),
+    ("accelerate/fsdp.yaml", include_str!("fsdp.yaml")),
+];
+
+fn refused(problem: String) -> Error {
+    Error::Export {
+        what: "the training job".into(),
+        problem,
+    }
+}
+
+/// One example per line: `{"input_ids": [...], "labels": [...]}`.
+fn jsonl(examples: &[Encoded]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in examples {
+        let line = json!({"input_ids": e.ids, "labels": e.labels});
+        out.extend(line.to_string().into_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// `{"epochs": [...]}`, an epoch per line.
+fn order_json(order: &[Vec<Vec<usize>>]) -> Vec<u8> {
+    let epochs: Vec<String> = order.iter().map(|e| json!(e).to_string()).collect();
+    format!("{{\"epochs\": [\n{}\n]}}\n", epochs.join(",\n")).into_bytes()
+}
+
+/// transformers' `lr_scheduler_type` for a webtune schedule.
+fn scheduler(kind: ScheduleKind) -> &'static str {
+    match kind {
+        ScheduleKind::Constant => "constant_with_warmup",
+        ScheduleKind::Linear => "linear",
+        ScheduleKind::Cosine => "cosine",
+    }
+}
+
+impl Session {
+    /// The files of a job (see the module docs) that trains the open model on the loaded
+    /// dataset with `config`, as `train` would; `base_model` is what the job loads as the base
+    /// (a Hugging Face id, a folder or a GGUF path; default: what the model was opened as).
+    /// Refused, before anything is made, for what TRL would not train the same way: full
+    /// fine-tuning or Half Fine-Tuning, and packing.
+    pub async fn export_job(
+        &self,
+        mut config: TrainConfig,
+        base_model: Option<&str>,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let (data, options) = self.data.as_ref().ok_or_else(no_data)?;
+        config.data = DataOptions {
+            packing: config.data.packing,
+            ..options.clone()
+        };
+        config.validate()?;
+        if config.method != Method::Lora {
+            return Err(refused(format!(
+                "method {:?} has no PEFT adapter to hand over; export LoRA or DoRA runs",
+                config.method
+            )));
+        }
+        if config.data.packing {
+            return Err(refused(
+                "packed sequences need flash-attention's padding-free kernels to train the same \
+                 way in transformers; turn packing off for the exported job"
+                    .into(),
+            ));
+        }
+        let open = self.model()?;
+        let device = self.device.autodiff();
+        let mut model = open.loaded.model.clone().no_grad();
+        lora::detach(&mut model);
+        lora::attach(&mut model, &config.lora, config.seed, &device)?;
+        let base_model = base_model.unwrap_or(&open.name);
+        let (adapter_config, weights) = lora::peft::save(&model, &config.lora, base_model).await?;
+        let total_steps = planned_steps(data, &config);
+        let per_epoch = data
+            .train
+            .len()
+            .div_ceil(config.batch_size * config.grad_accumulation);
+        let epochs = total_steps.div_ceil(per_epoch.max(1)).max(1);
+        let order: Vec<Vec<Vec<usize>>> = (0..epochs)
+            .map(|e| micro_batches(data, &config, e))
+            .collect();
+        let o = &config.optimizer;
+        let job = json!({
+            "format": "webtune-job",
+            "version": 1,
+            "webtune": env!("CARGO_PKG_VERSION"),
+            "base_model": base_model,
+            "adapter": if config.lora.use_dora { "dora" } else { "lora" },
+            "seed": config.seed,
+            "epochs": epochs,
+            "max_steps": total_steps,
+            "per_device_train_batch_size": config.batch_size,
+            "gradient_accumulation_steps": config.grad_accumulation,
+            "learning_rate": o.lr,
+            "adam_beta1": o.betas.0,
+            "adam_beta2": o.betas.1,
+            "adam_epsilon": o.eps,
+            "weight_decay": o.weight_decay,
+            "lr_scheduler_type": scheduler(config.schedule),
+            "warmup_steps": config.warmup_steps,
+            "max_grad_norm": config.max_grad_norm.unwrap_or(0.0),
+            "eval_steps": config.eval_every,
+            "pad_token_id": data.pad_id,
+            "train_examples": data.train.len(),
+            "validation_examples": data.validation.len(),
+            "trained_tokens": data.train.iter().map(Encoded::trained_tokens).sum::<usize>(),
+            "webtune_config": config,
+        });
+        let pretty = |value: &serde_json::Value| -> Result<Vec<u8>> {
+            let mut text =
+                serde_json::to_string_pretty(value).map_err(|e| refused(e.to_string()))?;
+            text.push('\n');
+            Ok(text.into_bytes())
+        };
+        let mut files = vec![
+            ("job.json".to_string(), pretty(&job)?),
+            ("data/train.jsonl".into(), jsonl(&data.train)),
+            ("data/validation.jsonl".into(), jsonl(&data.validation)),
+            ("data/order.json".into(), order_json(&order)),
+            ("initial_adapter/adapter_config.json".into(), adapter_config),
+            ("initial_adapter/adapter_model.safetensors".into(), weights),
+        ];
+        for (name, bytes) in policy::tokenizer_files(open)? {
+            files.push((format!("tokenizer/{name}"), bytes));
+        }
+        files.extend(
+            ASSETS
+                .iter()
+                .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec())),
+        );
+        Ok(files)
+    }
+}
