@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "../../tests/hostile/spec.rs"]
+mod spec;
+
 /// Long enough for the slowest legitimate case (a 65 MiB document, a template running out of
 /// fuel in a debug build); a hang runs into it.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -24,41 +27,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The bytes an input spec describes (see make_corpus.py).
+/// The bytes an input spec describes, splicing into files of the repository.
 fn content(spec: &Value) -> Vec<u8> {
-    if let Some(text) = spec["text"].as_str() {
-        return text.as_bytes().to_vec();
-    }
-    if let Some(hex) = spec["hex"].as_str() {
-        return decode_hex(hex);
-    }
-    if let Some(parts) = spec["parts"].as_array() {
-        let mut out = Vec::new();
-        for part in parts {
-            let piece = part[0].as_str().unwrap().as_bytes();
-            for _ in 0..part[1].as_u64().unwrap() {
-                out.extend_from_slice(piece);
-            }
-        }
-        return out;
-    }
-    let base = std::fs::read(root().join(spec["from"].as_str().unwrap())).unwrap();
-    let splice = &spec["splice"];
-    let (start, end) = (
-        splice[0].as_u64().unwrap() as usize,
-        splice[1].as_u64().unwrap() as usize,
-    );
-    let mut out = base[..start].to_vec();
-    out.extend(decode_hex(splice[2].as_str().unwrap()));
-    out.extend_from_slice(&base[end..]);
-    out
-}
-
-fn decode_hex(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
+    spec::content(spec, |path| std::fs::read(root().join(path)).unwrap())
 }
 
 fn copy_folder(from: &Path, to: &Path) {

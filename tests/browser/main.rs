@@ -7,6 +7,7 @@
 
 mod api;
 mod big;
+mod hostile;
 mod rag_api;
 
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -204,6 +205,12 @@ async fn js_api_writes_the_clis_gguf() {
 async fn js_api_writes_the_clis_job() {
     api::js_api_writes_the_clis_job("cpu").await;
     api::js_api_writes_the_clis_job("gpu").await;
+}
+
+/// The hostile-input corpus through the JavaScript API (see `hostile.rs`).
+#[wasm_bindgen_test]
+async fn hostile_corpus_through_the_js_api() {
+    hostile::corpus_through_the_js_api().await;
 }
 
 /// Bad input through the JavaScript API: typed errors, no panic.

@@ -25,7 +25,7 @@ impl Webtune {
         #[wasm_bindgen(js_name = baseModel)] base_model: Option<String>,
     ) -> Promise {
         locked!(self.state, |state| {
-            let config = convert::from_js(config, "training config")?;
+            let config = super::settings::train_config(config, &state)?;
             let files = state
                 .export_job(config, base_model.as_deref())
                 .await

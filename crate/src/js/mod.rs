@@ -11,6 +11,7 @@
 //! is running (other than [`Webtune::stop`] and [`Webtune::pause`]) fails with kind `busy`.
 
 mod convert;
+mod settings;
 mod typescript;
 
 use std::cell::{Cell, RefCell};
@@ -199,7 +200,7 @@ impl Webtune {
         validation: JsValue,
     ) -> Promise {
         locked!(self.state, |state| {
-            let options = convert::from_js(options, "data options")?;
+            let options = settings::settings_from_js(options, "data options")?;
             let validation: Option<convert::NamedText> =
                 convert::from_js::<Option<convert::NamedText>>(validation, "validation")?;
             let validation = validation
@@ -224,7 +225,7 @@ impl Webtune {
         budget: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let state = self.state.try_lock().ok_or_else(busy)?;
-        let config = convert::from_js(config, "training config")?;
+        let config = settings::settings_from_js(config, "training config")?;
         let plan = state
             .plan(&config, budget.map(|b| b as u64))
             .map_err(|e| js_error(&e))?;
@@ -251,7 +252,7 @@ impl Webtune {
     ) -> Promise {
         let (stop, checkpoint) = (self.stop.clone(), self.checkpoint.clone());
         locked!(self.state, |state| {
-            let config = convert::from_js(config, "training config")?;
+            let config = settings::train_config(config, &state)?;
             run(&mut state, config, None, on_event, stop, checkpoint).await
         })
     }

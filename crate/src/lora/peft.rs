@@ -99,9 +99,11 @@ pub fn parse_config(name: &str, bytes: &[u8]) -> Result<AdapterInfo> {
     let r = match present("r") {
         None => return Err(fail("`r` is missing".into())),
         Some(v) => {
+            // `try_from`: on wasm32, 2^40 must not wrap to 0.
             v.as_u64()
                 .filter(|&r| r >= 1)
-                .ok_or_else(|| wrong("r", v, "a whole number of at least 1"))? as usize
+                .and_then(|r| usize::try_from(r).ok())
+                .ok_or_else(|| wrong("r", v, "a whole number of at least 1"))?
         }
     };
     let target_modules = match present("target_modules") {

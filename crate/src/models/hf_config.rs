@@ -44,10 +44,17 @@ impl HfConfig {
     /// `n_embd` for `hidden_size`), or `default` when none is present or it is `null`.
     pub fn usize_or(&self, keys: &[&str], default: Option<usize>) -> Result<usize> {
         match keys.iter().find_map(|k| self.present(k)) {
-            Some((key, value)) => value
-                .as_u64()
-                .map(|v| v as usize)
-                .ok_or_else(|| self.error(format!("`{key}` is {value}, not a whole number"))),
+            Some((key, value)) => {
+                let whole = value
+                    .as_u64()
+                    .ok_or_else(|| self.error(format!("`{key}` is {value}, not a whole number")))?;
+                // On wasm32 a usize has 32 bits: a larger count must not wrap to a small one.
+                usize::try_from(whole).map_err(|_| {
+                    self.error(format!(
+                        "`{key}` is {value}, more than this platform can address"
+                    ))
+                })
+            }
             None => default.ok_or_else(|| self.error(format!("`{}` is missing", keys[0]))),
         }
     }

@@ -181,6 +181,11 @@ impl Session {
         self.config.as_ref()
     }
 
+    /// The options the loaded dataset was read with (a run trains on it as read).
+    pub fn data_options(&self) -> Option<&DataOptions> {
+        self.data.as_ref().map(|(_, options)| options)
+    }
+
     /// The loaded dataset.
     pub fn dataset(&self) -> Result<&Prepared> {
         self.data.as_ref().map(|(d, _)| d).ok_or_else(no_data)

@@ -161,8 +161,14 @@ impl Checkpoint {
                 written.map_or("(none)".into(), |v| v.to_string())
             )));
         }
-        serde_json::from_value(version)
-            .map_err(|err| fail(format!("is not a webtune run state: {err}")))
+        let state: RunState = serde_json::from_value(version)
+            .map_err(|err| fail(format!("is not a webtune run state: {err}")))?;
+        // The run's settings are checked here, where the file they came from can be named.
+        state
+            .config
+            .validate()
+            .map_err(|err| fail(format!("holds settings out of range: {err}")))?;
+        Ok(state)
     }
 
     /// Puts the trained parameters into `model` (for LoRA, the adapter is attached; for full
