@@ -171,13 +171,25 @@ export async function startRun(record, dataset) {
 export const updateRun = (record) => writeJson('run/run.json', record);
 
 /// Saves checkpoint files (`{name: Uint8Array}`) for `record.step`, points the record at them,
-/// then removes the previous checkpoint.
+/// then removes the previous checkpoint. When a write fails (the browser's storage is full,
+/// say), the new checkpoint's files are removed again and the record keeps pointing at the
+/// previous one, which stays whole; a full storage is reported as such (kind `storage`).
 export async function saveCheckpoint(record, files) {
   const dir = `run/checkpoint-${record.step}`;
-  for (const [name, bytes] of Object.entries(files)) await write(`${dir}/${name}`, bytes);
   const previous = record.checkpoint;
-  record.checkpoint = dir;
-  await writeJson('run/run.json', record);
+  try {
+    for (const [name, bytes] of Object.entries(files)) await write(`${dir}/${name}`, bytes);
+    record.checkpoint = dir;
+    await writeJson('run/run.json', record);
+  } catch (err) {
+    record.checkpoint = previous;
+    if (dir !== previous) await remove(dir);
+    if (err?.name !== 'QuotaExceededError') throw err;
+    const kept = previous ? `the one of step ${previous.split('-').pop()} is kept` : 'there is no earlier one';
+    throw Object.assign(new Error(`the browser's storage is full: the checkpoint of step ${record.step} `
+      + `was not saved (${kept}). Free some space (Earlier runs, other sites' data) to save the next.`),
+    { kind: 'storage' });
+  }
   if (previous && previous !== dir) await remove(previous);
 }
 

@@ -12,7 +12,8 @@
 // frames; a reload mid-training offers to resume, the model comes from the browser's cache
 // (not downloaded again), and the resumed run continues from the saved step; the engine's
 // worker dies mid-run (a simulated GPU device loss), the page restarts it and the run resumes
-// from its last checkpoint; validation loss fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
+// from its last checkpoint; the browser's storage fills up (OPFS writes fail) and the page says
+// so, the checkpoint in OPFS staying whole; validation loss fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
 // network cut.
 // Scenario 3: bad input through the page (a corrupt model, a model too large for the engine, a
 // malformed dataset, a training run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
@@ -84,6 +85,14 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
     // Counts what the page's main thread instantiates: it should run no wasm and make no GPU
     // device (the engine's worker holds the one module and the one device).
     await context.addInitScript(() => {
+      // `window.quotaFull = true` makes every OPFS write fail as a full storage does.
+      if (globalThis.FileSystemWritableFileStream) {
+        const write = FileSystemWritableFileStream.prototype.write;
+        FileSystemWritableFileStream.prototype.write = function (...args) {
+          if (window.quotaFull) return Promise.reject(new DOMException('quota exceeded (the test)', 'QuotaExceededError'));
+          return write.apply(this, args);
+        };
+      }
       window.mainThread = { wasm: 0, devices: 0 };
       for (const name of ['instantiate', 'instantiateStreaming']) {
         const original = WebAssembly[name];
@@ -228,6 +237,30 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
     null, { timeout: timeoutMs });
   const resumedAt = Number(await attr(page, 'train-status', 'data-resumed-at'));
   expect(resumedAt === saved, `resumed at ${resumedAt}, saved ${saved}`);
+
+  // The browser's storage fills up: the next checkpoint is not saved, the page says why, and the
+  // checkpoint the run points at in OPFS is still whole; with space again, saving goes on.
+  await page.evaluate(() => { window.quotaFull = true; });
+  await page.waitForFunction(() => /storage is full/.test(document.querySelector('#message').textContent),
+    null, { timeout: timeoutMs });
+  const full = await text(page, 'message');
+  const kept = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const run = await root.getDirectoryHandle('run');
+    const record = JSON.parse(await (await (await run.getFileHandle('run.json')).getFile()).text());
+    const dir = await run.getDirectoryHandle(record.checkpoint.split('/').pop());
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    const state = JSON.parse(await (await (await dir.getFileHandle('state.json')).getFile()).text());
+    const dirs = [];
+    for await (const name of run.keys()) if (name.startsWith('checkpoint-')) dirs.push(name);
+    return { checkpoint: record.checkpoint, step: state.step, names: names.sort(), dirs };
+  });
+  await page.evaluate(() => { window.quotaFull = false; });
+  console.log(`storage full: ${full}\n  OPFS keeps ${kept.checkpoint} (step ${kept.step}: ${kept.names.join(', ')}); checkpoint folders ${kept.dirs.join(', ')}`);
+  expect(/checkpoint of step \d+ was not saved/.test(full) && /\[storage\]/.test(full), `message: ${full}`);
+  expect(kept.step >= saved && kept.dirs.length === 1 && ['adapter_model.safetensors', 'state.json'].every((n) => kept.names.includes(n)),
+    `the checkpoint left in OPFS: ${JSON.stringify(kept)}`);
 
   // The engine dies mid-run (as when the GPU device is lost): the page starts a new one and
   // offers the last checkpoint, and the run goes on from there.
