@@ -10,11 +10,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use webtune::ComputeDevice;
 use webtune::flow::Flow;
-use webtune::io::{ByteSource, MemorySource};
+use webtune::io::MemorySource;
 use webtune::platform::{FileSource, block_on};
 use webtune::session::{EvalData, OpenOptions, Purpose, Session};
 use webtune::train::{Event, Method, TrainConfig};
 use webtune_tests::model_path;
+
+use crate::gguf_export::{folder, read};
 
 const REFERENCE: &str = include_str!("../fixtures/export_job/reference.json");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -31,11 +33,6 @@ fn config(run: &str) -> TrainConfig {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn read(path: std::path::PathBuf) -> MemorySource {
-    let name = path.file_name().unwrap().to_string_lossy().to_string();
-    MemorySource::new(name, std::fs::read(&path).unwrap())
-}
-
 /// A CPU session with the run's model open under the name the fixture's CLI gave it and its
 /// data loaded as the CLI loaded it.
 fn session(want: &Value, config: &TrainConfig) -> Session {
@@ -48,14 +45,7 @@ fn session(want: &Value, config: &TrainConfig) -> Session {
                 .to_str()
                 .unwrap(),
         ))],
-        false => {
-            let mut files: Vec<_> = std::fs::read_dir(format!("{ROOT}/{model}"))
-                .unwrap()
-                .map(|e| read(e.unwrap().path()))
-                .collect();
-            files.sort_by(|a, b| a.name().cmp(b.name()));
-            files
-        }
+        false => folder(model.strip_prefix("tests/fixtures/").unwrap()),
     };
     let mut session = Session::new(ComputeDevice::cpu());
     let options = OpenOptions {

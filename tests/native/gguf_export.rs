@@ -74,7 +74,8 @@ fn import(session: &mut Session, dir: &str) {
     block_on(session.import_adapter(&config, &weights)).unwrap();
 }
 
-fn read(path: std::path::PathBuf) -> MemorySource {
+/// A file as a named source (its file name).
+pub(crate) fn read(path: std::path::PathBuf) -> MemorySource {
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     MemorySource::new(name, std::fs::read(&path).unwrap())
 }
@@ -295,7 +296,8 @@ fn qwen2_merged_gguf_matches_llama_cpp() {
 }
 
 /// Every file of a fixture folder, as the page would hand them over.
-fn folder(path: &str) -> Vec<MemorySource> {
+/// A fixture folder's files (`path` under `tests/fixtures/`), sorted by name.
+pub(crate) fn folder(path: &str) -> Vec<MemorySource> {
     let mut files: Vec<_> = std::fs::read_dir(format!("{FIXTURES}/{path}"))
         .unwrap()
         .map(|e| read(e.unwrap().path()))

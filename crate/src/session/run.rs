@@ -114,6 +114,17 @@ impl Session {
         ))
     }
 
+    /// `config` for a run on the loaded dataset: its data options are those the dataset was
+    /// read with (the run packs to the same length), `packing` aside.
+    pub(super) fn on_loaded_data(&self, mut config: TrainConfig) -> Result<TrainConfig> {
+        let (_, options) = self.data.as_ref().ok_or_else(no_data)?;
+        config.data = DataOptions {
+            packing: config.data.packing,
+            ..options.clone()
+        };
+        Ok(config)
+    }
+
     /// Trains the open model on the loaded dataset, or continues `resume` on the same
     /// trajectory. A run whose memory plan does not fit `budget` (see [`Session::plan`]) is
     /// refused before anything is allocated, with the settings that would fit. `on_event`
@@ -126,12 +137,7 @@ impl Session {
         on_event: impl FnMut(&Event) -> Flow,
         on_checkpoint: impl FnMut(Checkpoint) -> Result<()>,
     ) -> Result<TrainRun> {
-        let (_, options) = self.data.as_ref().ok_or_else(no_data)?;
-        // The dataset was read with these options; the run packs to the same length.
-        config.data = DataOptions {
-            packing: config.data.packing,
-            ..options.clone()
-        };
+        config = self.on_loaded_data(config)?;
         self.plan(&config, budget)?.check()?;
         let device = self.device.autodiff();
         let (data, _) = self.data.as_ref().ok_or_else(no_data)?;

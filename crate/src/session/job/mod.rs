@@ -11,8 +11,8 @@
 use burn::module::Module;
 use serde_json::json;
 
-use super::{Session, no_data, policy};
-use crate::data::{DataOptions, Encoded};
+use super::{Session, policy};
+use crate::data::Encoded;
 use crate::error::{Error, Result};
 use crate::lora;
 use crate::train::{Method, ScheduleKind, TrainConfig, micro_batches, planned_steps};
@@ -71,14 +71,11 @@ impl Session {
     /// fine-tuning or Half Fine-Tuning, and packing.
     pub async fn export_job(
         &self,
-        mut config: TrainConfig,
+        config: TrainConfig,
         base_model: Option<&str>,
     ) -> Result<Vec<(String, Vec<u8>)>> {
-        let (data, options) = self.data.as_ref().ok_or_else(no_data)?;
-        config.data = DataOptions {
-            packing: config.data.packing,
-            ..options.clone()
-        };
+        let config = self.on_loaded_data(config)?;
+        let data = self.dataset()?;
         config.validate()?;
         if config.method != Method::Lora {
             return Err(refused(format!(
@@ -101,14 +98,18 @@ impl Session {
         let base_model = base_model.unwrap_or(&open.name);
         let (adapter_config, weights) = lora::peft::save(&model, &config.lora, base_model).await?;
         let total_steps = planned_steps(data, &config);
-        let per_epoch = data
-            .train
-            .len()
-            .div_ceil(config.batch_size * config.grad_accumulation);
-        let epochs = total_steps.div_ceil(per_epoch.max(1)).max(1);
-        let order: Vec<Vec<Vec<usize>>> = (0..epochs)
-            .map(|e| micro_batches(data, &config, e))
-            .collect();
+        // The epochs the steps reach into, each as the trainer takes its micro-batches.
+        let (mut order, mut steps) = (Vec::new(), 0);
+        loop {
+            let epoch = micro_batches(data, &config, order.len());
+            steps += epoch.len().div_ceil(config.grad_accumulation);
+            let empty = epoch.is_empty();
+            order.push(epoch);
+            if steps >= total_steps || empty {
+                break;
+            }
+        }
+        let epochs = order.len();
         let o = &config.optimizer;
         let job = json!({
             "format": "webtune-job",
