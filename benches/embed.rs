@@ -12,8 +12,10 @@
 //! hybrid, including embedding the query. A benchmark, not a test.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::time::Instant;
+
+#[path = "common.rs"]
+mod common;
 
 use webtune::platform::{FileSource, block_on};
 use webtune::rag::{Chunk, ChunkOptions, FOLDER_FILES, Index, SearchMode, SentenceEncoder};
@@ -30,9 +32,7 @@ const QUERIES: [&str; 5] = [
     "Who approves my holiday?",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{device_name, root, tiers};
 
 /// The same texts as `benches/embed_texts.py`.
 fn texts() -> Vec<String> {
@@ -132,14 +132,7 @@ fn measure(tier: Tier) -> webtune::Result<(String, f64)> {
             "  {tier}: top-10 {mode:?} search over {INDEX_CHUNKS} chunks: {ms:.1} ms (median, query embedding included)"
         );
     }
-    let name = match device.adapter() {
-        Some(a) => format!("{} ({})", a.name, a.backend),
-        None => format!(
-            "CPU ({} threads)",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        ),
-    };
-    Ok((name, COUNT as f64 / seconds))
+    Ok((device_name(&device), COUNT as f64 / seconds))
 }
 
 fn main() {
@@ -149,15 +142,7 @@ fn main() {
         "implementation", "device", "chunks/s"
     );
     println!("|{:-<52}|{:-<36}|{:->11}|", "", "", "");
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    for tier in [Tier::Cpu, Tier::Gpu] {
-        let key = if tier == Tier::Cpu { "cpu" } else { "gpu" };
-        if !only.is_empty() && !only.iter().any(|a| a == key) {
-            continue;
-        }
+    for tier in tiers() {
         match measure(tier) {
             Ok((device, rate)) => println!(
                 "| {:<50} | {:<34} | {:>9.1} |",

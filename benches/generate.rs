@@ -8,11 +8,15 @@
 //!
 //! Measures load time (file → model on the device), prefill tokens/s (a 128-token prompt
 //! through the model, to the first sampled token) and greedy decode tokens/s (32 tokens with
-//! the KV cache), best of three. A benchmark, not a test: it asserts nothing about speed.
+//! the KV cache), best of three, and the cores the three runs kept busy (CPU seconds per wall
+//! second). `-- cpu` or `-- gpu` measures one tier. A benchmark, not a test: it asserts
+//! nothing about speed.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::time::Instant;
+
+#[path = "common.rs"]
+mod common;
 
 use webtune::generate::{Flow, GenerateConfig, generate};
 use webtune::models::load_checkpoint;
@@ -30,11 +34,10 @@ struct Row {
     load_s: f64,
     prefill_tok_s: f64,
     decode_tok_s: f64,
+    cores: f64,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{Clock, device_name, root, tiers};
 
 fn measure(tier: Tier) -> webtune::Result<Row> {
     let device = block_on(ComputeDevice::new(tier))?;
@@ -80,21 +83,17 @@ fn measure(tier: Tier) -> webtune::Result<Row> {
         ..config.clone()
     })?;
     let (mut prefill, mut decode) = (0f64, 0f64);
+    let clock = Clock::start();
     for _ in 0..REPEATS {
         let (p, d) = run(&config)?;
         prefill = prefill.max(p);
         decode = decode.max(d);
     }
-    let device_name = match device.adapter() {
-        Some(a) => format!("{} ({})", a.name, a.backend),
-        None => format!(
-            "CPU ({} threads)",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        ),
-    };
+    let cores = clock.cores();
     Ok(Row {
         implementation: format!("webtune {tier}"),
-        device: device_name,
+        device: device_name(&device),
+        cores,
         load_s,
         prefill_tok_s: prefill,
         decode_tok_s: decode,
@@ -110,12 +109,13 @@ fn reference() -> Option<Row> {
         load_s: json["load_s"].as_f64()?,
         prefill_tok_s: json["prefill_tok_s"].as_f64()?,
         decode_tok_s: json["decode_tok_s"].as_f64()?,
+        cores: json["cores_used"].as_f64().unwrap_or(f64::NAN),
     })
 }
 
 fn main() {
     let mut rows = Vec::new();
-    for tier in [Tier::Cpu, Tier::Gpu] {
+    for tier in tiers() {
         match measure(tier) {
             Ok(row) => rows.push(row),
             Err(err) => eprintln!("{tier}: {err}"),
@@ -131,17 +131,17 @@ fn main() {
         "SmolLM2-135M-Instruct Q4_1, prompt {PROMPT_TOKENS} tokens, {NEW_TOKENS} new tokens (greedy)\n"
     );
     println!(
-        "| {:<34} | {:<40} | {:>7} | {:>13} | {:>12} |",
-        "implementation", "device", "load s", "prefill tok/s", "decode tok/s"
+        "| {:<34} | {:<40} | {:>7} | {:>13} | {:>12} | {:>10} |",
+        "implementation", "device", "load s", "prefill tok/s", "decode tok/s", "cores used"
     );
     println!(
-        "|{:-<36}|{:-<42}|{:->9}|{:->15}|{:->14}|",
-        "", "", "", "", ""
+        "|{:-<36}|{:-<42}|{:->9}|{:->15}|{:->14}|{:->12}|",
+        "", "", "", "", "", ""
     );
     for r in rows {
         println!(
-            "| {:<34} | {:<40} | {:>7.2} | {:>13.1} | {:>12.1} |",
-            r.implementation, r.device, r.load_s, r.prefill_tok_s, r.decode_tok_s
+            "| {:<34} | {:<40} | {:>7.2} | {:>13.1} | {:>12.1} | {:>10.2} |",
+            r.implementation, r.device, r.load_s, r.prefill_tok_s, r.decode_tok_s, r.cores
         );
     }
 }

@@ -8,13 +8,13 @@
 //! cargo bench -p webtune --bench train -- cpu q4   # the CPU tier, base kept in 4-bit blocks
 //! ```
 //!
-//! Trained tokens/s over 5 steps after a warm-up step, and peak resident memory of this
-//! process (Linux `VmHWM`; it includes the model and every tier run so far). A benchmark, not
-//! a test.
+//! Trained tokens/s over 5 steps after a warm-up step, the cores those steps kept busy (CPU
+//! seconds per wall second), and peak resident memory of this process (Linux `VmHWM`; it
+//! includes the model and every tier run so far). A benchmark, not a test.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::time::Instant;
+#[path = "common.rs"]
+mod common;
 
 use webtune::burn::module::Module;
 use webtune::lora::{self, LoraConfig};
@@ -30,22 +30,18 @@ const SEQ: usize = 256;
 const BATCH: usize = 4;
 const RANK: usize = 16;
 const STEPS: usize = 5;
-const MIB: f64 = 1024.0 * 1024.0;
+use common::{Clock, MIB, args, device_name, peak_memory_mib, root, tiers};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+/// One tier's measurement.
+struct Row {
+    device: String,
+    tokens_per_second: f64,
+    cores: f64,
+    peak_mib: f64,
+    planned_mib: f64,
 }
 
-fn peak_memory_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn measure(tier: Tier, quantize: bool) -> webtune::Result<(String, f64, f64, f64)> {
+fn measure(tier: Tier, quantize: bool) -> webtune::Result<Row> {
     let device = block_on(ComputeDevice::new(tier))?;
     let placement = match quantize {
         true => Placement::training(&device).quantized(),
@@ -95,20 +91,18 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<(String, f64, f64, f64
         None,
     );
     block_on(trainer.step(&mut model, &batch, &placement.device))?;
-    let start = Instant::now();
+    let clock = Clock::start();
     for _ in 0..STEPS {
         block_on(trainer.step(&mut model, &batch, &placement.device))?;
     }
-    let seconds = start.elapsed().as_secs_f64();
-    let name = match device.adapter() {
-        Some(a) => format!("{} ({})", a.name, a.backend),
-        None => format!(
-            "CPU ({} threads)",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        ),
-    };
     let tokens = (BATCH * (SEQ - 1) * STEPS) as f64;
-    Ok((name, tokens / seconds, peak_memory_mib(), planned))
+    Ok(Row {
+        device: device_name(&device),
+        tokens_per_second: tokens / clock.seconds(),
+        cores: clock.cores(),
+        peak_mib: peak_memory_mib(),
+        planned_mib: planned,
+    })
 }
 
 fn main() {
@@ -116,37 +110,30 @@ fn main() {
         "LoRA training, SmolLM2-135M-Instruct, sequence {SEQ}, batch {BATCH}, rank {RANK}, all linear layers\n"
     );
     println!(
-        "| {:<46} | {:<34} | {:>9} | {:>15} | {:>11} |",
-        "implementation", "device", "tokens/s", "peak memory MiB", "planned MiB"
+        "| {:<46} | {:<34} | {:>9} | {:>10} | {:>15} | {:>11} |",
+        "implementation", "device", "tokens/s", "cores used", "peak memory MiB", "planned MiB"
     );
     println!(
-        "|{:-<48}|{:-<36}|{:->11}|{:->17}|{:->13}|",
-        "", "", "", "", ""
+        "|{:-<48}|{:-<36}|{:->11}|{:->12}|{:->17}|{:->13}|",
+        "", "", "", "", "", ""
     );
-    // `cargo bench --bench train -- cpu` measures one tier (lavapipe is slow at this size).
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     // `… -- cpu q4` keeps the frozen base in 4-bit blocks (QLoRA-style). Peak memory is the
     // process's high-water mark: measure the two bases in separate runs.
-    let quantize = only.iter().any(|a| a == "q4");
-    for tier in [Tier::Cpu, Tier::Gpu] {
-        let key = if tier == Tier::Cpu { "cpu" } else { "gpu" };
-        if !only.is_empty() && !only.iter().any(|a| a == key) {
-            continue;
-        }
+    let quantize = args().iter().any(|a| a == "q4");
+    // `cargo bench --bench train -- cpu` measures one tier (lavapipe is slow at this size).
+    for tier in tiers() {
         match measure(tier, quantize) {
-            Ok((device, tps, mem, planned)) => println!(
-                "| {:<46} | {:<34} | {:>9.1} | {:>15.0} | {:>11.0} |",
+            Ok(row) => println!(
+                "| {:<46} | {:<34} | {:>9.1} | {:>10.2} | {:>15.0} | {:>11.0} |",
                 format!(
                     "webtune {tier}{}",
                     if quantize { ", 4-bit base" } else { "" }
                 ),
-                device,
-                tps,
-                mem,
-                planned
+                row.device,
+                row.tokens_per_second,
+                row.cores,
+                row.peak_mib,
+                row.planned_mib
             ),
             Err(err) => eprintln!("{tier}: {err}"),
         }
@@ -156,10 +143,11 @@ fn main() {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     match reference {
         Some(r) => println!(
-            "| {:<46} | {:<34} | {:>9.1} | {:>15.0} | {:>11} |",
+            "| {:<46} | {:<34} | {:>9.1} | {:>10.2} | {:>15.0} | {:>11} |",
             r["implementation"].as_str().unwrap_or("PyTorch + PEFT"),
             r["device"].as_str().unwrap_or("CPU"),
             r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["cores_used"].as_f64().unwrap_or(f64::NAN),
             r["peak_memory_mib"].as_f64().unwrap_or(f64::NAN),
             ""
         ),

@@ -25,7 +25,17 @@ run_tier() {
       if cargo tree -q -e features --target all -i burn-cubecl | grep -E 'feature "(autotune|fusion)"'; then
         echo "burn-cubecl is built with autotune or fusion: the browser tier would be silently wrong" >&2
         return 1
-      fi ;;
+      fi &&
+      # The CPU tier's threads and SIMD kernels (natively; SIMD in the browser): see docs/internals.md.
+      for target in x86_64-unknown-linux-gnu wasm32-unknown-unknown; do
+        flex=$(cargo tree -q -e features --target "$target" -p webtune -i burn-flex) || return 1
+        for feature in simd $([ "$target" = wasm32-unknown-unknown ] || echo rayon); do
+          if ! grep -q "burn-flex feature \"$feature\"" <<<"$flex"; then
+            echo "burn-flex is built without \`$feature\` for $target: the CPU tier would be slow" >&2
+            return 1
+          fi
+        done
+      done ;;
     cpu) cargo test -q --workspace -- --skip gpu ;;
     gpu) cargo test -q -p webtune-tests --test native -- gpu ;;
     # One release build for wasm32: the browser tests and the page (trunk) share every

@@ -176,7 +176,7 @@ record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
   await page.fill('#max-tokens', '12');
   await page.click('#compare');
   const answer = await waitForStatus(page, 'base-answer', ['done']);
-  console.log(`base answer on WebGPU: ${answer.text}`);
+  console.log(`base answer on WebGPU: ${answer.text}\n  ${await text(page, 'base-answer-speed')}`);
   expect(answer.text.trim() === 'The capital of France is Paris.', `unexpected answer: ${answer.text}`);
 }));
 
@@ -219,7 +219,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const before = JSON.parse(await attr(page, 'loss-chart', 'data-losses'));
   const saved = Number(await attr(page, 'train-status', 'data-saved'));
   await page.screenshot({ path: join(artifacts, 'page-flow-training.png'), fullPage: true });
-  console.log(`training: losses ${before.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}, checkpoint at step ${saved}; longest main-thread frame gap ${frames.gap.toFixed(0)} ms over ${frames.frames} frames`);
+  console.log(`training: losses ${before.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}, checkpoint at step ${saved}; longest main-thread frame gap ${frames.gap.toFixed(0)} ms over ${frames.frames} frames\n  ${await text(page, 'train-status')}`);
   // Training runs in the worker: the main thread keeps drawing. The bound is loose (a loaded
   // 2-core machine showed one 333 ms gap while a checkpoint arrived); a training step on the
   // main thread would block it for seconds.
@@ -297,7 +297,9 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.click('#compare');
   const base = await waitForStatus(page, 'base-answer', ['done']);
   const tuned = await waitForStatus(page, 'tuned-answer', ['done']);
-  console.log(`base: ${base.text.replace(/\n/g, ' ')}\ntuned: ${tuned.text.replace(/\n/g, ' ')}`);
+  const speeds = [await text(page, 'base-answer-speed'), await text(page, 'tuned-answer-speed')];
+  console.log(`base: ${base.text.replace(/\n/g, ' ')}\ntuned: ${tuned.text.replace(/\n/g, ' ')}\n  speed (CPU tier): base ${speeds[0]}; tuned ${speeds[1]}`);
+  expect(speeds.every((s) => / at \d+\.\d tokens\/s$/.test(s)), `no speed shown: ${speeds}`);
   expect(tuned.text.length > 0 && base.text.length > 0, 'no answers');
 
   const downloads = [];

@@ -106,7 +106,11 @@ export interface GenerateOptions {
 export interface AdapterSummary { name: string; r: number; layers: number; bytes: number }
 
 /** `generate()`. */
-export interface Generation { text: string; tokens: number; prompt_tokens: number; stop: string }
+export interface Generation {
+  text: string; tokens: number; prompt_tokens: number; stop: string;
+  first_text_seconds: number; seconds: number;
+  prefill_tokens_per_second: number; decode_tokens_per_second: number;
+}
 
 /** `openEncoder()`. */
 export interface EncoderInfo { name: string; dimension: number; pooling: "Mean" | "Cls"; normalize: boolean; max_len: number }

@@ -142,7 +142,6 @@ impl Linear {
     /// under dropout `x·W + b + (s - 1)·drop(x)·W + s·scale·(drop(x)·A)·B` (PEFT's forms).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let bias = self.bias.as_ref().map(|b| b.val());
-        let linear = burn::tensor::module::linear;
         let Some(branch) = &self.low_rank else {
             return linear(x, self.weight.val(), bias);
         };
@@ -172,6 +171,29 @@ impl Linear {
     pub fn shape(&self) -> [usize; 2] {
         self.weight.dims()
     }
+}
+
+/// `x · W (+ b)` for `x` `[.., in]` and `W` `[in, out]`: one 2-D matmul over all rows.
+///
+/// Not burn's `module::linear`: with one batch it gives `W` `x`'s rank by a reshape, and on
+/// the CPU tier reshaping a transposed `W` (a tied LM head, and every weight in the backward
+/// pass, where burn's linear transposes it) copies the whole matrix on each call. A 2-D
+/// matmul reads a transposed operand through its strides, forward and backward.
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+) -> Tensor<D> {
+    let mut dims = x.dims();
+    let [d_in, d_out] = weight.dims();
+    let rows = dims[..D - 1].iter().product();
+    let y = x.reshape([rows, d_in]).matmul(weight);
+    let y = match bias {
+        Some(b) => y + b.unsqueeze::<2>(),
+        None => y,
+    };
+    dims[D - 1] = d_out;
+    y.reshape(dims)
 }
 
 /// Transposes a row-major `[rows, cols]` matrix.

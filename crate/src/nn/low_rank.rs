@@ -91,9 +91,8 @@ impl LowRank {
     /// `[.., in]` → `[.., out]`: `scale · (x·A)·B`, computed in f32 (the adapter's type) and
     /// returned in `x`'s.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        // `linear` folds the batch dimensions into rows: two plain matmuls, not broadcast
-        // batched ones.
-        let linear = burn::tensor::module::linear;
+        // Two plain matmuls over all rows, not broadcast batched ones.
+        let linear = super::linear;
         let dtype = x.dtype();
         let y = linear(linear(to_f32(x), self.a.val(), None), self.b.val(), None);
         to_dtype(y.mul_scalar(self.scale), dtype)

@@ -9,7 +9,7 @@ mod rope;
 mod vocab;
 
 pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
-pub use layers::{LayerNorm, Linear, RmsNorm, Weight, transpose};
+pub use layers::{LayerNorm, Linear, RmsNorm, Weight, linear, transpose};
 pub use low_rank::LowRank;
 pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};

@@ -100,7 +100,7 @@ impl VocabMatrix {
         let logits: Vec<Tensor<3>> = self
             .chunks
             .iter()
-            .map(|chunk| burn::tensor::module::linear(x.clone(), chunk.val().transpose(), None))
+            .map(|chunk| super::linear(x.clone(), chunk.val().transpose(), None))
             .collect();
         Tensor::cat(logits, 2)
     }

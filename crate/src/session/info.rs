@@ -99,6 +99,14 @@ pub struct Generation {
     pub prompt_tokens: usize,
     /// Why it ended.
     pub stop: StopReason,
+    /// Seconds from the call to the first text (the prompt's prefill, mostly).
+    pub first_text_seconds: f64,
+    /// Seconds the whole answer took.
+    pub seconds: f64,
+    /// Prompt tokens per second up to the first text.
+    pub prefill_tokens_per_second: f64,
+    /// New tokens per second after the first text (0 when there was one token or none).
+    pub decode_tokens_per_second: f64,
 }
 
 /// One token's loss.

@@ -13,6 +13,7 @@ use crate::generate::{GenerateConfig, generate_text};
 use crate::io::ByteSource;
 use crate::lora;
 use crate::models::LinearLayers;
+use crate::platform::seconds_now;
 use crate::tokenizer::Message;
 use crate::train::{
     Checkpoint, Event, MemoryPlan, PlanModel, RunState, TrainConfig, fine_tune, plan,
@@ -229,8 +230,9 @@ impl Session {
         &self,
         prompt: &str,
         options: &GenerateOptions,
-        on_text: impl FnMut(&str) -> Flow,
+        mut on_text: impl FnMut(&str) -> Flow,
     ) -> Result<Generation> {
+        let start = seconds_now();
         let (loaded, tokenizer) = self.text_model("generate text")?;
         let ids = match options.raw {
             true => tokenizer.encode(prompt)?,
@@ -249,20 +251,35 @@ impl Session {
         };
         let mut config = options.config.clone();
         config.stop_ids.extend(&loaded.stop_ids);
+        let mut first = None;
         let out = generate_text(
             &model,
             tokenizer,
             self.device.device(),
             &ids,
             &config,
-            on_text,
+            |text| {
+                first.get_or_insert_with(seconds_now);
+                on_text(text)
+            },
         )
         .await?;
+        let end = seconds_now();
+        let first = first.unwrap_or(end);
+        let tokens = out.ids.len();
+        let decode_seconds = end - first;
         Ok(Generation {
             text: out.text,
-            tokens: out.ids.len(),
+            tokens,
             prompt_tokens: ids.len(),
             stop: out.stop,
+            first_text_seconds: first - start,
+            seconds: end - start,
+            prefill_tokens_per_second: ids.len() as f64 / (first - start).max(1e-9),
+            decode_tokens_per_second: match decode_seconds > 0.0 {
+                true => tokens.saturating_sub(1) as f64 / decode_seconds,
+                false => 0.0,
+            },
         })
     }
 

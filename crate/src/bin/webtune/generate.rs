@@ -151,27 +151,21 @@ pub fn run(args: Args) -> webtune::Result<()> {
 
 /// Streams one answer to stdout, timings to stderr.
 fn answer(session: &Session, prompt: &str, options: &GenerateOptions) -> webtune::Result<()> {
-    let start = Instant::now();
-    let mut first = None;
     let mut stdout = std::io::stdout();
     let out = block_on(session.generate(prompt, options, |text| {
-        first.get_or_insert_with(|| start.elapsed());
         let _ = write!(stdout, "{text}");
         let _ = stdout.flush();
         Flow::Continue
     }))?;
     println!();
-    let total = start.elapsed();
-    let prefill = first.unwrap_or(total);
-    let decoded = out.tokens.saturating_sub(1);
     eprintln!(
-        "prompt {} tokens, first text after {:.2?} ({:.1} tok/s); {} new tokens, {:.1} tok/s after; \
+        "prompt {} tokens, first text after {:.2}s ({:.1} tok/s); {} new tokens, {:.1} tok/s after; \
          stopped: {}",
         out.prompt_tokens,
-        prefill,
-        out.prompt_tokens as f64 / prefill.as_secs_f64(),
+        out.first_text_seconds,
+        out.prefill_tokens_per_second,
         out.tokens,
-        decoded as f64 / (total - prefill).as_secs_f64().max(1e-9),
+        out.decode_tokens_per_second,
         out.stop
     );
     Ok(())
