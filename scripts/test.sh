@@ -35,7 +35,22 @@ run_tier() {
             return 1
           fi
         done
-      done ;;
+      done &&
+      # Trunk reuses the browser tests' wasm artifacts (see the wasm tier) only while the tests
+      # add no feature to a crate the page also builds (a test-only `toml` once switched on
+      # `indexmap/std` under wgpu, and Trunk compiled the whole engine again).
+      wasm_features() {
+        cargo tree -q -e features,normal,dev --target wasm32-unknown-unknown "$@" -f '{p} {f}' --prefix none |
+          grep ' v[0-9]' | sed 's/ (\*)//' | sort -u
+      }
+      page=$(wasm_features -p webtune-web) && both=$(wasm_features -p webtune-web -p webtune-tests) &&
+      extra=$(awk 'NR == FNR { seen[$0] = 1; name[$1 " " $2] = 1; next }
+                   !seen[$0] && name[$1 " " $2]' <(echo "$page") <(echo "$both")) &&
+      if [ -n "$extra" ]; then
+        echo "the browser tests switch on features the page does not (Trunk would rebuild the engine):" >&2
+        echo "$extra" >&2
+        return 1
+      fi ;;
     cpu) cargo test -q --workspace -- --skip gpu ;;
     gpu) cargo test -q -p webtune-tests --test native -- gpu ;;
     # One release build for wasm32: the browser tests and the page (trunk) share every

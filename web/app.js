@@ -366,6 +366,7 @@ async function startTraining() {
   const status = $('train-status');
   delete status.dataset.resumedAt;
   status.dataset.saved = 0;
+  status.dataset.step = 0;
   life.run = run;
   draw();
   await train(false, () => life.start(run, page.dataset));

@@ -188,8 +188,7 @@ fn train_config(cmd: &[String], inputs: &BTreeMap<String, Files>) -> Option<JsVa
     if let Some(files) = inputs.get("config") {
         // The page passes objects; a TOML file is the CLI's way of writing one.
         let text = String::from_utf8(files[0].1.clone()).ok()?;
-        let value: toml::Value = toml::from_str(&text).ok()?;
-        return Some(json(serde_json::to_value(value).ok()?));
+        return Some(json(toml_object(&text)?));
     }
     let config: JsValue = Object::new().into();
     for (name, path) in SETTINGS {
@@ -205,6 +204,38 @@ fn train_config(cmd: &[String], inputs: &BTreeMap<String, Files>) -> Option<JsVa
         );
     }
     Some(config)
+}
+
+/// The corpus's TOML configs as JSON: `[section]` headers and `key = value` lines whose values
+/// read as JSON; `None` for anything else. (Not the `toml` crate: in the wasm build it would
+/// switch on `indexmap/std`, which wgpu and cubecl share with the page, so Trunk could not
+/// reuse this build's artifacts and would compile the whole engine again.)
+fn toml_object(text: &str) -> Option<serde_json::Value> {
+    let mut root = serde_json::Map::new();
+    let mut section: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            if name.contains(['[', ']']) {
+                return None;
+            }
+            section = Some(name.trim().to_string());
+            continue;
+        }
+        let (key, value) = line.split_once('=')?;
+        let value: serde_json::Value = serde_json::from_str(value.trim()).ok()?;
+        let table = match &section {
+            Some(name) => root
+                .entry(name.clone())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()))
+                .as_object_mut()?,
+            None => &mut root,
+        };
+        table.insert(key.trim().to_string(), value);
+    }
+    Some(serde_json::Value::Object(root))
 }
 
 fn files_object(files: &Files) -> JsValue {

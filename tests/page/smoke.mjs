@@ -19,6 +19,8 @@
 // malformed dataset, a training run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
 // Hugging Face-style URL layout (`/hf/<repo>/resolve/main/<file>`, served here from the tiny
 // Llama fixture's sharded checkpoint).
+// Scenario 4: soak — a run killed at 10 random points (worker terminated or page reloaded) and
+// resumed each time ends with the uninterrupted run's adapter, byte for byte.
 // Every scenario fails on an uncaught error and on any request that leaves the page's origin;
 // scenario 1 also on any console error. Screenshots and the downloaded adapter go to
 // tests/artifacts/.
@@ -491,6 +493,93 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   console.log(`from the hub layout: ${tiny}`);
   expect(/llama/.test(tiny) && requests.get('/hf/tiny-llama/resolve/main/model-00004-of-00004.safetensors') === 1,
     `hub download: ${tiny}`);
+}));
+
+// Scenario 4: soak. A run on the tiny Llama (CPU tier) whose engine is killed at 10 random
+// points (its worker terminated mid-step; every third kill a page reload, which also cuts
+// checkpoint writes short) and resumed each time ends with the adapter of the run that was
+// never interrupted, byte for byte, and with the same loss at every step; after every kill the
+// checkpoint the run points at in OPFS is whole.
+record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }, async (page) => {
+  const KILLS = 10;
+  const STEPS = 20; // a checkpoint after every step (the page saves every STEPS / 20)
+  await waitForStatus(page, 'model', ['ready', 'failed']);
+  await page.click('details summary');
+  await page.fill('#hf-url', `${origin}/hf/tiny-llama`);
+  await page.click('#hf-download');
+  await page.waitForSelector('#model[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
+  await page.click('#data-load');
+  await waitForStatus(page, 'report', ['ready']);
+  await page.fill('#steps', String(STEPS));
+  await page.fill('#lr', '0.005');
+
+  // The adapter's SHA-256 and every step's loss, once the run is done.
+  const result = async () => {
+    const done = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
+    expect(done.status === 'done', `training: ${done.text}`);
+    const digest = await page.evaluate(async () => {
+      const files = await webtune.client.exportAdapter();
+      const bytes = await files['adapter_model.safetensors'].arrayBuffer();
+      const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      return [...hash].map((b) => b.toString(16).padStart(2, '0')).join('');
+    });
+    return { digest, losses: JSON.parse(await attr(page, 'loss-chart', 'data-losses')) };
+  };
+  await page.click('#train');
+  const whole = await result();
+
+  // The checkpoint the run record points at: its state parses, its adapter's header parses.
+  const checkpoint = () => page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const run = await root.getDirectoryHandle('run');
+    const record = JSON.parse(await (await (await run.getFileHandle('run.json')).getFile()).text());
+    const dir = await run.getDirectoryHandle(record.checkpoint.split('/').pop());
+    const state = JSON.parse(await (await (await dir.getFileHandle('state.json')).getFile()).text());
+    const tensors = new DataView(await (await (await dir.getFileHandle('adapter_model.safetensors')).getFile()).arrayBuffer());
+    const header = Number(tensors.getBigUint64(0, true));
+    JSON.parse(new TextDecoder().decode(new Uint8Array(tensors.buffer, 8, header)));
+    return state.step;
+  });
+
+  // Kill points: 10 distinct steps in 2..STEPS-1, in order, each with a delay of 0-40 ms (a
+  // fixed sequence: a failure can be replayed).
+  let seed = 7;
+  const random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
+  const steps = new Set();
+  while (steps.size < KILLS) steps.add(2 + Math.floor(random() * (STEPS - 3)));
+  const points = [...steps].sort((a, b) => a - b).map((step) => ({ step, delay: Math.floor(random() * 40) }));
+  await page.click('#train');
+  const kept = [];
+  for (const [i, { step, delay }] of points.entries()) {
+    const reload = i % 3 === 2;
+    // Waits in the page for the step, then kills the worker there (no round trip to the test).
+    const outcome = await page.evaluate(({ step, delay, reload }) => new Promise((settle) => {
+      const status = document.querySelector('#train-status');
+      const poll = () => {
+        if (status.dataset.status !== 'training') return settle(`status ${status.dataset.status}`);
+        if (Number(status.dataset.step ?? 0) < step || Number(status.dataset.saved ?? 0) < 1) return setTimeout(poll, 1);
+        setTimeout(() => {
+          if (status.dataset.status !== 'training') return settle(`status ${status.dataset.status}`);
+          if (!reload) webtune.client.worker.dispatchEvent(new ErrorEvent('error', { message: 'killed by the soak test' }));
+          settle('killed');
+        }, delay);
+      };
+      poll();
+    }), { step, delay, reload });
+    expect(outcome === 'killed', `kill ${i + 1} at step ${step}: ${outcome}`);
+    if (reload) await page.reload();
+    await page.waitForSelector('#resume-panel:not([hidden])', { timeout: timeoutMs });
+    kept.push(`${step}${reload ? ' (reload)' : ''} → ${await checkpoint()}`);
+    if (reload) await waitForStatus(page, 'model', ['ready']);
+    await page.click('#resume');
+    await page.waitForFunction(() => document.querySelector('#train-status').dataset.status === 'training',
+      null, { timeout: timeoutMs });
+  }
+  const soaked = await result();
+  console.log(`soak: ${KILLS} kills (step killed at → checkpoint resumed from): ${kept.join(', ')}\n`
+    + `  adapter SHA-256 uninterrupted ${whole.digest.slice(0, 16)}…, killed ${KILLS} times ${soaked.digest.slice(0, 16)}…`);
+  expect(soaked.digest === whole.digest, 'the adapter differs from the uninterrupted run\'s');
+  expect(JSON.stringify(soaked.losses) === JSON.stringify(whole.losses), 'a step\'s loss differs from the uninterrupted run\'s');
 }));
 
 server.close();
