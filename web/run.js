@@ -131,11 +131,24 @@ export class Lifecycle {
       this.saving = this.saving.then(async () => {
         const files = await this.engine().checkpointFiles();
         if (!files || !(await store.available())) return;
-        const record = { ...run, step: event.step, losses: run.losses.filter(([s]) => s <= event.step) };
+        // The engine keeps only its newest checkpoint, which may be later than this event's by
+        // now: the record names the step the files hold, with the losses up to it.
+        const step = heldStep(files) ?? event.step;
+        const record = { ...run, step, losses: run.losses.filter(([s]) => s <= step) };
         await store.saveCheckpoint(record, files);
         run.checkpoint = record.checkpoint;
-        this.view.saved(run, event.step);
+        this.view.saved(run, step);
       }).catch((err) => this.view.failure('Saving the checkpoint', err));
     }
+  }
+}
+
+/// The step a checkpoint's files hold (its `state.json`), or null.
+function heldStep(files) {
+  try {
+    const step = JSON.parse(new TextDecoder().decode(files['state.json'])).step;
+    return Number.isInteger(step) ? step : null;
+  } catch {
+    return null;
   }
 }

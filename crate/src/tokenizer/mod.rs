@@ -52,6 +52,34 @@ pub struct Tokenizer {
     gguf: Option<Vec<(String, crate::io::gguf::Value)>>,
 }
 
+/// Every BPE merge's second part starts with the model's continuing-subword prefix, when it
+/// has one (merges are `"a b"` strings or `["a", "b"]` pairs).
+fn check_merges(
+    prefix: &serde_json::Value,
+    merges: &serde_json::Value,
+) -> std::result::Result<(), String> {
+    let (Some(prefix), Some(merges)) = (prefix.as_str(), merges.as_array()) else {
+        return Ok(());
+    };
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    for (i, merge) in merges.iter().enumerate() {
+        let second = match merge {
+            serde_json::Value::String(s) => s.split_once(' ').map(|(_, b)| b),
+            serde_json::Value::Array(pair) => pair.get(1).and_then(|b| b.as_str()),
+            _ => None,
+        };
+        if let Some(second) = second.filter(|b| !b.starts_with(prefix)) {
+            return Err(format!(
+                "merge {i}'s second part `{second}` does not start with the continuing-subword \
+                 prefix `{prefix}`"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Tokenizer {
     /// Reads a Hugging Face `tokenizer.json`. `name` is what errors call it.
     pub fn from_json(name: &str, bytes: &[u8]) -> Result<Self> {
@@ -63,15 +91,34 @@ impl Tokenizer {
         // `decoder`), which in the page would kill the worker: syntax and depth are checked
         // here first (a real tokenizer.json nests a few levels).
         #[derive(serde::Deserialize)]
-        struct Decoder {
+        struct Checked {
             // Decoded whole (escapes included); every other field is only skipped.
             #[serde(default, rename = "decoder")]
             _decoder: serde_json::Value,
+            #[serde(default)]
+            model: Option<Model>,
         }
-        serde_json::from_slice::<Decoder>(bytes).map_err(|err| Error::Tokenizer {
+        // BPE merges are joined by cutting the continuing-subword prefix off the second part,
+        // unchecked (a shorter part panics, a longer one can be cut mid-character).
+        #[derive(serde::Deserialize)]
+        struct Model {
+            #[serde(default)]
+            continuing_subword_prefix: serde_json::Value,
+            #[serde(default)]
+            merges: serde_json::Value,
+        }
+        let checked = serde_json::from_slice::<Checked>(bytes).map_err(|err| Error::Tokenizer {
             file: name.to_string(),
             problem: format!("is not valid JSON: {err}"),
         })?;
+        if let Some(model) = checked.model {
+            check_merges(&model.continuing_subword_prefix, &model.merges).map_err(|problem| {
+                Error::Tokenizer {
+                    file: name.to_string(),
+                    problem,
+                }
+            })?;
+        }
         if json_depth(bytes) > MAX_JSON_DEPTH {
             return Err(Error::Tokenizer {
                 file: name.to_string(),
