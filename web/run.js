@@ -134,9 +134,12 @@ export class Lifecycle {
         // The engine keeps only its newest checkpoint, which may be later than this event's by
         // now: the record names the step the files hold, with the losses up to it.
         const step = heldStep(files) ?? event.step;
+        // An earlier event's save may already have written these very files.
+        if (this.lastSaved?.run === run && this.lastSaved.step >= step) return;
         const record = { ...run, step, losses: run.losses.filter(([s]) => s <= step) };
         await store.saveCheckpoint(record, files);
         run.checkpoint = record.checkpoint;
+        this.lastSaved = { run, step };
         this.view.saved(run, step);
       }).catch((err) => this.view.failure('Saving the checkpoint', err));
     }

@@ -109,10 +109,9 @@ pub struct Suggestion {
     pub seq_len: usize,
 }
 
-/// Runtime and allocator overhead beyond the counted tensors. None as a factor: the counted
+/// Runtime and allocator overhead beyond the counted tensors. Not a factor: the counted
 /// activations already exceed what autodiff keeps at the peak (measured: the page test's run
-/// 905 MiB against 1101 planned, the training bench 3515 MiB against 4031).
-const OVERHEAD_FACTOR: f64 = 1.0;
+/// 905 MiB against 1102 planned, the training bench 3518 MiB against 4031).
 const OVERHEAD_BYTES: u64 = 64 << 20;
 
 /// Predicts the peak memory of training `model` with `config` on rows of `seq_len` tokens,
@@ -194,7 +193,7 @@ fn estimate(
     let activations = tokens * s.layers as u64 * (per_layer_token + 4 * (branch + full_grads));
     let logits = 3 * 4 * tokens * s.vocab as u64;
     let counted = weights + optimizer + activations + logits;
-    let total = (counted as f64 * OVERHEAD_FACTOR) as u64 + OVERHEAD_BYTES;
+    let total = counted + OVERHEAD_BYTES;
     let largest_tensor = 4 * (config.batch_size * s.heads) as u64 * (seq_len * seq_len) as u64;
     let mut problems = Vec::new();
     if let Some(budget) = budget.filter(|&b| total > b) {
