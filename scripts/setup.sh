@@ -58,7 +58,7 @@ fi
 
 # --- npm: wasm-opt (binaryen 132; Debian's 108 breaks wasm-bindgen output) and playwright ----
 if ! cmp -s package-lock.json node_modules/.webtune-installed-lock.json 2>/dev/null; then
-  log "npm ci (binaryen, playwright-core)"
+  log "npm ci (binaryen, playwright-core, axe-core)"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.webtune-installed-lock.json
 fi

@@ -1,16 +1,18 @@
-// The page's fine-tuning flow: model → data → train → compare → download, every step a call
-// to the engine in its worker (client.js → worker.js → the `Webtune` class). This file only
+// The page's workspace: views for the model, data, training, evaluation, chat, documents,
+// export and runs (views.js shows one at a time), every action a call to the engine in its
+// worker (client.js → worker.js → the `Webtune` class). This file only
 // moves things between the page and that API: the run's lifecycle (start, pause, stop,
 // resume, checkpoints, recovery) is run.js's, what it keeps between visits goes through
 // store.js, downloads through download.js.
 //
 // Elements carry `data-status` (and the training status `data-step`, `data-saved`,
-// `data-resumed-at`) for tests to wait on.
+// `data-resumed-at`, `data-restored`; the engine line `data-tier`) for tests to wait on.
 import { WebtuneClient } from './client.js';
 import * as store from './store.js';
 import { downloadModel } from './download.js';
 import * as documents from './documents.js';
 import { FATAL, Lifecycle, newRun } from './run.js';
+import * as views from './views.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -66,6 +68,7 @@ function buttons() {
   $('data-load').disabled = !ready;
   $('train').disabled = !ready || page.dataset === null;
   $('compare').disabled = !ready;
+  $('evaluate').disabled = !ready || page.dataset === null;
   $('compare-all').disabled = !ready;
   $('adapter-files').disabled = !ready;
   $('download').disabled = !idle || !page.trained;
@@ -79,43 +82,54 @@ function buttons() {
 /// What documents.js needs of the page.
 const ctx = { page, $, show, task, params };
 
-// ---- 1. engine and model ----
+// ---- engine and model ----
 
-/// Starts the engine's worker on the tier asked for (WebGPU unless `?tier=cpu`), falling
-/// back to the tab's CPU; returns the device, and the reason WebGPU was not used.
+/// Starts the engine's worker: on the tier `?tier=` asks for (`gpu`, `cpu`), or by default
+/// on the one the engine picks (`auto`: WebGPU unless there is none or it is a software
+/// renderer). Returns the device, and why WebGPU is not used when it is not.
 async function startEngine() {
-  const wanted = params.get('tier') ?? 'gpu';
+  const wanted = params.get('tier') ?? 'auto';
   page.wt = new WebtuneClient(new URL('./worker.js', import.meta.url));
   // For the console and tests: the engine's client (`webtune.client.worker` is its worker).
   globalThis.webtune = { client: page.wt };
   let device;
-  let noGpu = null;
+  let why = null;
   try {
     device = await page.wt.create(wanted);
+    why = device.tier_note;
   } catch (err) {
     if (wanted !== 'gpu') throw err;
-    console.info('WebGPU:', err.message);
-    noGpu = err;
     device = await page.wt.create('cpu');
+    why = { reason: 'no_gpu', text: `WebGPU is not available here: ${err.message}` };
+  }
+  if (why?.reason === 'no_gpu') {
     message('WebGPU is not available here, so training runs on this tab\'s CPU, which is much '
       + 'slower. Use a browser with WebGPU for real work.', 'note');
+  } else if (why) {
+    message(`This browser's WebGPU is a software renderer, so the engine runs on this tab's CPU, `
+      + 'which is much faster than it. (To use it anyway, open the page with ?tier=gpu.)', 'note');
   }
   const limit = device.max_tensor_bytes ? `, largest tensor per kernel ${mib(device.max_tensor_bytes)}` : '';
   const name = device.adapter?.name ?? 'this tab\'s CPU';
   show('engine', 'ready', `Engine: ${device.tier} on ${name}${limit}.`);
-  return { device, noGpu };
+  $('engine').dataset.tier = device.adapter ? 'gpu' : 'cpu';
+  return { device, why, wanted };
 }
 
 /// The GPU section: the adapter the engine runs on and its self-check (both from the worker,
 /// the page's only wasm instance and GPU device).
-async function showGpu({ device, noGpu }) {
+async function showGpu({ device, why, wanted }) {
   if (!device.adapter) {
-    show('adapter', 'unavailable', noGpu
-      ? 'WebGPU is not available here, so webtune cannot use this GPU.\n\nUse a browser with '
-        + 'WebGPU switched on (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), and '
-        + 'make sure the page is served from https:// or http://127.0.0.1.'
-      : 'The engine runs on this tab\'s CPU, as asked (?tier=cpu).');
-    show('selfcheck', 'unavailable', 'Skipped: there is no GPU adapter to check.');
+    const text = why?.reason === 'software_gpu'
+      ? `${why.text}.\n\nA software renderer computes on the CPU through a GPU's interface, `
+        + 'which is far slower than webtune\'s own CPU code. Open the page with ?tier=gpu to use it anyway.'
+      : why
+        ? 'WebGPU is not available here, so webtune cannot use this GPU.\n\nUse a browser with '
+          + 'WebGPU switched on (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), and '
+          + 'make sure the page is served from https:// or http://127.0.0.1.'
+        : `The engine runs on this tab's CPU, as asked (?tier=${wanted}).`;
+    show('adapter', why?.reason === 'software_gpu' ? 'software' : 'unavailable', text);
+    show('selfcheck', 'unavailable', 'Skipped: the engine does not run on a GPU.');
     return;
   }
   show('adapter', 'ready', device.summary);
@@ -201,7 +215,7 @@ async function startModel(run) {
   return fetchModel(DEFAULT_MODEL);
 }
 
-// ---- 2. data ----
+// ---- data ----
 
 async function loadData() {
   let name;
@@ -241,7 +255,7 @@ function describe(r) {
   return lines.join('\n');
 }
 
-// ---- 3. training ----
+// ---- training ----
 
 /// Shows what the memory planner predicts for the form's configuration.
 async function showPlan() {
@@ -294,8 +308,11 @@ const life = new Lifecycle(() => page.wt, {
     $('train-progress').max = event.total_steps;
     $('train-progress').value = step;
     status.dataset.step = step;
+    // Trained tokens are those the loss counts (the answers); processed ones are every
+    // position the model computed (prompts and padding too): the engine's speed.
     status.textContent = `Step ${step} of ${event.total_steps}: loss ${event.report.loss.toFixed(3)}, `
-      + `${event.tokens_per_second.toFixed(0)} tokens/s, about ${eta(event.eta_seconds)} left.`;
+      + `${event.tokens_per_second.toFixed(0)} trained tokens/s (${event.processed_tokens_per_second.toFixed(0)} `
+      + `tokens/s processed), about ${eta(event.eta_seconds)} left.`;
     draw();
   },
   evaluated() { draw(); },
@@ -430,7 +447,45 @@ function draw() {
   }
 }
 
-// ---- 4. compare, 5. download ----
+// ---- evaluate ----
+
+const pct = (x) => (x == null ? '—' : `${(100 * x).toFixed(0)} %`);
+const fixed = (x) => (x == null ? '—' : x.toFixed(3));
+
+function table(id, head, rows) {
+  const tr = (cells, tag) => {
+    const row = document.createElement('tr');
+    row.append(...cells.map((c) => Object.assign(document.createElement(tag), { textContent: c })));
+    return row;
+  };
+  $(id).replaceChildren(tr(head, 'th'), ...rows.map((r) => tr(r, 'td')));
+}
+
+/// The validation examples scored with the base model and (once trained) the fine-tuned one.
+async function evaluate() {
+  show('eval-status', 'pending', 'Scoring the validation examples with the base model…');
+  const base = await page.wt.evaluate(true, false);
+  let tuned = null;
+  if (page.trained) {
+    show('eval-status', 'pending', 'Scoring the validation examples with the fine-tuned model…');
+    tuned = await page.wt.evaluate(true, true);
+  }
+  const both = (f) => [f(base), tuned ? f(tuned) : 'train first'];
+  table('eval-table', ['', 'base model', 'fine-tuned'], [
+    ['validation loss', ...both((e) => fixed(e.loss))],
+    ['perplexity', ...both((e) => fixed(e.perplexity))],
+    ['exact match', ...both((e) => pct(e.exact_match))],
+    ['first word right', ...both((e) => pct(e.first_word_accuracy))],
+  ]);
+  const mark = (a) => `${a.correct ? '✓' : '✗'} ${a.got}`;
+  table('eval-examples', ['expected', 'base model', 'fine-tuned'], base.answers.map((a, i) => [
+    a.expected, mark(a), tuned ? mark(tuned.answers[i]) : '']));
+  $('eval-table').dataset.base = JSON.stringify(base.loss);
+  $('eval-table').dataset.tuned = JSON.stringify(tuned?.loss ?? null);
+  show('eval-status', 'ready', `Scored ${base.examples} validation examples of ${base.data}.`);
+}
+
+// ---- chat, export ----
 
 async function compare() {
   const prompt = $('prompt').value;
@@ -503,16 +558,16 @@ function save(files) {
 }
 
 async function download() {
-  const names = save(await page.wt.exportAdapter());
-  show('download-status', 'done', `Downloaded ${names}: load them with PEFT's `
+  const names = save(await page.wt.exportAdapter(false, true));
+  show('download-status', 'done', `Downloaded ${names}: unzip it into a folder and load that with PEFT's `
     + 'PeftModel.from_pretrained(base, folder).');
 }
 
 async function downloadGguf() {
   const kind = $('gguf-kind').value;
   const merged = kind !== 'adapter';
-  const names = save(await page.wt.exportGguf(merged, merged ? kind : undefined));
-  show('download-status', 'done', `Downloaded ${names}: in that folder, \`ollama create NAME -f Modelfile\`, `
+  const names = save(await page.wt.exportGguf(merged, merged ? kind : undefined, true));
+  show('download-status', 'done', `Downloaded ${names}: unzip it; in that folder, \`ollama create NAME -f Modelfile\`, `
     + (merged ? 'or open the .gguf in llama.cpp / LM Studio.' : 'or `llama-cli -m BASE.gguf --lora adapter.gguf`.'));
 }
 
@@ -523,13 +578,33 @@ async function downloadJob() {
     + '`accelerate launch --num_processes N train.py` (its README.md says more).');
 }
 
+/// After a reload: the newest finished run's adapter, put back on its model (when that model
+/// is the open one), so that it can still be compared and downloaded.
+async function restoreAdapter() {
+  const [last] = await store.history();
+  if (!last || last.model.key !== page.model?.key) return;
+  const files = await store.runAdapter(last);
+  if (!files) return;
+  await page.wt.importAdapter(files);
+  page.trained = true;
+  life.run = last;
+  draw();
+  const val = last.final_validation_loss != null
+    ? `, validation loss ${last.first_validation_loss?.toFixed(3)} → ${last.final_validation_loss.toFixed(3)}` : '';
+  show('train-status', 'done', `The adapter of the run of ${when(last.ended)} (${last.losses.at(-1)?.[0] ?? 0} `
+    + `steps, ${last.status}${val}) is back on the model, from this browser's storage.`);
+  $('train-status').dataset.restored = last.id;
+}
+
+const when = (iso) => iso?.slice(0, 16).replace('T', ' ');
+
 async function showHistory() {
   const list = $('history');
   list.replaceChildren();
   for (const run of await store.history()) {
     const li = document.createElement('li');
     const val = run.final_validation_loss != null ? `, validation loss ${run.first_validation_loss?.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}` : '';
-    li.textContent = `${run.ended?.slice(0, 16).replace('T', ' ')}: ${run.model.label} on ${run.dataset.name}, `
+    li.textContent = `${when(run.ended)}: ${run.model.label} on ${run.dataset.name}, `
       + `${run.losses.at(-1)?.[0] ?? 0} steps (${run.status})${val}`;
     list.append(li);
   }
@@ -553,6 +628,7 @@ function wire() {
     draw();
   });
   $('compare').onclick = () => task('Generating', compare);
+  $('evaluate').onclick = () => task('Evaluating', evaluate);
   $('compare-all').onclick = () => task('Generating', compareAll);
   $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
   $('download').onclick = () => task('Exporting the adapter', download);
@@ -562,6 +638,7 @@ function wire() {
 }
 
 async function main() {
+  views.wire();
   wire();
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
   page.busy = true;
@@ -576,6 +653,7 @@ async function main() {
     }
     await startModel(run);
     await showHistory();
+    if (!run?.checkpoint) await restoreAdapter().catch((err) => failure('Restoring the last adapter', err));
     await documents.restore(ctx).catch((err) => failure('Opening the saved index', err));
   } catch (err) {
     failure('Starting', err);

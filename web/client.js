@@ -61,10 +61,10 @@ export class WebtuneClient {
   pause() { return this.call("pause"); }
   checkpointFiles() { return this.call("checkpointFiles"); }
   restoreCheckpoint(files) { return this.call("restoreCheckpoint", [files]); }
-  evaluate(exactMatch) { return this.call("evaluate", [exactMatch]); }
+  evaluate(exactMatch, adapter) { return this.call("evaluate", [exactMatch, adapter]); }
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
-  exportAdapter(merged) { return this.call("exportAdapter", [merged]); }
-  exportGguf(merged, quant) { return this.call("exportGguf", [merged, quant]); }
+  exportAdapter(merged, archive) { return this.call("exportAdapter", [merged, archive]); }
+  exportGguf(merged, quant, archive) { return this.call("exportGguf", [merged, quant, archive]); }
   exportJob(config, baseModel) { return this.call("exportJob", [config, baseModel]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
   loadAdapter(name, files) { return this.call("loadAdapter", [name, files]); }

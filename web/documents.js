@@ -90,18 +90,47 @@ async function ask(ctx) {
   await ensureEncoder(ctx);
   const answer = ctx.$('rag-answer');
   ctx.show('rag-answer', 'pending', '');
-  const maxTokens = Number(ctx.$('max-tokens').value) || 64;
-  const result = await ctx.page.wt.ask(ctx.$('rag-question').value, { k: 3, max_new_tokens: maxTokens },
+  const tuned = ctx.$('rag-model').value === 'tuned' && ctx.page.trained;
+  const maxTokens = Number(ctx.$('rag-max-tokens').value) || 128;
+  const by = tuned ? 'the fine-tuned model' : 'the base model';
+  ctx.$('rag-by').textContent = `Answering with ${by}…`;
+  const result = await ctx.page.wt.ask(ctx.$('rag-question').value,
+    { k: 3, max_new_tokens: maxTokens, adapter: tuned },
     (text) => { answer.textContent += text; });
-  ctx.show('rag-answer', 'ready', result.text);
+  ctx.show('rag-answer', 'ready', '');
+  answer.replaceChildren(...cite(result.text, result.cited));
+  answer.dataset.by = tuned ? 'tuned' : 'base';
+  answer.dataset.cited = result.cited.join(',');
+  const cites = result.cited.length
+    ? `it cites ${result.cited.map((n) => `[${n}]`).join(', ')}`
+    : 'it cites none of them: check the answer against the sources';
+  ctx.$('rag-by').textContent = `Answered by ${by} from ${result.sources.length} passages; ${cites}.`;
   ctx.$('rag-sources').replaceChildren(...result.sources.map((s) => {
     const item = document.createElement('li');
     const c = s.chunk;
-    item.dataset.cited = result.cited.includes(s.number);
+    const cited = result.cited.includes(s.number);
+    item.id = `rag-source-${s.number}`;
+    item.dataset.cited = cited;
     item.textContent = `${c.title} — ${c.heading} (${c.doc_id}, bytes ${c.start}–${c.end})`
-      + `${result.cited.includes(s.number) ? ', cited' : ''}: ${c.text.slice(0, 160)}`;
+      + `${cited ? ', cited' : ''}: ${c.text.slice(0, 160)}`;
     return item;
   }));
+}
+
+/// The answer's text with each citation of a source (`[2]`) as a link to it.
+function cite(text, cited) {
+  const parts = [];
+  let last = 0;
+  for (const m of text.matchAll(/\[(\d+)\]/g)) {
+    if (!cited.includes(Number(m[1]))) continue;
+    parts.push(text.slice(last, m.index));
+    const link = Object.assign(document.createElement('a'), { href: `#rag-source-${m[1]}`, textContent: m[0] });
+    link.className = 'citation';
+    parts.push(link);
+    last = m.index + m[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
 }
 
 function table(ctx, report) {
@@ -171,6 +200,8 @@ export function buttons(ctx, idle, ready) {
   ctx.$('docs-demo').disabled = !idle;
   ctx.$('docs-files').disabled = !idle;
   ctx.$('rag-ask').disabled = !ready;
+  ctx.$('rag-model').options[1].disabled = !ctx.page.trained;
+  if (!ctx.page.trained) ctx.$('rag-model').value = 'base';
   ctx.$('advise').disabled = !ready;
 }
 

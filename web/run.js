@@ -93,7 +93,11 @@ export class Lifecycle {
     run.first_validation_loss = run.evals[0]?.[1] ?? null;
     run.ended = new Date().toISOString();
     this.live = false;
-    if (await store.available()) await store.endRun(run, true);
+    if (await store.available()) {
+      // The adapter is kept with the run, so that a reload still has it (to compare, download).
+      const files = await this.engine().exportAdapter().catch(() => null);
+      await store.endRun(run, true, files);
+    }
     return { paused: false, end };
   }
 

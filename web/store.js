@@ -8,6 +8,7 @@
 //   run/dataset/<name>           the run's training data
 //   run/checkpoint-<step>/…      the files of `Webtune.checkpointFiles()`
 //   history.json                 finished runs, newest first
+//   runs/<id>/…                  a finished run's adapter (PEFT files), for the newest runs
 //   encoder/<name>/…             the sentence encoder's files (documents.js)
 //   rag/index.wtindex            the document index (`Webtune.exportIndex()`'s bytes)
 //
@@ -38,9 +39,10 @@ async function folder(path, create = false) {
   return dir;
 }
 
-function split(path) {
+/// `'a/b/c'` → `['a/b', 'c']`; a name with no folder (`'run'`) is in the root: `['', 'run']`.
+export function split(path) {
   const at = path.lastIndexOf('/');
-  return [path.slice(0, at), path.slice(at + 1)];
+  return at < 0 ? ['', path] : [path.slice(0, at), path.slice(at + 1)];
 }
 
 /// Writes `data` (a Blob, ArrayBuffer, typed array or string, or a ReadableStream of chunks)
@@ -203,15 +205,35 @@ export async function loadRun(record) {
   return { files, dataset: { name: record.dataset.name, text: data ? await data.text() : null } };
 }
 
-/// Ends the current run: adds it to the history (when `finished`) and removes its files.
-export async function endRun(record, finished) {
+/// Finished runs whose adapters are kept (older ones stay in the history without one).
+const KEPT_ADAPTERS = 10;
+
+/// Ends the current run: adds it to the history (when `finished`) with its adapter (`files`,
+/// `{name: Blob}`, kept under `runs/<id>/`), and removes the run's checkpoint and dataset.
+export async function endRun(record, finished, files) {
   if (finished) {
     const history = (await readJson('history.json')) ?? [];
     const { checkpoint, ...summary } = record;
+    summary.id = `run-${record.started.replace(/[^0-9]/g, '')}`;
+    if (files) {
+      for (const [name, blob] of Object.entries(files)) await write(`runs/${summary.id}/${name}`, blob);
+      summary.adapter = Object.keys(files);
+    }
     history.unshift(summary);
+    for (const old of history.slice(KEPT_ADAPTERS)) {
+      if (old.adapter) await remove(`runs/${old.id}`);
+      delete old.adapter;
+    }
     await writeJson('history.json', history.slice(0, 50));
   }
   await remove('run');
 }
 
 export const history = async () => (await readJson('history.json')) ?? [];
+
+/// A finished run's kept adapter as `File`s (for `importAdapter`), or null.
+export async function runAdapter(run) {
+  if (!run?.adapter) return null;
+  const files = await Promise.all(run.adapter.map((name) => read(`runs/${run.id}/${name}`)));
+  return files.every(Boolean) ? files : null;
+}

@@ -142,9 +142,46 @@ async fn train(
     losses(&to_json(&log))
 }
 
-/// The exported adapter's tensors.
+/// `create("auto")`, `create("gpu")` and a tier that does not exist.
+pub async fn engine_chooses_its_tier() {
+    let device =
+        |webtune: JsValue| async move { to_json(&call(&webtune, "device", &[]).await.unwrap()) };
+    let auto = JsFuture::from(Webtune::create(None)).await.unwrap();
+    let auto = device(auto).await;
+    assert_eq!(auto["tier_note"]["reason"], "software_gpu", "{auto}");
+    let note = auto["tier_note"]["text"].as_str().unwrap_or_default();
+    wasm_bindgen_test::console_log!("create(): {} — {note}", auto["tier"]);
+    assert_eq!(auto["tier"], "CPU (flex)", "{auto}");
+    assert!(note.to_lowercase().contains("swiftshader"), "{auto}");
+    assert!(!note.contains('{') && !note.contains("Wgpu"), "{note}");
+    let gpu = JsFuture::from(Webtune::create(Some("gpu".into())))
+        .await
+        .unwrap();
+    let gpu = device(gpu).await;
+    assert_eq!(gpu["tier"], "GPU (WebGPU)", "{gpu}");
+    assert!(gpu["tier_note"].is_null(), "{gpu}");
+    let err = JsFuture::from(Webtune::create(Some("fast".into())))
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "kind").as_string().as_deref(), Some("input"));
+}
+
+/// The exported adapter's tensors; the same files in one ZIP with `archive`.
 async fn adapter(webtune: &JsValue) -> Vec<(String, Vec<f32>)> {
     let files = call(webtune, "exportAdapter", &[]).await.unwrap();
+    let zip = call(webtune, "exportAdapter", &[JsValue::FALSE, JsValue::TRUE])
+        .await
+        .unwrap();
+    let zip = blob_bytes(&get(&zip, "webtune-adapter.zip")).await;
+    assert!(zip.starts_with(b"PK\x03\x04"), "not a ZIP");
+    for name in ["adapter_config.json", "adapter_model.safetensors"] {
+        // Stored, not compressed: each file's bytes are in the archive as they are.
+        let bytes = blob_bytes(&get(&files, name)).await;
+        assert!(
+            zip.windows(bytes.len()).any(|w| w == bytes.as_slice()),
+            "{name} is not in the archive"
+        );
+    }
     let config = blob_bytes(&get(&files, "adapter_config.json")).await;
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(config["peft_type"], "LORA");

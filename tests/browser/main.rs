@@ -41,6 +41,14 @@ async fn webgpu_adapter_is_the_browsers() {
     assert!(adapter.limits.max_compute_invocations_per_workgroup >= 256);
 }
 
+/// Left to choose, the engine sees that the browser's WebGPU is SwiftShader (a software
+/// renderer) and takes the CPU tier, saying why; asked for the GPU, it takes WebGPU anyway.
+#[wasm_bindgen_test]
+async fn engine_leaves_a_software_webgpu_for_the_cpu() {
+    webgpu().await;
+    api::engine_chooses_its_tier().await;
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_mlp_matches_reference_and_cpu() {
     let gpu = webgpu().await;

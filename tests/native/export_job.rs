@@ -143,13 +143,32 @@ fn follows_trl(run: &str) {
     let adapter_config = std::fs::read(format!("{dir}/adapter_config.json")).unwrap();
     let weights = FileSource::open(format!("{dir}/adapter_model.safetensors")).unwrap();
     block_on(session.import_adapter(&adapter_config, &weights)).unwrap();
-    let scored = block_on(session.evaluate(EvalData::Validation, false))
+    let scored = block_on(session.evaluate(EvalData::Validation, false, true))
         .unwrap()
         .loss
         .unwrap();
     assert!(
         relative(scored, trl_after) < 1e-4,
         "{run}: TRL's adapter scores {scored} here, {trl_after} in PyTorch"
+    );
+    // With the adapter left out, the base scores what PyTorch measured before training (and
+    // the model keeps its adapter: scored again with it, the same loss).
+    let trl_before = want["validation_loss_before"].as_f64().unwrap();
+    let base = block_on(session.evaluate(EvalData::Validation, false, false))
+        .unwrap()
+        .loss
+        .unwrap();
+    assert!(
+        relative(base, trl_before) < 1e-4,
+        "{run}: the base scores {base} here, {trl_before} in PyTorch"
+    );
+    let again = block_on(session.evaluate(EvalData::Validation, false, true))
+        .unwrap()
+        .loss
+        .unwrap();
+    assert_eq!(
+        again, scored,
+        "{run}: evaluating the base changed the model"
     );
     println!(
         "{run}: {} steps; max relative |Δ| vs TRL: loss {:.1e}, grad norm {:.1e}; validation \

@@ -3,18 +3,22 @@
 //
 //   node tests/page/smoke.mjs      (after `trunk build --release --offline`)
 //
-// Scenario 1, WebGPU on (--enable-unsafe-webgpu, SwiftShader): the adapter report names
-// SwiftShader, the self-check passes, the engine starts on WebGPU in its worker, the default
-// model downloads (with progress) and loads by itself, and the base model answers "What is the
-// capital of France?" with "The capital of France is Paris.".
-// Scenario 2, WebGPU off: the page says so clearly and runs the whole flow on the CPU tier:
-// demo data, report, LoRA training (progress, loss chart) while the main thread keeps drawing
+// Scenario 1, WebGPU on (--enable-unsafe-webgpu, SwiftShader), forced with ?tier=gpu: the
+// adapter report names SwiftShader, the self-check passes, the engine starts on WebGPU in its
+// worker, the default model downloads (with progress) and loads by itself, and the base model
+// answers "What is the capital of France?" with "The capital of France is Paris."; left to
+// choose, the engine sees a software renderer and runs on the CPU tier, saying so.
+// Scenario 2, WebGPU off: the page says so clearly (no debug text) and runs the whole flow on
+// the CPU tier: demo data, report, LoRA training (progress, loss chart, trained and processed
+// tokens/s) while the main thread keeps drawing
 // frames; a reload mid-training offers to resume, the model comes from the browser's cache
 // (not downloaded again), and the resumed run continues from the saved step; the engine's
 // worker dies mid-run (a simulated GPU device loss), the page restarts it and the run resumes
 // from its last checkpoint; the browser's storage fills up (OPFS writes fail) and the page says
-// so, the checkpoint in OPFS staying whole; validation loss fell; base and fine-tuned answers; the adapter is downloaded; the page opens again with the
-// network cut.
+// so, the checkpoint in OPFS staying whole; validation loss fell; base and fine-tuned answers;
+// the adapter and its GGUF each download as one ZIP; documents are answered by the model
+// chosen, with its own length and citations marked; the page opens again with the network
+// cut, offers no resume for the finished run, and has its adapter back (same answer).
 // Scenario 3: bad input through the page (a corrupt model, a model too large for the engine, a
 // malformed dataset, a training run too large for the memory, a download that fails) gives a visible message and the page keeps working; a model downloads from a
 // Hugging Face-style URL layout (`/hf/<repo>/resolve/main/<file>`, served here from the tiny
@@ -26,7 +30,7 @@
 // tests/artifacts/.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, mkdir, rm, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { extname, join, normalize, resolve } from 'node:path';
 
@@ -109,6 +113,7 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
       }
     });
     page = await context.newPage();
+    workspace(page);
     page.on('console', (msg) => {
       console_.push(`[${msg.type()}] ${msg.text()}`);
       if (msg.type() === 'error' && webgpu) problems.push(`console error: ${msg.text()}`);
@@ -139,6 +144,26 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
 
 const expect = (cond, message) => { if (!cond) throw new Error(message); };
 
+/// The page shows one view at a time: before acting on an element, a test opens its view's
+/// tab, as a person would; waiting for an element's state does not need it on show.
+function workspace(page) {
+  const click = page.click.bind(page);
+  const reveal = async (selector) => {
+    const el = await page.$(selector);
+    const view = await el?.evaluate((e) => {
+      const section = e.closest('section[data-view]');
+      return section?.hidden ? section.dataset.view : null;
+    });
+    if (view) await click(`#tab-${view}`);
+  };
+  for (const name of ['click', 'fill', 'selectOption', 'setInputFiles']) {
+    const act = page[name].bind(page);
+    page[name] = async (selector, ...rest) => { await reveal(selector); return act(selector, ...rest); };
+  }
+  const wait = page.waitForSelector.bind(page);
+  page.waitForSelector = (selector, options = {}) => wait(selector, { state: 'attached', ...options });
+}
+
 async function waitForStatus(page, id, statuses) {
   const selector = statuses.map((s) => `#${id}[data-status="${s}"]`).join(', ');
   await page.waitForSelector(selector, { timeout: timeoutMs });
@@ -153,9 +178,62 @@ let failed = 0;
 const record = (ok) => (ok ? passed++ : failed++);
 
 const attr = (page, id, name) => page.locator(`#${id}`).getAttribute(name);
+
+const axe = await readFile(resolve('node_modules/axe-core/axe.min.js'), 'utf8');
+
+/// Opens every view of the workspace at 1280 px and at 375 px: a screenshot of each (in
+/// tests/artifacts/views/), no sideways scrolling at 375 px, and axe-core's serious and
+/// critical violations, none allowed (every view's report in tests/artifacts/views/).
+async function tour(page, label) {
+  const views = await page.$$eval('#tabs a', (tabs) => tabs.map((a) => a.getAttribute('href').slice(1)));
+  const folder = join(artifacts, 'views');
+  await mkdir(folder, { recursive: true });
+  await page.addScriptTag({ content: axe });
+  const problems = [];
+  const report = {};
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: 900 });
+    for (const view of views) {
+      await page.click(`#tab-${view}`);
+      await page.screenshot({ path: join(folder, `${label}-${view}-${width}.png`), fullPage: true });
+      const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (sideways > 0) problems.push(`${view} at ${width} px scrolls sideways by ${sideways} px`);
+      const found = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
+        .violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })));
+      report[`${view}-${width}`] = found;
+      for (const v of found.filter((f) => ['serious', 'critical'].includes(f.impact))) {
+        problems.push(`${view} at ${width} px: ${v.impact} ${v.id} (${v.help}) on ${v.nodes.slice(0, 3).join(', ')}`);
+      }
+    }
+  }
+  await writeFile(join(folder, `${label}-axe.json`), JSON.stringify(report, null, 1));
+  await page.setViewportSize({ width: 1000, height: 900 });
+  const minor = Object.values(report).flat().length;
+  console.log(`workspace tour (${label}): ${views.length} views at 1280 and 375 px; axe-core: `
+    + `${problems.length} serious or critical problems, ${minor} findings in all`);
+  expect(problems.length === 0, `workspace views:\n    ${problems.join('\n    ')}`);
+}
+
+/// Unpacks a ZIP (checking every entry's CRC) into `folder`.
+function unzip(zip, folder) {
+  const out = spawnSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); '
+    + 'assert z.testzip() is None; z.extractall(sys.argv[2])', zip, folder], { stdio: 'inherit' });
+  expect(out.status === 0, `${zip} does not unpack`);
+}
+
+/// Saves a downloaded ZIP beside `folder`, unpacks it there, and returns its files' bytes.
+async function unzipDownload(download, folder) {
+  const zip = `${folder}.zip`;
+  await download.saveAs(zip);
+  await rm(folder, { recursive: true, force: true });
+  unzip(zip, folder);
+  const files = {};
+  for (const name of await readdir(folder)) files[name] = await readFile(join(folder, name));
+  return files;
+}
 const text = (page, id) => page.locator(`#${id}`).innerText();
 
-record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
+record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' }, async (page) => {
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
   console.log(`browser adapter report:\n${adapter.text.replace(/^/gm, '    ')}`);
   expect(adapter.status === 'ready', `no adapter: ${adapter.text}`);
@@ -180,6 +258,17 @@ record(await scenario('page-webgpu', { webgpu: true, origin }, async (page) => {
   const answer = await waitForStatus(page, 'base-answer', ['done']);
   console.log(`base answer on WebGPU: ${answer.text}\n  ${await text(page, 'base-answer-speed')}`);
   expect(answer.text.trim() === 'The capital of France is Paris.', `unexpected answer: ${answer.text}`);
+
+  // Left to choose, the engine sees that WebGPU is SwiftShader and runs on the CPU, saying so.
+  await page.goto(`${origin}/`);
+  const software = await waitForStatus(page, 'adapter', ['ready', 'unavailable', 'software']);
+  const chosen = await waitForStatus(page, 'engine', ['ready', 'failed']);
+  const note = await text(page, 'message');
+  console.log(`default tier: ${chosen.text}\n  ${software.text.split('\n')[0]}\n  note: ${note}`);
+  expect(software.status === 'software' && /swiftshader/i.test(software.text), `adapter: ${software.text}`);
+  expect(await attr(page, 'engine', 'data-tier') === 'cpu', `engine: ${chosen.text}`);
+  expect(/software renderer/.test(note) && /\?tier=gpu/.test(note), `note: ${note}`);
+  expect((await waitForStatus(page, 'model', ['ready', 'failed'])).status === 'ready', 'no model on the CPU tier');
 }));
 
 // Scenario 2: the whole flow on the CPU tier (WebGPU off).
@@ -191,6 +280,9 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(model.status === 'ready', `model: ${model.text}`);
   const note = await text(page, 'message');
   expect(/WebGPU is not available/.test(note) && /CPU/.test(note), `no clear note about the CPU: ${note}`);
+  // Plain words, not the runtime's debug text.
+  const shown = await page.locator('main').innerText();
+  expect(!/WgpuDevice|not requested|\{ kind/.test(shown), `debug text on the page: ${shown.match(/.*WgpuDevice.*/)}`);
   console.log(`without WebGPU: ${note.split('\n')[0].slice(0, 100)}…\nmodel: ${model.text}`);
   const gguf = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
   expect(requests.get(gguf) === 1, `the model was requested ${requests.get(gguf)} times`);
@@ -221,7 +313,11 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const before = JSON.parse(await attr(page, 'loss-chart', 'data-losses'));
   const saved = Number(await attr(page, 'train-status', 'data-saved'));
   await page.screenshot({ path: join(artifacts, 'page-flow-training.png'), fullPage: true });
-  console.log(`training: losses ${before.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}, checkpoint at step ${saved}; longest main-thread frame gap ${frames.gap.toFixed(0)} ms over ${frames.frames} frames\n  ${await text(page, 'train-status')}`);
+  const stepText = await text(page, 'train-status');
+  console.log(`training: losses ${before.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}, checkpoint at step ${saved}; longest main-thread frame gap ${frames.gap.toFixed(0)} ms over ${frames.frames} frames\n  ${stepText}`);
+  // Both speeds, named: the tokens the loss counts, and every position computed.
+  const rates = stepText.match(/(\d+) trained tokens\/s \((\d+) tokens\/s processed\)/);
+  expect(rates && Number(rates[2]) > Number(rates[1]), `training speed: ${stepText}`);
   // Training runs in the worker: the main thread keeps drawing. The bound is loose (a loaded
   // 2-core machine showed one 333 ms gap while a checkpoint arrived); a training step on the
   // main thread would block it for seconds.
@@ -304,20 +400,28 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(speeds.every((s) => / at \d+\.\d tokens\/s$/.test(s)), `no speed shown: ${speeds}`);
   expect(tuned.text.length > 0 && base.text.length > 0, 'no answers');
 
+  // Evaluate: the held-out examples scored with the base and the fine-tuned model.
+  await page.click('#evaluate');
+  const scored = await waitForStatus(page, 'eval-status', ['ready', 'failed']);
+  const [baseLoss, tunedLoss] = [Number(await attr(page, 'eval-table', 'data-base')), Number(await attr(page, 'eval-table', 'data-tuned'))];
+  const evalRows = await page.locator('#eval-table tr').allInnerTexts();
+  const exampleRows = await page.locator('#eval-examples tr').count();
+  console.log(`evaluate: ${scored.text}\n  ${evalRows.join('\n  ')}`);
+  expect(scored.status === 'ready' && evalRows.length === 5 && exampleRows === 5, `evaluation: ${scored.text} ${evalRows.join(' | ')}`);
+  expect(tunedLoss < baseLoss && Math.abs(tunedLoss - evals.at(-1)[1]) < 1e-3,
+    `validation loss: base ${baseLoss}, fine-tuned ${tunedLoss}, training's last ${evals.at(-1)[1]}`);
+
   const downloads = [];
   page.on('download', (d) => downloads.push(d));
   await page.click('#download');
   await waitForStatus(page, 'download-status', ['done']);
-  for (let i = 0; i < 50 && downloads.length < 2; i++) await page.waitForTimeout(100);
+  // One download (a browser asks before a second): the adapter's files in one ZIP.
+  for (let i = 0; i < 20; i++) await page.waitForTimeout(100);
+  expect(downloads.length === 1 && downloads[0].suggestedFilename() === 'webtune-adapter.zip',
+    `adapter download: ${downloads.map((d) => d.suggestedFilename())}`);
   const folder = join(artifacts, 'page-download');
-  await mkdir(folder, { recursive: true });
-  const got = {};
-  for (const d of downloads) {
-    const path = join(folder, d.suggestedFilename());
-    await d.saveAs(path);
-    got[d.suggestedFilename()] = await readFile(path);
-  }
-  console.log(`downloaded: ${Object.entries(got).map(([n, b]) => `${n} (${b.length} bytes)`).join(', ')}`);
+  const got = await unzipDownload(downloads[0], folder);
+  console.log(`downloaded webtune-adapter.zip: ${Object.entries(got).map(([n, b]) => `${n} (${b.length} bytes)`).join(', ')}`);
   expect(got['adapter_model.safetensors']?.length > 1000, 'no adapter_model.safetensors');
   const adapterConfig = JSON.parse(got['adapter_config.json'] ?? '{}');
   expect(adapterConfig.peft_type === 'LORA' && adapterConfig.r === 8, `adapter_config.json: ${JSON.stringify(adapterConfig)}`);
@@ -326,16 +430,11 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   downloads.length = 0;
   await page.selectOption('#gguf-kind', 'adapter');
   await page.click('#download-gguf');
-  // The status still says the PEFT download is done: wait for the files themselves.
-  for (let i = 0; i < 600 && downloads.length < 2; i++) await page.waitForTimeout(100);
-  expect(downloads.length === 2, `GGUF download: ${downloads.map((d) => d.suggestedFilename())}`);
-  const ggufFolder = join(artifacts, 'page-download-gguf');
-  await mkdir(ggufFolder, { recursive: true });
-  const ggufFiles = {};
-  for (const d of downloads) {
-    await d.saveAs(join(ggufFolder, d.suggestedFilename()));
-    ggufFiles[d.suggestedFilename()] = await readFile(join(ggufFolder, d.suggestedFilename()));
-  }
+  // The status still says the PEFT download is done: wait for the file itself.
+  for (let i = 0; i < 600 && downloads.length < 1; i++) await page.waitForTimeout(100);
+  expect(downloads.length === 1 && downloads[0].suggestedFilename() === 'webtune-adapter-gguf.zip',
+    `GGUF download: ${downloads.map((d) => d.suggestedFilename())}`);
+  const ggufFiles = await unzipDownload(downloads[0], join(artifacts, 'page-download-gguf'));
   console.log(`GGUF downloads: ${Object.entries(ggufFiles).map(([n, b]) => `${n} (${b.length} bytes)`).join(', ')}`);
   expect(/ADAPTER \.\/adapter\.gguf/.test(ggufFiles.Modelfile ?? ''), `Modelfile: ${ggufFiles.Modelfile}`);
   const cliOut = join(artifacts, 'cli-gguf');
@@ -357,9 +456,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const jobZip = join(artifacts, 'page-job.zip');
   await downloads[0].saveAs(jobZip);
   const jobFolder = join(artifacts, 'page-job');
-  const unzip = spawnSync('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); '
-    + 'assert z.testzip() is None; z.extractall(sys.argv[2])', jobZip, jobFolder], { stdio: 'inherit' });
-  expect(unzip.status === 0, 'the job ZIP does not unpack');
+  unzip(jobZip, jobFolder);
   const job = JSON.parse(await readFile(join(jobFolder, 'job.json'), 'utf8'));
   expect(job.base_model === 'HuggingFaceTB/SmolLM2-135M-Instruct' && job.max_steps === 6,
     `job.json: ${JSON.stringify(job).slice(0, 300)}`);
@@ -399,11 +496,26 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.waitForSelector('#docs-status[data-documents="7"]', { timeout: timeoutMs });
   console.log(`documents: ${await text(page, 'docs-status')}`);
   await page.fill('#rag-question', 'How long must a password be?');
+  // Its own answer length, the model chosen and named, citations marked in the answer and
+  // its sources, and a question box as wide as the section.
+  await page.selectOption('#rag-model', 'tuned');
+  await page.fill('#rag-max-tokens', '40');
   await page.click('#rag-ask');
   const rag = await waitForStatus(page, 'rag-answer', ['ready']);
   const sources = await page.locator('#rag-sources li').allInnerTexts();
-  console.log(`RAG answer: ${rag.text.replace(/\n/g, ' ')}\n  sources: ${sources.map((s) => s.slice(0, 60)).join(' | ')}`);
+  const ragBy = await text(page, 'rag-by');
+  const cited = (await attr(page, 'rag-answer', 'data-cited')).split(',').filter(Boolean).map(Number);
+  const links = await page.locator('#rag-answer a.citation').allInnerTexts();
+  const citedSources = await page.locator('#rag-sources li[data-cited="true"]').count();
+  console.log(`RAG answer: ${rag.text.replace(/\n/g, ' ')}\n  ${ragBy}\n  citation links ${JSON.stringify(links)}; sources: ${sources.map((s) => s.slice(0, 60)).join(' | ')}`);
   expect(sources.length >= 1 && sources[0].includes('it.md'), `sources: ${sources.join(' | ')}`);
+  expect(await attr(page, 'rag-answer', 'data-by') === 'tuned' && /^Answered by the fine-tuned model from \d+ passages/.test(ragBy), `answered by: ${ragBy}`);
+  expect(links.length >= cited.length && links.every((l) => cited.includes(Number(l.slice(1, -1)))) && citedSources === cited.length,
+    `citations: ${JSON.stringify({ cited, links, citedSources })}`);
+  expect(cited.length > 0 || /cites none/.test(ragBy), `no word on citations: ${ragBy}`);
+  const widths = await page.evaluate(() => [document.querySelector('#rag-question').getBoundingClientRect().width,
+    document.querySelector('#rag-question').closest('section').getBoundingClientRect().width]);
+  expect(widths[0] > 0.8 * widths[1], `the question box is ${widths[0]} px of ${widths[1]}`);
   // The advisor (quick: one step, one question per set): four rows and a recommendation.
   await page.click('#advise');
   await waitForStatus(page, 'advise-status', ['ready']);
@@ -412,6 +524,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(rows.length === 5 && rows[4].startsWith('LoRA + RAG'), `advisor table: ${rows.join(' | ')}`);
   expect(await attr(page, 'advise-recommendation', 'data-choice'), 'no recommendation');
   await page.screenshot({ path: join(artifacts, 'page-flow-done.png'), fullPage: true });
+  await tour(page, 'flow');
 
   // The network cut: the page, its model and the document index come from the browser.
   await context.setOffline(true);
@@ -420,6 +533,23 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`offline reload: ${offline.text}`);
   expect(offline.status === 'ready', `offline: ${offline.text}`);
   expect((await page.locator('#history li').count()) === 1, 'history lost offline');
+  // The finished run is not offered for resume, and its adapter is back: it downloads, and
+  // answers as before the reload.
+  await page.waitForSelector('#train-status[data-restored]', { timeout: timeoutMs });
+  console.log(`after reload: ${await text(page, 'train-status')}`);
+  expect(await page.locator('#resume-panel').isHidden(), `resume offered for a finished run: ${await text(page, 'resume-text')}`);
+  const left = await page.evaluate(async () => {
+    const names = [];
+    for await (const name of (await navigator.storage.getDirectory()).keys()) names.push(name);
+    return names;
+  });
+  expect(!left.includes('run'), `the finished run's folder is still in OPFS: ${left}`);
+  await page.waitForSelector('#download:not([disabled])', { timeout: timeoutMs });
+  await page.fill('#prompt', 'How many days of annual leave do I get?');
+  await page.fill('#max-tokens', '24');
+  await page.click('#compare');
+  const again = await waitForStatus(page, 'tuned-answer', ['done']);
+  expect(again.text === tuned.text, `the restored adapter answers ${JSON.stringify(again.text)}, before the reload ${JSON.stringify(tuned.text)}`);
   await page.waitForSelector('#docs-status[data-documents="7"]', { timeout: timeoutMs });
 }));
 

@@ -64,7 +64,7 @@ impl AdapterReport {
             device_type: format!("{:?}", info.device_type),
             driver: info.driver.clone(),
             driver_info: info.driver_info.clone(),
-            is_cpu: info.device_type == wgpu::DeviceType::Cpu,
+            is_cpu: info.device_type == wgpu::DeviceType::Cpu || software_renderer(&info.name),
             limits: AdapterLimits {
                 max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
@@ -107,7 +107,26 @@ impl AdapterReport {
         if self.driver_info.is_empty() {
             self.driver_info = info.architecture.clone();
         }
+        self.is_cpu |= info.is_fallback
+            || software_renderer(&info.architecture)
+            || software_renderer(&self.name);
     }
+}
+
+/// Whether an adapter's name or architecture is one of the software renderers that pose as
+/// GPUs (Chrome's SwiftShader, Mesa's llvmpipe/lavapipe/softpipe, Windows' WARP), which wgpu's
+/// browser backend does not mark as CPU devices.
+fn software_renderer(name: &str) -> bool {
+    let name = name.to_lowercase();
+    [
+        "swiftshader",
+        "llvmpipe",
+        "lavapipe",
+        "softpipe",
+        "microsoft basic render",
+    ]
+    .iter()
+    .any(|known| name.contains(known))
 }
 
 /// Bytes as a short human-readable size ("128 MiB").
@@ -178,7 +197,16 @@ impl fmt::Display for AdapterReport {
 
 #[cfg(test)]
 mod tests {
-    use super::human_bytes;
+    use super::{human_bytes, software_renderer};
+
+    #[test]
+    fn software_renderers_are_known_by_name() {
+        assert!(software_renderer("SwiftShader Device (Subzero)"));
+        assert!(software_renderer("swiftshader"));
+        assert!(software_renderer("llvmpipe (LLVM 15.0.6, 256 bits)"));
+        assert!(!software_renderer("NVIDIA H200"));
+        assert!(!software_renderer("Apple M2"));
+    }
 
     #[test]
     fn human_bytes_picks_the_largest_whole_unit() {

@@ -68,6 +68,22 @@ fn gpu_error(reason: String) -> Error {
     }
 }
 
+/// The runtime's failure in words a person can act on: a missing adapter is said plainly
+/// (wgpu's own text is a debug dump of its request, and in a browser names native APIs).
+fn init_error(err: burn::tensor::wgpu::WgpuInitError) -> Error {
+    use burn::tensor::wgpu::WgpuInitError::AdapterUnavailable;
+    gpu_error(match err {
+        AdapterUnavailable { .. } if platform::IN_BROWSER => "the browser offers no WebGPU \
+            adapter: WebGPU is missing, switched off, or blocked for this GPU"
+            .into(),
+        AdapterUnavailable { message, .. } => format!(
+            "no GPU adapter was found through Vulkan, Metal or DX12 ({message}); on Linux \
+             without a GPU, install Mesa's lavapipe (mesa-vulkan-drivers)"
+        ),
+        other => other.to_string(),
+    })
+}
+
 impl ComputeDevice {
     /// The CPU tier. Always available.
     pub fn cpu() -> Self {
@@ -89,7 +105,7 @@ impl ComputeDevice {
                 .graphics_api(platform::GRAPHICS_API)
                 .init_with_setup_async()
                 .await
-                .map_err(|err| gpu_error(err.to_string()))?;
+                .map_err(init_error)?;
             Ok(Self::from_setup(device, &setup).await)
         })
         .await
@@ -106,7 +122,7 @@ impl ComputeDevice {
             let device = Device::wgpu_options()
                 .setup(setup.clone())
                 .init()
-                .map_err(|err| gpu_error(err.to_string()))?;
+                .map_err(init_error)?;
             Ok(Self::from_setup(device, &setup).await)
         })
         .await

@@ -22,11 +22,10 @@ use async_lock::Mutex;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use crate::device::{ComputeDevice, Tier};
 use crate::flow::Flow;
 use crate::io::ByteSource;
 use crate::platform::BlobSource;
-use crate::session::{EvalData, ExportKind, OpenOptions, Session};
+use crate::session::{EvalData, ExportKind, OpenOptions, Session, TierRequest};
 use crate::train::Checkpoint;
 use convert::{error, js_error, notify, send_text, to_js};
 
@@ -92,25 +91,21 @@ mod rag;
 
 #[wasm_bindgen]
 impl Webtune {
-    /// Makes the engine on `tier` (`"gpu"`, the default: WebGPU; or `"cpu"`). Resolves to a
-    /// `Webtune`; fails with kind `device` when WebGPU is missing.
+    /// Makes the engine on `tier`: `"auto"` (the default: WebGPU unless the browser has none
+    /// or its adapter is a software renderer such as SwiftShader, then this tab's CPU, with
+    /// `device().tier_note` saying why), `"gpu"` (WebGPU, even a software one) or `"cpu"`.
+    /// Resolves to a `Webtune`; fails with kind `device` when `"gpu"` finds no WebGPU.
     #[wasm_bindgen(unchecked_return_type = "Promise<Webtune>")]
     pub fn create(tier: Option<String>) -> Promise {
         wasm_bindgen_futures::future_to_promise(async move {
-            let device = match tier.as_deref() {
-                Some("cpu") => ComputeDevice::cpu(),
-                None | Some("gpu") => ComputeDevice::new(Tier::Gpu)
-                    .await
-                    .map_err(|e| js_error(&e))?,
-                Some(other) => {
-                    return Err(error(
-                        "input",
-                        &format!("unknown tier {other:?}: use \"gpu\" or \"cpu\""),
-                    ));
-                }
-            };
+            let request: TierRequest = tier
+                .as_deref()
+                .unwrap_or("auto")
+                .parse()
+                .map_err(|e| js_error(&e))?;
+            let session = Session::on(request).await.map_err(|e| js_error(&e))?;
             Ok(Webtune {
-                state: Rc::new(Mutex::new(Session::new(device))),
+                state: Rc::new(Mutex::new(session)),
                 stop: Rc::new(Cell::new(Halt::None)),
                 checkpoint: Rc::new(RefCell::new(None)),
             }
@@ -319,13 +314,18 @@ impl Webtune {
         Ok((step as f64).into())
     }
 
-    /// Validation loss and perplexity of the model as it is (adapter on), and with
-    /// `exactMatch`, greedy answers' exact-match accuracy on the validation conversations.
+    /// Validation loss and perplexity of the model as it is (adapter on), or with
+    /// `adapter = false` of the base alone; with `exactMatch`, greedy answers' exact-match
+    /// accuracy on the validation conversations (and the answers themselves).
     #[wasm_bindgen(unchecked_return_type = "Promise<Evaluation>")]
-    pub fn evaluate(&self, exact_match: Option<bool>) -> Promise {
+    pub fn evaluate(&self, exact_match: Option<bool>, adapter: Option<bool>) -> Promise {
         locked!(self.state, |state| {
             let report = state
-                .evaluate(EvalData::Validation, exact_match.unwrap_or(false))
+                .evaluate(
+                    EvalData::Validation,
+                    exact_match.unwrap_or(false),
+                    adapter.unwrap_or(true),
+                )
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&report)
@@ -359,19 +359,20 @@ impl Webtune {
     /// The trained result as `{file name: Blob}`: a PEFT adapter (`adapter_config.json`,
     /// `adapter_model.safetensors`) after LoRA/DoRA, a Hugging Face checkpoint
     /// (`config.json`, `model.safetensors`, the tokenizer files the model came with) after
-    /// full or HFT training — or, with `merged`, the base with the adapter folded in.
+    /// full or HFT training — or, with `merged`, the base with the adapter folded in. With
+    /// `archive`, the same files in one ZIP (`{"webtune-adapter.zip": Blob}`, or
+    /// `webtune-merged.zip`), for one download.
     #[wasm_bindgen(
         js_name = exportAdapter,
         unchecked_return_type = "Promise<Record<string, Blob>>"
     )]
-    pub fn export_adapter(&self, merged: Option<bool>) -> Promise {
+    pub fn export_adapter(&self, merged: Option<bool>, archive: Option<bool>) -> Promise {
         locked!(self.state, |state| {
             let kind = match merged {
                 Some(true) => ExportKind::Merged,
                 _ => ExportKind::Result,
             };
-            let files = state.export(kind).await.map_err(|e| js_error(&e))?;
-            convert::blobs(files)
+            export(&state, kind, archive).await
         })
     }
 
@@ -380,20 +381,25 @@ impl Webtune {
     /// `merged` the base with the adapter folded in as `model-<quant>.gguf` (`quant`: `"f16"`,
     /// the default, `"q8_0"` or `"f32"`). The same bytes as `webtune export --gguf`. What
     /// llama.cpp cannot take (a DoRA adapter, a shape Q8_0 cannot divide) fails with kind
-    /// `export`.
+    /// `export`. With `archive`, the files in one ZIP (`webtune-adapter-gguf.zip` or
+    /// `webtune-model-gguf.zip`).
     #[wasm_bindgen(
         js_name = exportGguf,
         unchecked_return_type = "Promise<Record<string, Blob>>"
     )]
-    pub fn export_gguf(&self, merged: Option<bool>, quant: Option<String>) -> Promise {
+    pub fn export_gguf(
+        &self,
+        merged: Option<bool>,
+        quant: Option<String>,
+        archive: Option<bool>,
+    ) -> Promise {
         locked!(self.state, |state| {
             let kind = match merged {
                 Some(true) => ExportKind::gguf_merged(quant.as_deref().unwrap_or("f16"))
                     .map_err(|e| js_error(&e))?,
                 _ => ExportKind::GgufAdapter,
             };
-            let files = state.export(kind).await.map_err(|e| js_error(&e))?;
-            convert::blobs(files)
+            export(&state, kind, archive).await
         })
     }
 
@@ -415,6 +421,24 @@ impl Webtune {
             Ok((layers as f64).into())
         })
     }
+}
+
+/// The export of `kind` as `{file name: Blob}`: its files, or with `archive` one ZIP of them.
+async fn export(
+    session: &Session,
+    kind: ExportKind,
+    archive: Option<bool>,
+) -> Result<JsValue, JsValue> {
+    let files = match archive {
+        Some(true) => vec![
+            session
+                .export_archive(kind)
+                .await
+                .map_err(|e| js_error(&e))?,
+        ],
+        _ => session.export(kind).await.map_err(|e| js_error(&e))?,
+    };
+    convert::blobs(files)
 }
 
 /// Trains (or resumes from `saved`) on the session, passing events to `on_event` and keeping

@@ -17,6 +17,8 @@ export interface DeviceInfo {
   max_tensor_bytes: number | null;
   /** The tier and adapter as `webtune doctor` prints them. */
   summary: string;
+  /** Why the engine took this tier when left to choose ("auto"): no WebGPU, or a software one. */
+  tier_note: { reason: "no_gpu" | "software_gpu"; text: string } | null;
 }
 
 /** `selfCheck()`: the device's loss and its largest difference from the CPU's. */
@@ -66,13 +68,13 @@ export interface TrainConfig {
 
 /** One optimizer step (`StepReport`). */
 export interface StepReport {
-  step: number; loss: number; lr: number; grad_norm: number; tokens: number; skipped: boolean;
+  step: number; loss: number; lr: number; grad_norm: number; tokens: number; processed_tokens: number; skipped: boolean;
 }
 
 /** `Event`: what a run reports as it goes. */
 export type TrainEvent =
   | { event: "started"; total_steps: number; train_rows: number; validation_rows: number; resumed_at: number | null }
-  | { event: "step"; report: StepReport; tokens_per_second: number; eta_seconds: number; total_steps: number }
+  | { event: "step"; report: StepReport; tokens_per_second: number; processed_tokens_per_second: number; eta_seconds: number; total_steps: number }
   | { event: "eval"; step: number; validation_loss: number; perplexity: number; best: boolean }
   | { event: "checkpoint"; step: number }
   | { event: "finished"; steps: number; reason: "completed" | "early_stopping" | "stopped"; best_validation_loss: number | null; seconds: number };

@@ -51,4 +51,6 @@ pub struct BrowserAdapterInfo {
     pub device: String,
     /// `GPUAdapterInfo.description`: a human-readable name, often empty.
     pub description: String,
+    /// `GPUAdapterInfo.isFallbackAdapter`: the browser says the adapter is a software one.
+    pub is_fallback: bool,
 }

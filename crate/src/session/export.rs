@@ -55,6 +55,22 @@ fn model_file(ty: GgmlType) -> String {
 }
 
 impl Session {
+    /// The export of `kind` as one ZIP archive (one download in a browser, which asks before a
+    /// second), named for what it holds: `webtune-adapter.zip`, `webtune-merged.zip`,
+    /// `webtune-adapter-gguf.zip` or `webtune-model-gguf.zip`. Its files are
+    /// [`Session::export`]'s, at the archive's top level: unpacked into a folder, it is what
+    /// PEFT's `from_pretrained`, transformers or `ollama create` read.
+    pub async fn export_archive(&self, kind: ExportKind) -> Result<(String, Vec<u8>)> {
+        let name = match kind {
+            ExportKind::Result => "webtune-adapter.zip",
+            ExportKind::Merged => "webtune-merged.zip",
+            ExportKind::GgufAdapter => "webtune-adapter-gguf.zip",
+            ExportKind::GgufMerged(_) => "webtune-model-gguf.zip",
+        };
+        let files = self.export(kind).await?;
+        Ok((name.into(), crate::io::zip::stored(&files)?))
+    }
+
     /// The files of `kind` (see [`ExportKind`]) by name: `adapter_config.json` +
     /// `adapter_model.safetensors`; or `config.json` + `model.safetensors` and the tokenizer
     /// files (see [`policy::tokenizer_files`]); or a GGUF file and a `Modelfile`. The open

@@ -20,6 +20,9 @@ pub struct DeviceInfo {
     pub max_tensor_bytes: Option<u64>,
     /// The tier and adapter as `webtune doctor` prints them, one field per line.
     pub summary: String,
+    /// Why the engine took this tier when it was left to choose (no GPU, or a software one);
+    /// `null` when it was asked for, or is a real GPU.
+    pub tier_note: Option<super::TierNote>,
 }
 
 /// An open model.

@@ -21,7 +21,7 @@ pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
-pub use policy::{OpenOptions, Purpose};
+pub use policy::{OpenOptions, Purpose, TierNote, TierRequest};
 pub use retrieval::{Added, AskOptions, EncoderInfo};
 pub use run::{EvalData, GenerateOptions, TrainRun};
 
@@ -63,6 +63,8 @@ pub struct Session {
     config: Option<TrainConfig>,
     adapters: Vec<adapters::Slot>,
     retrieval: retrieval::Retrieval,
+    /// Why the engine chose its tier, when it chose (see [`policy::choose_device`]).
+    tier_note: Option<policy::TierNote>,
 }
 
 fn no_model() -> Error {
@@ -87,7 +89,17 @@ impl Session {
             config: None,
             adapters: Vec::new(),
             retrieval: Default::default(),
+            tier_note: None,
         }
+    }
+
+    /// A session on the device `request` calls for (see [`policy::choose_device`]).
+    pub async fn on(request: TierRequest) -> Result<Self> {
+        let (device, note) = policy::choose_device(request).await?;
+        Ok(Self {
+            tier_note: note,
+            ..Self::new(device)
+        })
     }
 
     /// The device, in the open model's precision.
@@ -106,6 +118,7 @@ impl Session {
             adapter: self.device.adapter().cloned(),
             max_tensor_bytes: policy::binding_limit(&self.device),
             summary,
+            tier_note: self.tier_note.clone(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The decisions the command line and the JavaScript API must never make differently: which
-//! float type a model opens in, where its weights go, how much memory a run may plan for,
+//! tier the engine runs on, which float type a model opens in, where its weights go, how much memory a run may plan for,
 //! which tokenizer files an export writes beside the weights.
 
 use super::OpenModel;
@@ -8,6 +8,79 @@ use crate::models::Placement;
 use crate::platform;
 use crate::train::Method;
 use crate::{Tier, error::Result};
+
+/// Where to compute, as a person or a caller asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TierRequest {
+    /// The GPU when there is a real one, else the CPU tier (see [`choose_device`]).
+    #[default]
+    Auto,
+    /// The CPU tier, whatever GPU there is.
+    Cpu,
+    /// The GPU tier, even a software one; failing when there is none.
+    Gpu,
+}
+
+impl std::str::FromStr for TierRequest {
+    type Err = crate::Error;
+
+    fn from_str(name: &str) -> Result<Self> {
+        match name {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            other => Err(crate::Error::Input {
+                problem: format!("unknown tier {other:?}: use \"auto\", \"gpu\" or \"cpu\""),
+            }),
+        }
+    }
+}
+
+/// Why the engine took the CPU tier when it was left to choose.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TierNote {
+    /// `"no_gpu"` (no GPU adapter at all) or `"software_gpu"` (the adapter is a software
+    /// renderer).
+    pub reason: &'static str,
+    /// The same in a sentence a person can act on.
+    pub text: String,
+}
+
+/// The device for `request`, and, when the engine chose it, why (for the page and the CLI to
+/// say). `Auto` takes the GPU unless there is none, or the adapter is a software renderer
+/// (SwiftShader in a browser without a GPU, lavapipe): those run webtune's kernels far slower
+/// than its CPU tier (a SmolLM2 LoRA step: ~12 s on the page's CPU tier, none finished in
+/// 15 minutes on SwiftShader), so the CPU tier is taken and the reason given.
+pub async fn choose_device(request: TierRequest) -> Result<(ComputeDevice, Option<TierNote>)> {
+    let cpu = |reason, text| Ok((ComputeDevice::cpu(), Some(TierNote { reason, text })));
+    match request {
+        TierRequest::Cpu => Ok((ComputeDevice::cpu(), None)),
+        TierRequest::Gpu => Ok((ComputeDevice::gpu().await?, None)),
+        TierRequest::Auto => match ComputeDevice::gpu().await {
+            Err(err) => cpu("no_gpu", format!("{}: {err}", no_gpu_note())),
+            Ok(gpu) => match gpu.adapter().filter(|a| a.is_cpu) {
+                Some(adapter) => cpu(
+                    "software_gpu",
+                    format!(
+                        "the GPU adapter here, {}, is a software renderer running on the CPU, \
+                         where webtune's own CPU tier is many times faster; the CPU tier runs. \
+                         Ask for the GPU tier to use it anyway",
+                        adapter.name.trim()
+                    ),
+                ),
+                None => Ok((gpu, None)),
+            },
+        },
+    }
+}
+
+fn no_gpu_note() -> &'static str {
+    if platform::IN_BROWSER {
+        "WebGPU is not available here, so the engine runs on this tab's CPU, which is much slower"
+    } else {
+        "no GPU is available, so the engine runs on the CPU tier"
+    }
+}
 
 /// What an open model will be used for, which decides its precision when none is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -161,10 +161,21 @@ impl Session {
         })
     }
 
-    /// Loss and perplexity of the model as it is (adapter on), and with `with_exact_match`
-    /// greedy answers' accuracy, on `on`.
-    pub async fn evaluate(&self, on: EvalData<'_>, with_exact_match: bool) -> Result<Evaluation> {
+    /// Loss and perplexity of the model as it is (with `adapter`; without it, the base with
+    /// every adapter branch left out), and with `with_exact_match` greedy answers' accuracy,
+    /// on `on`.
+    pub async fn evaluate(
+        &self,
+        on: EvalData<'_>,
+        with_exact_match: bool,
+        adapter: bool,
+    ) -> Result<Evaluation> {
         let (loaded, tokenizer) = self.text_model("be evaluated")?;
+        // A clone shares the weights: leaving the branches out of it leaves the model as it is.
+        let mut scored = loaded.model.clone();
+        if !adapter {
+            lora::detach(&mut scored);
+        }
         let owned;
         let (name, encoded, examples, pad) = match on {
             EvalData::Validation => {
@@ -188,15 +199,9 @@ impl Session {
                 (name.to_string(), &owned.0, &owned.1, pad)
             }
         };
-        let loss = validation_loss(
-            &loaded.model,
-            encoded,
-            EVAL_BATCH,
-            pad,
-            &self.device.autodiff(),
-        )
-        .await?;
-        let model = loaded.model.valid();
+        let loss =
+            validation_loss(&scored, encoded, EVAL_BATCH, pad, &self.device.autodiff()).await?;
+        let model = scored.valid();
         let device = self.device.device();
         let mut evaluation = Evaluation {
             data: name,

@@ -46,8 +46,12 @@ pub struct StepReport {
     pub lr: f64,
     /// The gradients' global norm before clipping.
     pub grad_norm: f64,
-    /// Tokens trained in this step.
+    /// Tokens trained in this step (those with a label: the answers, in chat data).
     pub tokens: usize,
+    /// Positions the model computed in this step, prompts and padding included (rows ×
+    /// sequence length, summed over micro-batches): the work done, where `tokens` is what
+    /// the loss counts.
+    pub processed_tokens: usize,
     /// Whether the update was skipped because the loss or a gradient was not finite.
     pub skipped: bool,
 }
@@ -193,6 +197,10 @@ impl Trainer {
             lr,
             grad_norm,
             tokens: total,
+            processed_tokens: micro_batches
+                .iter()
+                .map(|b| b.ids.len() * b.ids.first().map_or(0, Vec::len))
+                .sum(),
             skipped,
         };
         self.step += 1;

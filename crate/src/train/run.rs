@@ -103,8 +103,10 @@ pub enum Event {
     Step {
         /// What the step did.
         report: StepReport,
-        /// Trained tokens per second over the run so far.
+        /// Trained tokens (those the loss counts) per second over the run so far.
         tokens_per_second: f64,
+        /// Positions computed (prompts and padding included) per second over the run so far.
+        processed_tokens_per_second: f64,
         /// Seconds left, at the pace so far.
         eta_seconds: f64,
         /// Steps planned.
@@ -301,6 +303,7 @@ where
     }
     let start = seconds_now();
     let (start_step, start_tokens) = (state.step, state.tokens);
+    let mut processed = 0;
     let mut reason = "completed";
     let mut last_eval = None;
     'epochs: while state.epoch < config.epochs.max(1) {
@@ -318,6 +321,7 @@ where
             let report = trainer.step_accumulated(model, group, device).await?;
             crate::platform::yield_now().await;
             state.tokens += report.tokens;
+            processed += report.processed_tokens;
             state.group += 1;
             state.step = trainer.step;
             state.optimizer_steps = trainer.optimizer.steps;
@@ -328,6 +332,7 @@ where
                 Event::Step {
                     report,
                     tokens_per_second: (state.tokens - start_tokens) as f64 / elapsed.max(1e-9),
+                    processed_tokens_per_second: processed as f64 / elapsed.max(1e-9),
                     eta_seconds: pace * (total_steps - done) as f64,
                     total_steps,
                 },

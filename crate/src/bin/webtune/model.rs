@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use webtune::Error;
 use webtune::device::Precision;
 use webtune::platform::FileSource;
 use webtune::platform::block_on;
-use webtune::session::{OpenOptions, Purpose, Session};
-use webtune::{ComputeDevice, Error, Tier};
+use webtune::session::{OpenOptions, Purpose, Session, TierRequest};
 
 /// `--model`, `--tier` and `--precision`.
 #[derive(clap::Args)]
@@ -16,8 +16,8 @@ pub struct ModelArgs {
     /// tokenizer.json).
     #[arg(long)]
     pub model: PathBuf,
-    /// Where to compute.
-    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
+    /// Where to compute (auto: the GPU unless there is none or it is a software renderer).
+    #[arg(long, value_enum, default_value_t = TierArg::Auto)]
     pub tier: TierArg,
     /// The float type on the GPU. Without it: f16 where the adapter has `shader-f16` (half
     /// the memory; LoRA weights stay f32), f32 elsewhere and for commands that write or train
@@ -47,6 +47,8 @@ impl From<PrecisionArg> for Precision {
 /// `--tier` values.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum TierArg {
+    /// The GPU when there is a real one, else the CPU.
+    Auto,
     /// burn's CPU backend.
     Cpu,
     /// The GPU through wgpu.
@@ -72,20 +74,30 @@ pub fn files(path: &Path) -> webtune::Result<Vec<FileSource>> {
     Ok(files)
 }
 
-impl From<TierArg> for Tier {
+impl From<TierArg> for TierRequest {
     fn from(arg: TierArg) -> Self {
         match arg {
-            TierArg::Cpu => Tier::Cpu,
-            TierArg::Gpu => Tier::Gpu,
+            TierArg::Auto => TierRequest::Auto,
+            TierArg::Cpu => TierRequest::Cpu,
+            TierArg::Gpu => TierRequest::Gpu,
         }
     }
+}
+
+/// A session on the device `--tier` asks for, saying on stderr why when the engine chose.
+pub fn session(tier: TierArg) -> webtune::Result<Session> {
+    let session = block_on(Session::on(tier.into()))?;
+    if let Some(note) = session.device_info().tier_note {
+        eprintln!("{}.", note.text);
+    }
+    Ok(session)
 }
 
 /// Opens the device `--tier` names and, in a new session, the model `--model` names, for
 /// `purpose` (which decides the precision when `--precision` is not given), its linear layers
 /// in 4-bit blocks with `quantize`; reports what it loaded on stderr.
 pub fn open(args: &ModelArgs, purpose: Purpose, quantize: bool) -> webtune::Result<Session> {
-    let mut session = Session::new(block_on(ComputeDevice::new(Tier::from(args.tier)))?);
+    let mut session = session(args.tier)?;
     let options = OpenOptions {
         quantize,
         precision: args.precision.map(Precision::from),

@@ -9,7 +9,6 @@ use webtune::flow::Flow;
 use webtune::platform::{FileSource, block_on};
 use webtune::rag::{ChunkOptions, FOLDER_FILES, Index, SearchMode, read_document};
 use webtune::session::{AskOptions, GenerateOptions, Purpose, Session};
-use webtune::{ComputeDevice, Tier};
 
 use crate::model::TierArg;
 use crate::output::{io, write_atomic};
@@ -22,7 +21,7 @@ pub struct EmbedderArgs {
     #[arg(long)]
     pub embedder: PathBuf,
     /// Where to compute.
-    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
+    #[arg(long, value_enum, default_value_t = TierArg::Auto)]
     pub tier: TierArg,
 }
 
@@ -80,7 +79,7 @@ pub struct AskArgs {
     #[arg(long)]
     embedder: Option<PathBuf>,
     /// Where to compute.
-    #[arg(long, value_enum, default_value_t = TierArg::Gpu)]
+    #[arg(long, value_enum, default_value_t = TierArg::Auto)]
     tier: TierArg,
     /// The model's float type on the GPU (default: f16 where the adapter has `shader-f16`).
     #[arg(long, value_enum)]
@@ -111,7 +110,7 @@ pub enum ModeArg {
 
 /// A session on `--tier` with the sentence encoder `--embedder` open (in f32).
 pub fn encoder_session(args: &EmbedderArgs) -> webtune::Result<Session> {
-    let mut session = Session::new(block_on(ComputeDevice::new(Tier::from(args.tier)))?);
+    let mut session = crate::model::session(args.tier)?;
     open_encoder(&mut session, &args.embedder)?;
     Ok(session)
 }

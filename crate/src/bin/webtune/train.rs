@@ -205,6 +205,7 @@ pub fn progress(event: &Event) {
         Event::Step {
             report,
             tokens_per_second,
+            processed_tokens_per_second,
             eta_seconds,
             total_steps,
         } => {
@@ -213,13 +214,14 @@ pub fn progress(event: &Event) {
             let filled = done * width / (*total_steps).max(1);
             let _ = write!(
                 err,
-                "\r[{}{}] {done}/{total_steps} loss {:.4} lr {:.2e} |g| {:.3} {:.0} tok/s ETA {:.0}s{}   ",
+                "\r[{}{}] {done}/{total_steps} loss {:.4} lr {:.2e} |g| {:.3} {:.0} trained tok/s ({:.0} processed) ETA {:.0}s{}   ",
                 "#".repeat(filled),
                 "-".repeat(width - filled.min(width)),
                 report.loss,
                 report.lr,
                 report.grad_norm,
                 tokens_per_second,
+                processed_tokens_per_second,
                 eta_seconds,
                 if report.skipped {
                     " (skipped: not finite)"
@@ -256,7 +258,7 @@ pub fn progress(event: &Event) {
 
 /// Exact match before or after training, printed on stderr.
 fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
-    let report = block_on(session.evaluate(EvalData::Validation, true))?;
+    let report = block_on(session.evaluate(EvalData::Validation, true, true))?;
     let (exact, first) = (
         report.exact_match.unwrap_or(0.0),
         report.first_word_accuracy.unwrap_or(0.0),

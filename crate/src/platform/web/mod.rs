@@ -21,7 +21,12 @@ pub async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
     let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
     let adapter = JsFuture::from(promise).await.ok()?;
     let info = get(&adapter, "info").filter(|info| !info.is_undefined())?;
+    // Newer browsers say it on `info`, older ones on the adapter.
+    let fallback = |target: &JsValue| get(target, "isFallbackAdapter").and_then(|v| v.as_bool());
     Some(BrowserAdapterInfo {
+        is_fallback: fallback(&info)
+            .or_else(|| fallback(&adapter))
+            .unwrap_or(false),
         vendor: text(&info, "vendor").unwrap_or_default(),
         architecture: text(&info, "architecture").unwrap_or_default(),
         device: text(&info, "device").unwrap_or_default(),
