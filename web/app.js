@@ -80,7 +80,7 @@ function buttons() {
 }
 
 /// What documents.js needs of the page.
-const ctx = { page, $, show, task, params };
+const ctx = { page, $, show, task, params, table };
 
 // ---- engine and model ----
 
@@ -452,6 +452,7 @@ function draw() {
 const pct = (x) => (x == null ? '—' : `${(100 * x).toFixed(0)} %`);
 const fixed = (x) => (x == null ? '—' : x.toFixed(3));
 
+/// Fills table `id` with a header row and rows of cells (text).
 function table(id, head, rows) {
   const tr = (cells, tag) => {
     const row = document.createElement('tr');

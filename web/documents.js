@@ -141,12 +141,7 @@ function table(ctx, report) {
   const rows = report.arms.map((a) => [LABELS[a.arm], pct(a.format), pct(a.facts), pct(a.changed_facts),
     pct(a.stale), a.seconds_per_answer.toFixed(2), Math.round(a.prompt_tokens),
     `${Math.round(a.memory_bytes / 2 ** 20)} MiB`, absorb(a.absorb)]);
-  const tr = (cells, tag) => {
-    const row = document.createElement('tr');
-    row.append(...cells.map((c) => Object.assign(document.createElement(tag), { textContent: c })));
-    return row;
-  };
-  ctx.$('advise-table').replaceChildren(tr(head, 'th'), ...rows.map((r) => tr(r, 'td')));
+  ctx.table('advise-table', head, rows);
   const rec = ctx.$('advise-recommendation');
   const title = Object.assign(document.createElement('p'), {
     textContent: `Recommendation: ${LABELS[report.recommendation.choice]}.`,
@@ -205,7 +200,7 @@ export function buttons(ctx, idle, ready) {
   ctx.$('advise').disabled = !ready;
 }
 
-/// Wires the panels (`ctx`: the page's `page`, `$`, `show`, `task`, `params`).
+/// Wires the panels (`ctx`: the page's `page`, `$`, `show`, `task`, `params`, `table`).
 export function wire(ctx) {
   ctx.$('docs-demo').onclick = () => ctx.task('Indexing the demo handbook', async () => {
     await add(ctx, await files('demo/policies', DEMO_DOCS));

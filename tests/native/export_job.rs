@@ -143,10 +143,14 @@ fn follows_trl(run: &str) {
     let adapter_config = std::fs::read(format!("{dir}/adapter_config.json")).unwrap();
     let weights = FileSource::open(format!("{dir}/adapter_model.safetensors")).unwrap();
     block_on(session.import_adapter(&adapter_config, &weights)).unwrap();
-    let scored = block_on(session.evaluate(EvalData::Validation, false, true))
-        .unwrap()
-        .loss
-        .unwrap();
+    // The validation loss with the adapter, or of the base alone.
+    let validation_loss = |adapter| {
+        block_on(session.evaluate(EvalData::Validation, false, adapter))
+            .unwrap()
+            .loss
+            .unwrap()
+    };
+    let scored = validation_loss(true);
     assert!(
         relative(scored, trl_after) < 1e-4,
         "{run}: TRL's adapter scores {scored} here, {trl_after} in PyTorch"
@@ -154,18 +158,12 @@ fn follows_trl(run: &str) {
     // With the adapter left out, the base scores what PyTorch measured before training (and
     // the model keeps its adapter: scored again with it, the same loss).
     let trl_before = want["validation_loss_before"].as_f64().unwrap();
-    let base = block_on(session.evaluate(EvalData::Validation, false, false))
-        .unwrap()
-        .loss
-        .unwrap();
+    let base = validation_loss(false);
     assert!(
         relative(base, trl_before) < 1e-4,
         "{run}: the base scores {base} here, {trl_before} in PyTorch"
     );
-    let again = block_on(session.evaluate(EvalData::Validation, false, true))
-        .unwrap()
-        .loss
-        .unwrap();
+    let again = validation_loss(true);
     assert_eq!(
         again, scored,
         "{run}: evaluating the base changed the model"

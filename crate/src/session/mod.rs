@@ -21,7 +21,7 @@ pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
-pub use policy::{OpenOptions, Purpose, TierNote, TierRequest};
+pub use policy::{OpenOptions, Purpose, TierNote, TierReason, TierRequest};
 pub use retrieval::{Added, AskOptions, EncoderInfo};
 pub use run::{EvalData, GenerateOptions, TrainRun};
 

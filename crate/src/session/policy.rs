@@ -1,6 +1,6 @@
 //! The decisions the command line and the JavaScript API must never make differently: which
-//! tier the engine runs on, which float type a model opens in, where its weights go, how much memory a run may plan for,
-//! which tokenizer files an export writes beside the weights.
+//! tier the engine runs on, which float type a model opens in, where its weights go, how much
+//! memory a run may plan for, which tokenizer files an export writes beside the weights.
 
 use super::OpenModel;
 use crate::device::{ComputeDevice, Precision};
@@ -37,11 +37,20 @@ impl std::str::FromStr for TierRequest {
 }
 
 /// Why the engine took the CPU tier when it was left to choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierReason {
+    /// There is no GPU adapter at all.
+    NoGpu,
+    /// The adapter is a software renderer.
+    SoftwareGpu,
+}
+
+/// Why the engine took the CPU tier, for a program (`reason`) and a person (`text`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TierNote {
-    /// `"no_gpu"` (no GPU adapter at all) or `"software_gpu"` (the adapter is a software
-    /// renderer).
-    pub reason: &'static str,
+    /// Serialised as `"no_gpu"` or `"software_gpu"`.
+    pub reason: TierReason,
     /// The same in a sentence a person can act on.
     pub text: String,
 }
@@ -57,10 +66,10 @@ pub async fn choose_device(request: TierRequest) -> Result<(ComputeDevice, Optio
         TierRequest::Cpu => Ok((ComputeDevice::cpu(), None)),
         TierRequest::Gpu => Ok((ComputeDevice::gpu().await?, None)),
         TierRequest::Auto => match ComputeDevice::gpu().await {
-            Err(err) => cpu("no_gpu", format!("{}: {err}", no_gpu_note())),
+            Err(err) => cpu(TierReason::NoGpu, format!("{}: {err}", no_gpu_note())),
             Ok(gpu) => match gpu.adapter().filter(|a| a.is_cpu) {
                 Some(adapter) => cpu(
-                    "software_gpu",
+                    TierReason::SoftwareGpu,
                     format!(
                         "the GPU adapter here, {}, is a software renderer running on the CPU, \
                          where webtune's own CPU tier is many times faster; the CPU tier runs. \
