@@ -4,10 +4,19 @@
 #
 #   which_is_heavier.jsonl, born_first.jsonl   from evals==3.0.1.post1 (MIT), openai/evals'
 #   registry: {"input": [messages], "ideal": answer} per line.
+#   rust-book/ch*.html   "The Rust Programming Language" (MIT/Apache-2.0) as the toolchain's
+#   rust-docs component ships it (rustup), for the domain-adaptation example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.cache/data
 mkdir -p "$dest"
+if [ ! -d "$dest/rust-book" ]; then
+  book="$(rustc --print sysroot)/share/doc/rust/html/book"
+  [ -d "$book" ] || rustup component add rust-docs
+  mkdir -p "$dest/rust-book.tmp"
+  cp "$book"/ch*.html "$dest/rust-book.tmp/"
+  mv "$dest/rust-book.tmp" "$dest/rust-book"
+fi
 if [ -f "$dest/which_is_heavier.jsonl" ] && [ -f "$dest/born_first.jsonl" ]; then exit 0; fi
 printf '\033[1;34m==> fetching datasets from PyPI package evals==3.0.1.post1\033[0m\n'
 tmp=$(mktemp -d)

@@ -80,7 +80,7 @@ function buttons() {
 }
 
 /// What documents.js needs of the page.
-const ctx = { page, $, show, task, params, table };
+const ctx = { page, $, show, task, params, table, adaptTo };
 
 // ---- engine and model ----
 
@@ -229,22 +229,40 @@ async function loadData() {
     name = DEMO_DATA.split('/').pop();
     text = await (await fetch(DEMO_DATA)).text();
   }
+  await useData({ name, text }, (options) => page.wt.loadDataset(name, text, options));
+}
+
+/// Makes `dataset` ({name, text} or {name, documents}) the training data: `load(options)`
+/// reads it in the engine; the report is shown, or why it cannot be used.
+async function useData(dataset, load) {
   const options = { encode: { max_len: Number(params.get('max_len') ?? 128) } };
-  show('report', 'pending', `Reading ${name}…`);
+  show('report', 'pending', `Reading ${dataset.name}…`);
   page.dataset = null;
   try {
-    const report = await page.wt.loadDataset(name, text, options);
-    page.dataset = { name, text, options };
+    const report = await load(options);
+    page.dataset = { ...dataset, options };
     show('report', 'ready', describe(report));
+    $('report').dataset.format = report.format;
     setTimeout(showPlan);
   } catch (err) {
-    show('report', 'failed', `${name} cannot be used: ${err.message}`);
+    show('report', 'failed', `${dataset.name} cannot be used: ${err.message}`);
     throw err;
   }
 }
 
+/// Domain adaptation: the documents (`[{name, data}]`) become the training data (windows of
+/// their text, every token trained, whole documents held out), and the Train view opens.
+async function adaptTo(files) {
+  const name = `${files.length} documents`;
+  await useData({ name, documents: files }, (options) => page.wt.loadDocuments(name, files, options));
+  location.hash = '#train';
+}
+
 function describe(r) {
-  const lines = [
+  const lines = r.format === 'documents' ? [
+    `${r.file}, for domain adaptation: cut into ${r.train_rows} windows to train on and ${r.validation_rows} held out, up to ${r.max_tokens} tokens each.`,
+    `Every token is trained: ${r.trained_tokens} tokens per epoch.`,
+  ] : [
     `${r.file}: ${r.rows} examples (${r.format}); ${r.train_rows} to train on, ${r.validation_rows} to validate.`,
     `Tokens per example: mean ${r.mean_tokens.toFixed(0)}, longest ${r.max_tokens}; ${r.trained_tokens} tokens trained per epoch.`,
   ];

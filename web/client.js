@@ -53,6 +53,7 @@ export class WebtuneClient {
   selfCheck() { return this.call("selfCheck"); }
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
+  loadDocuments(name, files, options) { return this.call("loadDocuments", [name, files, options]); }
   memoryBytes() { return this.call("memoryBytes"); }
   plan(config, budget) { return this.call("plan", [config, budget]); }
   train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }

@@ -6,10 +6,12 @@ const ENCODER = 'models/all-MiniLM-L6-v2';
 const DEMO_DOCS = ['hr-leave.md', 'hr-work.md', 'hr-benefits.md', 'hr-employment.md', 'finance.md',
   'it.md', 'facilities.md'];
 const INDEX = 'rag/index.wtindex';
+const FILES = 'rag/files';
 const pct = (x) => (x === null ? 'n/a' : `${Math.round(100 * x)} %`);
 const LABELS = { base: 'base model', rag: 'RAG', lora: 'LoRA', lora_rag: 'LoRA + RAG' };
 
 let encoder = null; // a promise of the encoder's info, once asked for
+const kept = new Map(); // the indexed documents' files by id (also in OPFS under FILES)
 
 async function files(base, names) {
   return Promise.all(names.map(async (name) => {
@@ -58,6 +60,8 @@ async function showDocuments(ctx, note = '') {
     remove.textContent = 'Remove';
     remove.onclick = () => ctx.task('Removing the document', async () => {
       await ctx.page.wt.removeDocument(d.id);
+      kept.delete(d.id);
+      await store.remove(`${FILES}/${d.id}`);
       await save(ctx);
       await showDocuments(ctx, `Removed ${d.id}.`);
     });
@@ -68,6 +72,11 @@ async function showDocuments(ctx, note = '') {
   ctx.show('docs-status', docs.length ? 'ready' : 'idle',
     `${note} ${docs.length} documents, ${chunks} passages in the index.`.trim());
   ctx.$('docs-status').dataset.documents = docs.length;
+}
+
+/// The indexed documents' files (those this browser still has), by name.
+function keptFiles() {
+  return [...kept].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, data]) => ({ name, data }));
 }
 
 async function save(ctx) {
@@ -81,6 +90,12 @@ async function add(ctx, docs) {
   await ensureEncoder(ctx);
   ctx.show('docs-status', 'pending', `Indexing ${docs.length} documents…`);
   const added = await ctx.page.wt.addDocuments(docs);
+  const keep = await store.available();
+  for (const doc of docs) {
+    const name = doc.name;
+    const data = doc.data ?? doc;
+    kept.set(name, keep ? await store.write(`${FILES}/${name}`, data) : data);
+  }
   await save(ctx);
   const passages = added.reduce((n, a) => n + a.added, 0);
   await showDocuments(ctx, `Indexed ${passages} new passages.`);
@@ -194,6 +209,7 @@ async function advise(ctx) {
 export function buttons(ctx, idle, ready) {
   ctx.$('docs-demo').disabled = !idle;
   ctx.$('docs-files').disabled = !idle;
+  ctx.$('docs-adapt').disabled = !ready || kept.size === 0;
   ctx.$('rag-ask').disabled = !ready;
   ctx.$('rag-model').options[1].disabled = !ctx.page.trained;
   if (!ctx.page.trained) ctx.$('rag-model').value = 'base';
@@ -208,11 +224,14 @@ export function wire(ctx) {
   ctx.$('docs-files').onchange = (e) => ctx.task('Indexing your documents', () => add(ctx, [...e.target.files]));
   ctx.$('rag-ask').onclick = () => ctx.task('Answering from the documents', () => ask(ctx));
   ctx.$('advise').onclick = () => ctx.task('Running the advisor', () => advise(ctx));
+  ctx.$('docs-adapt').onclick = () => ctx.task('Reading the documents for training',
+    () => ctx.adaptTo(keptFiles()));
 }
 
 /// Shows the documents of an index saved on an earlier visit (opening the encoder only then).
 export async function restore(ctx) {
   if (!(await store.available()) || !(await store.read(INDEX))) return;
+  for (const name of await store.list(FILES)) kept.set(name, await store.read(`${FILES}/${name}`));
   await ensureEncoder(ctx);
   await showDocuments(ctx, 'From this browser:');
 }

@@ -13,7 +13,7 @@ export function newRun(model, dataset, config) {
     status: 'training',
     started: new Date().toISOString(),
     model: { key: model.key, label: model.label },
-    dataset: { name: dataset.name, options: dataset.options },
+    dataset: { name: dataset.name, options: dataset.options, documents: Boolean(dataset.documents) },
     config,
     step: 0,
     total_steps: null,
@@ -37,7 +37,7 @@ export class Lifecycle {
   }
 
   /// Starts `run` (from newRun) on the dataset the engine has loaded (`dataset`: its name and
-  /// text, kept in OPFS so that the run can resume after a reload).
+  /// text, or its documents, kept in OPFS so that the run can resume after a reload).
   async start(run, dataset) {
     this.run = run;
     this.live = true;
@@ -55,11 +55,14 @@ export class Lifecycle {
   async resume(run, hooks) {
     if (run.status === 'paused' && this.live && this.run === run) return this.train(true);
     const saved = await store.loadRun(run);
-    if (!saved.dataset.text) {
+    if (!saved.dataset.text && !saved.dataset.documents?.length) {
       throw Object.assign(new Error('the run\'s dataset is missing from the browser\'s storage'), { kind: 'checkpoint' });
     }
     await hooks.model(run.model);
-    const report = await this.engine().loadDataset(saved.dataset.name, saved.dataset.text, run.dataset.options);
+    const { name, text, documents } = saved.dataset;
+    const report = documents
+      ? await this.engine().loadDocuments(name, documents, run.dataset.options)
+      : await this.engine().loadDataset(name, text, run.dataset.options);
     await hooks.dataset({ ...saved.dataset, options: run.dataset.options }, report, run.config);
     const step = await this.engine().restoreCheckpoint(saved.files);
     run.losses = run.losses.filter(([s]) => s <= step);

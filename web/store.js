@@ -5,12 +5,14 @@
 //   models/<key>/manifest.json   {key, label, files: [names]}; the files beside it
 //   models/last.json             {key} of the model opened last
 //   run/run.json                 the current run: config, progress, where its checkpoint is
-//   run/dataset/<name>           the run's training data
+//   run/dataset/<name>           the run's training data (a JSONL or CSV file)
+//   run/documents/<name>         or its documents (domain adaptation)
 //   run/checkpoint-<step>/…      the files of `Webtune.checkpointFiles()`
 //   history.json                 finished runs, newest first
 //   runs/<id>/…                  a finished run's adapter (PEFT files), for the newest runs
 //   encoder/<name>/…             the sentence encoder's files (documents.js)
 //   rag/index.wtindex            the document index (`Webtune.exportIndex()`'s bytes)
+//   rag/files/<name>             the indexed documents as given (to train on them)
 //
 // Every file is written through `createWritable`, which the browser commits on `close()`, so
 // a tab closed mid-write leaves the previous version. A checkpoint is written into a new
@@ -165,7 +167,11 @@ export const savedRun = () => readJson('run/run.json');
 /// Starts a run record (dropping any earlier one) with its dataset's text.
 export async function startRun(record, dataset) {
   await remove('run');
-  await write(`run/dataset/${dataset.name}`, dataset.text);
+  if (dataset.documents) {
+    for (const { name, data } of dataset.documents) await write(`run/documents/${name}`, data);
+  } else {
+    await write(`run/dataset/${dataset.name}`, dataset.text);
+  }
   await writeJson('run/run.json', record);
 }
 
@@ -201,8 +207,14 @@ export async function loadRun(record) {
   for (const name of await list(record.checkpoint)) {
     files[name] = new Uint8Array(await (await read(`${record.checkpoint}/${name}`)).arrayBuffer());
   }
-  const data = await read(`run/dataset/${record.dataset.name}`);
-  return { files, dataset: { name: record.dataset.name, text: data ? await data.text() : null } };
+  const name = record.dataset.name;
+  if (record.dataset.documents) {
+    const documents = [];
+    for (const doc of (await list('run/documents')).sort()) documents.push({ name: doc, data: await read(`run/documents/${doc}`) });
+    return { files, dataset: { name, documents } };
+  }
+  const data = await read(`run/dataset/${name}`);
+  return { files, dataset: { name, text: data ? await data.text() : null } };
 }
 
 /// Finished runs whose adapters are kept (older ones stay in the history without one).

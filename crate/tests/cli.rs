@@ -692,3 +692,86 @@ fn train_refuses_bad_settings_before_loading() {
         assert!(!Path::new(out_dir).exists(), "{extra:?} wrote {out_dir}");
     }
 }
+
+/// Domain adaptation: `--data` takes folders and text, Markdown and HTML files, trains on
+/// windows of every token with whole documents held out, and refuses a dataset mixed with
+/// documents, a `--validation` file beside documents, and an empty document, naming them.
+#[test]
+fn train_adapts_to_documents() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-docs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(docs.join("more")).unwrap();
+    for i in 0..4 {
+        let text = format!("# Part {i}\n\nThe lighthouse keeper {i} counts the ships.\n");
+        std::fs::write(docs.join(format!("part{i}.md")), text.repeat(3)).unwrap();
+    }
+    std::fs::write(
+        docs.join("more/page.html"),
+        "<html><title>Page</title><body><h1>Tides</h1><p>The tide turns twice a day.</p></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("notes.txt"),
+        "Fog comes in from the west.\n".repeat(4),
+    )
+    .unwrap();
+    std::fs::write(docs.join("ignored.json"), "{}").unwrap();
+    let model = fixture("llama");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let args = |data: &[&Path], extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["train".to_string(), "--model".into(), path(&model)];
+        args.push("--data".into());
+        args.extend(data.iter().map(|p| path(p)));
+        args.extend(
+            [
+                "--tier",
+                "cpu",
+                "--max-len",
+                "24",
+                "--max-steps",
+                "2",
+                "--out",
+            ]
+            .map(String::from),
+        );
+        args.push(path(&dir.join("out")));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| webtune(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let out = run(args(&[&docs], &["--validation-fraction", "0.34"]));
+    let log = text(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("6 records, format documents (domain adaptation)"),
+        "{log}"
+    );
+    assert!(log.contains("held out for validation: "), "{log}");
+    assert!(!log.contains("ignored.json"), "{log}");
+    assert!(log.contains("step 0: validation loss"), "{log}");
+    assert!(dir.join("out/adapter_model.safetensors").is_file());
+
+    // Files name by name work too; a JSONL among them, or a --validation file, does not.
+    let (md, jsonl) = (docs.join("part0.md"), docs.join("ignored.json"));
+    let out = run(args(&[&md, &docs.join("notes.txt")], &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(args(&[&md, &jsonl], &[]));
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("ignored.json is not a text"),
+        "{err}"
+    );
+    let out = run(args(&[&docs], &["--validation", jsonl.to_str().unwrap()]));
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("whole documents are held out"),
+        "{err}"
+    );
+    std::fs::write(docs.join("more/empty.md"), "").unwrap();
+    let out = run(args(&[&docs], &[]));
+    let err = text(&out.stderr);
+    assert!(!out.status.success() && err.contains("empty.md"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod advise;
+mod documents;
 mod export_job;
 mod gguf;
 mod gguf_export;

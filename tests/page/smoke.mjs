@@ -551,6 +551,26 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const again = await waitForStatus(page, 'tuned-answer', ['done']);
   expect(again.text === tuned.text, `the restored adapter answers ${JSON.stringify(again.text)}, before the reload ${JSON.stringify(tuned.text)}`);
   await page.waitForSelector('#docs-status[data-documents="7"]', { timeout: timeoutMs });
+
+  // Domain adaptation on the indexed documents (kept in OPFS, still offline): windows of
+  // their text, one document held out, held-out loss before and after two steps.
+  await page.click('#docs-adapt');
+  await page.waitForSelector('#report[data-status="ready"][data-format="documents"]', { timeout: timeoutMs });
+  const adaptReport = await text(page, 'report');
+  console.log(`adapt to documents: ${adaptReport}`);
+  expect(/7 documents, for domain adaptation: cut into \d+ windows to train on and [1-9]\d* held out/.test(adaptReport)
+    && /held out for validation: [a-z-]+\.md/.test(adaptReport), `documents report: ${adaptReport}`);
+  expect(await page.evaluate(() => location.hash) === '#train', 'the Train view did not open');
+  await page.fill('#steps', '2');
+  await page.click('#train');
+  const adapted = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
+  const adaptEvals = JSON.parse(await attr(page, 'loss-chart', 'data-evals'));
+  console.log(`adapted: ${adapted.text}; held-out loss ${JSON.stringify(adaptEvals)}`);
+  expect(adapted.status === 'done' && adaptEvals.length >= 2 && adaptEvals.every(([, l]) => l > 0),
+    `adaptation: ${adapted.text} ${JSON.stringify(adaptEvals)}`);
+  await page.waitForFunction(() => document.querySelectorAll('#history li').length === 2, null, { timeout: timeoutMs });
+  const latest = await page.locator('#history li').first().innerText();
+  expect(/on 7 documents/.test(latest), `history: ${latest}`);
 }));
 
 // Scenario 3: bad input through the page, and a model from a Hugging Face–style URL.

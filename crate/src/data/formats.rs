@@ -27,6 +27,8 @@ pub enum DataFormat {
     Evals,
     /// CSV with a header, mapped by column.
     Csv,
+    /// Plain text, Markdown or HTML documents, cut into windows (domain adaptation).
+    Documents,
 }
 
 impl std::fmt::Display for DataFormat {
@@ -39,6 +41,7 @@ impl std::fmt::Display for DataFormat {
             Self::Text => "text",
             Self::Evals => "input/ideal (openai evals)",
             Self::Csv => "CSV",
+            Self::Documents => "documents (domain adaptation)",
         })
     }
 }
@@ -158,6 +161,7 @@ impl DataFormat {
             },
             Self::Text => Example::Text(text("text")?),
             Self::Csv => return Err("CSV records are not JSON".into()),
+            Self::Documents => return Err("documents are not JSON records".into()),
             Self::Evals => {
                 let mut chat = match record.get("input") {
                     Some(Value::String(s)) => vec![Message::new("user", s)],

@@ -1,15 +1,20 @@
 //! Data preparation: JSONL in the usual formats ([`formats`]), encoded through the model's
 //! chat template with assistant-only labels ([`encode`]), a seeded train/validation split, a
 //! validation report that says what is wrong with the data before any GPU time is spent, and
-//! padded batches for the trainer.
+//! padded batches for the trainer. Raw documents (text, Markdown, HTML: [`documents`]) are
+//! read here too, for retrieval and for domain adaptation ([`corpus`]).
 
 mod batch;
+mod corpus;
 mod csv;
+pub mod documents;
 mod encode;
 mod formats;
 
 pub use batch::{Batch, IGNORE};
+pub use corpus::{prepare_documents, windows};
 pub use csv::{CsvColumns, read_csv};
+pub use documents::{Document, MAX_DOCUMENT_BYTES, read_document};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
 
@@ -212,10 +217,20 @@ impl DataReport {
     /// A report on `dataset` (from `file`) before anything is counted.
     fn start(file: &str, dataset: &Dataset) -> Self {
         Self {
-            file: file.to_string(),
             format: dataset.format,
             rows: dataset.examples.len(),
             blank_lines: dataset.blank_lines,
+            ..Self::empty(file)
+        }
+    }
+
+    /// A report on nothing yet, of `file`.
+    fn empty(file: &str) -> Self {
+        Self {
+            file: file.to_string(),
+            format: DataFormat::Text,
+            rows: 0,
+            blank_lines: 0,
             empty_rows: 0,
             duplicate_rows: 0,
             truncated_rows: 0,

@@ -1,12 +1,14 @@
-//! Retrieval and the advisor in the JavaScript API: open a sentence encoder, add / remove
-//! documents in the session's index, search it, answer with citations, save the index as bytes
-//! (the page keeps them in OPFS) and load it back, and run the advisor on the open model.
+//! Documents, retrieval and the advisor in the JavaScript API: open a sentence encoder, add /
+//! remove documents in the session's index, search it, answer with citations, save the index
+//! as bytes (the page keeps them in OPFS) and load it back, run the advisor on the open model,
+//! and load documents as training data (domain adaptation).
 
 use js_sys::{Function, Promise};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{self, NamedText, from_js, js_error, notify, send_text, to_js};
+use super::settings;
 use super::{Webtune, busy, first_name};
 use crate::advise::{AdviseConfig, Progress};
 use crate::error::Result;
@@ -108,6 +110,28 @@ impl Webtune {
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&added)
+        })
+    }
+
+    /// Reads documents (`.md`, `.txt`, `.html` files) as the training data for domain
+    /// adaptation: windows of `options.encode.max_len` tokens with every token trained, whole
+    /// documents held out for validation. `name` says what they are in messages and the
+    /// report. Resolves to the `DataReport` (format `documents`); `train` then trains on them.
+    #[wasm_bindgen(js_name = loadDocuments, unchecked_return_type = "Promise<DataReport>")]
+    pub fn load_documents(
+        &self,
+        name: String,
+        #[wasm_bindgen(unchecked_param_type = "Array<File | NamedBlob>")] files: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "DataOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        locked!(self.state, |state| {
+            let options = settings::settings_from_js(options, "data options")?;
+            let sources = convert::sources(&files)?;
+            let docs = read_documents(sources).await.map_err(|e| js_error(&e))?;
+            let report = state
+                .load_documents(&name, &docs, &options)
+                .map_err(|e| js_error(&e))?;
+            to_js(&report)
         })
     }
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::info::{Evaluation, Generation, TextScores, TokenLoss};
 use super::{Session, no_data, no_model, policy};
-use crate::data::{DataOptions, DataReport, prepare, prepare_eval};
+use crate::data::{DataOptions, DataReport, Document, prepare, prepare_documents, prepare_eval};
 use crate::error::Result;
 use crate::eval::{exact_match, score};
 use crate::flow::Flow;
@@ -89,6 +89,23 @@ impl Session {
     ) -> Result<DataReport> {
         let (_, tokenizer) = self.text_model("read text")?;
         let prepared = prepare(name, text, validation, tokenizer, options)?;
+        let report = prepared.report.clone();
+        self.data = Some((prepared, options.clone()));
+        Ok(report)
+    }
+
+    /// Reads `documents` (plain text, Markdown, HTML; `name` says what they are in messages) as
+    /// the dataset for domain adaptation: windows of `options.encode.max_len` tokens, every
+    /// token trained, whole documents held out for validation (see
+    /// [`crate::data::prepare_documents`]).
+    pub fn load_documents(
+        &mut self,
+        name: &str,
+        documents: &[Document],
+        options: &DataOptions,
+    ) -> Result<DataReport> {
+        let (_, tokenizer) = self.text_model("read text")?;
+        let prepared = prepare_documents(name, documents, tokenizer, options)?;
         let report = prepared.report.clone();
         self.data = Some((prepared, options.clone()));
         Ok(report)

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 use webtune::flow::Flow;
 use webtune::platform::{FileSource, block_on};
-use webtune::rag::{ChunkOptions, FOLDER_FILES, Index, SearchMode, read_document};
+use webtune::rag::{ChunkOptions, Document, FOLDER_FILES, Index, SearchMode, read_document};
 use webtune::session::{AskOptions, GenerateOptions, Purpose, Session};
 
 use crate::model::TierArg;
@@ -135,6 +135,27 @@ fn read_index(session: &mut Session, path: &Path) -> webtune::Result<()> {
     Ok(())
 }
 
+/// Whether `path` is a folder or a text, Markdown or HTML file (by its extension).
+pub fn is_document(path: &Path) -> bool {
+    path.is_dir()
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .is_some_and(|e| matches!(e.as_str(), "md" | "markdown" | "txt" | "html" | "htm"))
+}
+
+/// Reads the documents at `paths` (files, and the documents in folders: see
+/// [`document_paths`]).
+pub fn read_documents(paths: &[PathBuf]) -> webtune::Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    for path in document_paths(paths)? {
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        docs.push(read_document(&path.display().to_string(), &bytes)?);
+    }
+    Ok(docs)
+}
+
 /// The documents under `paths`: files as given, folders walked, sorted.
 pub fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -146,11 +167,7 @@ pub fn document_paths(paths: &[PathBuf]) -> webtune::Result<Vec<PathBuf>> {
                     let entry = entry.map_err(io(&dir))?.path();
                     if entry.is_dir() {
                         stack.push(entry);
-                    } else if entry
-                        .extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| matches!(e, "md" | "markdown" | "txt" | "html" | "htm"))
-                    {
+                    } else if is_document(&entry) {
                         out.push(entry);
                     }
                 }
@@ -170,13 +187,8 @@ pub fn index(args: IndexArgs) -> webtune::Result<()> {
     if args.index.is_file() {
         read_index(&mut session, &args.index)?;
     }
-    let paths = document_paths(&args.documents)?;
     let start = Instant::now();
-    let mut docs = Vec::new();
-    for path in &paths {
-        let bytes = std::fs::read(path).map_err(io(path))?;
-        docs.push(read_document(&path.display().to_string(), &bytes)?);
-    }
+    let docs = read_documents(&args.documents)?;
     let seen: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     let chunking = ChunkOptions {
         max_tokens: args.max_tokens,

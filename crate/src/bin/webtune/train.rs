@@ -13,6 +13,7 @@ use webtune::train::{Event, Method, TrainConfig};
 
 use crate::model::{self, ModelArgs, read_text};
 use crate::output;
+use crate::rag;
 
 /// Options of `webtune train`.
 #[derive(clap::Args)]
@@ -50,9 +51,11 @@ pub struct RunArgs {
     /// Training data: JSONL (messages, conversations, alpaca, prompt/completion, text, or
     /// openai-evals input/ideal), or CSV with a header (question/answer, prompt/completion,
     /// instruction/output, input/output or text columns; others via the config's
-    /// `data.csv_columns`).
-    #[arg(long)]
-    data: PathBuf,
+    /// `data.csv_columns`). Or documents for domain adaptation: text, Markdown and HTML
+    /// files, or folders of them (several paths allowed), cut into windows of --max-len
+    /// tokens with every token trained and whole documents held out for validation.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
     /// Validation data (default: a seeded share of --data).
     #[arg(long)]
     validation: Option<PathBuf>,
@@ -281,17 +284,44 @@ pub fn prepare(args: &RunArgs, config: &TrainConfig) -> webtune::Result<Session>
     config.validate()?;
     let purpose = Purpose::of_method(config.method);
     let mut session = model::open(&args.model, purpose, args.quantize)?;
-    let text = read_text(&args.data)?;
-    let validation = match &args.validation {
-        Some(path) => Some((path.display().to_string(), read_text(path)?)),
-        None => None,
+    let report = match args.data.as_slice() {
+        [file] if !rag::is_document(file) => {
+            let text = read_text(file)?;
+            let validation = match &args.validation {
+                Some(path) => Some((path.display().to_string(), read_text(path)?)),
+                None => None,
+            };
+            session.load_dataset(
+                &file.display().to_string(),
+                &text,
+                validation.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+                &config.data,
+            )?
+        }
+        paths => {
+            if let Some(path) = &args.validation {
+                return Err(webtune::Error::Input {
+                    problem: format!(
+                        "--validation {} is for a JSONL or CSV dataset; with documents, whole \
+                         documents are held out (--validation-fraction)",
+                        path.display()
+                    ),
+                });
+            }
+            if let Some(path) = paths.iter().find(|p| !rag::is_document(p)) {
+                return Err(webtune::Error::Input {
+                    problem: format!(
+                        "--data {} is not a text, Markdown or HTML document or a folder: give \
+                         one JSONL or CSV dataset, or documents",
+                        path.display()
+                    ),
+                });
+            }
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let documents = rag::read_documents(paths)?;
+            session.load_documents(&names.join(", "), &documents, &config.data)?
+        }
     };
-    let report = session.load_dataset(
-        &args.data.display().to_string(),
-        &text,
-        validation.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
-        &config.data,
-    )?;
     eprint!("{report}");
     Ok(session)
 }
