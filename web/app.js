@@ -235,7 +235,12 @@ async function loadData() {
 /// Makes `dataset` ({name, text} or {name, documents}) the training data: `load(options)`
 /// reads it in the engine; the report is shown, or why it cannot be used.
 async function useData(dataset, load) {
-  const options = { encode: { max_len: Number(params.get('max_len') ?? 128) } };
+  const options = {
+    encode: { max_len: Number(params.get('max_len') ?? 128) },
+    drop_repeats: $('data-drop-repeats').checked,
+    drop_leaked: $('data-drop-leaked').checked,
+    rebalance: $('data-rebalance').checked,
+  };
   show('report', 'pending', `Reading ${dataset.name}…`);
   page.dataset = null;
   try {
@@ -269,6 +274,14 @@ function describe(r) {
   if (r.truncated_rows) lines.push(`${r.truncated_rows} examples were cut to fit.`);
   if (r.duplicate_rows) lines.push(`${r.duplicate_rows} duplicates.`);
   if (r.empty_rows || r.blank_lines) lines.push(`${r.empty_rows} empty examples, ${r.blank_lines} blank lines skipped.`);
+  if (r.answers) {
+    const share = (counts) => {
+      const all = counts.reduce((n, [, c]) => n + c, 0);
+      return counts.map(([a, c]) => `"${a}" ${c} (${Math.round((100 * c) / all)} %)`).join(', ');
+    };
+    lines.push(`Answers in training: ${share(r.answers.counts)}`
+      + `${r.answers.rebalanced ? `; rebalanced to ${share(r.answers.rebalanced)}` : ''}.`);
+  }
   for (const w of r.warnings) lines.push(`Warning: ${w}`);
   return lines.join('\n');
 }

@@ -609,6 +609,32 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   expect(/bad\.jsonl/.test(malformed) && /line 2/.test(malformed), `malformed dataset: ${malformed}`);
   expect((await attr(page, 'report', 'data-status')) === 'failed', 'the report does not show the failure');
 
+  // Data the page has not seen, with planted problems: 30 questions answered No 27 times and
+  // Yes 3 times, line 31 repeating line 4 in other case. The report names the rows; asked
+  // to, the page drops the repeat and rebalances the answers.
+  const ask = (i) => `Is parcel ${i} of the ${['red', 'green', 'blue'][i % 3]} batch ready to ship from dock ${i % 5}?`;
+  const planted = [...Array(30).keys()].map((i) => [ask(i + 1), (i + 1) % 10 === 3 ? 'Yes' : 'No']);
+  planted.push([ask(4).toUpperCase(), 'No']);
+  const plantedJsonl = planted.map(([q, a]) => JSON.stringify({ messages: [
+    { role: 'user', content: q }, { role: 'assistant', content: a }] })).join('\n');
+  await page.setInputFiles('#data-file', { name: 'parcels.jsonl', mimeType: 'application/json', buffer: Buffer.from(plantedJsonl) });
+  await page.click('#data-load');
+  await page.waitForSelector('#report[data-status="ready"]', { timeout: timeoutMs });
+  const plantedReport = await text(page, 'report');
+  console.log(`planted problems: ${plantedReport}`);
+  expect(/1 training row repeats an earlier one, exactly or nearly \(line 31\)/.test(plantedReport)
+    && /the answers are imbalanced: "no" \d+ %/.test(plantedReport), `planted report: ${plantedReport}`);
+  await page.check('#data-drop-repeats');
+  await page.check('#data-rebalance');
+  await page.click('#data-load');
+  await page.waitForSelector('#report[data-status="ready"]', { timeout: timeoutMs });
+  const fixed = await text(page, 'report');
+  console.log(`fixed: ${fixed}`);
+  const after = fixed.match(/rebalanced to "no" (\d+) \(50 %\), "yes" (\d+) \(50 %\)/);
+  expect(after && after[1] === after[2] && /: dropped/.test(fixed), `fixed report: ${fixed}`);
+  await page.uncheck('#data-drop-repeats');
+  await page.uncheck('#data-rebalance');
+
   // A run too large for the memory: the plan says so, names what would fit, and Train is
   // refused with that message.
   await page.check('#data-demo');

@@ -10,6 +10,7 @@ mod csv;
 pub mod documents;
 mod encode;
 mod formats;
+pub mod quality;
 
 pub use batch::{Batch, IGNORE};
 pub use corpus::{prepare_documents, windows};
@@ -17,6 +18,7 @@ pub use csv::{CsvColumns, read_csv};
 pub use documents::{Document, MAX_DOCUMENT_BYTES, read_document};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
+pub use quality::{Answers, Leak, Repeats};
 
 use std::collections::HashSet;
 
@@ -41,6 +43,15 @@ pub struct DataOptions {
     /// Pack several examples into each sequence of up to `encode.max_len` tokens, with no
     /// attention across them (fewer padding tokens; the loss is unchanged).
     pub packing: bool,
+    /// Drop training rows that repeat an earlier training row, exactly or nearly (the
+    /// report's `repeats`; the first of each group is kept).
+    pub drop_repeats: bool,
+    /// Drop training rows that a validation row repeats (the report's `leaks`), so that the
+    /// validation loss measures unseen rows.
+    pub drop_leaked: bool,
+    /// When the answers come from a small set (Yes/No, classes) and are imbalanced, repeat
+    /// the rarer answers' training rows until each is as frequent as the commonest.
+    pub rebalance: bool,
 }
 
 impl Default for DataOptions {
@@ -51,6 +62,9 @@ impl Default for DataOptions {
             seed: 0,
             csv_columns: None,
             packing: false,
+            drop_repeats: false,
+            drop_leaked: false,
+            rebalance: false,
         }
     }
 }
@@ -91,6 +105,18 @@ pub struct DataReport {
     pub validation_rows: usize,
     /// Things to look at before training.
     pub warnings: Vec<String>,
+    /// Lines of the records cut to `max_len`.
+    #[serde(default)]
+    pub truncated_lines: Vec<usize>,
+    /// Training rows that repeat each other, exactly or nearly.
+    #[serde(default)]
+    pub repeats: Vec<Repeats>,
+    /// Validation rows that repeat training rows.
+    #[serde(default)]
+    pub leaks: Vec<Leak>,
+    /// The answers' balance, when they come from a small set.
+    #[serde(default)]
+    pub answers: Option<Answers>,
 }
 
 impl std::fmt::Display for DataReport {
@@ -122,6 +148,21 @@ impl std::fmt::Display for DataReport {
             .map(|(up_to, n)| format!("≤{up_to}: {n}"))
             .collect();
         writeln!(f, "  lengths {}", bars.join(", "))?;
+        if let Some(answers) = &self.answers {
+            let shown = |counts: &[(String, usize)]| -> String {
+                let all: usize = counts.iter().map(|(_, n)| n).sum();
+                let parts: Vec<String> = counts
+                    .iter()
+                    .map(|(a, n)| format!("{a:?} {n} ({:.0} %)", 100.0 * *n as f64 / all as f64))
+                    .collect();
+                parts.join(", ")
+            };
+            write!(f, "  answers in training: {}", shown(&answers.counts))?;
+            if let Some(after) = &answers.rebalanced {
+                write!(f, "; rebalanced to {}", shown(after))?;
+            }
+            writeln!(f)?;
+        }
         for warning in &self.warnings {
             writeln!(f, "  warning: {warning}")?;
         }
@@ -164,6 +205,9 @@ fn encode_all(
         }
         let encoded = encode(tokenizer, example, *line, options)?;
         report.truncated_rows += usize::from(encoded.truncated);
+        if encoded.truncated {
+            report.truncated_lines.push(*line);
+        }
         if encoded.trained_tokens() == 0 {
             report.truncated_away_rows += 1;
             continue;
@@ -242,6 +286,10 @@ impl DataReport {
             train_rows: 0,
             validation_rows: 0,
             warnings: Vec::new(),
+            truncated_lines: Vec::new(),
+            repeats: Vec::new(),
+            leaks: Vec::new(),
+            answers: None,
         }
     }
 }
@@ -314,6 +362,7 @@ pub fn prepare_dataset(
             options,
         ));
     }
+    let train = improve(train, &validation, options, &mut report);
     let train: Vec<Encoded> = train.into_iter().map(|(e, _)| e).collect();
     let (validation, validation_examples): (Vec<_>, Vec<_>) = validation.into_iter().unzip();
     let all = train.iter().chain(&validation);
@@ -333,14 +382,11 @@ pub fn prepare_dataset(
     }
     if report.truncated_rows > 0 {
         report.warnings.push(format!(
-            "{} records are longer than {} tokens and were cut",
-            report.truncated_rows, options.encode.max_len
+            "{} records are longer than {} tokens and were cut ({})",
+            report.truncated_rows,
+            options.encode.max_len,
+            lines(&report.truncated_lines)
         ));
-    }
-    if report.duplicate_rows * 10 > report.rows {
-        report
-            .warnings
-            .push(format!("{} records are duplicates", report.duplicate_rows));
     }
     if validation.is_empty() {
         report
@@ -378,6 +424,154 @@ pub fn prepare_eval(
         ));
     }
     Ok(pairs.into_iter().unzip())
+}
+
+/// `"lines 3, 8, 9"`, the first ten of `of` and how many more.
+fn lines(of: &[usize]) -> String {
+    let shown: Vec<String> = of.iter().take(10).map(usize::to_string).collect();
+    let more = match of.len() > 10 {
+        true => format!(" and {} more", of.len() - 10),
+        false => String::new(),
+    };
+    format!(
+        "line{} {}{more}",
+        if of.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
+}
+
+type Rows = Vec<(Encoded, Example)>;
+
+/// Finds repeated and leaked training rows and the answers' balance (into `report`), and
+/// drops or oversamples training rows as `options` ask.
+fn improve(train: Rows, validation: &Rows, options: &DataOptions, report: &mut DataReport) -> Rows {
+    let examples: Vec<&Example> = train.iter().map(|(_, e)| e).collect();
+    let held: Vec<&Example> = validation.iter().map(|(_, e)| e).collect();
+    let found = quality::check(&examples, &held);
+    let line = |i: usize| train[i].0.line;
+    report.repeats = found
+        .repeats
+        .iter()
+        .map(|(group, similarity)| Repeats {
+            lines: group.iter().map(|&i| line(i)).collect(),
+            similarity: *similarity,
+        })
+        .collect();
+    report.leaks = found
+        .leaks
+        .iter()
+        .map(|&(v, t, similarity)| Leak {
+            validation_line: validation[v].0.line,
+            training_line: line(t),
+            similarity,
+        })
+        .collect();
+    let mut dropped = HashSet::new();
+    if !found.repeats.is_empty() {
+        let later: Vec<usize> = found
+            .repeats
+            .iter()
+            .flat_map(|(g, _)| &g[1..])
+            .copied()
+            .collect();
+        report.warnings.push(format!(
+            "{} an earlier one, exactly or nearly ({}){}",
+            match later.len() {
+                1 => "1 training row repeats".to_string(),
+                n => format!("{n} training rows repeat"),
+            },
+            lines(&later.iter().map(|&i| line(i)).collect::<Vec<_>>()),
+            match options.drop_repeats {
+                true => ": dropped",
+                false => "; data.drop_repeats drops them",
+            }
+        ));
+        if options.drop_repeats {
+            dropped.extend(later);
+        }
+    }
+    if !found.leaks.is_empty() {
+        let pairs: Vec<String> = report
+            .leaks
+            .iter()
+            .take(5)
+            .map(|l| format!("{} = {}", l.validation_line, l.training_line))
+            .collect();
+        report.warnings.push(format!(
+            "{} training rows (validation line = training line: {}), so the validation loss \
+             is optimistic{}",
+            match found.leaks.len() {
+                1 => "1 validation row repeats".to_string(),
+                n => format!("{n} validation rows repeat"),
+            },
+            pairs.join(", "),
+            match options.drop_leaked {
+                true => ": the training copies were dropped",
+                false => "; data.drop_leaked drops the training copies",
+            }
+        ));
+        if options.drop_leaked {
+            dropped.extend(found.leaks.iter().map(|&(_, t, _)| t));
+        }
+    }
+    let mut train: Rows = train
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i))
+        .map(|(_, row)| row)
+        .collect();
+    let examples: Vec<&Example> = train.iter().map(|(_, e)| e).collect();
+    let Some(labels) = quality::label_set(&examples) else {
+        return train;
+    };
+    let count = |labels: &[(String, Vec<usize>)]| -> Vec<(String, usize)> {
+        labels
+            .iter()
+            .map(|(a, rows)| (a.clone(), rows.len()))
+            .collect()
+    };
+    let imbalanced = quality::imbalanced(&labels);
+    let mut answers = Answers {
+        counts: count(&labels),
+        rebalanced: None,
+        imbalanced,
+    };
+    if imbalanced {
+        let total = examples.len() as f64;
+        let shares: Vec<String> = labels
+            .iter()
+            .map(|(a, rows)| {
+                format!(
+                    "{a:?} {:.0} % ({})",
+                    100.0 * rows.len() as f64 / total,
+                    rows.len()
+                )
+            })
+            .collect();
+        let extra = match options.rebalance {
+            true => quality::oversample(&labels, options.seed),
+            false => Vec::new(),
+        };
+        report.warnings.push(format!(
+            "the answers are imbalanced: {}{}",
+            shares.join(", "),
+            match options.rebalance {
+                true => format!(
+                    "; rebalanced by repeating {} rows of the rarer answers",
+                    extra.len()
+                ),
+                false => "; data.rebalance repeats the rarer answers' rows".into(),
+            }
+        ));
+        let copies: Rows = extra.iter().map(|&i| train[i].clone()).collect();
+        train.extend(copies);
+        if options.rebalance {
+            let examples: Vec<&Example> = train.iter().map(|(_, e)| e).collect();
+            answers.rebalanced = quality::label_set(&examples).map(|l| count(&l));
+        }
+    }
+    report.answers = Some(answers);
+    train
 }
 
 fn histogram(lengths: &[usize]) -> Histogram {

@@ -71,6 +71,16 @@ pub struct RunArgs {
     /// Pack several examples into each sequence (no attention across them).
     #[arg(long)]
     packing: bool,
+    /// Drop training rows that repeat an earlier one, exactly or nearly.
+    #[arg(long)]
+    drop_repeats: bool,
+    /// Drop training rows that a validation row repeats.
+    #[arg(long)]
+    drop_leaked: bool,
+    /// When the answers come from a small set and are imbalanced, repeat the rarer answers'
+    /// rows until each is as frequent as the commonest.
+    #[arg(long)]
+    rebalance: bool,
     /// Keep the frozen base's linear layers in 4-bit blocks on the device (QLoRA-style;
     /// LoRA and DoRA only).
     #[arg(long)]
@@ -170,6 +180,9 @@ pub fn config(args: &RunArgs) -> webtune::Result<TrainConfig> {
     }
     config.lora.use_dora |= args.dora;
     config.data.packing |= args.packing;
+    config.data.drop_repeats |= args.drop_repeats;
+    config.data.drop_leaked |= args.drop_leaked;
+    config.data.rebalance |= args.rebalance;
     if let Some(p) = args.dropout {
         config.lora.lora_dropout = p;
     }
