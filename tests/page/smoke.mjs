@@ -627,7 +627,8 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   await page.check('#data-drop-repeats');
   await page.check('#data-rebalance');
   await page.click('#data-load');
-  await page.waitForSelector('#report[data-status="ready"]', { timeout: timeoutMs });
+  await page.waitForFunction(() => /rebalanced to|cannot be used/.test(document.querySelector('#report').textContent),
+    null, { timeout: timeoutMs });
   const fixed = await text(page, 'report');
   console.log(`fixed: ${fixed}`);
   const after = fixed.match(/rebalanced to "no" (\d+) \(50 %\), "yes" (\d+) \(50 %\)/);
