@@ -13,6 +13,7 @@ import { downloadModel } from './download.js';
 import * as documents from './documents.js';
 import { FATAL, Lifecycle, newRun } from './run.js';
 import * as views from './views.js';
+import * as preview from './preview.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -77,6 +78,7 @@ function buttons() {
   $('resume').disabled = !idle;
   $('discard').disabled = !idle;
   documents.buttons(ctx, idle, ready);
+  preview.buttons(ctx, ready && page.dataset !== null);
 }
 
 /// What documents.js needs of the page.
@@ -248,6 +250,7 @@ async function useData(dataset, load) {
     page.dataset = { ...dataset, options };
     show('report', 'ready', describe(report));
     $('report').dataset.format = report.format;
+    await preview.show(ctx);
     setTimeout(showPlan);
   } catch (err) {
     show('report', 'failed', `${dataset.name} cannot be used: ${err.message}`);
@@ -434,6 +437,7 @@ async function resumeTraining() {
     async dataset(dataset, report, config) {
       page.dataset = dataset;
       show('report', 'ready', describe(report));
+      await preview.show(ctx);
       for (const [id, value] of [['steps', config.max_steps], ['lr', config.optimizer.lr],
         ['rank', config.lora.r], ['batch', config.batch_size]]) $(id).value = value;
       await showPlan();
@@ -667,6 +671,7 @@ function wire() {
   $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
   $('download-job').onclick = () => task('Writing the training job', downloadJob);
   documents.wire(ctx);
+  preview.wire(ctx);
 }
 
 async function main() {

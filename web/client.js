@@ -54,6 +54,7 @@ export class WebtuneClient {
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
   loadDocuments(name, files, options) { return this.call("loadDocuments", [name, files, options]); }
+  preview(offset, limit) { return this.call("preview", [offset, limit]); }
   memoryBytes() { return this.call("memoryBytes"); }
   plan(config, budget) { return this.call("plan", [config, budget]); }
   train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }

@@ -291,6 +291,22 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const report = await waitForStatus(page, 'report', ['ready', 'failed']);
   console.log(`report: ${report.text.replace(/\n/g, ' | ')}`);
   expect(report.status === 'ready' && /40 examples/.test(report.text), `report: ${report.text}`);
+  // The preview: row 1 as the model sees it, its answer (and only that) marked as trained.
+  await page.waitForSelector('#preview .preview-row', { timeout: timeoutMs });
+  const first = await page.$eval('#preview .preview-row', (r) => ({
+    line: r.dataset.line,
+    marked: [...r.querySelectorAll('mark')].map((m) => m.textContent),
+    text: r.querySelector('pre').textContent,
+    rows: document.querySelectorAll('#preview .preview-row').length,
+  }));
+  const line1 = JSON.parse((await readFile(join(root, 'demo/support.jsonl'), 'utf8')).split('\n')[0]);
+  const answer1 = line1.messages.find((m) => m.role === 'assistant').content;
+  console.log(`preview row 1: marked ${JSON.stringify(first.marked)}`);
+  expect(first.line === '1' && first.rows === 5 && first.marked.length === 1
+    && first.marked[0].startsWith(answer1) && first.text.includes('<|im_start|>user')
+    && !first.marked[0].includes(line1.messages[1].content), `preview: ${JSON.stringify(first)}`);
+  await page.click('#preview-next');
+  await page.waitForSelector('#preview[data-offset="5"]', { timeout: timeoutMs });
 
   // Train; measure the main thread's frame gaps meanwhile; reload once a checkpoint is saved.
   await page.fill('#steps', '6');
@@ -560,7 +576,8 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`adapt to documents: ${adaptReport}`);
   expect(/7 documents, for domain adaptation: cut into \d+ windows to train on and [1-9]\d* held out/.test(adaptReport)
     && /held out for validation: [a-z-]+\.md/.test(adaptReport), `documents report: ${adaptReport}`);
-  expect(await page.evaluate(() => location.hash) === '#train', 'the Train view did not open');
+  await page.waitForFunction(() => location.hash === '#train', null, { timeout: 10_000 })
+    .catch(() => expect(false, 'the Train view did not open'));
   await page.fill('#steps', '2');
   await page.click('#train');
   const adapted = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);

@@ -10,6 +10,7 @@ mod csv;
 pub mod documents;
 mod encode;
 mod formats;
+mod preview;
 pub mod quality;
 
 pub use batch::{Batch, IGNORE};
@@ -18,6 +19,7 @@ pub use csv::{CsvColumns, read_csv};
 pub use documents::{Document, MAX_DOCUMENT_BYTES, read_document};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
+pub use preview::{Preview, PreviewRow, Span, Split, preview};
 pub use quality::{Answers, Leak, Repeats};
 
 use std::collections::HashSet;

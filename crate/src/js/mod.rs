@@ -208,6 +208,17 @@ impl Webtune {
         })
     }
 
+    /// Rows `offset..offset + limit` of the loaded dataset as the model sees them (the chat
+    /// template rendered, special tokens shown) in trained and untrained spans, with each
+    /// row's line, split and whether it was cut. Resolves to `{total, rows}`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Preview>")]
+    pub fn preview(&self, offset: usize, limit: usize) -> Promise {
+        locked!(self.state, |state| {
+            let page = state.preview(offset, limit).map_err(|e| js_error(&e))?;
+            to_js(&page)
+        })
+    }
+
     /// Predicts the memory of training with `config` (a `TrainConfig`) on the loaded dataset:
     /// weights, optimizer state, activations, logits, the total, whether it fits `budget`
     /// bytes (default: wasm's 4 GiB on the CPU tier; none known on WebGPU) and the device's

@@ -40,6 +40,7 @@ export interface DataOptions {
   encode?: { max_len?: number; train_on_prompt?: boolean };
   validation_fraction?: number; seed?: number; packing?: boolean;
   csv_columns?: Record<string, string> | null;
+  drop_repeats?: boolean; drop_leaked?: boolean; rebalance?: boolean;
 }
 
 /** `DataReport`. */
@@ -48,6 +49,19 @@ export interface DataReport {
   duplicate_rows: number; truncated_rows: number; truncated_away_rows: number;
   length_histogram: [number, number][]; max_tokens: number; mean_tokens: number;
   trained_tokens: number; train_rows: number; validation_rows: number; warnings: string[];
+  truncated_lines: number[];
+  repeats: { lines: number[]; similarity: number }[];
+  leaks: { validation_line: number; training_line: number; similarity: number }[];
+  answers: { counts: [string, number][]; rebalanced: [string, number][] | null; imbalanced: boolean } | null;
+}
+
+/** `Preview`: rows as the model sees them, in trained and untrained spans. */
+export interface Preview {
+  total: number;
+  rows: {
+    line: number; split: "train" | "validation"; truncated: boolean; tokens: number;
+    trained_tokens: number; spans: { text: string; trained: boolean }[];
+  }[];
 }
 
 /** `LoraConfig` (all optional). */

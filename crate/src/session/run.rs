@@ -5,7 +5,9 @@ use serde::Deserialize;
 
 use super::info::{Evaluation, Generation, TextScores, TokenLoss};
 use super::{Session, no_data, no_model, policy};
-use crate::data::{DataOptions, DataReport, Document, prepare, prepare_documents, prepare_eval};
+use crate::data::{
+    DataOptions, DataReport, Document, Preview, prepare, prepare_documents, prepare_eval, preview,
+};
 use crate::error::Result;
 use crate::eval::{exact_match, score};
 use crate::flow::Flow;
@@ -109,6 +111,13 @@ impl Session {
         let report = prepared.report.clone();
         self.data = Some((prepared, options.clone()));
         Ok(report)
+    }
+
+    /// Rows `offset..offset + limit` of the loaded dataset as the model sees them: the chat
+    /// template rendered, trained spans marked, cut rows flagged.
+    pub fn preview(&self, offset: usize, limit: usize) -> Result<Preview> {
+        let (_, tokenizer) = self.text_model("show the data")?;
+        preview(self.dataset()?, tokenizer, offset, limit)
     }
 
     /// The memory plan of training with `config` on the loaded dataset (or on rows of
