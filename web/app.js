@@ -292,11 +292,20 @@ function describe(r) {
 // ---- training ----
 
 /// Shows what the memory planner predicts for the form's configuration.
+/// Shows the `webtune train` command (and its config file) that repeats the form's run.
+async function showCommand() {
+  const cmd = await page.wt.runCommand(config());
+  $('run-command').textContent = cmd.command;
+  $('run-config').textContent = cmd.config;
+  $('run-config-name').textContent = cmd.config_file;
+}
+
 async function showPlan() {
   if (!page.model || !page.dataset) return;
   let p;
   try {
     p = await page.wt.plan(config());
+    await showCommand();
   } catch (err) {
     // While a run holds the engine, the plan on show stays.
     if (err.kind !== 'busy') show('plan', 'failed', `No plan: ${err.message}`);

@@ -57,6 +57,7 @@ export class WebtuneClient {
   preview(offset, limit) { return this.call("preview", [offset, limit]); }
   memoryBytes() { return this.call("memoryBytes"); }
   plan(config, budget) { return this.call("plan", [config, budget]); }
+  runCommand(config) { return this.call("runCommand", [config]); }
   train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }
   resume(onEvent) { return this.call("resume", ["__onEvent__"], { onEvent }); }
   stop() { return this.call("stop"); }

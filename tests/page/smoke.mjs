@@ -30,9 +30,9 @@
 // tests/artifacts/.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
-import { readFile, readdir, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
-import { extname, join, normalize, resolve } from 'node:path';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
 
 const root = resolve(process.argv[2] ?? 'dist');
 const artifacts = resolve('tests/artifacts');
@@ -405,6 +405,31 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   // The planner predicts the CPU tier's memory (here all in wasm memory) to within a quarter.
   expect(Math.abs(planned - used) < used / 4, `planned ${planned} bytes, used ${used}`);
   expect(evals.length >= 2 && evals.at(-1)[1] < evals[0][1], `validation loss did not fall: ${JSON.stringify(evals)}`);
+
+  // The same run from the command line: the command and config file the Train view shows,
+  // run by the CLI on the same model and data files, give the same losses.
+  const shownCommand = await page.$eval('#run-command', (e) => e.textContent);
+  const shownConfig = await page.$eval('#run-config', (e) => e.textContent);
+  console.log(`command shown: ${shownCommand}`);
+  const words = shownCommand.split(' ');
+  const arg = (flag) => words[words.indexOf(flag) + 1];
+  expect(words.slice(0, 2).join(' ') === 'webtune train' && arg('--data') === 'support.jsonl'
+    && arg('--tier') === 'cpu' && arg('--config') === 'webtune-run.json', `command: ${shownCommand}`);
+  const cliRun = join(artifacts, 'cli-run');
+  await rm(cliRun, { recursive: true, force: true });
+  await mkdir(dirname(join(cliRun, arg('--model'))), { recursive: true });
+  await symlink(join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf'), join(cliRun, arg('--model')));
+  await copyFile(join(root, 'demo/support.jsonl'), join(cliRun, 'support.jsonl'));
+  await writeFile(join(cliRun, 'webtune-run.json'), shownConfig);
+  const repeated = spawnSync('cargo', ['run', '--release', '-q', '--manifest-path', resolve('Cargo.toml'),
+    '-p', 'webtune', '--bin', 'webtune', '--', ...words.slice(1)], { cwd: cliRun, stdio: 'inherit' });
+  expect(repeated.status === 0, `the shown command failed (${repeated.status})`);
+  const cliLosses = (await readFile(join(cliRun, 'adapter/training_log.jsonl'), 'utf8')).trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((e) => e.event === 'step').map((e) => [e.report.step + 1, e.report.loss]);
+  console.log(`the CLI's losses: ${cliLosses.map(([st, l]) => `${st}:${l.toFixed(4)}`).join(' ')}`);
+  expect(cliLosses.length === losses.length && cliLosses.every(([st, l], i) => st === losses[i][0]
+    && Math.abs(l - losses[i][1]) < 1e-3 * Math.abs(losses[i][1])),
+  `the CLI's losses ${JSON.stringify(cliLosses)} differ from the page's ${JSON.stringify(losses)}`);
 
   await page.fill('#prompt', 'How many days of annual leave do I get?');
   await page.fill('#max-tokens', '24');

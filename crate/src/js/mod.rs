@@ -238,6 +238,20 @@ impl Webtune {
         to_js(&plan)
     }
 
+    /// The `webtune train` command that repeats a run of `config` (a `TrainConfig`) on the
+    /// open model and the loaded dataset, on this tier, and the JSON config file it reads:
+    /// `{config_file, config, command}`. The same settings give the same first losses.
+    #[wasm_bindgen(js_name = runCommand, unchecked_return_type = "RunCommand")]
+    pub fn run_command(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TrainConfig | undefined")] config: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let state = self.state.try_lock().ok_or_else(busy)?;
+        let config = settings::train_config(config, &state)?;
+        let command = state.run_command(config).map_err(|e| js_error(&e))?;
+        to_js(&command)
+    }
+
     /// Bytes of this module's WebAssembly memory: its high-water mark, since wasm memory only
     /// grows (on the CPU tier it holds the model and the run; on WebGPU the device holds them).
     #[wasm_bindgen(js_name = memoryBytes)]

@@ -55,6 +55,9 @@ export interface DataReport {
   answers: { counts: [string, number][]; rebalanced: [string, number][] | null; imbalanced: boolean } | null;
 }
 
+/** `RunCommand`: a run as a `webtune train` command and the config file it reads. */
+export interface RunCommand { config_file: string; config: string; command: string }
+
 /** `Preview`: rows as the model sees them, in trained and untrained spans. */
 export interface Preview {
   total: number;

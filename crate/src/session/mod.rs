@@ -10,6 +10,7 @@
 
 mod adapters;
 mod advice;
+mod command;
 mod export;
 mod info;
 mod job;
@@ -19,6 +20,7 @@ mod run;
 
 pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
+pub use command::{CONFIG_FILE, RunCommand};
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
 pub use policy::{OpenOptions, Purpose, TierNote, TierReason, TierRequest};
