@@ -421,7 +421,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await symlink(join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf'), join(cliRun, arg('--model')));
   await copyFile(join(root, 'demo/support.jsonl'), join(cliRun, 'support.jsonl'));
   await writeFile(join(cliRun, 'webtune-run.json'), shownConfig);
-  const repeated = spawnSync('cargo', ['run', '--release', '-q', '--manifest-path', resolve('Cargo.toml'),
+  const repeated = spawnSync('cargo', ['run', '-q', '--manifest-path', resolve('Cargo.toml'),
     '-p', 'webtune', '--bin', 'webtune', '--', ...words.slice(1)], { cwd: cliRun, stdio: 'inherit' });
   expect(repeated.status === 0, `the shown command failed (${repeated.status})`);
   const cliLosses = (await readFile(join(cliRun, 'adapter/training_log.jsonl'), 'utf8')).trim().split('\n')
