@@ -30,8 +30,7 @@ use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::tokenizer::Tokenizer;
 
-/// How a dataset is prepared. The data-fixing switches are written only when on, so that a
-/// config (and a job's `job.json`) without them reads as before they existed.
+/// How a dataset is prepared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataOptions {
@@ -48,15 +47,12 @@ pub struct DataOptions {
     pub packing: bool,
     /// Drop training rows that repeat an earlier training row, exactly or nearly (the
     /// report's `repeats`; the first of each group is kept).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub drop_repeats: bool,
     /// Drop training rows that a validation row repeats (the report's `leaks`), so that the
     /// validation loss measures unseen rows.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub drop_leaked: bool,
     /// When the answers come from a small set (Yes/No, classes) and are imbalanced, repeat
     /// the rarer answers' training rows until each is as frequent as the commonest.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub rebalance: bool,
 }
 

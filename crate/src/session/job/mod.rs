@@ -135,7 +135,7 @@ impl Session {
             "train_examples": data.train.len(),
             "validation_examples": data.validation.len(),
             "trained_tokens": data.train.iter().map(Encoded::trained_tokens).sum::<usize>(),
-            "webtune_config": config,
+            "webtune_config": settings(&config),
         });
         let pretty = |value: &serde_json::Value| -> Result<Vec<u8>> {
             let mut text =
@@ -161,4 +161,18 @@ impl Session {
         );
         Ok(files)
     }
+}
+
+/// `config` as `job.json` records it: the data-fixing switches (`drop_repeats`,
+/// `drop_leaked`, `rebalance`) only when on, so that a job without them is byte for byte the
+/// one its TRL fixtures ran before the switches existed (their effect is in the data files).
+fn settings(config: &TrainConfig) -> serde_json::Value {
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let Some(data) = value.get_mut("data").and_then(|d| d.as_object_mut()) {
+        data.retain(|key, on| {
+            !matches!(key.as_str(), "drop_repeats" | "drop_leaked" | "rebalance")
+                || on.as_bool() != Some(false)
+        });
+    }
+    value
 }
