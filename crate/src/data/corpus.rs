@@ -7,8 +7,8 @@
 
 use std::collections::HashSet;
 
+use super::shuffle;
 use super::{DataFormat, DataOptions, DataReport, Document, Encoded, Example, Prepared};
-use super::{histogram, shuffle};
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 
@@ -134,14 +134,7 @@ pub fn prepare_documents(
         .iter()
         .map(|w| tokenizer.decode(&w.ids, false).map(Example::Text))
         .collect::<Result<Vec<_>>>()?;
-    let all = train.iter().chain(&validation);
-    let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
-    report.max_tokens = lengths.iter().copied().max().unwrap_or(0);
-    report.mean_tokens = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
-    report.trained_tokens = all.map(Encoded::trained_tokens).sum();
-    report.length_histogram = histogram(&lengths);
-    report.train_rows = train.len();
-    report.validation_rows = validation.len();
+    report.count(&train, &validation);
     if report.trained_tokens < FEW_TOKENS {
         report.warnings.push(format!(
             "only {} tokens of text: domain adaptation usually needs far more (hundreds of \

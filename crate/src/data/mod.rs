@@ -270,6 +270,18 @@ impl DataReport {
         }
     }
 
+    /// Counts the rows kept for training and validation: lengths, trained tokens, splits.
+    fn count(&mut self, train: &[Encoded], validation: &[Encoded]) {
+        let all = train.iter().chain(validation);
+        let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
+        self.max_tokens = lengths.iter().copied().max().unwrap_or(0);
+        self.mean_tokens = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+        self.trained_tokens = all.map(Encoded::trained_tokens).sum();
+        self.length_histogram = histogram(&lengths);
+        self.train_rows = train.len();
+        self.validation_rows = validation.len();
+    }
+
     /// A report on nothing yet, of `file`.
     fn empty(file: &str) -> Self {
         Self {
@@ -367,14 +379,7 @@ pub fn prepare_dataset(
     let train = improve(train, &validation, options, &mut report);
     let train: Vec<Encoded> = train.into_iter().map(|(e, _)| e).collect();
     let (validation, validation_examples): (Vec<_>, Vec<_>) = validation.into_iter().unzip();
-    let all = train.iter().chain(&validation);
-    let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
-    report.max_tokens = lengths.iter().copied().max().unwrap_or(0);
-    report.mean_tokens = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
-    report.trained_tokens = all.map(Encoded::trained_tokens).sum();
-    report.length_histogram = histogram(&lengths);
-    report.train_rows = train.len();
-    report.validation_rows = validation.len();
+    report.count(&train, &validation);
     if report.rows < 1000 {
         report.warnings.push(format!(
             "only {} records: fine-tuning usually needs about 1,000 or more; with few examples, \
