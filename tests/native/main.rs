@@ -63,6 +63,8 @@ tiered_tests! {
     tiny_tokenizer_matches_transformers => webtune_tests::tiny_tokenizer_matches_transformers;
     lora_gradients_match_peft => super::lora_gradients;
     lora_trajectory_matches_peft => super::lora_trajectory;
+    preference_gradients_match_trl => super::preference_gradients;
+    preference_trajectory_matches_trl => super::preference_trajectory;
     fresh_adapter_changes_nothing => webtune_tests::fresh_adapter_changes_nothing;
     adapter_for_another_base_is_refused => webtune_tests::adapter_for_another_base_is_refused;
     resume_continues_the_same_trajectory => super::resume;
@@ -206,6 +208,30 @@ async fn lora_trajectory(device: &ComputeDevice) -> webtune::Result<()> {
         device.tier()
     );
     Ok(())
+}
+
+async fn preference_gradients(device: &ComputeDevice) -> webtune::Result<()> {
+    let agreement = webtune_tests::preference_gradients_match_trl(device).await?;
+    eprintln!(
+        "{}: DPO/ORPO losses and gradients vs TRL: max |Δ| {:.1e}",
+        device.tier(),
+        agreement.max_abs_diff
+    );
+    Ok(())
+}
+
+async fn preference_trajectory(device: &ComputeDevice) -> webtune::Result<()> {
+    let worst = webtune_tests::preference_trajectory_matches_trl(device).await?;
+    eprintln!(
+        "{}: 20 DPO and ORPO steps vs TRL: worst relative loss error {worst:.1e}",
+        device.tier()
+    );
+    Ok(())
+}
+
+#[test]
+fn preference_pairs_encode_as_trl() {
+    webtune_tests::preference_pairs_encode_as_trl();
 }
 
 async fn tiny_models(device: &ComputeDevice) -> webtune::Result<()> {

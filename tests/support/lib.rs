@@ -14,6 +14,7 @@ pub mod gguf_writer;
 mod large;
 mod lora;
 mod methods;
+mod preference;
 mod tiny;
 
 pub use adapters::*;
@@ -22,6 +23,7 @@ pub use embed::*;
 pub use large::*;
 pub use lora::*;
 pub use methods::*;
+pub use preference::*;
 pub use tiny::*;
 
 use webtune::numerics::Tolerance;

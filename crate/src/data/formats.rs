@@ -198,7 +198,7 @@ fn kind(value: &Value) -> &'static str {
 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
 
 /// A list of `{"role", "content"}` messages under `key`.
-fn messages(value: Option<&Value>, key: &str) -> Result<Vec<Message>, String> {
+pub(crate) fn messages(value: Option<&Value>, key: &str) -> Result<Vec<Message>, String> {
     let items = value
         .and_then(Value::as_array)
         .ok_or_else(|| format!("`{key}` is missing or not a list"))?;

@@ -10,6 +10,7 @@ mod csv;
 pub mod documents;
 mod encode;
 mod formats;
+pub mod preference;
 mod preview;
 pub mod quality;
 
@@ -19,6 +20,7 @@ pub use csv::{CsvColumns, read_csv};
 pub use documents::{Document, MAX_DOCUMENT_BYTES, read_document};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
+pub use preference::{EncodedPair, Pair, PairBatch, encode_pair, pair_batches, read_pairs};
 pub use preview::{Preview, PreviewRow, Span, Split, preview};
 pub use quality::{Answers, Leak, Repeats};
 

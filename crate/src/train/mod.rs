@@ -12,6 +12,7 @@ mod method;
 pub mod optim;
 pub mod params;
 pub mod plan;
+pub mod preference;
 mod run;
 pub mod schedule;
 mod settings;
@@ -21,19 +22,20 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-pub use crate::data::{Batch, IGNORE};
+pub use crate::data::{Batch, IGNORE, PairBatch};
 pub use checkpoint::{Checkpoint, RunState};
 pub use loss::causal_lm_loss;
 pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};
 pub use plan::{MemoryPlan, PlanModel, plan};
+pub use preference::{Objective, PreferenceStats, Reference, preference_loss};
 pub use run::{Event, TrainConfig, fine_tune, micro_batches, planned_steps, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};
 pub use settings::explain_unknown_field;
 
 use crate::device::read_f32;
 use crate::error::Result;
-use crate::models::CausalLm;
+use crate::models::{CausalLm, LinearLayers};
 
 /// What one optimizer step did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +56,9 @@ pub struct StepReport {
     pub processed_tokens: usize,
     /// Whether the update was skipped because the loss or a gradient was not finite.
     pub skipped: bool,
+    /// With preference training: the pairs' rewards, margins and accuracy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<PreferenceStats>,
 }
 
 /// Takes optimizer steps on a model's trainable parameters (see [`params`]).
@@ -77,18 +82,28 @@ pub struct Trainer {
 /// two pages' workers in one process) cannot take each other's numbers.
 static DEVICE_RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Summed (token-weighted) gradients by parameter path, and the summed loss.
-type Accumulated = (Option<Vec<(String, Tensor<1>)>>, Option<Tensor<1>>);
+/// Summed (weighted) gradients by parameter path, the summed loss, and each micro-batch's
+/// values to read back with them.
+type Accumulated = (
+    Option<Vec<(String, Tensor<1>)>>,
+    Option<Tensor<1>>,
+    Vec<Tensor<1>>,
+);
+
+/// One micro-batch's differentiable loss, its weight in the step, and values to read back.
+type Part = (Tensor<1>, f64, Option<Tensor<1>>);
 
 impl Trainer {
-    /// Forward and backward passes over `micro_batches`, with the device's generator seeded
-    /// from the run's seed and the step (no await inside: the lock is held throughout).
+    /// Forward and backward passes over `count` micro-batches (`part(model, i)` gives the
+    /// `i`-th loss and weight), with the device's generator seeded from the run's seed and
+    /// the step (no await inside: the lock is held throughout). Only one micro-batch's graph
+    /// is alive at a time.
     fn accumulate<M>(
         &self,
         model: &M,
-        micro_batches: &[Batch],
-        total: usize,
+        count: usize,
         device: &Device,
+        mut part: impl FnMut(&M, usize) -> Result<Part>,
     ) -> Result<Accumulated>
     where
         M: CausalLm + Module,
@@ -99,13 +114,14 @@ impl Trainer {
         device.seed(crate::rng::mix(self.seed, self.step as u64));
         let mut sum: Option<Vec<(String, Tensor<1>)>> = None;
         let mut loss_sum: Option<Tensor<1>> = None;
-        for batch in micro_batches {
-            let weight = batch.trained_tokens() as f64 / total.max(1) as f64;
-            let loss = causal_lm_loss(model, batch, device)?;
+        let mut extras = Vec::new();
+        for i in 0..count {
+            let (loss, weight, extra) = part(model, i)?;
+            extras.extend(extra);
             let grads = loss.clone().backward();
             let grads: Vec<(String, Tensor<1>)> = params::gradients(model, &grads)
                 .into_iter()
-                .map(|(path, g)| match micro_batches.len() {
+                .map(|(path, g)| match count {
                     1 => (path, g),
                     _ => (path, g.mul_scalar(weight)),
                 })
@@ -124,7 +140,7 @@ impl Trainer {
                 None => loss,
             });
         }
-        Ok((sum, loss_sum))
+        Ok((sum, loss_sum, extras))
     }
 
     /// A trainer at step 0.
@@ -167,19 +183,80 @@ impl Trainer {
         M: CausalLm + Module,
     {
         let total: usize = micro_batches.iter().map(Batch::trained_tokens).sum();
-        let (sum, loss_sum) = self.accumulate(model, micro_batches, total, device)?;
+        let accumulated = self.accumulate(model, micro_batches.len(), device, |model, i| {
+            let batch = &micro_batches[i];
+            let weight = batch.trained_tokens() as f64 / total.max(1) as f64;
+            Ok((causal_lm_loss(model, batch, device)?, weight, None))
+        })?;
+        let processed = micro_batches.iter().map(processed_tokens).sum();
+        let (report, _) = self
+            .update(model, accumulated, total, processed, device)
+            .await?;
+        Ok(report)
+    }
+
+    /// One step of preference training (`objective`: DPO against `reference`, or ORPO) over
+    /// micro-batches of pairs, each weighted by its pairs (the loss is the mean over the step's pairs, as TRL
+    /// computes it with equal micro-batches). The report carries the pairs' rewards.
+    pub async fn step_pairs<M>(
+        &mut self,
+        model: &mut M,
+        micro_batches: &[PairBatch],
+        objective: &Objective,
+        reference: &Reference,
+        device: &Device,
+    ) -> Result<StepReport>
+    where
+        M: CausalLm + LinearLayers + Module,
+    {
+        let total: usize = micro_batches.iter().map(PairBatch::pairs).sum();
+        let accumulated = self.accumulate(model, micro_batches.len(), device, |model, i| {
+            let pairs = &micro_batches[i];
+            let weight = pairs.pairs() as f64 / total.max(1) as f64;
+            let (loss, stats) = preference_loss(model, pairs, objective, reference, device)?;
+            Ok((loss, weight, Some(stats)))
+        })?;
+        let tokens = micro_batches.iter().map(|p| p.batch.trained_tokens()).sum();
+        let processed = micro_batches.iter().map(|p| processed_tokens(&p.batch)).sum();
+        let (mut report, values) = self
+            .update(model, accumulated, tokens, processed, device)
+            .await?;
+        let mut parts = Vec::with_capacity(micro_batches.len());
+        let mut at = 0;
+        for pairs in micro_batches {
+            let len = preference::stats_len(pairs.pairs());
+            parts.push((pairs.pairs(), values.get(at..at + len).unwrap_or_default()));
+            at += len;
+        }
+        report.preference = Some(PreferenceStats::from_values(objective, &parts));
+        Ok(report)
+    }
+
+    /// Reads the step's loss, gradient norm and `extras` back at once, then clips and applies
+    /// the update (unless something is not finite). Returns the report and the extras' values.
+    async fn update<M>(
+        &mut self,
+        model: &mut M,
+        (sum, loss_sum, extras): Accumulated,
+        tokens: usize,
+        processed_tokens: usize,
+        device: &Device,
+    ) -> Result<(StepReport, Vec<f32>)>
+    where
+        M: CausalLm + Module,
+    {
         let grads = sum.unwrap_or_default();
-        // One readback per step: the loss and the gradients' squared norm together.
+        // One readback per step: the loss, the gradients' squared norm and the extras.
         let inner = device.clone().inner();
         let loss_sum = loss_sum.unwrap_or_else(|| Tensor::zeros([1], &inner));
         let norm = optim::squared_norm(&grads).unwrap_or_else(|| Tensor::zeros([1], &inner));
-        let both = read_f32(
-            Tensor::cat(vec![loss_sum, norm], 0),
+        let values = read_f32(
+            Tensor::cat([vec![loss_sum, norm], extras].concat(), 0),
             "loss and gradient norm",
         )
         .await?;
-        let (loss_sum, grad_norm) = match both[..] {
-            [loss, squared] => (f64::from(loss), f64::from(squared).sqrt()),
+        let (loss_sum, grad_norm) = match values[..] {
+            [loss, squared, ..] => (f64::from(loss), f64::from(squared).sqrt()),
             _ => (f64::NAN, f64::NAN),
         };
         let lr = self.optimizer.config.lr * self.schedule.factor(self.step);
@@ -196,14 +273,17 @@ impl Trainer {
             loss: loss_sum,
             lr,
             grad_norm,
-            tokens: total,
-            processed_tokens: micro_batches
-                .iter()
-                .map(|b| b.ids.len() * b.ids.first().map_or(0, Vec::len))
-                .sum(),
+            tokens,
+            processed_tokens,
             skipped,
+            preference: None,
         };
         self.step += 1;
-        Ok(report)
+        Ok((report, values.get(2..).unwrap_or_default().to_vec()))
     }
+}
+
+/// Positions a batch computes (rows × sequence length).
+fn processed_tokens(batch: &Batch) -> usize {
+    batch.ids.len() * batch.ids.first().map_or(0, Vec::len)
 }

@@ -1,0 +1,338 @@
+//! Preference data: a prompt with a chosen and a rejected answer, in TRL's format — plain
+//! (`{"prompt": "…", "chosen": "…", "rejected": "…"}`) or conversational (lists of
+//! `{"role", "content"}` messages; without `prompt`, the turns the two conversations share
+//! are the prompt). Each pair becomes two sequences, prompt + chosen and prompt + rejected,
+//! tokenized as TRL tokenizes them: the whole text at once (plain answers end with EOS),
+//! the answer being every token after the prompt's own tokens stop matching.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Batch, Encoded, EncodeOptions, IGNORE};
+use crate::error::{Error, Result};
+use crate::tokenizer::{Message, Tokenizer};
+
+/// One preference pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Pair {
+    /// Plain text: the answers follow the prompt directly.
+    Text {
+        /// The context, not scored.
+        prompt: String,
+        /// The preferred answer.
+        chosen: String,
+        /// The other answer.
+        rejected: String,
+    },
+    /// Conversations rendered with the model's chat template.
+    Chat {
+        /// The turns before the answers.
+        prompt: Vec<Message>,
+        /// The preferred answer's turns.
+        chosen: Vec<Message>,
+        /// The other answer's turns.
+        rejected: Vec<Message>,
+    },
+}
+
+/// Whether a JSON record is a preference pair (it has `chosen` or `rejected`).
+pub fn is_pair(record: &Value) -> bool {
+    record.get("chosen").is_some() || record.get("rejected").is_some()
+}
+
+/// Reads one record as a pair.
+pub fn parse_pair(record: &Value) -> std::result::Result<Pair, String> {
+    for key in ["chosen", "rejected"] {
+        if record.get(key).is_none_or(Value::is_null) {
+            return Err(format!(
+                "`{key}` is missing: a preference pair needs `chosen` and `rejected` answers \
+                 (and a `prompt`, unless the answers are conversations that share it)"
+            ));
+        }
+    }
+    let pair = match (record.get("chosen"), record.get("rejected")) {
+        (Some(Value::String(chosen)), Some(Value::String(rejected))) => {
+            let prompt = match record.get("prompt") {
+                Some(Value::String(p)) => p.clone(),
+                Some(_) => return Err("`prompt` is not a string, as the answers are".into()),
+                None => return Err("`prompt` is missing (plain-text answers need one)".into()),
+            };
+            Pair::Text {
+                prompt,
+                chosen: chosen.clone(),
+                rejected: rejected.clone(),
+            }
+        }
+        (Some(Value::Array(_)), Some(Value::Array(_))) => {
+            let chosen = super::formats::messages(record.get("chosen"), "chosen")?;
+            let rejected = super::formats::messages(record.get("rejected"), "rejected")?;
+            match record.get("prompt") {
+                Some(prompt) => Pair::Chat {
+                    prompt: super::formats::messages(Some(prompt), "prompt")?,
+                    chosen,
+                    rejected,
+                },
+                None => {
+                    // TRL's implicit prompt: the turns both conversations start with.
+                    let shared = chosen
+                        .iter()
+                        .zip(&rejected)
+                        .take_while(|(c, r)| c == r)
+                        .count();
+                    if shared == 0 {
+                        return Err("`prompt` is missing and the two conversations share no \
+                                    first turn to take as the prompt"
+                            .into());
+                    }
+                    Pair::Chat {
+                        prompt: chosen[..shared].to_vec(),
+                        chosen: chosen[shared..].to_vec(),
+                        rejected: rejected[shared..].to_vec(),
+                    }
+                }
+            }
+        }
+        _ => {
+            return Err(
+                "`chosen` and `rejected` must both be strings or both be lists of messages".into(),
+            );
+        }
+    };
+    let (chosen, rejected) = pair.answers();
+    if chosen.trim().is_empty() || rejected.trim().is_empty() {
+        return Err("an answer is empty".into());
+    }
+    if chosen == rejected {
+        return Err("`chosen` and `rejected` are the same answer: the pair teaches nothing".into());
+    }
+    Ok(pair)
+}
+
+impl Pair {
+    /// The two answers' text, chosen first.
+    pub fn answers(&self) -> (String, String) {
+        let join = |turns: &[Message]| {
+            turns
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        match self {
+            Pair::Text {
+                chosen, rejected, ..
+            } => (chosen.clone(), rejected.clone()),
+            Pair::Chat {
+                chosen, rejected, ..
+            } => (join(chosen), join(rejected)),
+        }
+    }
+}
+
+/// A pair as token sequences: prompt + chosen, prompt + rejected, labels on the answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodedPair {
+    /// Prompt and chosen answer.
+    pub chosen: Encoded,
+    /// Prompt and rejected answer.
+    pub rejected: Encoded,
+}
+
+impl EncodedPair {
+    /// Its line in the file.
+    pub fn line(&self) -> usize {
+        self.chosen.line
+    }
+}
+
+/// Encodes `pair` (from line `line`) as TRL does; sequences longer than `max_len` keep their
+/// start (TRL's `keep_start`).
+pub fn encode_pair(
+    tokenizer: &Tokenizer,
+    pair: &Pair,
+    line: usize,
+    options: &EncodeOptions,
+) -> Result<EncodedPair> {
+    let (prompt, chosen, rejected) = match pair {
+        Pair::Text {
+            prompt,
+            chosen,
+            rejected,
+        } => {
+            let eos = tokenizer
+                .eos_id
+                .and_then(|id| tokenizer.token(id))
+                .unwrap_or_default();
+            let ended = |answer: &str| match answer.ends_with(&eos) {
+                true => format!("{prompt}{answer}"),
+                false => format!("{prompt}{answer}{eos}"),
+            };
+            (
+                tokenizer.encode_special(prompt)?,
+                tokenizer.encode_special(&ended(chosen))?,
+                tokenizer.encode_special(&ended(rejected))?,
+            )
+        }
+        Pair::Chat {
+            prompt,
+            chosen,
+            rejected,
+        } => {
+            let template = tokenizer.template();
+            let whole = |answer: &[Message]| -> Result<Vec<u32>> {
+                let turns: Vec<Message> = prompt.iter().chain(answer).cloned().collect();
+                tokenizer.encode(&template.render(&turns, false)?)
+            };
+            (
+                tokenizer.encode(&template.render(prompt, true)?)?,
+                whole(chosen)?,
+                whole(rejected)?,
+            )
+        }
+    };
+    let shared = |ids: &[u32]| prompt.iter().zip(ids).take_while(|(a, b)| a == b).count();
+    let start = shared(&chosen).min(shared(&rejected));
+    let sequence = |ids: Vec<u32>| {
+        let truncated = ids.len() > options.max_len;
+        let ids: Vec<u32> = ids.into_iter().take(options.max_len).collect();
+        let labels = ids
+            .iter()
+            .enumerate()
+            .map(|(t, &id)| match t >= start {
+                true => i64::from(id),
+                false => IGNORE,
+            })
+            .collect();
+        Encoded {
+            ids,
+            labels,
+            truncated,
+            line,
+        }
+    };
+    Ok(EncodedPair {
+        chosen: sequence(chosen),
+        rejected: sequence(rejected),
+    })
+}
+
+/// Pairs as the trainer takes them: a batch of `n` chosen rows then their `n` rejected rows,
+/// right-padded, with each row's length before padding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairBatch {
+    /// `2n` rows: chosen sequences, then rejected ones in the same order.
+    pub batch: Batch,
+    /// Each row's tokens before padding.
+    pub lengths: Vec<usize>,
+}
+
+impl PairBatch {
+    /// Batches `pairs` (padding with `pad`).
+    pub fn new(pairs: &[&EncodedPair], pad: u32) -> Self {
+        let rows: Vec<&Encoded> = pairs
+            .iter()
+            .map(|p| &p.chosen)
+            .chain(pairs.iter().map(|p| &p.rejected))
+            .collect();
+        let width = rows.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+        let padded = |row: &Encoded| {
+            let fill = width - row.ids.len();
+            let ids = row.ids.iter().copied().chain(std::iter::repeat_n(pad, fill));
+            let labels = row
+                .labels
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(IGNORE, fill));
+            (ids.collect::<Vec<_>>(), labels.collect::<Vec<_>>())
+        };
+        let (ids, labels) = rows.iter().map(|r| padded(r)).unzip();
+        Self {
+            batch: Batch {
+                ids,
+                labels,
+                segments: None,
+            },
+            lengths: rows.iter().map(|e| e.ids.len()).collect(),
+        }
+    }
+
+    /// Pairs in the batch.
+    pub fn pairs(&self) -> usize {
+        self.lengths.len() / 2
+    }
+}
+
+/// Micro-batches of `batch_size` pairs of `pairs`, in `order`.
+pub fn pair_batches(
+    pairs: &[EncodedPair],
+    order: &[usize],
+    batch_size: usize,
+    pad: u32,
+) -> Vec<PairBatch> {
+    order
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let chunk: Vec<&EncodedPair> = chunk.iter().map(|&i| &pairs[i]).collect();
+            PairBatch::new(&chunk, pad)
+        })
+        .collect()
+}
+
+/// Reads a JSONL file of pairs (named `file` in errors): each with its 1-based line.
+pub fn read_pairs(file: &str, text: &str) -> Result<Vec<(usize, Pair)>> {
+    let fail = |line: usize, problem: String| Error::Data {
+        file: file.to_string(),
+        line,
+        problem,
+    };
+    let mut pairs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Value =
+            serde_json::from_str(line).map_err(|err| fail(n, format!("not valid JSON: {err}")))?;
+        if !record.is_object() {
+            return Err(fail(n, "is not a JSON object".into()));
+        }
+        pairs.push((n, parse_pair(&record).map_err(|problem| fail(n, problem))?));
+    }
+    if pairs.is_empty() {
+        return Err(fail(0, "has no records".into()));
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_bad_pairs() {
+        let pairs = read_pairs(
+            "p.jsonl",
+            "{\"prompt\": \"2+2=\", \"chosen\": \"4\", \"rejected\": \"5\"}\n\n\
+             {\"chosen\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \
+             \"content\": \"hello\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"hi\"}, \
+             {\"role\": \"assistant\", \"content\": \"go\"}]}\n",
+        )
+        .unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[1].0, 3);
+        match &pairs[1].1 {
+            Pair::Chat { prompt, chosen, .. } => {
+                assert_eq!((prompt.len(), chosen[0].content.as_str()), (1, "hello"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = |text| read_pairs("p.jsonl", text).unwrap_err().to_string();
+        assert!(
+            err("{\"prompt\": \"a\", \"chosen\": \"b\"}").starts_with("p.jsonl, line 1: `rejected` is missing")
+        );
+        assert!(err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"b\"}").contains("the same answer"));
+        assert!(err("{\"chosen\": \"b\", \"rejected\": \"c\"}").contains("`prompt` is missing"));
+        assert!(err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": [1]}").contains("both be"));
+        assert!(err("\n").contains("has no records"));
+    }
+}
