@@ -6,6 +6,9 @@
 #   registry: {"input": [messages], "ideal": answer} per line.
 #   rust-book/ch*.html   "The Rust Programming Language" (MIT/Apache-2.0) as the toolchain's
 #   rust-docs component ships it (rustup), for the domain-adaptation example.
+#   yes_no_pairs.jsonl   preference pairs built from both evals files: the question as the
+#   prompt, its right answer chosen and the other one (No for Yes, N for Y…) rejected, in
+#   TRL's conversational format, for the DPO/ORPO example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.cache/data
@@ -17,7 +20,27 @@ if [ ! -d "$dest/rust-book" ]; then
   cp "$book"/ch*.html "$dest/rust-book.tmp/"
   mv "$dest/rust-book.tmp" "$dest/rust-book"
 fi
-if [ -f "$dest/which_is_heavier.jsonl" ] && [ -f "$dest/born_first.jsonl" ]; then exit 0; fi
+pairs() { # builds yes_no_pairs.jsonl from the two evals files
+  python3 - "$dest" <<'PY'
+import json, sys
+dest = sys.argv[1]
+other = {"Yes": "No", "No": "Yes", "Y": "N", "N": "Y"}
+with open(f"{dest}/yes_no_pairs.jsonl.part", "w") as out:
+    for task in ("which_is_heavier", "born_first"):
+        for line in open(f"{dest}/{task}.jsonl"):
+            row = json.loads(line)
+            answer = row["ideal"].strip()
+            pair = {"prompt": row["input"],
+                    "chosen": [{"role": "assistant", "content": answer}],
+                    "rejected": [{"role": "assistant", "content": other[answer]}]}
+            out.write(json.dumps(pair) + "\n")
+PY
+  mv "$dest/yes_no_pairs.jsonl.part" "$dest/yes_no_pairs.jsonl"
+}
+if [ -f "$dest/which_is_heavier.jsonl" ] && [ -f "$dest/born_first.jsonl" ]; then
+  [ -f "$dest/yes_no_pairs.jsonl" ] || pairs
+  exit 0
+fi
 printf '\033[1;34m==> fetching datasets from PyPI package evals==3.0.1.post1\033[0m\n'
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,3 +58,4 @@ with zipfile.ZipFile(wheel) as z:
             out.write(src.read())
 PY
 wc -l "$dest"/*.jsonl
+pairs

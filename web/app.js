@@ -250,6 +250,7 @@ async function useData(dataset, load) {
     page.dataset = { ...dataset, options };
     show('report', 'ready', describe(report));
     $('report').dataset.format = report.format;
+    fitObjective(report.format);
     await preview.show(ctx);
     setTimeout(showPlan);
   } catch (err) {
@@ -270,6 +271,9 @@ function describe(r) {
   const lines = r.format === 'documents' ? [
     `${r.file}, for domain adaptation: cut into ${r.train_rows} windows to train on and ${r.validation_rows} held out, up to ${r.max_tokens} tokens each.`,
     `Every token is trained: ${r.trained_tokens} tokens per epoch.`,
+  ] : r.format === 'preference' ? [
+    `${r.file}: ${r.rows} preference pairs (prompt, chosen and rejected answers); ${r.train_rows} to train on, ${r.validation_rows} held out.`,
+    `Tokens per sequence: mean ${r.mean_tokens.toFixed(0)}, longest ${r.max_tokens}; ${r.trained_tokens} answer tokens scored per epoch. Train them with DPO or ORPO.`,
   ] : [
     `${r.file}: ${r.rows} examples (${r.format}); ${r.train_rows} to train on, ${r.validation_rows} to validate.`,
     `Tokens per example: mean ${r.mean_tokens.toFixed(0)}, longest ${r.max_tokens}; ${r.trained_tokens} tokens trained per epoch.`,
@@ -335,7 +339,23 @@ function config() {
     warmup_steps: 0,
     eval_every: 0,
     checkpoint_every: Math.max(1, Math.round(steps / 20)),
+    objective: objective(),
   };
+}
+
+/// The Train view's objective: preference data trains with DPO or ORPO, other data with SFT.
+function objective() {
+  const kind = $('objective').value;
+  if (kind === 'sft') return { kind };
+  return { kind, beta: Number($('beta').value) };
+}
+
+/// Offers the objectives the loaded data allow (pairs: DPO or ORPO; else SFT).
+function fitObjective(format) {
+  const pairs = format === 'preference';
+  for (const option of $('objective').options) option.disabled = pairs === (option.value === 'sft');
+  if ($('objective').selectedOptions[0]?.disabled) $('objective').value = pairs ? 'dpo' : 'sft';
+  $('beta').disabled = !pairs;
 }
 
 const eta = (s) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`);
@@ -353,7 +373,9 @@ const life = new Lifecycle(() => page.wt, {
     status.dataset.step = step;
     // Trained tokens are those the loss counts (the answers); processed ones are every
     // position the model computed (prompts and padding too): the engine's speed.
+    const pref = event.report.preference;
     status.textContent = `Step ${step} of ${event.total_steps}: loss ${event.report.loss.toFixed(3)}, `
+      + (pref ? `reward accuracy ${Math.round(100 * pref.accuracy)} %, margin ${pref.margins.toFixed(3)}, ` : '')
       + `${event.tokens_per_second.toFixed(0)} trained tokens/s (${event.processed_tokens_per_second.toFixed(0)} `
       + `tokens/s processed), about ${eta(event.eta_seconds)} left.`;
     draw();
@@ -386,8 +408,12 @@ async function train(resume, work) {
     $('resume-text').textContent = `The run is paused at step ${end.steps} of ${run.total_steps}.`;
     return;
   }
-  const val = run.evals.length > 1
-    ? ` Validation loss ${run.first_validation_loss.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}.` : '';
+  const pct = (x) => `${Math.round(100 * x)} %`;
+  const pairs = run.pairs?.length > 1
+    ? ` Held-out pairs: chosen answer preferred ${pct(run.pairs[0][2])} → ${pct(run.pairs.at(-1)[2])}, `
+      + `reward accuracy ${pct(run.pairs.at(-1)[1])}.` : '';
+  const val = (run.evals.length > 1
+    ? ` Validation loss ${run.first_validation_loss.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}.` : '') + pairs;
   const memory = await page.wt.memoryBytes();
   show('train-status', 'done', `Done: ${end?.steps} steps (${run.status}).${val} The engine's `
     + `WebAssembly memory peaked at ${mib(memory)}.`);
@@ -661,7 +687,7 @@ function wire() {
   $('hf-download').onclick = () => task('Downloading the model', () => fetchModel($('hf-url').value));
   $('model-files').onchange = (e) => task('Opening the files', () => openOwnFiles(e.target.files));
   $('data-file').onchange = () => { $('data-own').checked = true; };
-  for (const id of ['steps', 'rank', 'batch']) $(id).oninput = showPlan;
+  for (const id of ['steps', 'rank', 'batch', 'objective', 'beta']) $(id).oninput = showPlan;
   $('data-load').onclick = () => task('Reading the data', loadData);
   $('train').onclick = () => task('Training', startTraining);
   $('pause').onclick = () => life.pause();

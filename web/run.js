@@ -132,6 +132,11 @@ export class Lifecycle {
       this.view.step(run, event);
     } else if (event.event === 'eval') {
       run.evals.push([event.step, event.validation_loss]);
+      // Preference runs: held-out pairs' reward accuracy and how often the chosen answer is
+      // the likelier one.
+      if (event.preference) {
+        (run.pairs ??= []).push([event.step, event.preference.accuracy, event.preference.preferred]);
+      }
       this.view.evaluated(run);
     } else if (event.event === 'checkpoint') {
       // Saved in order, one at a time; a reload finds the newest complete one.

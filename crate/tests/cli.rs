@@ -775,3 +775,131 @@ fn train_adapts_to_documents() {
     assert!(!out.status.success() && err.contains("empty.md"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn train_aligns_to_preference_pairs() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-pairs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pairs: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                r#"{{"prompt": [{{"role": "user", "content": "Is {i} even?"}}], "chosen": [{{"role": "assistant", "content": "{}"}}], "rejected": [{{"role": "assistant", "content": "{}"}}]}}"#,
+                if i % 2 == 0 { "Yes" } else { "No" },
+                if i % 2 == 0 { "No" } else { "Yes" }
+            )
+        })
+        .collect();
+    let data = dir.join("pairs.jsonl");
+    std::fs::write(&data, pairs.join("\n")).unwrap();
+    let model = fixture("llama");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let run = |file: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train".to_string(),
+            "--model".into(),
+            path(&model),
+            "--data".into(),
+            path(file),
+        ];
+        args.extend(
+            [
+                "--tier",
+                "cpu",
+                "--max-steps",
+                "3",
+                "--batch-size",
+                "2",
+                "--out",
+            ]
+            .map(String::from),
+        );
+        args.push(path(&dir.join("out")));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        webtune(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    for objective in ["dpo", "orpo"] {
+        let out = run(&data, &["--objective", objective, "--beta", "0.2"]);
+        let log = text(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        assert!(
+            log.contains("12 records, format prompt/chosen/rejected (preference pairs)"),
+            "{log}"
+        );
+        assert!(log.contains("step 0: held-out pairs: loss"), "{log}");
+        assert!(log.contains("reward accuracy"), "{log}");
+        let events = std::fs::read_to_string(dir.join("out/training_log.jsonl")).unwrap();
+        let steps: Vec<serde_json::Value> = events
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|e: &serde_json::Value| e["event"] == "step")
+            .collect();
+        assert_eq!(steps.len(), 3, "{objective}");
+        assert!(
+            steps
+                .iter()
+                .all(|s| s["report"]["preference"]["pairs"] == 2)
+        );
+        assert!(dir.join("out/adapter_model.safetensors").is_file());
+        // A fresh adapter changes nothing: DPO's first step compares the model with its
+        // reference, itself (loss ln 2); ORPO's adds its supervised term.
+        let first = steps[0]["report"]["loss"].as_f64().unwrap();
+        match objective {
+            "dpo" => assert!((first - std::f64::consts::LN_2).abs() < 1e-6, "{first}"),
+            _ => assert!(steps[0]["report"]["preference"]["nll_loss"].is_number()),
+        }
+    }
+
+    let refused = |file: &Path, extra: &[&str], says: &str| {
+        let out = run(file, extra);
+        let err = text(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{says}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    refused(&data, &[], "train them with objective dpo or orpo");
+    refused(
+        &data,
+        &["--objective", "dpo", "--method", "half"],
+        "method lora",
+    );
+    refused(
+        &data,
+        &["--objective", "dpo", "--beta", "0"],
+        "setting `objective.beta`",
+    );
+    refused(
+        &data,
+        &["--beta", "0.2"],
+        "apply to --objective dpo or orpo",
+    );
+    refused(
+        &data,
+        &["--objective", "dpo", "--label-smoothing", "0.5"],
+        "objective.label_smoothing",
+    );
+    refused(&data, &["--objective", "orpo", "--packing"], "not packed");
+    let chat = fixture("../../../static/demo/support.jsonl");
+    refused(&chat, &["--objective", "dpo"], "trains on preference pairs");
+    let broken = dir.join("broken.jsonl");
+    std::fs::write(
+        &broken,
+        format!("{}\n{{\"prompt\": \"a\", \"chosen\": \"b\"}}\n", pairs[0]),
+    )
+    .unwrap();
+    refused(
+        &broken,
+        &["--objective", "dpo"],
+        "broken.jsonl, line 2: `rejected` is missing",
+    );
+    std::fs::write(
+        &broken,
+        "{\"prompt\": \"a\", \"chosen\": \"same\", \"rejected\": \"same\"}\n",
+    )
+    .unwrap();
+    refused(
+        &broken,
+        &["--objective", "dpo"],
+        "line 1: `chosen` and `rejected` are the same",
+    );
+}

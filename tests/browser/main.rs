@@ -101,6 +101,26 @@ async fn webgpu_lora_matches_peft() {
     }
 }
 
+/// DPO and ORPO on WebGPU: TRL's losses, rewards and adapter gradients on one batch, and
+/// TRL's 20-step trajectories (as on the native tiers).
+#[wasm_bindgen_test]
+async fn webgpu_preference_matches_trl() {
+    let gpu = webgpu().await;
+    match webtune_tests::preference_gradients_match_trl(&gpu).await {
+        Ok(agreement) => wasm_bindgen_test::console_log!(
+            "WebGPU DPO/ORPO losses and gradients vs TRL: max |Δ| {:.1e}",
+            agreement.max_abs_diff
+        ),
+        Err(err) => panic!("WebGPU preference gradients: {err}"),
+    }
+    match webtune_tests::preference_trajectory_matches_trl(&gpu).await {
+        Ok(worst) => wasm_bindgen_test::console_log!(
+            "WebGPU 20 DPO and ORPO steps vs TRL: worst relative loss error {worst:.1e}"
+        ),
+        Err(err) => panic!("WebGPU preference trajectory: {err}"),
+    }
+}
+
 /// The other methods on WebGPU: full fine-tuning's gradients match PyTorch's, Half
 /// Fine-Tuning moves exactly its half, packed batches give unpacked gradients, LoRA on a
 /// 4-bit base gets its dequantized twin's gradients.

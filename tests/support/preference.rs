@@ -10,8 +10,7 @@ use webtune::models::Model;
 use webtune::numerics::{Agreement, Tolerance, compare};
 use webtune::tokenizer::Tokenizer;
 use webtune::train::{
-    AdamWConfig, Objective, Reference, Schedule, ScheduleKind, StepReport, Trainer,
-    preference_loss,
+    AdamWConfig, Objective, Reference, Schedule, ScheduleKind, StepReport, Trainer, preference_loss,
 };
 use webtune::{ComputeDevice, Result, Tier};
 
@@ -49,7 +48,13 @@ fn pairs() -> Vec<EncodedPair> {
                 let labels = ids
                     .iter()
                     .enumerate()
-                    .map(|(t, &id)| if t < prompt.len() { IGNORE } else { i64::from(id) })
+                    .map(|(t, &id)| {
+                        if t < prompt.len() {
+                            IGNORE
+                        } else {
+                            i64::from(id)
+                        }
+                    })
                     .collect();
                 Encoded {
                     ids,
@@ -77,7 +82,9 @@ fn tokenizer() -> Tokenizer {
     Tokenizer::from_hf(
         "tiny",
         include_bytes!("../fixtures/tiny/llama/tokenizer.json"),
-        Some(include_bytes!("../fixtures/tiny/llama/tokenizer_config.json")),
+        Some(include_bytes!(
+            "../fixtures/tiny/llama/tokenizer_config.json"
+        )),
         Some(include_str!("../fixtures/tiny/llama/chat_template.jinja").to_string()),
     )
     .unwrap()
@@ -104,7 +111,11 @@ pub fn preference_pairs_encode_as_trl() {
             let got = encode_pair(&tokenizer, pair, *line, &options).unwrap();
             let whole = |answer: &[u32]| [prompt.as_slice(), answer].concat();
             assert_eq!(got.chosen.ids, whole(&chosen), "{kind} line {line}: chosen");
-            assert_eq!(got.rejected.ids, whole(&rejected), "{kind} line {line}: rejected");
+            assert_eq!(
+                got.rejected.ids,
+                whole(&rejected),
+                "{kind} line {line}: rejected"
+            );
             let scored = got.chosen.labels.iter().filter(|&&l| l != IGNORE).count();
             assert_eq!(scored, chosen.len(), "{kind} line {line}: answer tokens");
         }
@@ -120,7 +131,10 @@ async fn model_for(device: &ComputeDevice, run: &str) -> Result<(Model, Referenc
         _ => Reference::Base,
     };
     if run == "dpo" {
-        assert!(matches!(reference, Reference::Adapter(_)), "a trained adapter is kept");
+        assert!(
+            matches!(reference, Reference::Adapter(_)),
+            "a trained adapter is kept"
+        );
     }
     Ok((model, reference))
 }
@@ -135,7 +149,10 @@ fn check_metrics(what: &str, report: &webtune::train::PreferenceStats, want: &se
         ("logps/rejected", report.logps_rejected),
         ("nll_loss", report.nll_loss.unwrap_or(f64::NAN)),
         ("log_odds_ratio", report.log_odds_ratio.unwrap_or(f64::NAN)),
-        ("log_odds_chosen", report.log_odds_chosen.unwrap_or(f64::NAN)),
+        (
+            "log_odds_chosen",
+            report.log_odds_chosen.unwrap_or(f64::NAN),
+        ),
     ];
     for (key, got) in pairs {
         let Some(want) = want[key].as_f64() else {
@@ -185,10 +202,17 @@ pub async fn preference_gradients_match_trl(device: &ComputeDevice) -> Result<Ag
         check_metrics(run, &report, &want["metrics"]);
         let want_grads = want["grads"].as_object().unwrap();
         let params = lora::parameters(&model);
-        assert_eq!(params.len(), want_grads.len(), "one gradient per PEFT tensor");
+        assert_eq!(
+            params.len(),
+            want_grads.len(),
+            "one gradient per PEFT tensor"
+        );
         for (key, param) in params {
             let [rows, cols] = param.dims();
-            let grad = param.val().grad(&grads).expect("adapter tensors get gradients");
+            let grad = param
+                .val()
+                .grad(&grads)
+                .expect("adapter tensors get gradients");
             let grad = webtune::nn::transpose(&read_f32(grad, &key).await?, rows, cols);
             let want: Vec<Vec<f32>> = serde_json::from_value(want_grads[&key].clone()).unwrap();
             let want = want.concat();
@@ -245,7 +269,13 @@ pub async fn preference_trajectory_matches_trl_for(
         );
         let batches: Vec<Vec<usize>> =
             serde_json::from_value(trajectory["batches"].clone()).unwrap();
-        for (k, want) in trajectory["steps"].as_array().unwrap().iter().take(steps).enumerate() {
+        for (k, want) in trajectory["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(steps)
+            .enumerate()
+        {
             let micro = [batch(&pairs, &batches[k])];
             let report: StepReport = trainer
                 .step_pairs(&mut model, &micro, &objective, &base, &ad)
@@ -254,7 +284,8 @@ pub async fn preference_trajectory_matches_trl_for(
                 let want = want[key].as_f64().unwrap();
                 (got - want).abs() / want.abs().max(1e-12)
             };
-            let (loss_err, norm_err) = (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
+            let (loss_err, norm_err) =
+                (rel(report.loss, "loss"), rel(report.grad_norm, "grad_norm"));
             assert!(
                 loss_err <= tol && norm_err <= tol && rel(report.lr, "lr") < 1e-9,
                 "{run} step {k}: loss {} (TRL {}), grad norm {} (TRL {}), lr {} (TRL {})",
@@ -277,4 +308,3 @@ pub async fn preference_trajectory_matches_trl_for(
 pub async fn preference_trajectory_matches_trl(device: &ComputeDevice) -> Result<f64> {
     preference_trajectory_matches_trl_for(device, usize::MAX).await
 }
-

@@ -154,6 +154,7 @@ pub fn prepare_documents(
         validation_examples,
         pad_id: eos.unwrap_or(0),
         report,
+        pairs: None,
     })
 }
 

@@ -29,6 +29,9 @@ pub enum DataFormat {
     Csv,
     /// Plain text, Markdown or HTML documents, cut into windows (domain adaptation).
     Documents,
+    /// `{"prompt", "chosen", "rejected"}` preference pairs (TRL's format, plain or
+    /// conversational), for DPO and ORPO.
+    Preference,
 }
 
 impl std::fmt::Display for DataFormat {
@@ -42,6 +45,7 @@ impl std::fmt::Display for DataFormat {
             Self::Evals => "input/ideal (openai evals)",
             Self::Csv => "CSV",
             Self::Documents => "documents (domain adaptation)",
+            Self::Preference => "prompt/chosen/rejected (preference pairs)",
         })
     }
 }
@@ -162,6 +166,9 @@ impl DataFormat {
             Self::Text => Example::Text(text("text")?),
             Self::Csv => return Err("CSV records are not JSON".into()),
             Self::Documents => return Err("documents are not JSON records".into()),
+            Self::Preference => {
+                return Err("preference pairs are read by data::read_pairs".into());
+            }
             Self::Evals => {
                 let mut chat = match record.get("input") {
                     Some(Value::String(s)) => vec![Message::new("user", s)],

@@ -20,7 +20,10 @@ pub use csv::{CsvColumns, read_csv};
 pub use documents::{Document, MAX_DOCUMENT_BYTES, read_document};
 pub use encode::{EncodeOptions, Encoded, encode};
 pub use formats::{DataFormat, Dataset, Example, read_jsonl};
-pub use preference::{EncodedPair, Pair, PairBatch, encode_pair, pair_batches, read_pairs};
+pub use preference::{
+    EncodedPair, Pair, PairBatch, PairSplit, encode_pair, holds_pairs, pair_batches, prepare_pairs,
+    read_pairs,
+};
 pub use preview::{Preview, PreviewRow, Span, Split, preview};
 pub use quality::{Answers, Leak, Repeats};
 
@@ -187,6 +190,9 @@ pub struct Prepared {
     pub pad_id: u32,
     /// What was found.
     pub report: DataReport,
+    /// With preference data: the pairs (`train` and `validation` then hold their prompt +
+    /// chosen sequences).
+    pub pairs: Option<PairSplit>,
 }
 
 /// Encodes every example of `dataset`, dropping those with nothing to train on; each kept one
@@ -273,7 +279,7 @@ impl DataReport {
     }
 
     /// Counts the rows kept for training and validation: lengths, trained tokens, splits.
-    fn count(&mut self, train: &[Encoded], validation: &[Encoded]) {
+    pub(crate) fn count(&mut self, train: &[Encoded], validation: &[Encoded]) {
         let all = train.iter().chain(validation);
         let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
         self.max_tokens = lengths.iter().copied().max().unwrap_or(0);
@@ -285,7 +291,7 @@ impl DataReport {
     }
 
     /// A report on nothing yet, of `file`.
-    fn empty(file: &str) -> Self {
+    pub(crate) fn empty(file: &str) -> Self {
         Self {
             file: file.to_string(),
             format: DataFormat::Text,
@@ -328,6 +334,9 @@ pub fn prepare(
     tokenizer: &Tokenizer,
     options: &DataOptions,
 ) -> Result<Prepared> {
+    if !file.to_ascii_lowercase().ends_with(".csv") && holds_pairs(text) {
+        return prepare_pairs(file, text, validation, tokenizer, options);
+    }
     let dataset = read_dataset(file, text, options)?;
     let validation = match validation {
         Some((name, text)) => Some((name, read_dataset(name, text, options)?)),
@@ -408,6 +417,7 @@ pub fn prepare_dataset(
         validation_examples,
         pad_id: tokenizer.eos_id.unwrap_or(0),
         report,
+        pairs: None,
     })
 }
 

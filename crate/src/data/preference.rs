@@ -8,7 +8,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Batch, Encoded, EncodeOptions, IGNORE};
+use super::{
+    Batch, DataFormat, DataOptions, DataReport, EncodeOptions, Encoded, Example, IGNORE, Prepared,
+    shuffle,
+};
 use crate::error::{Error, Result};
 use crate::tokenizer::{Message, Tokenizer};
 
@@ -237,7 +240,11 @@ impl PairBatch {
         let width = rows.iter().map(|e| e.ids.len()).max().unwrap_or(0);
         let padded = |row: &Encoded| {
             let fill = width - row.ids.len();
-            let ids = row.ids.iter().copied().chain(std::iter::repeat_n(pad, fill));
+            let ids = row
+                .ids
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(pad, fill));
             let labels = row
                 .labels
                 .iter()
@@ -304,6 +311,156 @@ pub fn read_pairs(file: &str, text: &str) -> Result<Vec<(usize, Pair)>> {
     Ok(pairs)
 }
 
+/// The pairs of a preference dataset, split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSplit {
+    /// Pairs to train on.
+    pub train: Vec<EncodedPair>,
+    /// Pairs held out.
+    pub validation: Vec<EncodedPair>,
+}
+
+/// Reads, encodes and splits a JSONL file of preference pairs (with `validation`, another
+/// file's name and text, as the held-out pairs; otherwise a seeded share). The [`Prepared`]
+/// it returns holds the pairs, and as its rows the prompt + chosen sequences (what the
+/// supervised loss and the answer checks use).
+pub fn prepare_pairs(
+    file: &str,
+    text: &str,
+    validation: Option<(&str, &str)>,
+    tokenizer: &Tokenizer,
+    options: &DataOptions,
+) -> Result<Prepared> {
+    let mut report = DataReport::empty(file);
+    report.format = DataFormat::Preference;
+    let read = read_pairs(file, text)?;
+    report.rows = read.len();
+    let encode_all = |read: &[(usize, Pair)], report: &mut DataReport| -> Result<Vec<_>> {
+        let mut kept = Vec::with_capacity(read.len());
+        for (line, pair) in read {
+            let encoded = encode_pair(tokenizer, pair, *line, &options.encode)?;
+            let (c, r) = (&encoded.chosen, &encoded.rejected);
+            if c.truncated || r.truncated {
+                report.truncated_rows += 1;
+                report.truncated_lines.push(*line);
+            }
+            if c.trained_tokens() == 0 || r.trained_tokens() == 0 {
+                report.truncated_away_rows += 1;
+                continue;
+            }
+            kept.push((encoded, pair.clone()));
+        }
+        Ok(kept)
+    };
+    let mut train = encode_all(&read, &mut report)?;
+    let held = match validation {
+        Some((name, held_text)) => {
+            let read = read_pairs(name, held_text)?;
+            let mut scratch = DataReport::empty(name);
+            encode_all(&read, &mut scratch)?
+        }
+        None => {
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            shuffle(&mut order, options.seed);
+            let n = ((train.len() as f64) * options.validation_fraction).round() as usize;
+            let held: std::collections::HashSet<usize> =
+                order[..n.min(train.len())].iter().copied().collect();
+            let mut out = Vec::new();
+            let mut kept = Vec::new();
+            for (i, item) in train.into_iter().enumerate() {
+                match held.contains(&i) {
+                    true => out.push(item),
+                    false => kept.push(item),
+                }
+            }
+            train = kept;
+            out
+        }
+    };
+    if train.is_empty() {
+        return Err(Error::Data {
+            file: file.to_string(),
+            line: 0,
+            problem: match report.truncated_away_rows {
+                0 => "has no pair left to train on: the validation share took every pair".into(),
+                n => format!(
+                    "has no pair left to train on: {n} lose every answer token when cut to \
+                     max_len = {} tokens (raise max_len)",
+                    options.encode.max_len
+                ),
+            },
+        });
+    }
+    let train: Vec<EncodedPair> = train.into_iter().map(|(e, _)| e).collect();
+    let validation_examples = held.iter().map(|(_, p)| p.chosen_example()).collect();
+    let validation: Vec<EncodedPair> = held.into_iter().map(|(e, _)| e).collect();
+    let sequences = |pairs: &[EncodedPair]| -> Vec<Encoded> {
+        pairs
+            .iter()
+            .flat_map(|p| [p.chosen.clone(), p.rejected.clone()])
+            .collect()
+    };
+    report.count(&sequences(&train), &sequences(&validation));
+    report.train_rows = train.len();
+    report.validation_rows = validation.len();
+    if report.rows < 200 {
+        report.warnings.push(format!(
+            "only {} pairs: preference training usually needs hundreds to thousands",
+            report.rows
+        ));
+    }
+    if report.truncated_rows > 0 {
+        report.warnings.push(format!(
+            "{} pairs are longer than {} tokens and were cut (lines {})",
+            report.truncated_rows,
+            options.encode.max_len,
+            report
+                .truncated_lines
+                .iter()
+                .take(10)
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if validation.is_empty() {
+        report
+            .warnings
+            .push("no held-out pairs: reward accuracy on unseen pairs cannot be measured".into());
+    }
+    Ok(Prepared {
+        train: train.iter().map(|p| p.chosen.clone()).collect(),
+        validation: validation.iter().map(|p| p.chosen.clone()).collect(),
+        validation_examples,
+        pad_id: tokenizer.eos_id.unwrap_or(0),
+        report,
+        pairs: Some(PairSplit { train, validation }),
+    })
+}
+
+impl Pair {
+    /// The prompt and chosen answer as one training example.
+    pub fn chosen_example(&self) -> Example {
+        match self {
+            Pair::Text { prompt, chosen, .. } => Example::Completion {
+                prompt: prompt.clone(),
+                completion: chosen.clone(),
+            },
+            Pair::Chat { prompt, chosen, .. } => {
+                Example::Chat(prompt.iter().chain(chosen).cloned().collect())
+            }
+        }
+    }
+}
+
+/// Whether `text` (JSONL) holds preference pairs: its first record has `chosen`/`rejected`.
+pub fn holds_pairs(text: &str) -> bool {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .is_some_and(|record| is_pair(&record))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,11 +485,17 @@ mod tests {
         }
         let err = |text| read_pairs("p.jsonl", text).unwrap_err().to_string();
         assert!(
-            err("{\"prompt\": \"a\", \"chosen\": \"b\"}").starts_with("p.jsonl, line 1: `rejected` is missing")
+            err("{\"prompt\": \"a\", \"chosen\": \"b\"}")
+                .starts_with("p.jsonl, line 1: `rejected` is missing")
         );
-        assert!(err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"b\"}").contains("the same answer"));
+        assert!(
+            err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"b\"}")
+                .contains("the same answer")
+        );
         assert!(err("{\"chosen\": \"b\", \"rejected\": \"c\"}").contains("`prompt` is missing"));
-        assert!(err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": [1]}").contains("both be"));
+        assert!(
+            err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": [1]}").contains("both be")
+        );
         assert!(err("\n").contains("has no records"));
     }
 }

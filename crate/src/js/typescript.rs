@@ -76,6 +76,8 @@ export interface LoraConfig {
 /** `TrainConfig` (all optional; the CLI's `--config` takes the same fields). */
 export interface TrainConfig {
   method?: "lora" | "full" | "half"; hft_round_steps?: number; lora?: LoraConfig;
+  objective?: { kind: "sft" } | { kind: "dpo"; beta?: number; label_smoothing?: number }
+    | { kind: "orpo"; beta?: number };
   optimizer?: { lr?: number; betas?: [number, number]; eps?: number; weight_decay?: number };
   schedule?: "constant" | "linear" | "cosine"; warmup_steps?: number; epochs?: number;
   max_steps?: number | null; batch_size?: number; grad_accumulation?: number;
@@ -86,13 +88,21 @@ export interface TrainConfig {
 /** One optimizer step (`StepReport`). */
 export interface StepReport {
   step: number; loss: number; lr: number; grad_norm: number; tokens: number; processed_tokens: number; skipped: boolean;
+  preference?: PreferenceStats;
+}
+
+/** Preference training: the pairs' rewards as TRL logs them (`PreferenceStats`). */
+export interface PreferenceStats {
+  pairs: number; rewards_chosen: number; rewards_rejected: number; margins: number;
+  accuracy: number; preferred: number; logps_chosen: number; logps_rejected: number;
+  nll_loss?: number; log_odds_ratio?: number; log_odds_chosen?: number;
 }
 
 /** `Event`: what a run reports as it goes. */
 export type TrainEvent =
   | { event: "started"; total_steps: number; train_rows: number; validation_rows: number; resumed_at: number | null }
   | { event: "step"; report: StepReport; tokens_per_second: number; processed_tokens_per_second: number; eta_seconds: number; total_steps: number }
-  | { event: "eval"; step: number; validation_loss: number; perplexity: number; best: boolean }
+  | { event: "eval"; step: number; validation_loss: number; perplexity: number; best: boolean; preference?: PreferenceStats }
   | { event: "checkpoint"; step: number }
   | { event: "finished"; steps: number; reason: "completed" | "early_stopping" | "stopped"; best_validation_loss: number | null; seconds: number };
 

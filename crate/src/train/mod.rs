@@ -217,7 +217,10 @@ impl Trainer {
             Ok((loss, weight, Some(stats)))
         })?;
         let tokens = micro_batches.iter().map(|p| p.batch.trained_tokens()).sum();
-        let processed = micro_batches.iter().map(|p| processed_tokens(&p.batch)).sum();
+        let processed = micro_batches
+            .iter()
+            .map(|p| processed_tokens(&p.batch))
+            .sum();
         let (mut report, values) = self
             .update(model, accumulated, tokens, processed, device)
             .await?;

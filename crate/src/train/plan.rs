@@ -138,7 +138,12 @@ fn estimate(
     max_tensor_bytes: Option<u64>,
 ) -> MemoryPlan {
     let s = model.shape;
-    let tokens = (config.batch_size * seq_len) as u64;
+    // A batch of preference pairs holds a chosen and a rejected sequence per pair.
+    let rows = match config.objective.is_preference() {
+        true => 2 * config.batch_size,
+        false => config.batch_size,
+    };
+    let tokens = (rows * seq_len) as u64;
     // A 4-bit base also holds its linear weights dequantized: autodiff keeps them for the
     // backward pass (so it does not lower the training peak; it lowers memory at rest).
     let dequantized: u64 = model
@@ -194,7 +199,7 @@ fn estimate(
     let logits = 3 * 4 * tokens * s.vocab as u64;
     let counted = weights + optimizer + activations + logits;
     let total = counted + OVERHEAD_BYTES;
-    let largest_tensor = 4 * (config.batch_size * s.heads) as u64 * (seq_len * seq_len) as u64;
+    let largest_tensor = 4 * (rows * s.heads) as u64 * (seq_len * seq_len) as u64;
     let mut problems = Vec::new();
     if let Some(budget) = budget.filter(|&b| total > b) {
         problems.push(format!(
@@ -205,9 +210,8 @@ fn estimate(
     }
     if let Some(limit) = max_tensor_bytes.filter(|&l| largest_tensor > l) {
         problems.push(format!(
-            "one layer's attention probabilities (batch {} × {} heads × {seq_len}² tokens) take \
-             {}, over the device's largest binding of {}",
-            config.batch_size,
+            "one layer's attention probabilities (batch {rows} × {} heads × {seq_len}² tokens) \
+             take {}, over the device's largest binding of {}",
             s.heads,
             mib(largest_tensor),
             mib(limit)

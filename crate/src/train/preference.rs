@@ -51,7 +51,8 @@ impl Reference {
             .collect();
         let fresh = match largest.is_empty() {
             true => true,
-            false => read_f32(Tensor::cat(largest, 0), "adapter B").await?
+            false => read_f32(Tensor::cat(largest, 0), "adapter B")
+                .await?
                 .iter()
                 .all(|&v| v == 0.0),
         };
@@ -98,11 +99,11 @@ impl Objective {
         !matches!(self, Self::Sft)
     }
 
-    /// What is wrong with the settings, if anything.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    /// What is wrong with the settings, if anything: the setting and the problem.
+    pub fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         let beta_ok = |beta: f64| match beta.is_finite() && beta > 0.0 {
             true => Ok(()),
-            false => Err(format!("objective.beta is {beta}: it must be above 0")),
+            false => Err(("objective.beta", format!("is {beta}: it must be above 0"))),
         };
         match *self {
             Self::Sft => Ok(()),
@@ -113,9 +114,9 @@ impl Objective {
                 beta_ok(beta)?;
                 match (0.0..0.5).contains(&label_smoothing) {
                     true => Ok(()),
-                    false => Err(format!(
-                        "objective.label_smoothing is {label_smoothing}: it must be at least 0 \
-                         and below 0.5"
+                    false => Err((
+                        "objective.label_smoothing",
+                        format!("is {label_smoothing}: it must be at least 0 and below 0.5"),
                     )),
                 }
             }
@@ -146,6 +147,9 @@ pub struct PreferenceStats {
     pub margins: f64,
     /// Share of pairs whose chosen answer has the higher reward.
     pub accuracy: f64,
+    /// Share of pairs whose chosen answer the model finds likelier per token than the rejected
+    /// one (unlike `accuracy`, meaningful before training too).
+    pub preferred: f64,
     /// Mean log-probability of the chosen answers (summed over tokens with DPO, per token
     /// with ORPO).
     pub logps_chosen: f64,
@@ -162,10 +166,11 @@ pub struct PreferenceStats {
     pub log_odds_chosen: Option<f64>,
 }
 
-/// Values read back for one micro-batch of `n` pairs: per pair chosen/rejected log-probs and
-/// rewards (`4n`), then ORPO's nll, `logσ(log odds)` mean and log-odds mean (3, zero for DPO).
+/// Values read back for one micro-batch of `n` pairs: per pair chosen/rejected log-probs,
+/// rewards and mean log-probs per token (`6n`), then ORPO's nll, `logσ(log odds)` mean and
+/// log-odds mean (3, zero for DPO).
 pub(crate) fn stats_len(pairs: usize) -> usize {
-    4 * pairs + 3
+    6 * pairs + 3
 }
 
 impl PreferenceStats {
@@ -184,8 +189,9 @@ impl PreferenceStats {
                 stats.rewards_rejected += rejected;
                 stats.margins += chosen - rejected;
                 stats.accuracy += f64::from(u8::from(chosen > rejected));
+                stats.preferred += f64::from(u8::from(at(4, i) > at(5, i)));
             }
-            let tail = |k: usize| f64::from(values[4 * n + k]) * n as f64;
+            let tail = |k: usize| f64::from(values[6 * n + k]) * n as f64;
             (nll, ratio, odds) = (nll + tail(0), ratio + tail(1), odds + tail(2));
             stats.pairs += n;
         }
@@ -195,6 +201,7 @@ impl PreferenceStats {
             &mut stats.rewards_rejected,
             &mut stats.margins,
             &mut stats.accuracy,
+            &mut stats.preferred,
             &mut stats.logps_chosen,
             &mut stats.logps_rejected,
         ] {
@@ -240,7 +247,7 @@ fn log1mexp(x: Tensor<1>) -> Tensor<1> {
 }
 
 /// The loss of `objective` (DPO or ORPO) on a micro-batch of pairs, `[1]` and differentiable
-/// on an autodiff device, and the values [`PreferenceStats`] is made of (`[4n + 3]`, no
+/// on an autodiff device, and the values [`PreferenceStats`] is made of (`[6n + 3]`, no
 /// gradient). With DPO the model must carry an adapter (its reference is the model without
 /// it).
 pub fn preference_loss<M>(
@@ -284,11 +291,15 @@ where
                         .into(),
                 });
             }
-            let policy = weighted_sums(
+            let mut weights = row_weights(&completion, rows, seq, false);
+            weights.extend(row_weights(&completion, rows, seq, true));
+            let both = weighted_sums(
                 token_logps(model, batch, &completion, device)?,
-                row_weights(&completion, rows, seq, false),
+                weights,
                 device,
             );
+            let policy = both.clone().narrow(0, 0, rows);
+            let means = both.narrow(0, rows, rows);
             let mut base = model.valid();
             match reference {
                 Reference::Base => crate::lora::detach(&mut base),
@@ -316,6 +327,7 @@ where
                     detached(policy),
                     detached(chosen.mul_scalar(beta)),
                     detached(rejected.mul_scalar(beta)),
+                    detached(means),
                     Tensor::zeros([3], &inner),
                 ],
                 0,
@@ -338,7 +350,10 @@ where
             scored.extend(&completion);
             let logps = token_logps(model, batch, &scored, device)?;
             let mut weights = vec![vec![0f32; scored.len()]; rows + 1];
-            for (r, row) in row_weights(&completion, rows, seq, true).into_iter().enumerate() {
+            for (r, row) in row_weights(&completion, rows, seq, true)
+                .into_iter()
+                .enumerate()
+            {
                 weights[r][whole..].copy_from_slice(&row);
             }
             for w in &mut weights[rows][..whole] {
@@ -355,9 +370,10 @@ where
             let loss = nll.clone() - ratio.clone().mul_scalar(beta).mean();
             let stats = Tensor::cat(
                 vec![
-                    detached(means),
+                    detached(means.clone()),
                     detached(chosen.mul_scalar(beta)),
                     detached(rejected.mul_scalar(beta)),
+                    detached(means),
                     detached(nll),
                     detached(ratio.mean()),
                     detached(log_odds.mean()),

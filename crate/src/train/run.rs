@@ -8,14 +8,18 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{Checkpoint, FORMAT_VERSION, RunState};
 use super::method::{Method, select_half};
+use super::preference::{Objective, PreferenceStats, Reference, preference_loss};
 use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_loss};
-use crate::data::{DataOptions, Encoded, Prepared, batches, shuffle};
+use crate::data::{
+    Batch, DataOptions, Encoded, EncodedPair, PairBatch, Prepared, batches, pair_batches, shuffle,
+};
 use crate::device::read_f32;
 use crate::error::{Error, Result};
 use crate::flow::Flow;
 use crate::lora::LoraConfig;
 use crate::models::{CausalLm, LinearLayers};
 use crate::platform::seconds_now;
+use burn::tensor::Tensor;
 
 /// Everything a run needs to know; the one schema the CLI (`--config`) and the page share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +27,9 @@ use crate::platform::seconds_now;
 pub struct TrainConfig {
     /// What is trained: `lora` (the default), `full` or `half` (Half Fine-Tuning).
     pub method: Method,
+    /// What is optimized: the supervised loss (the default), or DPO / ORPO on preference
+    /// pairs.
+    pub objective: Objective,
     /// Half Fine-Tuning: steps per round, each with its own half trainable (0: a round per
     /// epoch).
     pub hft_round_steps: usize,
@@ -60,6 +67,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             method: Method::Lora,
+            objective: Objective::Sft,
             hft_round_steps: 0,
             lora: LoraConfig::default(),
             optimizer: AdamWConfig::default(),
@@ -122,6 +130,10 @@ pub enum Event {
         perplexity: f64,
         /// Whether this is the best so far.
         best: bool,
+        /// With preference training: the held-out pairs' rewards and accuracy (the loss is
+        /// then the preference loss, and `perplexity` only its exponential).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preference: Option<PreferenceStats>,
     },
     /// At the end.
     Finished {
@@ -137,14 +149,131 @@ pub enum Event {
 }
 
 impl Event {
-    fn eval(step: usize, loss: f64, best: bool) -> Self {
+    fn eval(step: usize, (loss, preference): Measured, best: bool) -> Self {
         Event::Eval {
             step,
             validation_loss: loss,
             perplexity: loss.exp(),
             best,
+            preference,
         }
     }
+}
+
+/// A held-out loss, and with preference data what the pairs showed.
+type Measured = (f64, Option<PreferenceStats>);
+
+/// The held-out measure of a run: the mean loss per validation token, or with preference
+/// pairs the mean preference loss and the pairs' rewards.
+async fn measure<M>(
+    model: &M,
+    data: &Prepared,
+    config: &TrainConfig,
+    reference: &Reference,
+    device: &Device,
+) -> Result<Option<Measured>>
+where
+    M: CausalLm + LinearLayers + Module,
+{
+    let (pad, size) = (data.pad_id, config.batch_size);
+    match &data.pairs {
+        Some(pairs) if config.objective.is_preference() => {
+            let measured = pair_validation(
+                model,
+                &pairs.validation,
+                size,
+                pad,
+                &config.objective,
+                reference,
+                device,
+            )
+            .await?;
+            Ok(measured.map(|(loss, stats)| (loss, Some(stats))))
+        }
+        _ => Ok(validation_loss(model, &data.validation, size, pad, device)
+            .await?
+            .map(|loss| (loss, None))),
+    }
+}
+
+/// The mean preference loss over `pairs` (the model's inference copy, no gradients) and what
+/// the pairs showed: rewards, margins, accuracy.
+pub async fn pair_validation<M>(
+    model: &M,
+    pairs: &[EncodedPair],
+    batch_size: usize,
+    pad: u32,
+    objective: &Objective,
+    reference: &Reference,
+    device: &Device,
+) -> Result<Option<(f64, PreferenceStats)>>
+where
+    M: CausalLm + LinearLayers + Module,
+{
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let model = model.valid();
+    let device = device.clone().inner();
+    let order: Vec<usize> = (0..pairs.len()).collect();
+    let mut read = Vec::new();
+    for batch in pair_batches(pairs, &order, batch_size, pad) {
+        let (loss, stats) = preference_loss(&model, &batch, objective, reference, &device)?;
+        let values = read_f32(Tensor::cat(vec![loss, stats], 0), "validation pairs").await?;
+        read.push((batch.pairs(), values));
+    }
+    let loss = read
+        .iter()
+        .map(|(n, v)| f64::from(v.first().copied().unwrap_or(f32::NAN)) * *n as f64)
+        .sum::<f64>()
+        / pairs.len() as f64;
+    let parts: Vec<(usize, &[f32])> = read.iter().map(|(n, v)| (*n, &v[1..])).collect();
+    Ok(Some((
+        loss,
+        PreferenceStats::from_values(objective, &parts),
+    )))
+}
+
+/// What the objective and the data allow together, checked before anything runs.
+fn check_objective(data: &Prepared, config: &TrainConfig) -> Result<()> {
+    if let Err((setting, problem)) = config.objective.validate() {
+        return Err(Error::Setting {
+            setting: setting.into(),
+            problem,
+        });
+    }
+    let problem = match (&config.objective, &data.pairs) {
+        (Objective::Sft, Some(_)) => Some(
+            "the data are preference pairs (prompt/chosen/rejected): train them with objective \
+             dpo or orpo"
+                .into(),
+        ),
+        (objective, None) if objective.is_preference() => Some(format!(
+            "objective {} trains on preference pairs (prompt/chosen/rejected), and {} holds {}",
+            objective.name(),
+            data.report.file,
+            data.report.format
+        )),
+        (Objective::Dpo { .. }, Some(_)) if config.method != Method::Lora => Some(
+            "DPO measures the model against itself with the adapter off, so it trains an \
+             adapter (method lora); ORPO needs no reference and trains any method"
+                .into(),
+        ),
+        (objective, Some(_)) if objective.is_preference() && config.data.packing => {
+            Some("preference pairs are not packed: set data.packing to false".into())
+        }
+        _ => None,
+    };
+    match problem {
+        Some(problem) => Err(Error::Input { problem }),
+        None => Ok(()),
+    }
+}
+
+/// A step's micro-batches.
+enum Micro {
+    Sequences(Vec<Batch>),
+    Pairs(Vec<PairBatch>),
 }
 
 /// The training examples' order in `epoch`: shuffled from the run's seed.
@@ -231,6 +360,7 @@ pub async fn fine_tune<M>(
 where
     M: CausalLm + LinearLayers + Module,
 {
+    check_objective(data, config)?;
     let pad = data.pad_id;
     let accumulation = config.grad_accumulation.max(1);
     let pack = config.data.packing.then_some(config.data.encode.max_len);
@@ -262,6 +392,11 @@ where
         since_best: 0,
         parameter_steps: Default::default(),
         config: config.clone(),
+    };
+    // Before a checkpoint is restored: the adapter the run started from.
+    let reference = match config.objective {
+        Objective::Dpo { .. } => Reference::starting_from(model).await?,
+        _ => Reference::Base,
     };
     if let Some(checkpoint) = resume {
         // Checked before anything is restored: a refused resume leaves the model as it was.
@@ -296,10 +431,9 @@ where
     );
     // The starting point, so that the curve shows what training changed.
     if resume.is_none()
-        && let Some(loss) =
-            validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+        && let Some(measured) = measure(model, data, config, &reference, device).await?
     {
-        emit(Event::eval(0, loss, false), &mut log);
+        emit(Event::eval(0, measured, false), &mut log);
     }
     let start = seconds_now();
     let (start_step, start_tokens) = (state.step, state.tokens);
@@ -308,8 +442,17 @@ where
     let mut last_eval = None;
     'epochs: while state.epoch < config.epochs.max(1) {
         let order = epoch_order(data, config, state.epoch);
-        let micro = batches(&data.train, &order, config.batch_size, pad, pack);
-        for group in micro.chunks(accumulation).skip(state.group) {
+        let micro = match &data.pairs {
+            Some(pairs) => Micro::Pairs(pair_batches(&pairs.train, &order, config.batch_size, pad)),
+            None => Micro::Sequences(batches(&data.train, &order, config.batch_size, pad, pack)),
+        };
+        let groups = match &micro {
+            Micro::Sequences(b) => b.len(),
+            Micro::Pairs(b) => b.len(),
+        }
+        .div_ceil(accumulation);
+        for group in (0..groups).skip(state.group) {
+            let first = group * accumulation;
             if trainer.step >= total_steps {
                 break 'epochs;
             }
@@ -318,7 +461,18 @@ where
                 select_half(model, config.seed, this_round);
                 round = Some(this_round);
             }
-            let report = trainer.step_accumulated(model, group, device).await?;
+            let report = match &micro {
+                Micro::Sequences(b) => {
+                    let group = &b[first..b.len().min(first + accumulation)];
+                    trainer.step_accumulated(model, group, device).await?
+                }
+                Micro::Pairs(b) => {
+                    let group = &b[first..b.len().min(first + accumulation)];
+                    trainer
+                        .step_pairs(model, group, &config.objective, &reference, device)
+                        .await?
+                }
+            };
             crate::platform::yield_now().await;
             state.tokens += report.tokens;
             processed += report.processed_tokens;
@@ -342,12 +496,11 @@ where
                 && done.is_multiple_of(config.eval_every)
                 && done < total_steps;
             if eval_now
-                && let Some(loss) =
-                    validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+                && let Some(measured) = measure(model, data, config, &reference, device).await?
             {
-                let improved = state.record(loss);
+                let improved = state.record(measured.0);
                 last_eval = Some(done);
-                emit(Event::eval(done, loss, improved), &mut log);
+                emit(Event::eval(done, measured, improved), &mut log);
                 if config
                     .early_stopping_patience
                     .is_some_and(|p| state.since_best >= p)
@@ -373,11 +526,10 @@ where
     }
     // The end point, unless an evaluation just measured it (early stopping).
     if last_eval != Some(trainer.step)
-        && let Some(loss) =
-            validation_loss(model, &data.validation, config.batch_size, pad, device).await?
+        && let Some(measured) = measure(model, data, config, &reference, device).await?
     {
-        let improved = state.record(loss);
-        emit(Event::eval(trainer.step, loss, improved), &mut log);
+        let improved = state.record(measured.0);
+        emit(Event::eval(trainer.step, measured, improved), &mut log);
     }
     emit(
         Event::Finished {

@@ -71,6 +71,9 @@ impl TrainConfig {
                 "from 0 up to 1",
             )?;
         }
+        if let Err((setting, problem)) = self.objective.validate() {
+            return Err(bad(setting, problem));
+        }
         count("epochs", self.epochs)?;
         if let Some(steps) = self.max_steps {
             count("max_steps", steps)?;
@@ -99,7 +102,10 @@ impl TrainConfig {
 
 /// Other names people use for webtune's settings (PEFT's, TRL's, transformers'), with the
 /// setting they mean.
-const ALIASES: [(&str, &str); 12] = [
+const ALIASES: [(&str, &str); 15] = [
+    ("beta", "objective.beta"),
+    ("label_smoothing", "objective.label_smoothing"),
+    ("loss_type", "objective.kind"),
     ("learning_rate", "optimizer.lr"),
     ("lr", "optimizer.lr"),
     ("weight_decay", "optimizer.weight_decay"),

@@ -9,7 +9,7 @@ use webtune::flow::Flow;
 use webtune::lora::Targets;
 use webtune::platform::block_on;
 use webtune::session::{EvalData, ExportKind, Purpose, Session};
-use webtune::train::{Event, Method, TrainConfig};
+use webtune::train::{Event, Method, Objective, TrainConfig};
 
 use crate::model::{self, ModelArgs, read_text};
 use crate::output;
@@ -65,6 +65,16 @@ pub struct RunArgs {
     /// What to train: lora (default), full (every parameter) or half (Half Fine-Tuning).
     #[arg(long, value_parser = ["lora", "full", "half"])]
     method: Option<String>,
+    /// What to optimize: sft (default; supervised), dpo or orpo (on preference pairs:
+    /// JSONL records with prompt/chosen/rejected, as TRL reads them).
+    #[arg(long, value_parser = ["sft", "dpo", "orpo"])]
+    objective: Option<String>,
+    /// DPO/ORPO: beta (TRL's; default 0.1).
+    #[arg(long)]
+    beta: Option<f64>,
+    /// DPO: the share of pairs taken to be flipped (TRL's robust loss), in [0, 0.5).
+    #[arg(long)]
+    label_smoothing: Option<f64>,
     /// LoRA dropout on the adapter's input (PEFT's lora_dropout).
     #[arg(long)]
     dropout: Option<f64>,
@@ -192,6 +202,33 @@ pub fn config(args: &RunArgs) -> webtune::Result<TrainConfig> {
         Some(_) => Method::Lora,
         None => config.method,
     };
+    config.objective = match args.objective.as_deref() {
+        Some("dpo") => Objective::Dpo {
+            beta: 0.1,
+            label_smoothing: 0.0,
+        },
+        Some("orpo") => Objective::Orpo { beta: 0.1 },
+        Some(_) => Objective::Sft,
+        None => config.objective,
+    };
+    match &mut config.objective {
+        Objective::Dpo {
+            beta,
+            label_smoothing,
+        } => {
+            *beta = args.beta.unwrap_or(*beta);
+            *label_smoothing = args.label_smoothing.unwrap_or(*label_smoothing);
+        }
+        Objective::Orpo { beta } => *beta = args.beta.unwrap_or(*beta),
+        Objective::Sft if args.beta.is_some() || args.label_smoothing.is_some() => {
+            return Err(webtune::Error::Setting {
+                setting: "objective".into(),
+                problem: "is sft: --beta and --label-smoothing apply to --objective dpo or orpo"
+                    .into(),
+            });
+        }
+        Objective::Sft => {}
+    }
     if let Some(targets) = &args.targets {
         config.lora.target_modules =
             Targets::Names(targets.split(',').map(|t| t.trim().to_string()).collect());
@@ -230,10 +267,18 @@ pub fn progress(event: &Event) {
             let filled = done * width / (*total_steps).max(1);
             let _ = write!(
                 err,
-                "\r[{}{}] {done}/{total_steps} loss {:.4} lr {:.2e} |g| {:.3} {:.0} trained tok/s ({:.0} processed) ETA {:.0}s{}   ",
+                "\r[{}{}] {done}/{total_steps} loss {:.4}{} lr {:.2e} |g| {:.3} {:.0} trained tok/s ({:.0} processed) ETA {:.0}s{}   ",
                 "#".repeat(filled),
                 "-".repeat(width - filled.min(width)),
                 report.loss,
+                report
+                    .preference
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(
+                        " acc {:.0}% margin {:.3}",
+                        100.0 * p.accuracy,
+                        p.margins
+                    )),
                 report.lr,
                 report.grad_norm,
                 tokens_per_second,
@@ -252,11 +297,22 @@ pub fn progress(event: &Event) {
             validation_loss,
             perplexity,
             best,
+            preference,
         } => {
-            eprintln!(
-                "\nstep {step}: validation loss {validation_loss:.4}, perplexity {perplexity:.2}{}",
-                if *best { " (best)" } else { "" }
-            );
+            let best = if *best { " (best)" } else { "" };
+            match preference {
+                Some(p) => eprintln!(
+                    "\nstep {step}: held-out pairs: loss {validation_loss:.4}, reward accuracy \
+                     {:.1}%, margin {:.3}, chosen preferred {:.1}%{best}",
+                    100.0 * p.accuracy,
+                    p.margins,
+                    100.0 * p.preferred
+                ),
+                None => eprintln!(
+                    "\nstep {step}: validation loss {validation_loss:.4}, perplexity \
+                     {perplexity:.2}{best}"
+                ),
+            }
         }
         Event::Finished {
             steps,

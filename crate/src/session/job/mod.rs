@@ -68,7 +68,7 @@ impl Session {
     /// dataset with `config`, as `train` would; `base_model` is what the job loads as the base
     /// (a Hugging Face id, a folder or a GGUF path; default: what the model was opened as).
     /// Refused, before anything is made, for what TRL would not train the same way: full
-    /// fine-tuning or Half Fine-Tuning, and packing.
+    /// fine-tuning or Half Fine-Tuning, packing, and preference data (not exported yet).
     pub async fn export_job(
         &self,
         config: TrainConfig,
@@ -81,6 +81,13 @@ impl Session {
             return Err(refused(format!(
                 "method {:?} has no PEFT adapter to hand over; export LoRA or DoRA runs",
                 config.method
+            )));
+        }
+        if config.objective.is_preference() || data.pairs.is_some() {
+            return Err(refused(format!(
+                "the job trains with TRL's SFTTrainer; {} on preference pairs is not exported \
+                 yet (train it here, then hand over the adapter)",
+                config.objective.name()
             )));
         }
         if config.data.packing {
