@@ -395,6 +395,10 @@ async function train(resume, work) {
     outcome = await work();
   } catch (err) {
     if (FATAL.has(err.kind)) await recover(err);
+    else {
+      const at = Number($('train-status').dataset.step);
+      show('train-status', 'failed', `${at ? `Stopped after step ${at}` : 'Not started'}: ${err.message}`);
+    }
     throw err;
   } finally {
     $('pause').disabled = true;

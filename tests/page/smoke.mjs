@@ -678,6 +678,33 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   await page.uncheck('#data-drop-repeats');
   await page.uncheck('#data-rebalance');
 
+  // Preference pairs (TRL's conversational format): the report says so, the Train view
+  // switches to DPO, and two steps end with the held-out pairs measured. A pair without a
+  // rejected answer is refused, naming its line.
+  const pairsJsonl = planted.slice(0, 12).map(([q, a]) => JSON.stringify({
+    prompt: [{ role: 'user', content: q }],
+    chosen: [{ role: 'assistant', content: a }],
+    rejected: [{ role: 'assistant', content: a === 'Yes' ? 'No' : 'Yes' }] })).join('\n');
+  await page.setInputFiles('#data-file', { name: 'pairs.jsonl', mimeType: 'application/json',
+    buffer: Buffer.from(`${pairsJsonl}\n{"prompt": "Ready?", "chosen": "Yes"}\n`) });
+  await page.click('#data-load');
+  const noRejected = await problem('pair without a rejected answer');
+  expect(/pairs\.jsonl, line 13: `rejected` is missing/.test(noRejected), `missing rejected: ${noRejected}`);
+  await page.setInputFiles('#data-file', { name: 'pairs.jsonl', mimeType: 'application/json', buffer: Buffer.from(pairsJsonl) });
+  await page.click('#data-load');
+  await page.waitForSelector('#report[data-status="ready"]', { timeout: timeoutMs });
+  const pairsReport = await text(page, 'report');
+  console.log(`preference pairs: ${pairsReport}`);
+  expect(/12 preference pairs/.test(pairsReport) && (await page.inputValue('#objective')) === 'dpo',
+    `pairs report: ${pairsReport}, objective ${await page.inputValue('#objective')}`);
+  await page.fill('#steps', '2');
+  await page.click('#train');
+  const aligned = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
+  console.log(`DPO: ${aligned.text}`);
+  expect(aligned.status === 'done' && /Held-out pairs: chosen answer preferred \d+ % → \d+ %, reward accuracy \d+ %/.test(aligned.text),
+    `DPO run: ${aligned.text}`);
+  await page.click('#tab-data');
+
   // A run too large for the memory: the plan says so, names what would fit, and Train is
   // refused with that message.
   await page.check('#data-demo');

@@ -43,11 +43,13 @@ fn unknown_key(value: &JsValue, known: &Value, path: &str) -> Option<String> {
     };
     for (key, at, inner) in entries(value, path) {
         match fields.get(&key) {
-            Some(field) => {
+            Some(field) if !tagged(field) => {
                 if let Some(found) = unknown_key(&inner, field, &at) {
                     return Some(found);
                 }
             }
+            // A tagged choice's fields depend on its kind: serde checks them.
+            Some(_) => {}
             None => {
                 let expected: Vec<String> = fields.keys().map(|k| format!("`{k}`")).collect();
                 let serde = format!(
@@ -63,11 +65,18 @@ fn unknown_key(value: &JsValue, known: &Value, path: &str) -> Option<String> {
     None
 }
 
-/// The settings of `value` one by one (`path`, value), descending into objects `known` has.
+/// Whether a default is one variant of a choice tagged by `kind` (`objective`), whose other
+/// variants have other fields.
+fn tagged(known: &Value) -> bool {
+    known.get("kind").is_some()
+}
+
+/// The settings of `value` one by one (`path`, value), descending into objects `known` has
+/// (a tagged choice is one setting).
 fn leaves(value: &JsValue, known: &Value, path: &str, out: &mut Vec<(String, JsValue)>) {
     for (key, at, inner) in entries(value, path) {
         match known.get(&key) {
-            Some(field @ Value::Object(_)) if is_plain_object(&inner) => {
+            Some(field @ Value::Object(_)) if is_plain_object(&inner) && !tagged(field) => {
                 leaves(&inner, field, &at, out);
             }
             _ => out.push((at, inner)),

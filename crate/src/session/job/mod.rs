@@ -171,10 +171,15 @@ impl Session {
 }
 
 /// `config` as `job.json` records it: the data-fixing switches (`drop_repeats`,
-/// `drop_leaked`, `rebalance`) only when on, so that a job without them is byte for byte the
-/// one its TRL fixtures ran before the switches existed (their effect is in the data files).
+/// `drop_leaked`, `rebalance`) only when on, and no `objective` (always supervised here), so
+/// that a job is byte for byte the one its TRL fixtures ran before these settings existed
+/// (the switches' effect is in the data files).
 fn settings(config: &TrainConfig) -> serde_json::Value {
     let mut value = serde_json::to_value(config).unwrap_or_default();
+    // Jobs are supervised runs (preference runs are refused): the objective goes unsaid.
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("objective");
+    }
     if let Some(data) = value.get_mut("data").and_then(|d| d.as_object_mut()) {
         data.retain(|key, on| {
             !matches!(key.as_str(), "drop_repeats" | "drop_leaked" | "rebalance")
