@@ -180,7 +180,9 @@ impl PreferenceStats {
         let mut stats = Self::default();
         let (mut nll, mut ratio, mut odds) = (0.0, 0.0, 0.0);
         for &(n, values) in parts {
-            let at = |k: usize, i: usize| f64::from(values[k * n + i]);
+            // A short read (it never is) counts as not finite, not as a crash.
+            let value = |j: usize| f64::from(values.get(j).copied().unwrap_or(f32::NAN));
+            let at = |k: usize, i: usize| value(k * n + i);
             for i in 0..n {
                 let (chosen, rejected) = (at(2, i), at(3, i));
                 stats.logps_chosen += at(0, i);
@@ -191,7 +193,7 @@ impl PreferenceStats {
                 stats.accuracy += f64::from(u8::from(chosen > rejected));
                 stats.preferred += f64::from(u8::from(at(4, i) > at(5, i)));
             }
-            let tail = |k: usize| f64::from(values[6 * n + k]) * n as f64;
+            let tail = |k: usize| value(6 * n + k) * n as f64;
             (nll, ratio, odds) = (nll + tail(0), ratio + tail(1), odds + tail(2));
             stats.pairs += n;
         }
