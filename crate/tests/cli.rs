@@ -851,6 +851,22 @@ fn train_aligns_to_preference_pairs() {
         }
     }
 
+    // DoRA, and LoRA on a 4-bit base: DPO's first step is still ln 2 (a fresh adapter is
+    // its own reference), and the run trains.
+    for extra in [["--dora"], ["--quantize"]] {
+        let args = [&["--objective", "dpo"][..], &extra[..]].concat();
+        let out = run(&data, &args);
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        let events = std::fs::read_to_string(dir.join("out/training_log.jsonl")).unwrap();
+        let first: serde_json::Value = events
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["event"] == "step")
+            .unwrap();
+        let loss = first["report"]["loss"].as_f64().unwrap();
+        assert!((loss - std::f64::consts::LN_2).abs() < 1e-5, "{extra:?}: {loss}");
+    }
+
     let refused = |file: &Path, extra: &[&str], says: &str| {
         let out = run(file, extra);
         let err = text(&out.stderr);
