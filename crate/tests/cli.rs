@@ -864,7 +864,10 @@ fn train_aligns_to_preference_pairs() {
             .find(|e| e["event"] == "step")
             .unwrap();
         let loss = first["report"]["loss"].as_f64().unwrap();
-        assert!((loss - std::f64::consts::LN_2).abs() < 1e-5, "{extra:?}: {loss}");
+        assert!(
+            (loss - std::f64::consts::LN_2).abs() < 1e-5,
+            "{extra:?}: {loss}"
+        );
     }
 
     let refused = |file: &Path, extra: &[&str], says: &str| {

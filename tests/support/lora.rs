@@ -258,6 +258,26 @@ async fn exported_adapter_loads_back(
     Ok(())
 }
 
+/// `rows` preference pairs in TRL's conversational format ("Hello i" → "Hi." over "Policy?",
+/// or the other way round).
+pub fn pairs_jsonl(rows: usize) -> String {
+    (0..rows)
+        .map(|i| {
+            let (chosen, rejected) = if i % 3 == 0 {
+                ("Hi.", "Policy?")
+            } else {
+                ("Policy?", "Hi.")
+            };
+            serde_json::json!({
+                "prompt": [{"role": "user", "content": format!("Hello {i}")}],
+                "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}]})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `rows` short conversations as `messages` JSONL ("Hello i" → "Hi." or "Policy?").
 pub fn chat_jsonl(rows: usize) -> String {
     crate::conversations_jsonl(rows, |i| {
@@ -412,8 +432,20 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
         hft_round_steps: 3,
         ..TrainConfig::default()
     };
+    // DPO (its reference, the base, recomputed after the resume) and ORPO.
+    let dpo = TrainConfig {
+        objective: webtune::train::Objective::Dpo {
+            beta: 0.1,
+            label_smoothing: 0.0,
+        },
+        ..lora_config.clone()
+    };
+    let orpo = TrainConfig {
+        objective: webtune::train::Objective::Orpo { beta: 0.1 },
+        ..lora_config.clone()
+    };
     let mut at = 0;
-    for config in [lora_config, packed, half] {
+    for config in [lora_config, packed, half, dpo, orpo] {
         // An f16 base trains adapters only (HFT is refused there: see `prepare_model`).
         if config.method != Method::Lora && device.precision() == webtune::device::Precision::F16 {
             continue;
@@ -433,9 +465,13 @@ async fn resume_with(
 
     let tiny = crate::load_tiny("llama", device).await?;
     let tokenizer = tiny.tokenizer.expect("tokenizer.json");
+    let text = match base_config.objective.is_preference() {
+        true => pairs_jsonl(24),
+        false => chat_jsonl(24),
+    };
     let data = prepare(
         "chat.jsonl",
-        &chat_jsonl(24),
+        &text,
         None,
         &tokenizer,
         &DataOptions::default(),
