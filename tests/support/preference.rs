@@ -90,13 +90,18 @@ fn tokenizer() -> Tokenizer {
     .unwrap()
 }
 
-/// Text and conversational pairs (explicit and implicit prompt) read from TRL's JSONL records
+/// Text pairs (with a prompt, and with the prompt inside the answers) and conversational pairs
+/// (explicit and implicit prompt) read from TRL's JSONL records
 /// encode to the ids TRL's DPOTrainer gives them.
 pub fn preference_pairs_encode_as_trl() {
     let reference = reference();
     let tokenizer = tokenizer();
     let options = webtune::data::EncodeOptions::default();
-    for (kind, records) in [("text", "text_pairs"), ("chat", "chat_pairs")] {
+    for (kind, records) in [
+        ("text", "text_pairs"),
+        ("implicit", "implicit_pairs"),
+        ("chat", "chat_pairs"),
+    ] {
         let jsonl: Vec<String> = reference[records]
             .as_array()
             .unwrap()

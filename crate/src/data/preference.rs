@@ -55,15 +55,14 @@ pub fn parse_pair(record: &Value) -> std::result::Result<Pair, String> {
     }
     let pair = match (record.get("chosen"), record.get("rejected")) {
         (Some(Value::String(chosen)), Some(Value::String(rejected))) => {
-            let prompt = match record.get("prompt") {
-                Some(Value::String(p)) => p.clone(),
+            match record.get("prompt") {
+                Some(Value::String(p)) => Pair::Text {
+                    prompt: p.clone(),
+                    chosen: chosen.clone(),
+                    rejected: rejected.clone(),
+                },
                 Some(_) => return Err("`prompt` is not a string, as the answers are".into()),
-                None => return Err("`prompt` is missing (plain-text answers need one)".into()),
-            };
-            Pair::Text {
-                prompt,
-                chosen: chosen.clone(),
-                rejected: rejected.clone(),
+                None => implicit_text_prompt(chosen, rejected)?,
             }
         }
         (Some(Value::Array(_)), Some(Value::Array(_))) => {
@@ -109,6 +108,32 @@ pub fn parse_pair(record: &Value) -> std::result::Result<Pair, String> {
         return Err("`chosen` and `rejected` are the same answer: the pair teaches nothing".into());
     }
     Ok(pair)
+}
+
+/// TRL's implicit prompt of plain answers (Anthropic HH's layout): the text both start with,
+/// less a space it ends with (which starts the answers). As in TRL's `extract_prompt`, when
+/// one answer starts with the whole other, the prompt stops one character short.
+fn implicit_text_prompt(chosen: &str, rejected: &str) -> std::result::Result<Pair, String> {
+    let (c, r): (Vec<char>, Vec<char>) = (chosen.chars().collect(), rejected.chars().collect());
+    let shortest = c.len().min(r.len());
+    let diverges = (0..shortest).find(|&i| c[i] != r[i]);
+    let mut at = diverges.unwrap_or(shortest.saturating_sub(1));
+    if diverges.is_some_and(|i| i > 0 && c[i - 1] == ' ') {
+        at -= 1;
+    }
+    if at == 0 {
+        return Err(
+            "`prompt` is missing and the two answers share no start to take as the \
+                    prompt"
+                .into(),
+        );
+    }
+    let text = |chars: &[char]| chars.iter().collect::<String>();
+    Ok(Pair::Text {
+        prompt: text(&c[..at]),
+        chosen: text(&c[at..]),
+        rejected: text(&r[at..]),
+    })
 }
 
 impl Pair {
@@ -483,6 +508,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // TRL's implicit prompt of plain answers: the shared start, a space going to the
+        // answers; one answer the other's start: one character short.
+        let implicit = |chosen: &str, rejected: &str| {
+            let record = serde_json::json!({"chosen": chosen, "rejected": rejected});
+            match parse_pair(&record).unwrap() {
+                Pair::Text {
+                    prompt,
+                    chosen,
+                    rejected,
+                } => (prompt, chosen, rejected),
+                other => panic!("{other:?}"),
+            }
+        };
+        let owned = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(
+            implicit("Q: x A: yes", "Q: x A: no"),
+            owned("Q: x A:", " yes", " no")
+        );
+        assert_eq!(implicit("abc", "abcd"), owned("ab", "c", "cd"));
         let err = |text| read_pairs("p.jsonl", text).unwrap_err().to_string();
         assert!(
             err("{\"prompt\": \"a\", \"chosen\": \"b\"}")
@@ -492,7 +536,7 @@ mod tests {
             err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": \"b\"}")
                 .contains("the same answer")
         );
-        assert!(err("{\"chosen\": \"b\", \"rejected\": \"c\"}").contains("`prompt` is missing"));
+        assert!(err("{\"chosen\": \"b\", \"rejected\": \"c\"}").contains("share no start"));
         assert!(
             err("{\"prompt\": \"a\", \"chosen\": \"b\", \"rejected\": [1]}").contains("both be")
         );
