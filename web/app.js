@@ -14,6 +14,7 @@ import * as documents from './documents.js';
 import { FATAL, Lifecycle, newRun } from './run.js';
 import * as views from './views.js';
 import * as preview from './preview.js';
+import * as search from './search.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -68,6 +69,7 @@ function buttons() {
   $('model-files').disabled = !idle;
   $('data-load').disabled = !ready;
   $('train').disabled = !ready || page.dataset === null;
+  $('search').disabled = !ready || page.dataset === null;
   $('compare').disabled = !ready;
   $('evaluate').disabled = !ready || page.dataset === null;
   $('compare-all').disabled = !ready;
@@ -694,6 +696,14 @@ function wire() {
   for (const id of ['steps', 'rank', 'batch', 'objective', 'beta']) $(id).oninput = showPlan;
   $('data-load').onclick = () => task('Reading the data', loadData);
   $('train').onclick = () => task('Training', startTraining);
+  $('search').onclick = () => task('Searching for settings', async () => {
+    try {
+      await search.run(ctx, config());
+    } catch (err) {
+      show('search-status', 'failed', `No search: ${err.message}`);
+      throw err;
+    }
+  });
   $('pause').onclick = () => life.pause();
   $('stop').onclick = () => life.stop();
   $('resume').onclick = () => task('Resuming', resumeTraining);

@@ -60,6 +60,7 @@ export class WebtuneClient {
   runCommand(config) { return this.call("runCommand", [config]); }
   train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }
   resume(onEvent) { return this.call("resume", ["__onEvent__"], { onEvent }); }
+  searchSettings(config, search, onEvent) { return this.call("searchSettings", [config, search, "__onEvent__"], { onEvent }); }
   stop() { return this.call("stop"); }
   pause() { return this.call("pause"); }
   checkpointFiles() { return this.call("checkpointFiles"); }

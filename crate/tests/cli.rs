@@ -922,3 +922,86 @@ fn train_aligns_to_preference_pairs() {
         "line 1: `chosen` and `rejected` are the same",
     );
 }
+
+#[test]
+fn search_halves_the_settings_and_writes_the_chosen_run() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-search-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let model = fixture("llama");
+    let data = fixture("../../../static/demo/support.jsonl");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let run = |budget: &str| {
+        let args = [
+            "search",
+            "--model",
+            &path(&model),
+            "--data",
+            &path(&data),
+            "--tier",
+            "cpu",
+            "--max-len",
+            "256",
+            "--batch-size",
+            "2",
+            "--lrs",
+            "1e-3,1e-2",
+            "--ranks",
+            "2,4",
+            "--budget-steps",
+            budget,
+            "--out",
+            &path(&dir),
+        ];
+        webtune(&args)
+    };
+    let out = run("16");
+    let log = text(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    // 4 settings, one in three kept: 4 to step 1, 2 to step 3, 1 to step 9.
+    assert!(
+        log.contains("search: 4 settings; rungs 4 to step 1, 2 to step 3, 1 to step 9"),
+        "{log}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("search.json")).unwrap()).unwrap();
+    let trials = report["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 7, "{report}");
+    assert!(trials.iter().all(|t| t["validation_loss"].is_number()));
+    // The two that go on are the first rung's two lowest losses; the last is the best of them.
+    let loss = |t: &serde_json::Value| t["validation_loss"].as_f64().unwrap();
+    let mut first: Vec<&serde_json::Value> = trials.iter().filter(|t| t["rung"] == 0).collect();
+    first.sort_by(|a, b| loss(a).total_cmp(&loss(b)));
+    let second: Vec<u64> = trials
+        .iter()
+        .filter(|t| t["rung"] == 1)
+        .map(|t| t["candidate"].as_u64().unwrap())
+        .collect();
+    let mut want: Vec<u64> = first[..2]
+        .iter()
+        .map(|t| t["candidate"].as_u64().unwrap())
+        .collect();
+    want.sort();
+    let mut got = second.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let last = trials.iter().find(|t| t["rung"] == 2).unwrap();
+    assert_eq!(last["steps"], 9);
+    assert_eq!(report["steps"], 4 + 2 * 2 + 6);
+    assert_eq!(report["best"]["max_steps"], 9);
+    assert_eq!(report["best"]["lora"]["r"], last["rank"]);
+    assert!(dir.join("adapter_model.safetensors").is_file());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("webtune-run.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved, report["best"]);
+
+    let out = run("5");
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("budget_steps is 5: too small for one trial")
+            && err.contains("at least 14"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -826,6 +826,24 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
     + `  adapter SHA-256 uninterrupted ${whole.digest.slice(0, 16)}…, killed ${KILLS} times ${soaked.digest.slice(0, 16)}…`);
   expect(soaked.digest === whole.digest, 'the adapter differs from the uninterrupted run\'s');
   expect(JSON.stringify(soaked.losses) === JSON.stringify(whole.losses), 'a step\'s loss differs from the uninterrupted run\'s');
+
+  // "Find good settings for me": a budget too small for one trial of the 8 settings is refused
+  // saying what it needs; 20 steps try 8, then 3, then 1, and put the chosen one in the form.
+  await page.click('#search-panel summary');
+  await page.fill('#search-budget', '8');
+  await page.click('#search');
+  await waitForStatus(page, 'search-status', ['failed']);
+  const small = await text(page, 'search-status');
+  console.log(`search, budget 8: ${small}`);
+  expect(/too small for one trial/.test(small) && /at least 20 steps/.test(small), `small budget: ${small}`);
+  await page.fill('#search-budget', '20');
+  await page.click('#search');
+  const searched = await waitForStatus(page, 'search-status', ['done', 'failed']);
+  const rows = await page.locator('#search-table tr').count();
+  console.log(`search, budget 20: ${searched.text} (${rows - 1} trials)`);
+  expect(searched.status === 'done' && rows - 1 === 12 && /Chosen: learning rate/.test(searched.text)
+    && (await page.inputValue('#lr')) === (await attr(page, 'search-status', 'data-lr')),
+  `search: ${searched.text}, ${rows - 1} trials`);
 }));
 
 server.close();

@@ -277,6 +277,39 @@ impl Webtune {
         })
     }
 
+    /// Finds good settings on the loaded dataset: successive halving over `search`'s
+    /// learning rates × LoRA ranks (a `SearchConfig`: `lr`, `rank`, `budget_steps`,
+    /// `keep_one_in`) around `config`, calling `onEvent` with every `SearchEvent`. Resolves to
+    /// the `SearchReport`; the model then holds the chosen setting's adapter, trained as long
+    /// as the budget allows. [`Webtune::stop`] ends it after the current step.
+    #[wasm_bindgen(js_name = searchSettings, unchecked_return_type = "Promise<SearchReport>")]
+    pub fn search_settings(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TrainConfig | undefined")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SearchConfig | undefined")] search: JsValue,
+        #[wasm_bindgen(js_name = onEvent, unchecked_param_type = "(event: SearchEvent) => void")]
+        on_event: Option<Function>,
+    ) -> Promise {
+        let halt = self.stop.clone();
+        locked!(self.state, |state| {
+            let config = settings::train_config(config, &state)?;
+            let search: crate::train::search::SearchConfig =
+                settings::settings_from_js(search, "search settings")?;
+            halt.set(Halt::None);
+            let report = state
+                .search_settings(config, &search, None, |event| {
+                    notify(&on_event, event);
+                    match halt.get() {
+                        Halt::None => Flow::Continue,
+                        Halt::Pause | Halt::Stop => Flow::Stop,
+                    }
+                })
+                .await
+                .map_err(|e| js_error(&e))?;
+            to_js(&report)
+        })
+    }
+
     /// Ends the running training after its current step: the run is over, what it trained
     /// stays on the model (to evaluate, generate with and export), and there is nothing to
     /// resume.

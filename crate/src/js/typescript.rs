@@ -106,6 +106,29 @@ export type TrainEvent =
   | { event: "checkpoint"; step: number }
   | { event: "finished"; steps: number; reason: "completed" | "early_stopping" | "stopped"; best_validation_loss: number | null; seconds: number };
 
+/** `searchSettings()`: what to search (all optional). */
+export interface SearchConfig {
+  lr?: number[]; rank?: number[]; budget_steps?: number; keep_one_in?: number;
+}
+
+/** One candidate's result at one rung of the search. */
+export interface SearchTrial {
+  candidate: number; lr: number; rank: number; rung: number; steps: number;
+  validation_loss: number | null; seconds: number;
+}
+
+/** `SearchEvent`: what a search reports as it goes. */
+export type SearchEvent =
+  | { search: "started"; candidates: number; rungs: { candidates: number; steps: number }[] }
+  | { search: "run"; candidate: number; rung: number; event: TrainEvent }
+  | { search: "trial"; trial: SearchTrial };
+
+/** `searchSettings()`'s result: every trial, and the chosen setting (the model's adapter). */
+export interface SearchReport {
+  trials: SearchTrial[]; rungs: { candidates: number; steps: number }[]; skipped: string[];
+  best: TrainConfig; steps: number; stopped: boolean;
+}
+
 /** `plan()`: predicted peak memory of a training run, in bytes. */
 export interface MemoryPlan {
   weights: number; trainable_parameters: number; optimizer: number; activations: number;

@@ -17,6 +17,7 @@ mod job;
 pub mod policy;
 mod retrieval;
 mod run;
+mod search;
 
 pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
@@ -26,6 +27,7 @@ pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenL
 pub use policy::{OpenOptions, Purpose, TierNote, TierReason, TierRequest};
 pub use retrieval::{Added, AskOptions, EncoderInfo};
 pub use run::{EvalData, GenerateOptions, TrainRun};
+pub use search::{SearchEvent, SearchReport};
 
 use crate::data::{DataOptions, Prepared};
 use crate::device::{ComputeDevice, Precision};

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod preference;
 mod run;
 pub mod schedule;
+pub mod search;
 mod settings;
 mod stored;
 

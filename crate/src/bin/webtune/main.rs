@@ -11,6 +11,7 @@ mod model;
 mod output;
 mod rag;
 mod score;
+mod search;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,9 @@ enum Command {
     /// Fine-tune or retrieve? Measure the base model, RAG, LoRA and LoRA + RAG on your
     /// documents and questions, and get a recommendation.
     Advise(Box<advise::Args>),
+    /// Find good settings: successive halving over learning rates × LoRA ranks within a
+    /// budget of steps; writes the chosen setting's adapter and every trial.
+    Search(Box<search::Args>),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Query(args) => rag::query(args),
         Command::Ask(args) => rag::ask(*args),
         Command::Advise(args) => advise::run(*args),
+        Command::Search(args) => search::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

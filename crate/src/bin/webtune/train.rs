@@ -329,7 +329,7 @@ pub fn progress(event: &Event) {
 }
 
 /// Exact match before or after training, printed on stderr.
-fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
+pub fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
     let report = block_on(session.evaluate(EvalData::Validation, true, true))?;
     let (exact, first) = (
         report.exact_match.unwrap_or(0.0),
