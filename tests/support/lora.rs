@@ -522,7 +522,12 @@ async fn resume_with(
     )
     .await?;
     let full = losses(&log);
-    assert!(full.len() > 10, "{} steps", full.len());
+    let what = config.objective.name();
+    assert!(full.len() > 10, "{what}: {} steps", full.len());
+    assert!(
+        full.iter().all(|(_, l)| l.is_finite()),
+        "{what}: a loss is not finite: {full:?}"
+    );
     let checkpoint = checkpoints.get(1).expect("a checkpoint at step 10");
     let at = checkpoint.state()?.step;
 
@@ -550,7 +555,10 @@ async fn resume_with(
         } else {
             (a - b).abs() <= 1e-6 * a.abs()
         };
-        assert!(same, "step {step}: uninterrupted loss {a}, resumed {b}");
+        assert!(
+            same,
+            "{what} step {step}: uninterrupted loss {a}, resumed {b}"
+        );
     }
     assert_eq!(rest.len(), full.len() - at);
     for ((key, a, _), (_, b, _)) in params::all(&model).into_iter().zip(params::all(&resumed)) {

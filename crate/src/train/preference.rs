@@ -222,8 +222,11 @@ impl PreferenceStats {
 /// host, the result `[k]` (`weights · logps`).
 fn weighted_sums(logps: Tensor<1>, weights: Vec<Vec<f32>>, device: &Device) -> Tensor<1> {
     let (k, n) = (weights.len(), logps.dims()[0]);
+    // In f32 as the log-probabilities are, whatever the device's default float (f16).
     let weights = Tensor::<2>::from_data(TensorData::new(weights.concat(), [k, n]), device);
-    weights.matmul(logps.reshape([n, 1])).reshape([k])
+    crate::device::to_f32(weights)
+        .matmul(logps.reshape([n, 1]))
+        .reshape([k])
 }
 
 /// For each row of `batch`, the weight `1` (or `1/count` when `mean`) on its scored positions.
@@ -243,9 +246,21 @@ fn row_weights(scored: &[Scored], rows: usize, seq: usize, mean: bool) -> Vec<Ve
     weights
 }
 
-/// `log(1 − exp(x))` for `x < 0`.
+/// `log(1 − eˣ)` for `x < 0` (`x`: a mean log-probability). Away from 0 directly; from −0.1
+/// up by the series of `1 − eˣ = −x·(1 + x/2 + x²/6 + x³/24 + x⁴/120 …)`, which keeps its
+/// digits where `1 − eˣ` cancels. `x` is kept below −1e-7: an answer the model is certain of
+/// (log-probability 0, as f16 logits reach soon) would give log 0.
 fn log1mexp(x: Tensor<1>) -> Tensor<1> {
-    x.exp().neg().log1p()
+    let x = x.clamp_max(-1e-7);
+    let near = x.clone().greater_equal_elem(-0.1);
+    let direct = x.clone().clamp_max(-0.05).exp().neg().log1p();
+    let s = x.clamp_min(-0.1);
+    let poly = s.clone().div_scalar(5.0).add_scalar(1.0);
+    let poly = s.clone().div_scalar(4.0).mul(poly).add_scalar(1.0);
+    let poly = s.clone().div_scalar(3.0).mul(poly).add_scalar(1.0);
+    let poly = s.clone().div_scalar(2.0).mul(poly).add_scalar(1.0);
+    let series = s.neg().mul(poly).log();
+    direct.mask_where(near, series)
 }
 
 /// The loss of `objective` (DPO or ORPO) on a micro-batch of pairs, `[1]` and differentiable
@@ -330,7 +345,7 @@ where
                     detached(chosen.mul_scalar(beta)),
                     detached(rejected.mul_scalar(beta)),
                     detached(means),
-                    Tensor::zeros([3], &inner),
+                    crate::device::to_f32(Tensor::zeros([3], &inner)),
                 ],
                 0,
             );
