@@ -362,20 +362,9 @@ pub fn prepare_dataset(
             encode_all(tokenizer, held_out, &options.encode, &mut scratch)?
         }
         None => {
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            shuffle(&mut order, options.seed);
-            let n = ((train.len() as f64) * options.validation_fraction).round() as usize;
-            let held: HashSet<usize> = order[..n.min(train.len())].iter().copied().collect();
-            let (mut t, mut v) = (Vec::new(), Vec::new());
-            for (i, e) in train.into_iter().enumerate() {
-                if held.contains(&i) {
-                    v.push(e)
-                } else {
-                    t.push(e)
-                }
-            }
-            train = t;
-            v
+            let (kept, held) = split(train, options);
+            train = kept;
+            held
         }
     };
     if train.is_empty() {
@@ -443,6 +432,23 @@ pub fn prepare_eval(
         ));
     }
     Ok(pairs.into_iter().unzip())
+}
+
+/// `items` split by a seeded shuffle: (kept, held out), `options.validation_fraction` of them
+/// held out, each side in its original order.
+fn split<T>(items: Vec<T>, options: &DataOptions) -> (Vec<T>, Vec<T>) {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    shuffle(&mut order, options.seed);
+    let n = ((items.len() as f64) * options.validation_fraction).round() as usize;
+    let held: HashSet<usize> = order[..n.min(items.len())].iter().copied().collect();
+    let (mut kept, mut out) = (Vec::new(), Vec::new());
+    for (i, item) in items.into_iter().enumerate() {
+        match held.contains(&i) {
+            true => out.push(item),
+            false => kept.push(item),
+        }
+    }
+    (kept, out)
 }
 
 /// `"lines 3, 8, 9"`, the first ten of `of` and how many more.

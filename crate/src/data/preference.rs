@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use super::{
     Batch, DataFormat, DataOptions, DataReport, EncodeOptions, Encoded, Example, IGNORE, Prepared,
-    shuffle,
 };
 use crate::error::{Error, Result};
 use crate::tokenizer::{Message, Tokenizer};
@@ -385,21 +384,9 @@ pub fn prepare_pairs(
             encode_all(&read, &mut scratch)?
         }
         None => {
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            shuffle(&mut order, options.seed);
-            let n = ((train.len() as f64) * options.validation_fraction).round() as usize;
-            let held: std::collections::HashSet<usize> =
-                order[..n.min(train.len())].iter().copied().collect();
-            let mut out = Vec::new();
-            let mut kept = Vec::new();
-            for (i, item) in train.into_iter().enumerate() {
-                match held.contains(&i) {
-                    true => out.push(item),
-                    false => kept.push(item),
-                }
-            }
+            let (kept, held) = super::split(train, options);
             train = kept;
-            out
+            held
         }
     };
     if train.is_empty() {
@@ -436,16 +423,10 @@ pub fn prepare_pairs(
     }
     if report.truncated_rows > 0 {
         report.warnings.push(format!(
-            "{} pairs are longer than {} tokens and were cut (lines {})",
+            "{} pairs are longer than {} tokens and were cut ({})",
             report.truncated_rows,
             options.encode.max_len,
-            report
-                .truncated_lines
-                .iter()
-                .take(10)
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::lines(&report.truncated_lines)
         ));
     }
     if validation.is_empty() {

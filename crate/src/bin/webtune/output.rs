@@ -58,12 +58,16 @@ pub fn adapter_files(dir: &Path) -> webtune::Result<(Vec<u8>, FileSource)> {
     ))
 }
 
+/// `value` as pretty JSON.
+pub fn json_text(value: &impl serde::Serialize) -> webtune::Result<String> {
+    serde_json::to_string_pretty(value).map_err(|err| Error::Input {
+        problem: format!("cannot write the report: {err}"),
+    })
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> webtune::Result<()> {
-    let json = serde_json::to_string_pretty(value).map_err(|err| Error::Input {
-        problem: format!("cannot write the report: {err}"),
-    })?;
-    println!("{json}");
+    println!("{}", json_text(value)?);
     Ok(())
 }
 

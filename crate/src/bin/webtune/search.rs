@@ -81,16 +81,14 @@ pub fn run(args: Args) -> webtune::Result<()> {
     output::write_files(&args.out, &block_on(session.export(ExportKind::Result))?)?;
     output::write_atomic(
         &args.out.join(webtune::session::CONFIG_FILE),
-        pretty(&report.best).as_bytes(),
+        (output::json_text(&report.best)? + "\n").as_bytes(),
     )?;
-    output::write_atomic(&args.out.join("search.json"), pretty(&report).as_bytes())?;
+    output::write_atomic(
+        &args.out.join("search.json"),
+        (output::json_text(&report)? + "\n").as_bytes(),
+    )?;
     eprintln!("written to {}", args.out.display());
     Ok(())
-}
-
-/// Pretty JSON with a final newline.
-fn pretty(value: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }
 
 /// Prints a search event on stderr (a progress line for steps).
