@@ -84,7 +84,7 @@ function buttons() {
 }
 
 /// What documents.js needs of the page.
-const ctx = { page, $, show, task, params, table, adaptTo };
+const ctx = { page, $, show, task, params, table, adaptTo, useText };
 
 // ---- engine and model ----
 
@@ -266,6 +266,13 @@ async function useData(dataset, load) {
 async function adaptTo(files) {
   const name = `${files.length} documents`;
   await useData({ name, documents: files }, (options) => page.wt.loadDocuments(name, files, options));
+  location.hash = '#train';
+}
+
+/// Makes `text` (JSONL the engine wrote, such as pairs from the documents) the training data,
+/// and opens the Train view.
+async function useText(name, text) {
+  await useData({ name, text }, (options) => page.wt.loadDataset(name, text, options));
   location.hash = '#train';
 }
 

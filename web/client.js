@@ -83,6 +83,8 @@ export class WebtuneClient {
   ask(question, options, onText) { return this.call("ask", [question, options, "__onText__"], { onText }); }
   exportIndex() { return this.call("exportIndex"); }
   importIndex(file) { return this.call("importIndex", [file]); }
+  generatePairs(config, onEvent) { return this.call("generatePairs", [config, "__onEvent__"], { onEvent }); }
+  pairsJsonl(pairs, options) { return this.call("pairsJsonl", [pairs, options]); }
   advise(documents, changed, texts, config, onEvent) {
     return this.call("advise", [documents, changed, texts, config, "__onEvent__"], { onEvent });
   }

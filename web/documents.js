@@ -1,6 +1,7 @@
 // The page's documents panel (retrieval: index, ask with citations) and the advisor, over the
 // engine's client. The index is kept in OPFS (store.js) and loaded back on the next visit.
 import * as store from './store.js';
+import * as pairs from './pairs.js';
 
 const ENCODER = 'models/all-MiniLM-L6-v2';
 const DEMO_DOCS = ['hr-leave.md', 'hr-work.md', 'hr-benefits.md', 'hr-employment.md', 'finance.md',
@@ -176,6 +177,8 @@ async function advise(ctx) {
     questions: await text('policy_questions.jsonl'),
     changedQuestions: await text('policy_changes/questions.jsonl'),
   };
+  // The written pairs, as plain questions: the advisor adds each arm's sources itself.
+  if (ctx.$('advise-with-pairs').checked) texts.generated = await pairs.jsonl(ctx, false);
   // `?advisor=quick`: one step, one source, one question per set (for tests and a first look).
   const quick = ctx.params.get('advisor') === 'quick';
   const config = quick ? {
@@ -201,8 +204,11 @@ async function advise(ctx) {
   );
   progress.value = 1;
   table(ctx, report);
+  const written = report.generated_examples
+    ? ` Both adapters also trained on ${report.generated_examples} written pairs.` : '';
+  ctx.$('advise-status').dataset.generated = report.generated_examples;
   ctx.show('advise-status', 'ready', `Measured on ${report.held_out_questions} held-out and `
-    + `${report.changed_questions} changed questions.`);
+    + `${report.changed_questions} changed questions.${written}`);
 }
 
 /// Turns the panels' buttons on or off.
@@ -214,6 +220,7 @@ export function buttons(ctx, idle, ready) {
   ctx.$('rag-model').options[1].disabled = !ctx.page.trained;
   if (!ctx.page.trained) ctx.$('rag-model').value = 'base';
   ctx.$('advise').disabled = !ready;
+  pairs.buttons(ctx, ready, Number(ctx.$('docs-status').dataset.documents) > 0);
 }
 
 /// Wires the panels (`ctx`: the page's `page`, `$`, `show`, `task`, `params`, `table`).
@@ -226,6 +233,7 @@ export function wire(ctx) {
   ctx.$('advise').onclick = () => ctx.task('Running the advisor', () => advise(ctx));
   ctx.$('docs-adapt').onclick = () => ctx.task('Reading the documents for training',
     () => ctx.adaptTo(keptFiles()));
+  pairs.wire({ ...ctx, ensureEncoder: () => ensureEncoder(ctx) });
 }
 
 /// Shows the documents of an index saved on an earlier visit (opening the encoder only then).

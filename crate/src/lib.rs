@@ -17,7 +17,8 @@
 //! - [`selfcheck`], [`models`], [`data`]: a tier's self-check; model families; datasets.
 //! - [`generate`], [`lora`]: text generation; LoRA adapters attached by module path.
 //! - [`eval`], [`rag`]: per-token loss and exact match; retrieval-augmented generation.
-//! - [`train`]: loss, AdamW, schedules, methods, checkpoints, the memory plan.
+//! - [`train`]: loss, AdamW, schedules, methods, checkpoints, the memory plan; [`qa`]: training
+//!   pairs written from documents by a model.
 //! - [`advise`]: fine-tune or retrieve, measured on the user's data.
 //! - [`session`]: the application layer under the CLI and the JavaScript API, which holds
 //!   every policy.
@@ -41,6 +42,7 @@ pub mod models;
 pub mod nn;
 pub mod numerics;
 pub mod platform;
+pub mod qa;
 pub mod rag;
 pub mod rng;
 pub mod selfcheck;

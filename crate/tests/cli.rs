@@ -1005,3 +1005,83 @@ fn search_halves_the_settings_and_writes_the_chosen_run() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn pairs_writes_checked_jsonl_and_refuses_bad_input() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-qa-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = fixture("llama");
+    let docs = fixture("../../../static/demo/policies/hr-work.md");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let (out, json) = (dir.join("pairs.jsonl"), dir.join("pairs.json"));
+    let run = |docs: &Path, out: &Path, extra: &[&str]| {
+        let mut a: Vec<String> = ["pairs", "--model", &path(&model), "--tier", "cpu"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--docs".into(), path(docs), "--out".into(), path(out)]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        webtune(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // The tiny random model writes no real questions: every candidate is dropped with a
+    // reason, the file is written (empty), and the summary counts them. Its context is 256
+    // tokens: short passages and requests.
+    let config = dir.join("pairs-config.json");
+    std::fs::write(
+        &config,
+        r#"{"max_question_tokens": 24, "max_answer_tokens": 8,
+            "chunks": {"max_tokens": 24, "overlap_tokens": 0}}"#,
+    )
+    .unwrap();
+    let done = run(
+        &docs,
+        &out,
+        &[
+            "--config",
+            &path(&config),
+            "--per-passage",
+            "1",
+            "--attempts",
+            "1",
+            "--max-passages",
+            "2",
+            "--json",
+            &path(&json),
+        ],
+    );
+    let printed = text(&done.stdout);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(printed.starts_with("2 passages, "), "{printed}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (kept, dropped) = (
+        report["kept"].as_array().unwrap(),
+        report["dropped"].as_array().unwrap(),
+    );
+    let asked = dropped.iter().filter(|d| d["question"] != "").count();
+    assert!(asked > 0, "{report}");
+    assert_eq!(
+        report["candidates"].as_u64().unwrap() as usize,
+        kept.len() + asked
+    );
+    assert!(dropped.iter().all(|d| d["reason"].is_string()));
+    let lines = std::fs::read_to_string(&out).unwrap().lines().count();
+    assert_eq!(lines, kept.len());
+
+    // Bad settings and empty documents: one clear line each, nothing written.
+    let bad = run(&docs, &out, &["--per-passage", "0"]);
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    assert!(
+        err.contains("setting `questions_per_passage` must be 1 to 20"),
+        "{err}"
+    );
+    let empty = dir.join("empty.md");
+    std::fs::write(&empty, "").unwrap();
+    let a = run(&empty, &dir.join("none.jsonl"), &[]);
+    let err = text(&a.stderr);
+    assert!(!a.status.success() && err.contains("empty.md"), "{err}");
+    assert!(!dir.join("none.jsonl").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

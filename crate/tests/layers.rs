@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["selfcheck", "models", "data"],
     &["generate", "lora"],
     &["eval", "rag"],
-    &["train"],
+    &["train", "qa"],
     &["advise"],
     &["session"],
     &["js"],

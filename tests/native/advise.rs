@@ -76,6 +76,16 @@ fn advisor_compares_four_approaches_on_tiny_models() {
         question("Remote days?", &["3"], &[]),
     ];
     let changed_questions = [question("Home days now?", &["2 days"], &["3 days"])];
+    // Pairs written from the documents, in no house format: they train, they do not shape it.
+    let generated: Vec<Example> = ["How many days do I get?", "Where can I work?", "How long?"]
+        .iter()
+        .map(|q| {
+            Example::Chat(vec![
+                Message::new("user", q),
+                Message::new("assistant", "You get 25 days."),
+            ])
+        })
+        .collect();
     let mut config = AdviseConfig::default();
     config.train.max_steps = Some(2);
     config.train.batch_size = 2;
@@ -94,6 +104,7 @@ fn advisor_compares_four_approaches_on_tiny_models() {
         documents: &documents,
         changed_documents: &changed,
         training: &training,
+        generated: &generated,
         questions: &questions,
         changed_questions: &changed_questions,
     };
@@ -110,6 +121,15 @@ fn advisor_compares_four_approaches_on_tiny_models() {
 
     // The training question is not asked again; every approach answered every question.
     assert_eq!(report.held_out_questions, 2);
+    assert_eq!(
+        (report.training_examples, report.generated_examples),
+        (3, 3)
+    );
+    assert!(
+        report
+            .markdown()
+            .starts_with("3 training examples (+ 3 generated);")
+    );
     assert_eq!(report.answers.len(), 4 * 3);
     assert_eq!(marked, 12);
     assert_eq!(trained, [Arm::Lora, Arm::LoraRag]);

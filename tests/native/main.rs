@@ -17,6 +17,7 @@ mod llama;
 mod load_errors;
 mod lora_export;
 mod merged;
+mod pairs;
 mod plan;
 mod retrieval;
 mod smollm2;

@@ -272,7 +272,7 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
 }));
 
 // Scenario 2: the whole flow on the CPU tier (WebGPU off).
-record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&advisor=quick' }, async (page, context) => {
+record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&advisor=quick&pairs=quick' }, async (page, context) => {
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
   expect(adapter.status === 'unavailable' && /WebGPU is not available/.test(adapter.text),
     `GPU section without WebGPU: ${adapter.status} ${adapter.text}`);
@@ -557,6 +557,20 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const widths = await page.evaluate(() => [document.querySelector('#rag-question').getBoundingClientRect().width,
     document.querySelector('#rag-question').closest('section').getBoundingClientRect().width]);
   expect(widths[0] > 0.8 * widths[1], `the question box is ${widths[0]} px of ${widths[1]}`);
+  // Training pairs written from the indexed handbook (quick: its first four passages, one
+  // try each), reviewed — one question edited, one pair unticked — and loaded as data.
+  await page.click('#pairs-panel summary');
+  await page.click('#pairs-write');
+  const written = await waitForStatus(page, 'pairs-status', ['ready']);
+  const pairsKept = Number(await attr(page, 'pairs-status', 'data-kept'));
+  console.log(`pairs: ${written.text}\n  ${(await page.locator('#pairs-table tr').allInnerTexts()).slice(1).join('\n  ').slice(0, 800)}`);
+  expect(/^4 passages, \d+ questions written, \d+ pairs kept/.test(written.text) && pairsKept >= 1, `pairs: ${written.text}`);
+  expect((await page.locator('#pairs-table tr').count()) === pairsKept + 1, 'a row per kept pair');
+  await page.fill('#pair-0-question', 'Where do I park my bike at the office?');
+  if (pairsKept > 1) await page.uncheck('#pair-1-keep');
+  const chosen = pairsKept > 1 ? pairsKept - 1 : pairsKept;
+  expect(Number(await attr(page, 'pairs-table', 'data-kept')) === chosen, 'the unticked pair still counts');
+  await page.check('#advise-with-pairs');
   // The advisor (quick: one step, one question per set): four rows and a recommendation.
   await page.click('#advise');
   await waitForStatus(page, 'advise-status', ['ready']);
@@ -564,6 +578,23 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`advisor:\n  ${rows.join('\n  ')}\n  ${await text(page, 'advise-recommendation')}`.slice(0, 1500));
   expect(rows.length === 5 && rows[4].startsWith('LoRA + RAG'), `advisor table: ${rows.join(' | ')}`);
   expect(await attr(page, 'advise-recommendation', 'data-choice'), 'no recommendation');
+  expect(Number(await attr(page, 'advise-status', 'data-generated')) === chosen,
+    `the advisor trained on ${await attr(page, 'advise-status', 'data-generated')} written pairs, ${chosen} chosen`);
+  // The kept pairs become the training data (as edited), and the Train view opens.
+  await page.click('#pairs-use');
+  await page.waitForFunction(() => {
+    const report = document.querySelector('#report');
+    return report.dataset.status !== 'pending' && report.textContent.startsWith('pairs.jsonl');
+  }, null, { timeout: timeoutMs });
+  const pairsReport = await text(page, 'report');
+  console.log(`pairs as data: ${pairsReport.split('\n')[0]}`);
+  expect(pairsReport.startsWith(`pairs.jsonl: ${chosen} examples (messages)`), `report: ${pairsReport}`);
+  expect(await page.evaluate(() => location.hash) === '#train', 'the Train view is not open');
+  await page.click('#tab-data');
+  await page.waitForSelector('#preview .preview-row', { timeout: timeoutMs });
+  const pairRows = await page.locator('#preview .preview-row pre').allInnerTexts();
+  expect(pairRows.some((t) => t.includes('Where do I park my bike at the office?')), `the edit is not in the data: ${pairRows.join(' | ').slice(0, 400)}`);
+  await page.click('#tab-documents');
   await page.screenshot({ path: join(artifacts, 'page-flow-done.png'), fullPage: true });
   await tour(page, 'flow');
 

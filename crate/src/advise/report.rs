@@ -198,6 +198,9 @@ pub struct Recommendation {
 pub struct Report {
     /// Labelled examples the adapters trained on.
     pub training_examples: usize,
+    /// Generated examples they trained on beside them.
+    #[serde(default)]
+    pub generated_examples: usize,
     /// Questions no approach trained on.
     pub held_out_questions: usize,
     /// Questions asked after the change.
@@ -343,11 +346,16 @@ impl Report {
     /// The table and the recommendation as Markdown.
     pub fn markdown(&self) -> String {
         let mut out = format!(
-            "{} training examples; {} held-out questions; {} questions after the change to {}.\n\n\
+            "{} training examples{}; {} held-out questions; {} questions after the change to \
+             {}.\n\n\
              | approach | house format | facts (held-out) | changed facts | stale facts | \
              s / answer | prompt tokens | memory | time to absorb the change |\n\
              |---|---|---|---|---|---|---|---|---|\n",
             self.training_examples,
+            match self.generated_examples {
+                0 => String::new(),
+                n => format!(" (+ {n} generated)"),
+            },
             self.held_out_questions,
             self.changed_questions,
             match self.changed_documents.is_empty() {
@@ -431,6 +439,7 @@ mod tests {
         assert_eq!(recommend(&flat, 40, &format).choice, Arm::Lora);
         let report = Report {
             training_examples: 40,
+            generated_examples: 0,
             held_out_questions: 18,
             changed_questions: 6,
             changed_documents: vec!["hr-work.md".into()],

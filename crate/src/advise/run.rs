@@ -27,6 +27,10 @@ pub struct Inputs<'a> {
     pub changed_documents: &'a [Document],
     /// Labelled examples to fine-tune on (conversations, or prompt/completion pairs).
     pub training: &'a [Example],
+    /// More examples both adapters train on beside `training` (pairs written from the
+    /// documents, say): they do not shape the house format, and keep their own system prompt
+    /// (none, if they have none).
+    pub generated: &'a [Example],
     /// Questions to answer; those that are also training questions are left out.
     pub questions: &'a [Question],
     /// Questions whose answers the change altered (asked after it).
@@ -82,7 +86,7 @@ struct Pair {
     answer: String,
 }
 
-fn pairs(training: &[Example]) -> Result<Vec<Pair>> {
+fn pairs(training: &[Example], what: &str) -> Result<Vec<Pair>> {
     let last = |messages: &[Message], role: &str| {
         messages
             .iter()
@@ -108,9 +112,10 @@ fn pairs(training: &[Example]) -> Result<Vec<Pair>> {
         .collect();
     if out.is_empty() {
         return Err(Error::Input {
-            problem: "the training data has no question/answer pairs (conversations or \
-                      prompt/completion records) to fine-tune on"
-                .into(),
+            problem: format!(
+                "the {what} has no question/answer pairs (conversations or prompt/completion \
+                 records) to fine-tune on"
+            ),
         });
     }
     Ok(out)
@@ -155,7 +160,7 @@ async fn ask_messages(
 /// The training set as conversations, each question with its sources when `index` is given.
 async fn training_set(
     e: &Engines<'_>,
-    pairs: &[Pair],
+    pairs: &[&Pair],
     index: Option<&Index>,
     config: &AdviseConfig,
 ) -> Result<Dataset> {
@@ -260,7 +265,11 @@ pub async fn advise(
     config: &AdviseConfig,
     mut on_progress: impl FnMut(&Progress) -> Flow,
 ) -> Result<Report> {
-    let pairs = pairs(inputs.training)?;
+    let pairs = pairs(inputs.training, "training data")?;
+    let generated = match inputs.generated.is_empty() {
+        true => Vec::new(),
+        false => self::pairs(inputs.generated, "generated data")?,
+    };
     let trained: std::collections::HashSet<Vec<String>> =
         pairs.iter().map(|p| words(&p.question)).collect();
     let most = config.max_questions.unwrap_or(usize::MAX);
@@ -312,7 +321,8 @@ pub async fn advise(
         let mut training_seconds = None;
         let mut adapter_bytes = 0;
         if arm.fine_tunes() {
-            let dataset = training_set(e, &pairs, index_before, config).await?;
+            let all: Vec<&Pair> = pairs.iter().chain(&generated).collect();
+            let dataset = training_set(e, &all, index_before, config).await?;
             // Questions with their sources are long: room for them whole, within the context.
             let mut options = config.train.data.clone();
             options.encode.max_len = options
@@ -391,6 +401,7 @@ pub async fn advise(
     let recommendation = recommend(&arms, pairs.len(), &format);
     Ok(Report {
         training_examples: pairs.len(),
+        generated_examples: generated.len(),
         held_out_questions: held_out.len(),
         changed_questions: changed_questions.len(),
         changed_documents: inputs

@@ -87,6 +87,7 @@ macro_rules! locked {
 // After `locked!`, which it uses.
 mod adapters;
 mod job;
+mod pairs;
 mod rag;
 
 #[wasm_bindgen]
@@ -297,13 +298,7 @@ impl Webtune {
                 settings::settings_from_js(search, "search settings")?;
             halt.set(Halt::None);
             let report = state
-                .search_settings(config, &search, None, |event| {
-                    notify(&on_event, event);
-                    match halt.get() {
-                        Halt::None => Flow::Continue,
-                        Halt::Pause | Halt::Stop => Flow::Stop,
-                    }
-                })
+                .search_settings(config, &search, None, |event| tell(&on_event, &halt, event))
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&report)
@@ -499,6 +494,15 @@ async fn export(
     convert::blobs(files)
 }
 
+/// Passes `event` to `on_event`, and ends the work when `stop()` or `pause()` asked.
+fn tell(on_event: &Option<Function>, halt: &Cell<Halt>, event: &impl serde::Serialize) -> Flow {
+    notify(on_event, event);
+    match halt.get() {
+        Halt::None => Flow::Continue,
+        Halt::Pause | Halt::Stop => Flow::Stop,
+    }
+}
+
 /// Trains (or resumes from `saved`) on the session, passing events to `on_event` and keeping
 /// each checkpoint in `latest`; `halt` is what `stop()`/`pause()` asked for.
 async fn run(
@@ -515,13 +519,7 @@ async fn run(
             config,
             None,
             saved.as_ref(),
-            |event| {
-                notify(&on_event, event);
-                match halt.get() {
-                    Halt::None => Flow::Continue,
-                    Halt::Pause | Halt::Stop => Flow::Stop,
-                }
-            },
+            |event| tell(&on_event, &halt, event),
             |checkpoint| {
                 *latest.borrow_mut() = Some(checkpoint);
                 Ok(())

@@ -24,6 +24,7 @@ use crate::session::{AdviseFiles, AskOptions, Session};
 #[serde(default, rename_all = "camelCase")]
 pub struct AdviseTexts {
     training: NamedText,
+    generated: Option<NamedText>,
     questions: NamedText,
     changed_questions: Option<NamedText>,
 }
@@ -55,6 +56,7 @@ async fn advise(
         documents: &documents,
         changed_documents: &changed,
         training: named(&texts.training),
+        generated: texts.generated.as_ref().map(named),
         questions: named(&texts.questions),
         changed_questions: texts.changed_questions.as_ref().map(named),
     };

@@ -129,6 +129,32 @@ export interface SearchReport {
   best: TrainConfig; steps: number; stopped: boolean;
 }
 
+/** `generatePairs()`: how pairs are written and checked (all optional; `QaConfig`). */
+export interface QaConfig {
+  questions_per_passage?: number; attempts?: number; max_question_tokens?: number;
+  max_answer_tokens?: number; min_overlap?: number; repeat_similarity?: number;
+  keep_passage?: boolean; chunks?: { max_tokens: number; overlap_tokens: number };
+  seed?: number; max_passages?: number | null;
+}
+
+/** A question/answer pair written from a passage (`overlap`: its answer's words found there). */
+export interface QaPair { question: string; answer: string; passage: Chunk; overlap: number }
+
+/** Why a pair was dropped. */
+export type QaDropped = "too_long" | "not_a_question" | "off_passage" | "repeat" | "no_answer" | "ungrounded" | "restates";
+
+/** `generatePairs()`'s progress. */
+export type QaEvent =
+  | { kind: "passage"; done: number; total: number; kept: number }
+  | ({ kind: "kept" } & QaPair);
+
+/** `generatePairs()`'s result. */
+export interface QaReport {
+  passages: number; candidates: number; kept: QaPair[];
+  dropped: { question: string; answer: string; doc_id: string; reason: QaDropped }[];
+  seconds: number; stopped: boolean;
+}
+
 /** `plan()`: predicted peak memory of a training run, in bytes. */
 export interface MemoryPlan {
   weights: number; trainable_parameters: number; optimizer: number; activations: number;
@@ -189,6 +215,8 @@ export interface RagAnswer { text: string; sources: { number: number; chunk: Chu
 export interface AdviseTexts {
   training: { name: string; text: string }; questions: { name: string; text: string };
   changedQuestions?: { name: string; text: string };
+  /** Pairs written from the documents (`generatePairs()` → `pairsJsonl()`), trained on too. */
+  generated?: { name: string; text: string };
 }
 
 /** `AdviseConfig` (all optional). */
@@ -210,7 +238,8 @@ export type AdviseEvent =
 
 /** `advise()` (`Report`). */
 export interface AdviseReport {
-  training_examples: number; held_out_questions: number; changed_questions: number;
+  training_examples: number; generated_examples: number; held_out_questions: number;
+  changed_questions: number;
   changed_documents: string[]; format: { kind: "label" | "line"; text: string }[];
   arms: {
     arm: Arm; format: number | null; facts: number; changed_facts: number; stale: number;

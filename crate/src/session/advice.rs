@@ -22,6 +22,8 @@ pub struct AdviseFiles<'a> {
     pub changed_documents: &'a [Document],
     /// Labelled examples to fine-tune on (JSONL or CSV).
     pub training: (&'a str, &'a str),
+    /// Generated examples both adapters also train on (chat JSONL from `webtune pairs`).
+    pub generated: Option<(&'a str, &'a str)>,
     /// Questions with their key facts (JSONL).
     pub questions: (&'a str, &'a str),
     /// Questions whose answers the change altered, if any.
@@ -39,6 +41,14 @@ impl Session {
         let (name, text) = files.training;
         let training = read_dataset(name, text, &DataOptions::default())?;
         let training: Vec<_> = training.examples.into_iter().map(|(_, e)| e).collect();
+        let generated: Vec<_> = match files.generated {
+            Some((name, text)) => read_dataset(name, text, &DataOptions::default())?
+                .examples
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect(),
+            None => Vec::new(),
+        };
         let questions = read_questions(files.questions.0, files.questions.1)?;
         let changed_questions = match files.changed_questions {
             Some((name, text)) => read_questions(name, text)?,
@@ -48,6 +58,7 @@ impl Session {
             documents: files.documents,
             changed_documents: files.changed_documents,
             training: &training,
+            generated: &generated,
             questions: &questions,
             changed_questions: &changed_questions,
         };

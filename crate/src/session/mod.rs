@@ -14,6 +14,7 @@ mod command;
 mod export;
 mod info;
 mod job;
+mod pairs;
 pub mod policy;
 mod retrieval;
 mod run;

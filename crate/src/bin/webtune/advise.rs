@@ -28,6 +28,10 @@ pub struct Args {
     /// CSV).
     #[arg(long)]
     train: PathBuf,
+    /// More examples both adapters train on (chat JSONL, e.g. from `webtune pairs`); they do
+    /// not shape the house format.
+    #[arg(long)]
+    generated: Option<PathBuf>,
     /// Questions with their key facts (JSONL `{"question", "facts": [...]}`); those that are
     /// also training questions are left out.
     #[arg(long)]
@@ -52,7 +56,7 @@ pub struct Args {
 
 /// The documents under `paths`, each named by its file name (so that a changed file replaces
 /// the document of the same name).
-fn documents(paths: &[PathBuf]) -> webtune::Result<Vec<Document>> {
+pub fn documents(paths: &[PathBuf]) -> webtune::Result<Vec<Document>> {
     let mut out = Vec::new();
     for path in document_paths(paths)? {
         let bytes = std::fs::read(&path).map_err(io(&path))?;
@@ -108,6 +112,10 @@ pub fn run(args: Args) -> webtune::Result<()> {
     let name = |path: &Path| path.display().to_string();
     let training = (name(&args.train), read_text(&args.train)?);
     let questions = (name(&args.questions), read_text(&args.questions)?);
+    let generated = match &args.generated {
+        Some(path) => Some((name(path), read_text(path)?)),
+        None => None,
+    };
     let changed_questions = match &args.changed_questions {
         Some(path) => Some((name(path), read_text(path)?)),
         None => None,
@@ -118,6 +126,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
         documents: &documents_before,
         changed_documents: &changed,
         training: (&training.0, &training.1),
+        generated: generated.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
         questions: (&questions.0, &questions.1),
         changed_questions: changed_questions
             .as_ref()

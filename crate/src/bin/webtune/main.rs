@@ -9,6 +9,7 @@ mod job;
 mod merge;
 mod model;
 mod output;
+mod pairs;
 mod rag;
 mod score;
 mod search;
@@ -57,6 +58,9 @@ enum Command {
     /// Find good settings: successive halving over learning rates × LoRA ranks within a
     /// budget of steps; writes the chosen setting's adapter and every trial.
     Search(Box<search::Args>),
+    /// Training data from documents: question/answer pairs the model writes about each
+    /// passage, checked against it, as chat JSONL.
+    Pairs(Box<pairs::Args>),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Ask(args) => rag::ask(*args),
         Command::Advise(args) => advise::run(*args),
         Command::Search(args) => search::run(*args),
+        Command::Pairs(args) => pairs::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
