@@ -15,6 +15,7 @@ import { FATAL, Lifecycle, newRun } from './run.js';
 import * as views from './views.js';
 import * as preview from './preview.js';
 import * as search from './search.js';
+import * as chat from './chat.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -80,6 +81,7 @@ function buttons() {
   $('resume').disabled = !idle;
   $('discard').disabled = !idle;
   documents.buttons(ctx, idle, ready);
+  chat.buttons(ctx, ready);
   preview.buttons(ctx, ready && page.dataset !== null);
 }
 
@@ -727,6 +729,7 @@ function wire() {
   $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
   $('download-job').onclick = () => task('Writing the training job', downloadJob);
   documents.wire(ctx);
+  chat.wire(ctx);
   preview.wire(ctx);
 }
 

@@ -1085,3 +1085,78 @@ fn pairs_writes_checked_jsonl_and_refuses_bad_input() {
     assert!(!dir.join("none.jsonl").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn generate_continues_a_conversation_within_the_context() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-chat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = fixture("llama");
+    let history = |turns: &[(&str, String)]| {
+        let path = dir.join(format!("history-{}.json", turns.len()));
+        let json: Vec<serde_json::Value> = turns
+            .iter()
+            .map(|(role, content)| serde_json::json!({"role": role, "content": content}))
+            .collect();
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+        path
+    };
+    let run = |path: &Path| {
+        webtune(&[
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--tier",
+            "cpu",
+            "--chat",
+            "And then?",
+            "--max-new-tokens",
+            "4",
+            "--history",
+            path.to_str().unwrap(),
+        ])
+    };
+    let prompt_tokens = |log: &str| -> usize {
+        log.split("prompt ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // A short conversation goes whole; one longer than the tiny model's 256 tokens loses its
+    // oldest exchanges, never the system turn, and says so.
+    let short = run(&history(&[
+        ("system", "Be brief.".into()),
+        ("user", "Hi".into()),
+        ("assistant", "Hello".into()),
+    ]));
+    let log = text(&short.stderr);
+    assert!(short.status.success(), "{log}");
+    assert!(!log.contains("left out"), "{log}");
+    let long_turn = "word ".repeat(60);
+    let long = run(&history(&[
+        ("system", "Be brief.".into()),
+        ("user", long_turn.clone()),
+        ("assistant", long_turn.clone()),
+        ("user", long_turn.clone()),
+        ("assistant", "ok".into()),
+    ]));
+    let long_log = text(&long.stderr);
+    assert!(long.status.success(), "{long_log}");
+    assert!(
+        long_log.contains("left out the 2 oldest turns"),
+        "{long_log}"
+    );
+    assert!(prompt_tokens(&long_log) + 4 <= 256, "{long_log}");
+    assert!(prompt_tokens(&long_log) > prompt_tokens(&log), "{long_log}");
+    // A turn with a role the template does not know: refused, naming it.
+    let bad = run(&history(&[("robot", "beep".into())]));
+    let err = text(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("turn 1 has role `robot`"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

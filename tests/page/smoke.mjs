@@ -530,6 +530,34 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`compare all: ${JSON.stringify(all)}`);
   expect(all['adapter 1'] === all['Fine-tuned'] && all['Fine-tuned'].length > 0,
     `the kept adapter answers ${JSON.stringify(all['adapter 1'])}, the fine-tuned model ${JSON.stringify(all['Fine-tuned'])}`);
+  // A conversation: the picker offers the base model, the fine-tuned one and the kept
+  // adapter; the second turn is asked with the first in its prompt; Stop ends an answer.
+  await page.click('#tab-chat');
+  await page.focus('#chat-adapter');
+  await page.waitForFunction(() => document.querySelectorAll('#chat-adapter option').length === 3, null, { timeout: timeoutMs });
+  const pickable = await page.$$eval('#chat-adapter option', (os) => os.map((o) => o.value));
+  expect(pickable.join() === 'base,tuned,kept:adapter 1', `chat picker: ${pickable}`);
+  await page.selectOption('#chat-adapter', 'tuned');
+  await page.fill('#chat-temperature', '0');
+  await page.fill('#chat-max-tokens', '12');
+  const turnTokens = [];
+  for (const [message, turns] of [['How many days of annual leave do I get?', 2], ['And can I carry them over?', 4]]) {
+    await page.fill('#chat-input', message);
+    await page.click('#chat-send');
+    await page.waitForSelector(`#chat-log[data-turns="${turns}"]`, { timeout: timeoutMs });
+    turnTokens.push(Number((await text(page, 'chat-status')).split(' ')[0]));
+  }
+  const said = await page.locator('#chat-log .turn').allInnerTexts();
+  console.log(`chat: ${said.join(' | ').replace(/\n/g, ' ')}\n  prompt tokens per turn ${turnTokens}`);
+  expect(turnTokens[1] > turnTokens[0] + 8, `the second turn's prompt (${turnTokens[1]} tokens) does not hold the first (${turnTokens[0]})`);
+  await page.fill('#chat-max-tokens', '400');
+  await page.fill('#chat-input', 'Tell me everything about the leave policy.');
+  await page.click('#chat-send');
+  await page.waitForFunction(() => [...document.querySelectorAll('#chat-log pre')].pop().textContent.length > 0, null, { timeout: timeoutMs });
+  await page.click('#chat-stop');
+  await page.waitForSelector('#chat-log[data-turns="6"]', { timeout: timeoutMs });
+  const stopped = await text(page, 'chat-status');
+  expect(/ stopped/.test(stopped), `Stop did not end the answer: ${stopped}`);
   const history = await page.locator('#history li').count();
   expect(history === 1, `history has ${history} runs`);
   // Documents: the demo handbook indexed, a question answered from it with its sources.

@@ -14,6 +14,10 @@ pub use text::{Generated, StopReason, generate_text};
 use crate::device::read_f32;
 use crate::error::Result;
 use crate::models::{CausalLm, check_ids};
+use crate::platform::yield_now;
+
+/// Tokens between two yields to the event loop.
+const YIELD_EVERY: usize = 4;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,6 +75,11 @@ pub async fn generate(
         seen.push(token);
         if config.stop_ids.contains(&token) || on_token(token) == Flow::Stop {
             break;
+        }
+        // In a browser, let the worker hear a `stop()` now and then (the CPU tier's readback
+        // never waits).
+        if new.len() % YIELD_EVERY == 0 {
+            yield_now().await;
         }
         input = vec![token];
     }

@@ -307,7 +307,7 @@ impl Webtune {
 
     /// Ends the running training after its current step: the run is over, what it trained
     /// stays on the model (to evaluate, generate with and export), and there is nothing to
-    /// resume.
+    /// resume. A settings search, pair writing or an answer being generated ends the same way.
     pub fn stop(&self) {
         self.stop.set(Halt::Stop);
     }
@@ -385,9 +385,10 @@ impl Webtune {
         })
     }
 
-    /// Answers `prompt` (through the chat template unless `options.raw`), calling
-    /// `onText(text)` as text arrives; `options.adapter = false` answers with the base model.
-    /// Resolves to `{text, tokens, stop}`.
+    /// Answers `prompt` (through the chat template unless `options.raw`; after
+    /// `options.history`'s turns when given), calling `onText(text)` as text arrives;
+    /// `options.adapter = false` answers with the base model. [`Webtune::stop`] ends the
+    /// answer where it is. Resolves to `{text, tokens, stop, dropped_turns, …}`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Generation>")]
     pub fn generate(
         &self,
@@ -396,12 +397,14 @@ impl Webtune {
         #[wasm_bindgen(js_name = onText, unchecked_param_type = "(text: string) => void")]
         on_text: Option<Function>,
     ) -> Promise {
+        let halt = self.stop.clone();
         locked!(self.state, |state| {
             let options = convert::from_js(options, "generation options")?;
+            halt.set(Halt::None);
             let out = state
                 .generate(&prompt, &options, |text| {
                     send_text(&on_text, text);
-                    Flow::Continue
+                    go_on(&halt)
                 })
                 .await
                 .map_err(|e| js_error(&e))?;
@@ -497,6 +500,11 @@ async fn export(
 /// Passes `event` to `on_event`, and ends the work when `stop()` or `pause()` asked.
 fn tell(on_event: &Option<Function>, halt: &Cell<Halt>, event: &impl serde::Serialize) -> Flow {
     notify(on_event, event);
+    go_on(halt)
+}
+
+/// Whether the work goes on: not when `stop()` or `pause()` asked.
+fn go_on(halt: &Cell<Halt>) -> Flow {
     match halt.get() {
         Halt::None => Flow::Continue,
         Halt::Pause | Halt::Stop => Flow::Stop,

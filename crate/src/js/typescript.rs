@@ -178,6 +178,8 @@ export interface GenerateOptions {
   max_new_tokens?: number; stop_strings?: string[];
   sampling?: { temperature?: number; top_k?: number; top_p?: number; repetition_penalty?: number; seed?: number };
   adapter?: boolean; adapter_name?: string; adapter_scale?: number; raw?: boolean;
+  /** The conversation so far; the prompt is the next user turn. */
+  history?: { role: "system" | "user" | "assistant"; content: string }[];
 }
 
 /** An adapter kept by `loadAdapter()`: `bytes` is the device memory it takes. */
@@ -185,7 +187,7 @@ export interface AdapterSummary { name: string; r: number; layers: number; bytes
 
 /** `generate()`. */
 export interface Generation {
-  text: string; tokens: number; prompt_tokens: number; stop: string;
+  text: string; tokens: number; prompt_tokens: number; dropped_turns: number; stop: string;
   first_text_seconds: number; seconds: number;
   prefill_tokens_per_second: number; decode_tokens_per_second: number;
 }

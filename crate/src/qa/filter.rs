@@ -1,8 +1,8 @@
 //! The checks a generated pair must pass. Words are compared as terms (lower case, stop words
 //! dropped, lightly stemmed: [`crate::rag::bm25::terms`]).
 //!
-//! - a question: a line ending in `?`, of 3 to 40 words, with at least one term from its
-//!   passage;
+//! - a question: a line ending in its only `?`, of 3 to 40 words, with at least one term
+//!   from its passage;
 //! - an answer: not a refusal, with at least `min_overlap` of its terms in the passage, and at
 //!   least one passage term that the question does not already hold (not the question
 //!   restated);
@@ -109,7 +109,8 @@ fn strip_once(line: &str) -> &str {
 /// Checks a candidate question against its passage.
 pub fn question(line: &str, passage: &str) -> Result<(), Dropped> {
     let words = line.split_whitespace().count();
-    if !line.ends_with('?') || !(3..=40).contains(&words) {
+    let one = line.matches('?').count() == 1;
+    if !line.ends_with('?') || !one || !(3..=40).contains(&words) {
         return Err(Dropped::NotAQuestion);
     }
     let passage: HashSet<String> = terms(passage).into_iter().collect();
@@ -263,6 +264,10 @@ mod tests {
             Err(Dropped::NotAQuestion)
         );
         assert_eq!(question("Why?", PASSAGE), Err(Dropped::NotAQuestion));
+        assert_eq!(
+            question("Can I work from home? 2. Who approves it?", PASSAGE),
+            Err(Dropped::NotAQuestion)
+        );
         assert_eq!(
             question("What is the capital of France?", PASSAGE),
             Err(Dropped::OffPassage)

@@ -100,6 +100,8 @@ pub struct Generation {
     pub tokens: usize,
     /// Tokens of the prompt as the model saw it.
     pub prompt_tokens: usize,
+    /// Turns of the history left out because the conversation did not fit the context.
+    pub dropped_turns: usize,
     /// Why it ended.
     pub stop: StopReason,
     /// Seconds from the call to the first text (the prompt's prefill, mostly).

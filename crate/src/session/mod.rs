@@ -10,6 +10,7 @@
 
 mod adapters;
 mod advice;
+mod chat;
 mod command;
 mod export;
 mod info;

@@ -3,18 +3,19 @@
 use burn::module::Module;
 use serde::Deserialize;
 
+use super::chat::conversation;
 use super::info::{Evaluation, Generation, TextScores, TokenLoss};
 use super::{Session, no_data, no_model, policy};
 use crate::data::{
     DataOptions, DataReport, Document, Preview, prepare, prepare_documents, prepare_eval, preview,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::eval::{exact_match, score};
 use crate::flow::Flow;
 use crate::generate::{GenerateConfig, generate_text};
 use crate::io::ByteSource;
 use crate::lora;
-use crate::models::LinearLayers;
+use crate::models::{CausalLm, LinearLayers};
 use crate::platform::seconds_now;
 use crate::tokenizer::Message;
 use crate::train::{
@@ -77,6 +78,9 @@ pub struct GenerateOptions {
     pub adapter_scale: Option<f64>,
     /// Continue `prompt` as raw text instead of a user turn of the chat template.
     pub raw: bool,
+    /// The conversation so far (`system`, `user` and `assistant` turns); `prompt` is the next
+    /// user turn. The oldest exchanges are left out when it all does not fit the context.
+    pub history: Vec<Message>,
 }
 
 impl Session {
@@ -265,9 +269,21 @@ impl Session {
     ) -> Result<Generation> {
         let start = seconds_now();
         let (loaded, tokenizer) = self.text_model("generate text")?;
-        let ids = match options.raw {
-            true => tokenizer.encode(prompt)?,
-            false => tokenizer.encode_chat(&[Message::new("user", prompt)])?,
+        let (ids, dropped_turns) = match options.raw {
+            true if !options.history.is_empty() => {
+                return Err(Error::Setting {
+                    setting: "history".into(),
+                    problem: "needs the chat template: it cannot go with `raw`".into(),
+                });
+            }
+            true => (tokenizer.encode(prompt)?, 0),
+            false => conversation(
+                tokenizer,
+                &options.history,
+                prompt,
+                loaded.model.context_length(),
+                options.config.max_new_tokens,
+            )?,
         };
         let model = match options.adapter {
             Some(false) => {
@@ -303,6 +319,7 @@ impl Session {
             text: out.text,
             tokens,
             prompt_tokens: ids.len(),
+            dropped_turns,
             stop: out.stop,
             first_text_seconds: first - start,
             seconds: end - start,

@@ -59,6 +59,10 @@ pub struct Args {
     /// The adapter's scale (1: as trained, 0: the base model).
     #[arg(long)]
     adapter_scale: Option<f64>,
+    /// The conversation before `--chat` (JSON: `[{"role", "content"}, …]`, system turns
+    /// included); the oldest exchanges are left out when it does not fit the context.
+    #[arg(long, requires = "chat")]
+    history: Option<PathBuf>,
 }
 
 /// `NAME=DIR` or `DIR` → (name, folder).
@@ -134,6 +138,17 @@ pub fn run(args: Args) -> webtune::Result<()> {
         },
         adapter_scale: args.adapter_scale,
         raw,
+        history: match &args.history {
+            Some(path) => {
+                let text = crate::model::read_text(path)?;
+                serde_json::from_str(&text).map_err(|e| Error::Data {
+                    file: path.display().to_string(),
+                    line: e.line(),
+                    problem: format!("not a list of {{\"role\", \"content\"}} turns: {e}"),
+                })?
+            }
+            None => Vec::new(),
+        },
         ..Default::default()
     };
     for choice in choices {
@@ -168,5 +183,12 @@ fn answer(session: &Session, prompt: &str, options: &GenerateOptions) -> webtune
         out.decode_tokens_per_second,
         out.stop
     );
+    if out.dropped_turns > 0 {
+        eprintln!(
+            "left out the {} oldest turns of the history: the conversation did not fit the \
+             model's context",
+            out.dropped_turns
+        );
+    }
     Ok(())
 }

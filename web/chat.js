@@ -1,0 +1,91 @@
+// The Chat view's conversation: several turns with the base model, the fine-tuned one or any
+// kept adapter, streamed, with the sampling settings at hand and a Stop. The engine renders
+// the chat template and leaves out the oldest turns when the conversation outgrows the
+// context; the page keeps only the turns to show and send back.
+
+let turns = []; // [{role, content}] of this conversation, without the system prompt
+
+/// The picker's choices: the base model, the fine-tuned one (once trained), kept adapters.
+export async function refresh(ctx) {
+  const picker = ctx.$('chat-adapter');
+  const wanted = picker.value;
+  const choices = [['base', 'the base model']];
+  if (ctx.page.trained) choices.push(['tuned', 'the fine-tuned model']);
+  if (ctx.page.wt && ctx.page.model) {
+    for (const a of await ctx.page.wt.adapters()) choices.push([`kept:${a.name}`, `kept adapter ${a.name}`]);
+  }
+  picker.replaceChildren(...choices.map(([value, label]) => Object.assign(document.createElement('option'), { value, textContent: label })));
+  picker.value = choices.some(([v]) => v === wanted) ? wanted : choices[choices.length - 1][0];
+}
+
+function choice(value) {
+  if (value === 'base') return { adapter: false };
+  if (value.startsWith('kept:')) return { adapter_name: value.slice(5) };
+  return {};
+}
+
+function bubble(ctx, role, text, by = '') {
+  const item = document.createElement('div');
+  item.className = `turn ${role}`;
+  item.dataset.role = role;
+  const who = Object.assign(document.createElement('p'), { className: 'speed', textContent: role === 'user' ? 'You' : `Answer (${by})` });
+  const body = Object.assign(document.createElement('pre'), { className: 'answer', textContent: text });
+  item.append(who, body);
+  ctx.$('chat-log').append(item);
+  return body;
+}
+
+async function send(ctx) {
+  const input = ctx.$('chat-input');
+  const prompt = input.value.trim();
+  if (!prompt) return;
+  const picker = ctx.$('chat-adapter');
+  const by = picker.selectedOptions[0].textContent;
+  const system = ctx.$('chat-system').value.trim();
+  const history = [...(system ? [{ role: 'system', content: system }] : []), ...turns];
+  const options = {
+    max_new_tokens: Number(ctx.$('chat-max-tokens').value) || 96,
+    sampling: {
+      temperature: Number(ctx.$('chat-temperature').value),
+      top_p: Number(ctx.$('chat-top-p').value),
+      seed: turns.length,
+    },
+    history,
+    ...choice(picker.value),
+  };
+  bubble(ctx, 'user', prompt);
+  input.value = '';
+  const answer = bubble(ctx, 'assistant', '', by);
+  answer.dataset.status = 'generating';
+  ctx.$('chat-stop').disabled = false;
+  try {
+    const out = await ctx.page.wt.generate(prompt, options, (text) => { answer.textContent += text; });
+    answer.textContent = out.text;
+    answer.dataset.status = 'done';
+    turns.push({ role: 'user', content: prompt }, { role: 'assistant', content: out.text });
+    const left = out.dropped_turns ? `; the ${out.dropped_turns} oldest turns no longer fit the model's context and were left out` : '';
+    ctx.$('chat-status').textContent = `${out.prompt_tokens} prompt tokens, ${out.tokens} new at `
+      + `${out.decode_tokens_per_second.toFixed(1)} tokens/s${out.stop === 'caller' ? ', stopped' : ''}${left}.`;
+    ctx.$('chat-log').dataset.turns = turns.length;
+  } finally {
+    ctx.$('chat-stop').disabled = true;
+  }
+}
+
+/// Turns the panel's buttons on or off.
+export function buttons(ctx, ready) {
+  ctx.$('chat-send').disabled = !ready;
+}
+
+export function wire(ctx) {
+  ctx.$('chat-send').onclick = () => ctx.task('Answering', () => send(ctx));
+  ctx.$('chat-stop').onclick = () => ctx.page.wt.stop();
+  ctx.$('chat-clear').onclick = () => {
+    turns = [];
+    ctx.$('chat-log').replaceChildren();
+    ctx.$('chat-log').dataset.turns = 0;
+    ctx.$('chat-status').textContent = '';
+  };
+  ctx.$('chat-adapter').onfocus = () => refresh(ctx);
+  addEventListener('hashchange', () => { if (location.hash === '#chat') refresh(ctx); });
+}
