@@ -16,6 +16,7 @@ import * as views from './views.js';
 import * as preview from './preview.js';
 import * as search from './search.js';
 import * as chat from './chat.js';
+import * as runs from './runs.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -685,15 +686,7 @@ async function restoreAdapter() {
 const when = (iso) => iso?.slice(0, 16).replace('T', ' ');
 
 async function showHistory() {
-  const list = $('history');
-  list.replaceChildren();
-  for (const run of await store.history()) {
-    const li = document.createElement('li');
-    const val = run.final_validation_loss != null ? `, validation loss ${run.first_validation_loss?.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}` : '';
-    li.textContent = `${when(run.ended)}: ${run.model.label} on ${run.dataset.name}, `
-      + `${run.losses.at(-1)?.[0] ?? 0} steps (${run.status})${val}`;
-    list.append(li);
-  }
+  await runs.show(ctx);
 }
 
 // ---- wiring ----
@@ -730,6 +723,7 @@ function wire() {
   $('download-job').onclick = () => task('Writing the training job', downloadJob);
   documents.wire(ctx);
   chat.wire(ctx);
+  runs.wire(ctx);
   preview.wire(ctx);
 }
 

@@ -243,6 +243,13 @@ export async function endRun(record, finished, files) {
 
 export const history = async () => (await readJson('history.json')) ?? [];
 
+/// Removes finished run `id` from the history, with its kept adapter.
+export async function deleteRun(id) {
+  const left = (await history()).filter((r) => r.id !== id);
+  await remove(`runs/${id}`);
+  await writeJson('history.json', left);
+}
+
 /// A finished run's kept adapter as `File`s (for `importAdapter`), or null.
 export async function runAdapter(run) {
   if (!run?.adapter) return null;

@@ -672,6 +672,26 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.waitForFunction(() => document.querySelectorAll('#history li').length === 2, null, { timeout: timeoutMs });
   const latest = await page.locator('#history li').first().innerText();
   expect(/on 7 documents/.test(latest), `history: ${latest}`);
+  // The two runs compared: both curves drawn, the settings that differ listed; then the
+  // older one deleted with its adapter.
+  await page.click('#tab-runs');
+  await page.check('#run-pick-0');
+  await page.check('#run-pick-1');
+  await page.click('#runs-compare');
+  await page.waitForSelector('#runs-chart[data-runs="2"]', { timeout: timeoutMs });
+  const differing = (await attr(page, 'runs-diff', 'data-differing')).split(',');
+  console.log(`runs compared: ${(await page.locator('#runs-diff tr').allInnerTexts()).join(' | ').replace(/\t/g, ' ')}`);
+  expect(differing.includes('data'), `the runs' data should differ: ${differing}`);
+  await page.screenshot({ path: join(artifacts, 'page-runs-compared.png'), fullPage: true });
+  await page.locator('#history li').nth(1).getByRole('button', { name: 'Delete' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#history li').length === 1, null, { timeout: timeoutMs });
+  const leftRuns = await page.evaluate(async () => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('runs');
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    return names;
+  });
+  expect(leftRuns.length === 1, `kept adapters after the delete: ${leftRuns}`);
 }));
 
 // Scenario 3: bad input through the page, and a model from a Hugging Face–style URL.

@@ -1,0 +1,111 @@
+// The Runs view: the finished runs kept in this browser (store.js), newest first; two or more
+// ticked are compared — their loss curves overlaid and the settings that differ side by
+// side — and a run can be deleted with its kept adapter. Only what the runs recorded is shown.
+import * as store from './store.js';
+
+const COLORS = ['#2f6fdf', '#e67e22', '#27ae60', '#8e44ad', '#c0392b', '#16a085'];
+const when = (iso) => iso?.slice(0, 16).replace('T', ' ');
+
+/// `{a: {b: 1}}` → `{"a.b": 1}`.
+function flat(value, prefix = '', out = {}) {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flat(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out[prefix] = JSON.stringify(value);
+  }
+  return out;
+}
+
+function label(run) {
+  const val = run.final_validation_loss != null
+    ? `, validation loss ${run.first_validation_loss?.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}` : '';
+  return `${when(run.ended)}: ${run.model.label} on ${run.dataset.name}, `
+    + `${run.losses.at(-1)?.[0] ?? 0} steps (${run.status})${val}`;
+}
+
+/// Lists the runs, each with a tick to compare and a Delete.
+export async function show(ctx) {
+  const runs = await store.history();
+  ctx.$('history').replaceChildren(...runs.map((run, i) => {
+    const li = document.createElement('li');
+    li.dataset.id = run.id;
+    const pick = Object.assign(document.createElement('input'), { type: 'checkbox', id: `run-pick-${i}` });
+    pick.value = run.id;
+    pick.setAttribute('aria-label', `compare run ${i + 1}`);
+    pick.onchange = () => { ctx.$('runs-compare').disabled = picked(ctx).length < 2; };
+    const remove = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
+    remove.onclick = () => ctx.task('Deleting the run', async () => {
+      await store.deleteRun(run.id);
+      await show(ctx);
+    });
+    li.append(pick, ` ${label(run)} `, remove);
+    return li;
+  }));
+  ctx.$('runs-compare').disabled = true;
+}
+
+function picked(ctx) {
+  return [...ctx.$('history').querySelectorAll('input:checked')].map((c) => c.value);
+}
+
+function chart(ctx, runs) {
+  const canvas = ctx.$('runs-chart');
+  const g = canvas.getContext('2d');
+  const { width, height } = canvas;
+  g.clearRect(0, 0, width, height);
+  const points = runs.flatMap((r) => [...r.losses, ...r.evals]);
+  if (!points.length) return;
+  const maxStep = Math.max(...points.map(([s]) => s), 1);
+  const hi = Math.max(...points.map(([, l]) => l));
+  const lo = Math.min(...points.map(([, l]) => l), 0);
+  const x = (s) => 40 + (s / maxStep) * (width - 50);
+  const y = (l) => height - 20 - ((l - lo) / Math.max(hi - lo, 1e-6)) * (height - 30);
+  g.font = '12px system-ui';
+  g.fillStyle = '#888';
+  g.fillText(hi.toFixed(2), 2, 16);
+  g.fillText(lo.toFixed(2), 2, height - 20);
+  g.fillText(`step ${maxStep}`, width - 60, height - 4);
+  runs.forEach((run, i) => {
+    const color = COLORS[i % COLORS.length];
+    g.strokeStyle = color;
+    g.fillStyle = color;
+    g.setLineDash([]);
+    g.beginPath();
+    run.losses.forEach(([s, l], j) => (j ? g.lineTo(x(s), y(l)) : g.moveTo(x(s), y(l))));
+    g.stroke();
+    g.setLineDash([4, 3]);
+    g.beginPath();
+    run.evals.forEach(([s, l], j) => (j ? g.lineTo(x(s), y(l)) : g.moveTo(x(s), y(l))));
+    g.stroke();
+    g.fillText(`run ${i + 1}`, 50 + 60 * i, height - 4);
+  });
+  g.setLineDash([]);
+  canvas.dataset.runs = runs.length;
+}
+
+/// Overlays the ticked runs' curves (solid: training loss, dashed: validation) and lists the
+/// settings in which they differ.
+function compare(ctx) {
+  const ids = picked(ctx);
+  return store.history().then((all) => {
+    const runs = ids.map((id) => all.find((r) => r.id === id)).filter(Boolean);
+    chart(ctx, runs);
+    const settings = runs.map((r) => flat({
+      model: r.model.label, data: r.dataset.name, ...r.config,
+    }));
+    const keys = [...new Set(settings.flatMap(Object.keys))].sort()
+      .filter((k) => new Set(settings.map((s) => s[k])).size > 1);
+    const last = (pairs) => (pairs.length ? pairs.at(-1)[1].toFixed(3) : 'n/a');
+    const rows = [
+      ...keys.map((k) => [k, ...settings.map((s) => s[k] ?? '—')]),
+      ['last training loss', ...runs.map((r) => last(r.losses))],
+      ['last validation loss', ...runs.map((r) => last(r.evals))],
+    ];
+    ctx.table('runs-diff', ['setting', ...runs.map((r, i) => `run ${i + 1} (${when(r.ended)})`)], rows);
+    ctx.$('runs-diff').dataset.differing = keys.join(',');
+  });
+}
+
+export function wire(ctx) {
+  ctx.$('runs-compare').onclick = () => ctx.task('Comparing runs', () => compare(ctx));
+}
