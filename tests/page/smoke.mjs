@@ -181,9 +181,10 @@ const attr = (page, id, name) => page.locator(`#${id}`).getAttribute(name);
 
 const axe = await readFile(resolve('node_modules/axe-core/axe.min.js'), 'utf8');
 
-/// Opens every view of the workspace at 1280 px and at 375 px: a screenshot of each (in
-/// tests/artifacts/views/), no sideways scrolling at 375 px, and axe-core's serious and
-/// critical violations, none allowed (every view's report in tests/artifacts/views/).
+/// Opens every view of the workspace at 1280 px and at 375 px, and at 1280 px in the dark
+/// scheme: a screenshot of each (in tests/artifacts/views/), no sideways scrolling, and
+/// axe-core's serious and critical violations (contrast included), none allowed (every view's
+/// report in tests/artifacts/views/).
 async function tour(page, label) {
   const views = await page.$$eval('#tabs a', (tabs) => tabs.map((a) => a.getAttribute('href').slice(1)));
   const folder = join(artifacts, 'views');
@@ -191,25 +192,28 @@ async function tour(page, label) {
   await page.addScriptTag({ content: axe });
   const problems = [];
   const report = {};
-  for (const width of [1280, 375]) {
+  for (const [width, scheme] of [[1280, 'light'], [375, 'light'], [1280, 'dark']]) {
     await page.setViewportSize({ width, height: 900 });
+    await page.emulateMedia({ colorScheme: scheme });
+    const where = `${width}${scheme === 'dark' ? '-dark' : ''}`;
     for (const view of views) {
       await page.click(`#tab-${view}`);
-      await page.screenshot({ path: join(folder, `${label}-${view}-${width}.png`), fullPage: true });
+      await page.screenshot({ path: join(folder, `${label}-${view}-${where}.png`), fullPage: true });
       const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      if (sideways > 0) problems.push(`${view} at ${width} px scrolls sideways by ${sideways} px`);
+      if (sideways > 0) problems.push(`${view} at ${where} px scrolls sideways by ${sideways} px`);
       const found = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] }))
         .violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })));
-      report[`${view}-${width}`] = found;
+      report[`${view}-${where}`] = found;
       for (const v of found.filter((f) => ['serious', 'critical'].includes(f.impact))) {
-        problems.push(`${view} at ${width} px: ${v.impact} ${v.id} (${v.help}) on ${v.nodes.slice(0, 3).join(', ')}`);
+        problems.push(`${view} at ${where} px: ${v.impact} ${v.id} (${v.help}) on ${v.nodes.slice(0, 3).join(', ')}`);
       }
     }
   }
   await writeFile(join(folder, `${label}-axe.json`), JSON.stringify(report, null, 1));
+  await page.emulateMedia({ colorScheme: null });
   await page.setViewportSize({ width: 1000, height: 900 });
   const minor = Object.values(report).flat().length;
-  console.log(`workspace tour (${label}): ${views.length} views at 1280 and 375 px; axe-core: `
+  console.log(`workspace tour (${label}): ${views.length} views at 1280 and 375 px and dark at 1280; axe-core: `
     + `${problems.length} serious or critical problems, ${minor} findings in all`);
   expect(problems.length === 0, `workspace views:\n    ${problems.join('\n    ')}`);
 }
