@@ -577,14 +577,18 @@ async function evaluate() {
 async function compare() {
   const prompt = $('prompt').value;
   const options = { max_new_tokens: Number($('max-tokens').value) };
-  for (const [id, adapter] of [['base-answer', false], ['tuned-answer', true]]) {
-    if (adapter && !page.trained) {
+  for (const side of ['a', 'b']) {
+    const pick = $(`ab-${side}`);
+    const id = `answer-${side}`;
+    $(`${id}-label`).textContent = `${side.toUpperCase()}: ${pick.selectedOptions[0]?.textContent ?? ''}`;
+    $(id).dataset.choice = pick.value;
+    $(`${id}-speed`).textContent = '';
+    if (pick.value === 'tuned' && !page.trained) {
       show(id, 'idle', 'Train (or resume) first.');
       continue;
     }
     show(id, 'generating', '');
-    $(`${id}-speed`).textContent = '';
-    const out = await page.wt.generate(prompt, { ...options, adapter }, (text) => {
+    const out = await page.wt.generate(prompt, { ...options, ...chat.choice(pick.value) }, (text) => {
       $(id).textContent += text;
     });
     show(id, 'done', out.text);

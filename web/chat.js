@@ -1,24 +1,34 @@
 // The Chat view's conversation: several turns with the base model, the fine-tuned one or any
-// kept adapter, streamed, with the sampling settings at hand and a Stop. The engine renders
+// kept adapter, streamed, with the sampling settings at hand and a Stop; and the pickers of
+// its side-by-side A/B. The engine renders
 // the chat template and leaves out the oldest turns when the conversation outgrows the
 // context; the page keeps only the turns to show and send back.
 
 let turns = []; // [{role, content}] of this conversation, without the system prompt
 
-/// The picker's choices: the base model, the fine-tuned one (once trained), kept adapters.
+/// Fills `select` with `choices`, keeping its value, or — until the person picks one — the
+/// first of `preferred` that is offered.
+function fill(select, choices, preferred) {
+  const wanted = select.dataset.picked ? select.value : preferred.find((p) => choices.some(([v]) => v === p));
+  select.replaceChildren(...choices.map(([value, label]) => Object.assign(document.createElement('option'), { value, textContent: label })));
+  select.value = choices.some(([v]) => v === wanted) ? wanted : choices[choices.length - 1][0];
+}
+
+/// The pickers' choices: the base model, the fine-tuned one (once trained), kept adapters.
 export async function refresh(ctx) {
-  const picker = ctx.$('chat-adapter');
-  const wanted = picker.value;
   const choices = [['base', 'the base model']];
   if (ctx.page.trained) choices.push(['tuned', 'the fine-tuned model']);
   if (ctx.page.wt && ctx.page.model) {
     for (const a of await ctx.page.wt.adapters()) choices.push([`kept:${a.name}`, `kept adapter ${a.name}`]);
   }
-  picker.replaceChildren(...choices.map(([value, label]) => Object.assign(document.createElement('option'), { value, textContent: label })));
-  picker.value = choices.some(([v]) => v === wanted) ? wanted : choices[choices.length - 1][0];
+  const last = choices[choices.length - 1][0];
+  fill(ctx.$('chat-adapter'), choices, [last]);
+  fill(ctx.$('ab-a'), choices, ['base']);
+  fill(ctx.$('ab-b'), choices, ['tuned', last]);
 }
 
-function choice(value) {
+/// The generation options that answer with picker value `value`.
+export function choice(value) {
   if (value === 'base') return { adapter: false };
   if (value.startsWith('kept:')) return { adapter_name: value.slice(5) };
   return {};
@@ -86,6 +96,9 @@ export function wire(ctx) {
     ctx.$('chat-log').dataset.turns = 0;
     ctx.$('chat-status').textContent = '';
   };
-  ctx.$('chat-adapter').onfocus = () => refresh(ctx);
+  for (const id of ['chat-adapter', 'ab-a', 'ab-b']) {
+    ctx.$(id).onfocus = () => refresh(ctx);
+    ctx.$(id).addEventListener('change', () => { ctx.$(id).dataset.picked = '1'; });
+  }
   addEventListener('hashchange', () => { if (location.hash === '#chat') refresh(ctx); });
 }

@@ -259,8 +259,8 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   expect(Number(await attr(page, 'model-progress', 'data-seen')) > 1, 'no download progress was shown');
   await page.fill('#max-tokens', '12');
   await page.click('#compare');
-  const answer = await waitForStatus(page, 'base-answer', ['done']);
-  console.log(`base answer on WebGPU: ${answer.text}\n  ${await text(page, 'base-answer-speed')}`);
+  const answer = await waitForStatus(page, 'answer-a', ['done']);
+  console.log(`base answer on WebGPU: ${answer.text}\n  ${await text(page, 'answer-a-speed')}`);
   expect(answer.text.trim() === 'The capital of France is Paris.', `unexpected answer: ${answer.text}`);
 
   // Left to choose, the engine sees that WebGPU is SwiftShader and runs on the CPU, saying so.
@@ -437,10 +437,15 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
 
   await page.fill('#prompt', 'How many days of annual leave do I get?');
   await page.fill('#max-tokens', '24');
+  // A and B: the base model and (once trained) the fine-tuned one, offered by the pickers.
+  await page.focus('#ab-b');
+  await page.waitForSelector('#ab-b option[value="tuned"]', { state: 'attached', timeout: timeoutMs });
+  expect(await page.inputValue('#ab-a') === 'base' && await page.inputValue('#ab-b') === 'tuned',
+    `A/B pickers: ${await page.inputValue('#ab-a')} / ${await page.inputValue('#ab-b')}`);
   await page.click('#compare');
-  const base = await waitForStatus(page, 'base-answer', ['done']);
-  const tuned = await waitForStatus(page, 'tuned-answer', ['done']);
-  const speeds = [await text(page, 'base-answer-speed'), await text(page, 'tuned-answer-speed')];
+  const base = await waitForStatus(page, 'answer-a', ['done']);
+  const tuned = await waitForStatus(page, 'answer-b', ['done']);
+  const speeds = [await text(page, 'answer-a-speed'), await text(page, 'answer-b-speed')];
   console.log(`base: ${base.text.replace(/\n/g, ' ')}\ntuned: ${tuned.text.replace(/\n/g, ' ')}\n  speed (CPU tier): base ${speeds[0]}; tuned ${speeds[1]}`);
   expect(speeds.every((s) => / at \d+\.\d tokens\/s$/.test(s)), `no speed shown: ${speeds}`);
   expect(tuned.text.length > 0 && base.text.length > 0, 'no answers');
@@ -534,6 +539,20 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`compare all: ${JSON.stringify(all)}`);
   expect(all['adapter 1'] === all['Fine-tuned'] && all['Fine-tuned'].length > 0,
     `the kept adapter answers ${JSON.stringify(all['adapter 1'])}, the fine-tuned model ${JSON.stringify(all['Fine-tuned'])}`);
+  // A/B with the kept adapter as A: its answer is the fine-tuned model's, B's the base's.
+  await page.focus('#ab-a');
+  await page.waitForSelector('#ab-a option[value="kept:adapter 1"]', { state: 'attached', timeout: timeoutMs });
+  await page.selectOption('#ab-a', 'kept:adapter 1');
+  await page.selectOption('#ab-b', 'base');
+  await page.click('#compare');
+  await page.waitForSelector('#answer-b[data-choice="base"][data-status="done"]', { timeout: timeoutMs });
+  const keptA = { text: await text(page, 'answer-b') };
+  const aText = await text(page, 'answer-a');
+  console.log(`A/B: ${await text(page, 'answer-a-label')} → ${aText.replace(/\n/g, ' ')} | ${await text(page, 'answer-b-label')} → ${keptA.text.replace(/\n/g, ' ')}`);
+  expect(aText === all['adapter 1'] && keptA.text !== aText && /^A: kept adapter adapter 1/.test(await text(page, 'answer-a-label')),
+    `A/B: A ${JSON.stringify(aText)}, B ${JSON.stringify(keptA.text)}`);
+  await page.selectOption('#ab-a', 'base');
+  await page.selectOption('#ab-b', 'tuned');
   // A conversation: the picker offers the base model, the fine-tuned one and the kept
   // adapter; the second turn is asked with the first in its prompt; Stop ends an answer.
   await page.click('#tab-chat');
@@ -652,7 +671,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.fill('#prompt', 'How many days of annual leave do I get?');
   await page.fill('#max-tokens', '24');
   await page.click('#compare');
-  const again = await waitForStatus(page, 'tuned-answer', ['done']);
+  const again = await waitForStatus(page, 'answer-b', ['done']);
   expect(again.text === tuned.text, `the restored adapter answers ${JSON.stringify(again.text)}, before the reload ${JSON.stringify(tuned.text)}`);
   await page.waitForSelector('#docs-status[data-documents="7"]', { timeout: timeoutMs });
 
