@@ -217,14 +217,14 @@ pub struct Writer<'a, M: CausalLm> {
 }
 
 impl<M: CausalLm> Writer<'_, M> {
-    /// Whether `messages` and `max` new tokens fit the model's context.
-    fn fits(&self, messages: &[Message], max: usize) -> Result<bool> {
+    /// `messages` as ids, when they and `max` new tokens fit the model's context.
+    fn fitting(&self, messages: &[Message], max: usize) -> Result<Option<Vec<u32>>> {
         let ids = self.tokenizer.encode_chat(messages)?;
-        Ok(ids.len() + max <= self.model.context_length())
+        Ok((ids.len() + max <= self.model.context_length()).then_some(ids))
     }
 
-    async fn write(&self, messages: &[Message], max: usize, sampling: Sampling) -> Result<String> {
-        let ids = self.tokenizer.encode_chat(messages)?;
+    /// Up to `max` new tokens after the prompt `ids`.
+    async fn write(&self, ids: &[u32], max: usize, sampling: Sampling) -> Result<String> {
         let config = GenerateConfig {
             max_new_tokens: max,
             sampling,
@@ -235,7 +235,7 @@ impl<M: CausalLm> Writer<'_, M> {
             self.model,
             self.tokenizer,
             self.device,
-            &ids,
+            ids,
             &config,
             |_| Flow::Continue,
         )
@@ -283,10 +283,14 @@ pub async fn generate_pairs<M: CausalLm>(
             break;
         }
         let mut kept_here = 0;
-        if !writer.fits(
-            &question_prompt(passage, config.questions_per_passage),
-            config.max_question_tokens,
-        )? {
+        // The longest request (all questions wanted) must fit; shorter ones then do too.
+        if writer
+            .fitting(
+                &question_prompt(passage, config.questions_per_passage),
+                config.max_question_tokens,
+            )?
+            .is_none()
+        {
             report.dropped.push(DroppedPair {
                 question: String::new(),
                 answer: String::new(),
@@ -311,12 +315,11 @@ pub async fn generate_pairs<M: CausalLm>(
                 },
             };
             let wanted = config.questions_per_passage - kept_here;
+            let ids = writer
+                .tokenizer
+                .encode_chat(&question_prompt(passage, wanted))?;
             let text = writer
-                .write(
-                    &question_prompt(passage, wanted),
-                    config.max_question_tokens,
-                    sampling,
-                )
+                .write(&ids, config.max_question_tokens, sampling)
                 .await?;
             for line in filter::question_lines(&text) {
                 if kept_here >= config.questions_per_passage {
@@ -337,16 +340,13 @@ pub async fn generate_pairs<M: CausalLm>(
                     report.dropped.push(drop(Dropped::Repeat, ""));
                     continue;
                 }
-                if !writer.fits(&answer_prompt(passage, &line), config.max_answer_tokens)? {
+                let asked = answer_prompt(passage, &line);
+                let Some(ids) = writer.fitting(&asked, config.max_answer_tokens)? else {
                     report.dropped.push(drop(Dropped::TooLong, ""));
                     continue;
-                }
+                };
                 let answer = writer
-                    .write(
-                        &answer_prompt(passage, &line),
-                        config.max_answer_tokens,
-                        Sampling::default(),
-                    )
+                    .write(&ids, config.max_answer_tokens, Sampling::default())
                     .await?;
                 let answer = filter::first_sentences(&answer);
                 match filter::answer(&answer, &line, &passage.text, config.min_overlap) {
