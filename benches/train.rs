@@ -10,13 +10,15 @@
 //!
 //! Trained tokens/s over 5 steps after a warm-up step, the cores those steps kept busy (CPU
 //! seconds per wall second), and peak resident memory of this process (Linux `VmHWM`; it
-//! includes the model and every tier run so far). A benchmark, not a test.
+//! includes the model and every tier run so far), and on the GPU tier the kernels launched per
+//! step (`webtune bench` gives the same at any size). A benchmark, not a test.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common.rs"]
 mod common;
 
 use webtune::burn::module::Module;
+use webtune::device::LaunchCounter;
 use webtune::lora::{self, LoraConfig};
 use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::{FileSource, block_on};
@@ -39,6 +41,7 @@ struct Row {
     cores: f64,
     peak_mib: f64,
     planned_mib: f64,
+    launches_per_step: u64,
 }
 
 fn measure(tier: Tier, quantize: bool) -> webtune::Result<Row> {
@@ -91,10 +94,12 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<Row> {
         None,
     );
     block_on(trainer.step(&mut model, &batch, &placement.device))?;
+    let counter = (tier == Tier::Gpu).then(LaunchCounter::start);
     let clock = Clock::start();
     for _ in 0..STEPS {
         block_on(trainer.step(&mut model, &batch, &placement.device))?;
     }
+    let launches = counter.as_ref().map_or(0, LaunchCounter::total);
     let tokens = (BATCH * (SEQ - 1) * STEPS) as f64;
     Ok(Row {
         device: device_name(&device),
@@ -102,6 +107,7 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<Row> {
         cores: clock.cores(),
         peak_mib: peak_memory_mib(),
         planned_mib: planned,
+        launches_per_step: launches / STEPS as u64,
     })
 }
 
@@ -110,12 +116,18 @@ fn main() {
         "LoRA training, SmolLM2-135M-Instruct, sequence {SEQ}, batch {BATCH}, rank {RANK}, all linear layers\n"
     );
     println!(
-        "| {:<46} | {:<34} | {:>9} | {:>10} | {:>15} | {:>11} |",
-        "implementation", "device", "tokens/s", "cores used", "peak memory MiB", "planned MiB"
+        "| {:<46} | {:<34} | {:>9} | {:>10} | {:>15} | {:>11} | {:>15} |",
+        "implementation",
+        "device",
+        "tokens/s",
+        "cores used",
+        "peak memory MiB",
+        "planned MiB",
+        "launches/step"
     );
     println!(
-        "|{:-<48}|{:-<36}|{:->11}|{:->12}|{:->17}|{:->13}|",
-        "", "", "", "", "", ""
+        "|{:-<48}|{:-<36}|{:->11}|{:->12}|{:->17}|{:->13}|{:->17}|",
+        "", "", "", "", "", "", ""
     );
     // `… -- cpu q4` keeps the frozen base in 4-bit blocks (QLoRA-style). Peak memory is the
     // process's high-water mark: measure the two bases in separate runs.
@@ -124,7 +136,7 @@ fn main() {
     for tier in tiers() {
         match measure(tier, quantize) {
             Ok(row) => println!(
-                "| {:<46} | {:<34} | {:>9.1} | {:>10.2} | {:>15.0} | {:>11.0} |",
+                "| {:<46} | {:<34} | {:>9.1} | {:>10.2} | {:>15.0} | {:>11.0} | {:>15} |",
                 format!(
                     "webtune {tier}{}",
                     if quantize { ", 4-bit base" } else { "" }
@@ -133,7 +145,8 @@ fn main() {
                 row.tokens_per_second,
                 row.cores,
                 row.peak_mib,
-                row.planned_mib
+                row.planned_mib,
+                row.launches_per_step
             ),
             Err(err) => eprintln!("{tier}: {err}"),
         }
@@ -143,12 +156,13 @@ fn main() {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     match reference {
         Some(r) => println!(
-            "| {:<46} | {:<34} | {:>9.1} | {:>10.2} | {:>15.0} | {:>11} |",
+            "| {:<46} | {:<34} | {:>9.1} | {:>10.2} | {:>15.0} | {:>11} | {:>15} |",
             r["implementation"].as_str().unwrap_or("PyTorch + PEFT"),
             r["device"].as_str().unwrap_or("CPU"),
             r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
             r["cores_used"].as_f64().unwrap_or(f64::NAN),
             r["peak_memory_mib"].as_f64().unwrap_or(f64::NAN),
+            "",
             ""
         ),
         None => {

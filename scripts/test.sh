@@ -21,9 +21,15 @@ run_tier() {
       cargo clippy -q --workspace --all-targets -- -D warnings &&
       cargo clippy -q --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --all-targets -- -D warnings ;;
     features)
-      # burn's autotune (and fusion) must stay off: see ARCHITECTURE.md, "WebGPU in the browser".
-      if cargo tree -q -e features --target all -i burn-cubecl | grep -E 'feature "(autotune|fusion)"'; then
-        echo "burn-cubecl is built with autotune or fusion: the browser tier would be silently wrong" >&2
+      # burn's autotune must stay off and its fusion on: see docs/internals.md, "WebGPU in the
+      # browser" and "Kernel launches".
+      cubecl=$(cargo tree -q -e features --target all -i burn-cubecl) || return 1
+      if grep -E 'feature "autotune"' <<<"$cubecl"; then
+        echo "burn-cubecl is built with autotune: the browser tier would be silently wrong" >&2
+        return 1
+      fi &&
+      if ! grep -q 'burn-cubecl feature "fusion"' <<<"$cubecl"; then
+        echo "burn-cubecl is built without fusion: the GPU tiers would launch 2-3x the kernels" >&2
         return 1
       fi &&
       # The CPU tier's threads and SIMD kernels (natively; SIMD in the browser): see docs/internals.md.

@@ -51,6 +51,7 @@ export class WebtuneClient {
   openModel(files, quantize, precision) { return this.call("openModel", [files, quantize, precision]); }
   device() { return this.call("device"); }
   selfCheck() { return this.call("selfCheck"); }
+  bench(config) { return this.call("bench", [config]); }
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
   loadDocuments(name, files, options) { return this.call("loadDocuments", [name, files, options]); }

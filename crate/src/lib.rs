@@ -28,6 +28,7 @@
 //! any network access of its own.
 
 pub mod advise;
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod error;

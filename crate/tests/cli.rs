@@ -1160,3 +1160,44 @@ fn generate_continues_a_conversation_within_the_context() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `webtune bench` prints its measurements as JSON (no kernel launches on the CPU tier) and
+/// refuses a setting it cannot measure, naming it.
+#[test]
+fn bench_measures_and_refuses_bad_settings() {
+    let model = fixture("llama");
+    let model = model.to_str().unwrap();
+    let out = webtune(&[
+        "bench",
+        "--model",
+        model,
+        "--tier",
+        "cpu",
+        "--seq",
+        "16",
+        "--prompt-tokens",
+        "8",
+        "--new-tokens",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["config"]["seq"], 16);
+    assert_eq!(report["launches_per_step"], 0);
+    for key in [
+        "train_tokens_per_second",
+        "prefill_tokens_per_second",
+        "decode_tokens_per_second",
+    ] {
+        let speed = report[key].as_f64().unwrap();
+        assert!(speed > 0.0 && speed.is_finite(), "{key}: {report}");
+    }
+    let out = webtune(&["bench", "--model", model, "--tier", "cpu", "--steps", "0"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bench.steps") && !err.contains("panicked"),
+        "{err}"
+    );
+}

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["generate", "lora"],
     &["eval", "rag"],
     &["train", "qa"],
-    &["advise"],
+    &["advise", "bench"],
     &["session"],
     &["js"],
 ];

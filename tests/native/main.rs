@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod advise;
+mod bench;
 mod documents;
 mod export_job;
 mod gguf;
@@ -79,6 +80,7 @@ tiered_tests! {
     minilm_matches_sentence_transformers => super::minilm;
     tiny_bert_matches_sentence_transformers => super::tiny_bert;
     kept_adapters_compute_as_alone => webtune_tests::kept_adapters_compute_as_alone;
+    bench_counts_launches => super::bench::bench_counts_launches;
 }
 
 /// LoRA and DoRA on an f16 base (lavapipe has `shader-f16`): 20 AdamW steps follow PEFT's f32

@@ -640,7 +640,9 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const pairsReport = await text(page, 'report');
   console.log(`pairs as data: ${pairsReport.split('\n')[0]}`);
   expect(pairsReport.startsWith(`pairs.jsonl: ${chosen} examples (messages)`), `report: ${pairsReport}`);
-  expect(await page.evaluate(() => location.hash) === '#train', 'the Train view is not open');
+  // The preview loads after the report shows; the view changes once both are done.
+  await page.waitForFunction(() => location.hash === '#train', null, { timeout: timeoutMs })
+    .catch(() => { throw new Error('the Train view is not open'); });
   await page.click('#tab-data');
   await page.waitForSelector('#preview .preview-row', { timeout: timeoutMs });
   const pairRows = await page.locator('#preview .preview-row pre').allInnerTexts();

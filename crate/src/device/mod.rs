@@ -11,10 +11,12 @@
 
 mod adapter;
 mod capped;
+mod launches;
 mod precision;
 mod readback;
 
 pub use adapter::{AdapterLimits, AdapterReport, human_bytes};
+pub use launches::{KernelCount, LaunchCounter};
 pub use precision::{Precision, f32_tensor, to_dtype, to_f32};
 pub use readback::read_f32;
 

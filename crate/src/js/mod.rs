@@ -170,6 +170,22 @@ impl Webtune {
         })
     }
 
+    /// Times a LoRA training step and generated tokens on the open model (random tokens; the
+    /// model and its adapters are unchanged) and counts the GPU kernels each launches
+    /// (`config`: a `BenchConfig`, every field optional). Resolves to `BenchReport`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<BenchReport>")]
+    pub fn bench(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "BenchConfig | undefined")] config: JsValue,
+    ) -> Promise {
+        let config: Result<crate::bench::BenchConfig, JsValue> =
+            settings::settings_from_js(config, "bench config");
+        locked!(self.state, |state| {
+            let report = state.bench(&config?).await.map_err(|e| js_error(&e))?;
+            to_js(&report)
+        })
+    }
+
     /// What is open: `ModelInfo`, or `null` before [`Webtune::open_model`].
     #[wasm_bindgen(js_name = modelInfo, unchecked_return_type = "ModelInfo | null")]
     pub fn model_info(&self) -> Result<JsValue, JsValue> {

@@ -28,6 +28,21 @@ export interface SelfCheck {
   tolerance: { atol: number; rtol: number };
 }
 
+/** `bench()` settings (all optional): training sequence, batch, LoRA rank, timed steps, prompt and new tokens. */
+export interface BenchConfig {
+  seq?: number; batch?: number; rank?: number; steps?: number; prompt_tokens?: number; new_tokens?: number;
+}
+
+/** `bench()`: seconds and tokens per second, and GPU kernel launches (0 on the CPU tier). */
+export interface BenchReport {
+  config: Required<BenchConfig>;
+  step_seconds: number; train_tokens_per_second: number; launches_per_step: number;
+  step_kernels: { kernel: string; launches: number }[];
+  prefill_tokens_per_second: number; decode_tokens_per_second: number;
+  launches_per_prefill: number; launches_per_token: number;
+  token_kernels: { kernel: string; launches: number }[];
+}
+
 /** `openModel()` / `modelInfo()`. */
 export interface ModelInfo {
   name: string; architecture: string; parameters: number; weight_bytes: number;

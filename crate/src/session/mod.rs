@@ -10,6 +10,7 @@
 
 mod adapters;
 mod advice;
+mod bench;
 mod chat;
 mod command;
 mod export;

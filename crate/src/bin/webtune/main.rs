@@ -1,6 +1,7 @@
 //! The `webtune` command-line tool.
 
 mod advise;
+mod bench;
 mod doctor;
 mod eval;
 mod export;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Report the GPU adapter and check that it computes what the CPU computes.
     Doctor(doctor::Args),
+    /// Training and generation speed of a model here, and the GPU kernels each launches.
+    Bench(bench::Args),
     /// Generate text with a model, streaming it to the terminal.
     Generate(generate::Args),
     /// Print each token's loss and the text's perplexity as JSON.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Doctor(args) => doctor::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Score(args) => score::run(args),
         Command::Train(args) => train::run(*args),

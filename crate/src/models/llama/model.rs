@@ -81,14 +81,18 @@ impl Attention {
         cache: &mut LayerCache,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
+        // [batch, seq, heads·head_dim] → [batch, seq, heads, head_dim]
         let split = |t: Tensor<3>, heads: usize| -> Tensor<4> {
-            // [batch, seq, heads·head_dim] → [batch, heads, seq, head_dim]
             t.reshape([batch as i32, seq as i32, heads as i32, -1])
-                .swap_dims(1, 2)
         };
-        let q = rope.apply(split(self.q_proj.forward(x.clone()), self.heads));
-        let k = rope.apply(split(self.k_proj.forward(x.clone()), self.kv_heads));
-        let v = split(self.v_proj.forward(x), self.kv_heads);
+        // → [batch, heads, seq, head_dim], rotated before the move (see `Rope::apply`).
+        let q = rope
+            .apply(split(self.q_proj.forward(x.clone()), self.heads))
+            .swap_dims(1, 2);
+        let k = rope
+            .apply(split(self.k_proj.forward(x.clone()), self.kv_heads))
+            .swap_dims(1, 2);
+        let v = split(self.v_proj.forward(x), self.kv_heads).swap_dims(1, 2);
         // [batch, kv_heads, seen + seq, head_dim]
         let (k, v) = match cache.take() {
             Some((past_k, past_v)) => (

@@ -1,0 +1,233 @@
+//! Speed on this machine: a LoRA training step and generated tokens, timed, with the GPU
+//! kernels each launches (`webtune doctor --bench`, `Webtune.bench()`, the benches).
+//!
+//! Launch counts are the proxy for real-GPU speed where no GPU is at hand: every kernel is a
+//! dispatch and a round trip of its operands through memory. The CPU tier launches none.
+
+use burn::module::Module;
+use serde::Serialize;
+
+use crate::device::{ComputeDevice, KernelCount, LaunchCounter, Tier};
+use crate::error::{Error, Result};
+use crate::generate::{Flow, GenerateConfig, generate};
+use crate::lora::{self, LoraConfig};
+use crate::models::{CausalLm, Model};
+use crate::platform::seconds_now;
+use crate::rng::Rng;
+use crate::train::{AdamWConfig, Batch, Schedule, ScheduleKind, Trainer};
+
+/// What to measure.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct BenchConfig {
+    /// Tokens per training sequence.
+    pub seq: usize,
+    /// Sequences per training step.
+    pub batch: usize,
+    /// LoRA rank (on every linear layer).
+    pub rank: usize,
+    /// Timed training steps (after one untimed warm-up step).
+    pub steps: usize,
+    /// Prompt tokens before generating.
+    pub prompt_tokens: usize,
+    /// Tokens generated (greedy) after the first.
+    pub new_tokens: usize,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self {
+            seq: 128,
+            batch: 1,
+            rank: 16,
+            steps: 2,
+            prompt_tokens: 64,
+            new_tokens: 16,
+        }
+    }
+}
+
+/// The kernels listed per piece of work (the rest are counted in the totals).
+const LISTED: usize = 8;
+
+/// What [`run`] measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// What was measured.
+    pub config: BenchConfig,
+    /// Seconds per training step.
+    pub step_seconds: f64,
+    /// Tokens processed per second of training (every token of every sequence).
+    pub train_tokens_per_second: f64,
+    /// GPU kernels launched per training step (0 on the CPU tier).
+    pub launches_per_step: u64,
+    /// The kernels a training step launches most.
+    pub step_kernels: Vec<KernelCount>,
+    /// Prompt tokens read per second before the first new token.
+    pub prefill_tokens_per_second: f64,
+    /// Tokens generated per second after the first.
+    pub decode_tokens_per_second: f64,
+    /// GPU kernels launched to read the prompt and produce the first token.
+    pub launches_per_prefill: u64,
+    /// GPU kernels launched per generated token after the first.
+    pub launches_per_token: f64,
+    /// The kernels decoding launches most.
+    pub token_kernels: Vec<KernelCount>,
+}
+
+fn check(config: &BenchConfig) -> Result<()> {
+    let zero = [
+        ("seq", config.seq < 2),
+        ("batch", config.batch == 0),
+        ("rank", config.rank == 0),
+        ("steps", config.steps == 0),
+        ("prompt_tokens", config.prompt_tokens == 0),
+        ("new_tokens", config.new_tokens == 0),
+    ];
+    match zero.iter().find(|(_, bad)| *bad) {
+        Some((setting, _)) => Err(Error::Setting {
+            setting: format!("bench.{setting}"),
+            problem: "must be at least 1 (2 for seq)".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Measures `model` (on `compute`'s autodiff twin, as a session holds it) — a copy with a
+/// fresh LoRA adapter trains on random tokens, then the model without it generates greedily
+/// from a random prompt. `model` itself is not changed.
+pub async fn run(
+    model: &Model,
+    compute: &ComputeDevice,
+    config: &BenchConfig,
+) -> Result<BenchReport> {
+    check(config)?;
+    let device = &compute.autodiff();
+    let context = model.context_length();
+    if config.seq > context || config.prompt_tokens + config.new_tokens + 1 > context {
+        return Err(Error::Setting {
+            setting: "bench.seq".into(),
+            problem: format!("longer than the model's context of {context} tokens"),
+        });
+    }
+    let mut rng = Rng::new(0);
+    let vocab = model.vocab_size();
+    let mut random = |n: usize| -> Vec<u32> {
+        (0..n)
+            .map(|_| ((rng.next_f32() * vocab as f32) as u32).min(vocab as u32 - 1))
+            .collect()
+    };
+    let ids: Vec<Vec<u32>> = (0..config.batch).map(|_| random(config.seq)).collect();
+    let prompt = random(config.prompt_tokens);
+    let labels = ids
+        .iter()
+        .map(|r| r.iter().map(|&t| i64::from(t)).collect())
+        .collect();
+    let batch = Batch {
+        ids,
+        labels,
+        segments: None,
+    };
+
+    let mut tuned = model.clone().no_grad();
+    let lora_config = LoraConfig {
+        r: config.rank,
+        lora_alpha: 2.0 * config.rank as f64,
+        ..LoraConfig::default()
+    };
+    lora::detach(&mut tuned);
+    lora::attach(&mut tuned, &lora_config, 0, device)?;
+    let schedule = Schedule {
+        kind: ScheduleKind::Constant,
+        warmup_steps: 0,
+        total_steps: config.steps + 1,
+    };
+    let mut trainer = Trainer::new(AdamWConfig::default(), schedule, None);
+    trainer.step(&mut tuned, &batch, device).await?;
+    // The CPU tier launches no kernels; a counter there would count other threads' GPU work.
+    let counter = (compute.tier() == Tier::Gpu).then(LaunchCounter::start);
+    let count = |c: &Option<LaunchCounter>| c.as_ref().map_or(0, LaunchCounter::total);
+    let kernels =
+        |c: &Option<LaunchCounter>| c.as_ref().map_or(Vec::new(), LaunchCounter::by_kernel);
+    let reset = |c: &Option<LaunchCounter>| c.iter().for_each(LaunchCounter::reset);
+    let start = seconds_now();
+    for _ in 0..config.steps {
+        trainer.step(&mut tuned, &batch, device).await?;
+    }
+    let step_seconds = (seconds_now() - start) / config.steps as f64;
+    let launches_per_step = count(&counter) / config.steps as u64;
+    let step_kernels = per(kernels(&counter), config.steps as u64);
+    drop(tuned);
+
+    let mut plain = model.valid();
+    lora::detach(&mut plain);
+    let greedy = |n: usize| GenerateConfig {
+        max_new_tokens: n,
+        ..GenerateConfig::default()
+    };
+    // Warm-up: the kernels for these shapes are compiled before anything is timed.
+    let device = compute.device();
+    generate(&plain, device, &prompt, &greedy(2), |_| Flow::Continue).await?;
+    reset(&counter);
+    let start = seconds_now();
+    generate(&plain, device, &prompt, &greedy(1), |_| Flow::Continue).await?;
+    let prefill_seconds = seconds_now() - start;
+    let launches_per_prefill = count(&counter);
+    let prefill_kernels = kernels(&counter);
+    reset(&counter);
+    let mut first = None;
+    let out = generate(
+        &plain,
+        device,
+        &prompt,
+        &greedy(config.new_tokens + 1),
+        |_| {
+            first.get_or_insert_with(seconds_now);
+            Flow::Continue
+        },
+    )
+    .await?;
+    let end = seconds_now();
+    let decoded = out.len().saturating_sub(1).max(1);
+    let launches = count(&counter).saturating_sub(launches_per_prefill);
+    let token_kernels = decode_only(kernels(&counter), &prefill_kernels, decoded as u64);
+    Ok(BenchReport {
+        config: config.clone(),
+        step_seconds,
+        train_tokens_per_second: (config.batch * config.seq) as f64 / step_seconds.max(1e-9),
+        launches_per_step,
+        step_kernels,
+        prefill_tokens_per_second: config.prompt_tokens as f64 / prefill_seconds.max(1e-9),
+        decode_tokens_per_second: decoded as f64 / (end - first.unwrap_or(end)).max(1e-9),
+        launches_per_prefill,
+        launches_per_token: launches as f64 / decoded as f64,
+        token_kernels,
+    })
+}
+
+/// A whole generation's launches less the prefill's, per decoded token, most launched first.
+fn decode_only(all: Vec<KernelCount>, prefill: &[KernelCount], tokens: u64) -> Vec<KernelCount> {
+    let mut rows: Vec<KernelCount> = all
+        .into_iter()
+        .map(|k| {
+            let before = prefill.iter().find(|p| p.kernel == k.kernel);
+            let launches = k.launches - before.map_or(0, |p| p.launches.min(k.launches));
+            KernelCount { launches, ..k }
+        })
+        .filter(|k| k.launches > 0)
+        .collect();
+    rows.sort_by(|a, b| b.launches.cmp(&a.launches).then(a.kernel.cmp(&b.kernel)));
+    per(rows, tokens)
+}
+
+/// The most launched kernels, their counts divided by `runs`.
+fn per(counts: Vec<KernelCount>, runs: u64) -> Vec<KernelCount> {
+    counts
+        .into_iter()
+        .take(LISTED)
+        .map(|k| KernelCount {
+            launches: k.launches / runs.max(1),
+            ..k
+        })
+        .collect()
+}

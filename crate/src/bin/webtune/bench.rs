@@ -1,0 +1,91 @@
+//! `webtune bench`: training and generation speed of a model on this machine, with the GPU
+//! kernels each launches.
+
+use webtune::bench::{BenchConfig, BenchReport};
+use webtune::device::KernelCount;
+use webtune::platform::block_on;
+use webtune::session::Purpose;
+
+use crate::model::{self, ModelArgs};
+use crate::output;
+
+/// Options of `webtune bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Tokens per training sequence.
+    #[arg(long, default_value_t = BenchConfig::default().seq)]
+    seq: usize,
+    /// Sequences per training step.
+    #[arg(long, default_value_t = BenchConfig::default().batch)]
+    batch: usize,
+    /// LoRA rank, on every linear layer.
+    #[arg(long, default_value_t = BenchConfig::default().rank)]
+    rank: usize,
+    /// Timed training steps (after one warm-up step).
+    #[arg(long, default_value_t = BenchConfig::default().steps)]
+    steps: usize,
+    /// Prompt tokens before generating.
+    #[arg(long, default_value_t = BenchConfig::default().prompt_tokens)]
+    prompt_tokens: usize,
+    /// Tokens to generate after the first.
+    #[arg(long, default_value_t = BenchConfig::default().new_tokens)]
+    new_tokens: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Opens the model, measures it and prints the numbers.
+pub fn run(args: Args) -> webtune::Result<()> {
+    let session = model::open(&args.model, Purpose::Read, false)?;
+    let config = BenchConfig {
+        seq: args.seq,
+        batch: args.batch,
+        rank: args.rank,
+        steps: args.steps,
+        prompt_tokens: args.prompt_tokens,
+        new_tokens: args.new_tokens,
+    };
+    let report = block_on(session.bench(&config))?;
+    if args.json {
+        return output::print_json(&report);
+    }
+    print!("{}", table(&report, &session.device_info().summary));
+    Ok(())
+}
+
+/// The report as lines a person reads.
+fn table(r: &BenchReport, device: &str) -> String {
+    let c = &r.config;
+    let mut out = device.to_string();
+    out += &format!(
+        "training (LoRA r{}, all linear, {} × {} tokens): {:.2} s per step, {:.1} tokens/s, \
+         {} kernel launches per step\n",
+        c.rank, c.batch, c.seq, r.step_seconds, r.train_tokens_per_second, r.launches_per_step
+    );
+    out += &format!(
+        "generation ({} prompt tokens, {} new): prefill {:.1} tokens/s, decode {:.1} tokens/s, \
+         {} launches for the prompt, {:.0} per token\n",
+        c.prompt_tokens,
+        c.new_tokens,
+        r.prefill_tokens_per_second,
+        r.decode_tokens_per_second,
+        r.launches_per_prefill,
+        r.launches_per_token
+    );
+    let list = |title: &str, kernels: &[KernelCount]| {
+        let rows: Vec<String> = kernels
+            .iter()
+            .map(|k| format!("  {:>7}  {}", k.launches, k.kernel))
+            .collect();
+        match rows.is_empty() {
+            true => String::new(),
+            false => format!("{title}\n{}\n", rows.join("\n")),
+        }
+    };
+    out += &list("kernels launched most per training step:", &r.step_kernels);
+    out += &list("kernels launched most per decoded token:", &r.token_kernels);
+    out
+}

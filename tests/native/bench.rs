@@ -1,0 +1,88 @@
+//! `Session::bench` on the tiny Llama: it times a training step and generated tokens, counts
+//! the GPU tier's kernel launches (none on the CPU tier), leaves the model as it was, and
+//! refuses settings it cannot measure, naming them.
+
+use webtune::bench::BenchConfig;
+use webtune::session::{GenerateOptions, OpenOptions, Session};
+use webtune::{ComputeDevice, Error, Result, Tier};
+
+async fn answer(session: &Session) -> Result<String> {
+    let options = GenerateOptions::default();
+    Ok(session
+        .generate("Hello", &options, |_| webtune::flow::Flow::Continue)
+        .await?
+        .text)
+}
+
+pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
+    let mut session = Session::new(device.clone());
+    let files = webtune_tests::tiny_files("llama");
+    session
+        .open_model("llama", files, &OpenOptions::default())
+        .await?;
+    let before = answer(&session).await?;
+    let config = BenchConfig {
+        seq: 16,
+        prompt_tokens: 8,
+        new_tokens: 4,
+        ..BenchConfig::default()
+    };
+    let report = session.bench(&config).await?;
+    assert!(report.step_seconds > 0.0 && report.step_seconds.is_finite());
+    for speed in [
+        report.train_tokens_per_second,
+        report.prefill_tokens_per_second,
+        report.decode_tokens_per_second,
+    ] {
+        assert!(speed > 0.0 && speed.is_finite(), "{report:?}");
+    }
+    match device.tier() {
+        Tier::Cpu => {
+            assert_eq!(report.launches_per_step, 0);
+            assert_eq!(report.launches_per_token, 0.0);
+            assert!(report.step_kernels.is_empty());
+        }
+        Tier::Gpu => {
+            // Each layer's matmuls alone are several launches, forward and backward. (Counts
+            // are the process's: tests running beside this one add to them, never take away.)
+            assert!(report.launches_per_step > 20, "{report:?}");
+            assert!(report.launches_per_token > 5.0, "{report:?}");
+            let listed: u64 = report.step_kernels.iter().map(|k| k.launches).sum();
+            assert!(
+                listed > 0 && listed <= report.launches_per_step,
+                "{report:?}"
+            );
+            assert!(
+                report
+                    .token_kernels
+                    .iter()
+                    .any(|k| k.kernel.contains("atmul"))
+            );
+        }
+    }
+    assert_eq!(
+        answer(&session).await?,
+        before,
+        "the bench changed the model"
+    );
+    let bad = BenchConfig {
+        steps: 0,
+        ..config.clone()
+    };
+    match session.bench(&bad).await {
+        Err(Error::Setting { setting, .. }) => assert_eq!(setting, "bench.steps"),
+        other => panic!("steps 0: {other:?}"),
+    }
+    let long = BenchConfig {
+        seq: 1 << 20,
+        ..config
+    };
+    match session.bench(&long).await {
+        Err(Error::Setting { setting, problem }) => {
+            assert_eq!(setting, "bench.seq");
+            assert!(problem.contains("context"), "{problem}");
+        }
+        other => panic!("seq 2^20: {other:?}"),
+    }
+    Ok(())
+}
