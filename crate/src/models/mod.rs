@@ -7,6 +7,7 @@
 //! Models know nothing of LoRA, training or generation; those use them through [`CausalLm`].
 
 pub mod bert;
+mod cache;
 pub mod checkpoint;
 pub mod export;
 pub mod gpt2;
@@ -16,6 +17,7 @@ pub mod qwen2;
 pub mod registry;
 pub mod weights;
 
+pub use cache::{KvCache, LayerCache};
 pub use checkpoint::{Loaded, load_checkpoint, load_checkpoint_to};
 pub use registry::{Architecture, Model, ModelConfig, Shape};
 pub use weights::Placement;
@@ -24,40 +26,6 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::nn::Linear;
-
-/// One layer's cached keys and values, `[batch, kv_heads, seen, head_dim]` each (before GQA
-/// repetition); `None` before the first forward.
-pub type LayerCache = Option<(Tensor<4>, Tensor<4>)>;
-
-/// Keys and values of the positions a model has already seen, per layer, so that generation
-/// feeds only the new token.
-#[derive(Debug, Clone, Default)]
-pub struct KvCache {
-    /// Per layer.
-    pub layers: Vec<LayerCache>,
-}
-
-impl KvCache {
-    /// An empty cache for a model with `layers` layers.
-    pub fn new(layers: usize) -> Self {
-        Self {
-            layers: vec![None; layers],
-        }
-    }
-
-    /// How many positions the cache holds.
-    pub fn len(&self) -> usize {
-        match self.layers.first() {
-            Some(Some((k, _))) => k.dims()[2],
-            _ => 0,
-        }
-    }
-
-    /// Whether the cache holds no position.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// A model's linear layers by their Hugging Face module paths
 /// (`model.layers.0.self_attn.q_proj`), which is how adapters find what to attach to. The

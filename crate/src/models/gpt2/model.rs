@@ -71,14 +71,7 @@ impl Gpt2Attention {
                 .swap_dims(1, 2)
         };
         let (q, k, v) = (split(0), split(1), split(2));
-        let (k, v) = match cache.take() {
-            Some((past_k, past_v)) => (
-                Tensor::cat(vec![past_k, k], 2),
-                Tensor::cat(vec![past_v, v], 2),
-            ),
-            None => (k, v),
-        };
-        *cache = Some((k.clone(), v.clone()));
+        let (k, v) = cache.append(k, v);
         let head_dim = hidden / self.heads;
         let scores = q
             .matmul(k.swap_dims(2, 3))

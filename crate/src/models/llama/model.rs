@@ -94,14 +94,7 @@ impl Attention {
             .swap_dims(1, 2);
         let v = split(self.v_proj.forward(x), self.kv_heads).swap_dims(1, 2);
         // [batch, kv_heads, seen + seq, head_dim]
-        let (k, v) = match cache.take() {
-            Some((past_k, past_v)) => (
-                Tensor::cat(vec![past_k, k], 2),
-                Tensor::cat(vec![past_v, v], 2),
-            ),
-            None => (k, v),
-        };
-        *cache = Some((k.clone(), v.clone()));
+        let (k, v) = cache.append(k, v);
         let group = self.heads / self.kv_heads;
         let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
         // [batch, heads, seq, seen + seq]
