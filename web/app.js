@@ -17,6 +17,7 @@ import * as preview from './preview.js';
 import * as search from './search.js';
 import * as chat from './chat.js';
 import * as runs from './runs.js';
+import * as speedCheck from './speed.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -83,6 +84,7 @@ function buttons() {
   $('discard').disabled = !idle;
   documents.buttons(ctx, idle, ready);
   chat.buttons(ctx, ready);
+  speedCheck.buttons(ctx, ready);
   preview.buttons(ctx, ready && page.dataset !== null);
 }
 
@@ -728,6 +730,7 @@ function wire() {
   documents.wire(ctx);
   chat.wire(ctx);
   runs.wire(ctx);
+  speedCheck.wire(ctx);
   preview.wire(ctx);
 }
 

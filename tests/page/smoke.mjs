@@ -262,7 +262,6 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   const answer = await waitForStatus(page, 'answer-a', ['done']);
   console.log(`base answer on WebGPU: ${answer.text}\n  ${await text(page, 'answer-a-speed')}`);
   expect(answer.text.trim() === 'The capital of France is Paris.', `unexpected answer: ${answer.text}`);
-
   // Left to choose, the engine sees that WebGPU is SwiftShader and runs on the CPU, saying so.
   await page.goto(`${origin}/`);
   const software = await waitForStatus(page, 'adapter', ['ready', 'unavailable', 'software']);
@@ -273,6 +272,15 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   expect(await attr(page, 'engine', 'data-tier') === 'cpu', `engine: ${chosen.text}`);
   expect(/software renderer/.test(note) && /\?tier=gpu/.test(note), `note: ${note}`);
   expect((await waitForStatus(page, 'model', ['ready', 'failed'])).status === 'ready', 'no model on the CPU tier');
+  // The speed check (a LoRA step and a few tokens, timed by the engine) on the CPU tier, which
+  // launches no GPU kernels. (On SwiftShader's WebGPU even an 8-token step outlasts a test.)
+  await page.waitForSelector('#bench:not([disabled])', { timeout: timeoutMs });
+  await page.click('#bench');
+  const speed = await waitForStatus(page, 'bench-status', ['ready', 'failed']);
+  console.log(`speed on the CPU tier:\n  ${speed.text.replace(/\n/g, '\n  ')}`);
+  expect(speed.status === 'ready', `speed: ${speed.text}`);
+  expect(Number(await attr(page, 'bench-status', 'data-train-tokens-per-second')) > 0, `speed: ${speed.text}`);
+  expect(/tokens\/s/.test(speed.text) && /no GPU kernels/.test(speed.text), `speed: ${speed.text}`);
 }));
 
 // Scenario 2: the whole flow on the CPU tier (WebGPU off).
