@@ -75,7 +75,19 @@ pub struct BenchReport {
     pub token_kernels: Vec<KernelCount>,
 }
 
+/// The most tokens one measured step may hold: a speed check, not a training run.
+const MAX_STEP_TOKENS: usize = 8192;
+
 fn check(config: &BenchConfig) -> Result<()> {
+    if config.batch.saturating_mul(config.seq) > MAX_STEP_TOKENS {
+        return Err(Error::Setting {
+            setting: "bench.batch".into(),
+            problem: format!(
+                "batch × seq is {} tokens; a speed check takes at most {MAX_STEP_TOKENS}",
+                config.batch.saturating_mul(config.seq)
+            ),
+        });
+    }
     let zero = [
         ("seq", config.seq < 2),
         ("batch", config.batch == 0),
@@ -104,11 +116,15 @@ pub async fn run(
     check(config)?;
     let device = &compute.autodiff();
     let context = model.context_length();
-    if config.seq > context || config.prompt_tokens + config.new_tokens + 1 > context {
-        return Err(Error::Setting {
-            setting: "bench.seq".into(),
-            problem: format!("longer than the model's context of {context} tokens"),
-        });
+    let too_long = |setting: &str| Error::Setting {
+        setting: format!("bench.{setting}"),
+        problem: format!("longer than the model's context of {context} tokens"),
+    };
+    if config.seq > context {
+        return Err(too_long("seq"));
+    }
+    if config.prompt_tokens + config.new_tokens + 1 > context {
+        return Err(too_long("prompt_tokens"));
     }
     let mut rng = Rng::new(0);
     let vocab = model.vocab_size();

@@ -73,16 +73,34 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
         Err(Error::Setting { setting, .. }) => assert_eq!(setting, "bench.steps"),
         other => panic!("steps 0: {other:?}"),
     }
-    let long = BenchConfig {
-        seq: 1 << 20,
-        ..config
-    };
-    match session.bench(&long).await {
-        Err(Error::Setting { setting, problem }) => {
-            assert_eq!(setting, "bench.seq");
-            assert!(problem.contains("context"), "{problem}");
+    let context = session.model_info().map_or(0, |m| m.context_length);
+    for (bad, named) in [
+        (
+            BenchConfig {
+                seq: context + 1,
+                ..config.clone()
+            },
+            "bench.seq",
+        ),
+        (
+            BenchConfig {
+                prompt_tokens: context,
+                ..config.clone()
+            },
+            "bench.prompt_tokens",
+        ),
+        (
+            BenchConfig {
+                batch: 1 << 20,
+                ..config.clone()
+            },
+            "bench.batch",
+        ),
+    ] {
+        match session.bench(&bad).await {
+            Err(Error::Setting { setting, .. }) => assert_eq!(setting, named),
+            other => panic!("{named}: {other:?}"),
         }
-        other => panic!("seq 2^20: {other:?}"),
     }
     Ok(())
 }
