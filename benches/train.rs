@@ -17,15 +17,14 @@
 #[path = "common.rs"]
 mod common;
 
+use webtune::bench::random_batch;
 use webtune::burn::module::Module;
 use webtune::device::LaunchCounter;
 use webtune::lora::{self, LoraConfig};
 use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::{FileSource, block_on};
 use webtune::rng::Rng;
-use webtune::train::{
-    AdamWConfig, Batch, PlanModel, Schedule, ScheduleKind, TrainConfig, Trainer, plan,
-};
+use webtune::train::{AdamWConfig, PlanModel, Schedule, ScheduleKind, TrainConfig, Trainer, plan};
 use webtune::{ComputeDevice, Tier};
 
 const SEQ: usize = 256;
@@ -71,19 +70,7 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<Row> {
     let mut model = loaded.model.no_grad();
     lora::attach(&mut model, &config, 0, &placement.device)?;
     let mut rng = Rng::new(0);
-    let vocab = loaded.config.vocab_size() as f32;
-    let ids: Vec<Vec<u32>> = (0..BATCH)
-        .map(|_| (0..SEQ).map(|_| (rng.next_f32() * vocab) as u32).collect())
-        .collect();
-    let labels = ids
-        .iter()
-        .map(|r| r.iter().map(|&t| i64::from(t)).collect())
-        .collect();
-    let batch = Batch {
-        ids,
-        labels,
-        segments: None,
-    };
+    let batch = random_batch(loaded.config.vocab_size(), BATCH, SEQ, &mut rng);
     let mut trainer = Trainer::new(
         AdamWConfig::default(),
         Schedule {

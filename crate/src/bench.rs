@@ -128,22 +128,8 @@ pub async fn run(
     }
     let mut rng = Rng::new(0);
     let vocab = model.vocab_size();
-    let mut random = |n: usize| -> Vec<u32> {
-        (0..n)
-            .map(|_| ((rng.next_f32() * vocab as f32) as u32).min(vocab as u32 - 1))
-            .collect()
-    };
-    let ids: Vec<Vec<u32>> = (0..config.batch).map(|_| random(config.seq)).collect();
-    let prompt = random(config.prompt_tokens);
-    let labels = ids
-        .iter()
-        .map(|r| r.iter().map(|&t| i64::from(t)).collect())
-        .collect();
-    let batch = Batch {
-        ids,
-        labels,
-        segments: None,
-    };
+    let batch = random_batch(vocab, config.batch, config.seq, &mut rng);
+    let prompt = random_tokens(vocab, config.prompt_tokens, &mut rng);
 
     let mut tuned = model.clone().no_grad();
     let lora_config = LoraConfig {
@@ -234,6 +220,28 @@ fn decode_only(all: Vec<KernelCount>, prefill: &[KernelCount], tokens: u64) -> V
         .collect();
     rows.sort_by(|a, b| b.launches.cmp(&a.launches).then(a.kernel.cmp(&b.kernel)));
     per(rows, tokens)
+}
+
+/// `n` token ids drawn uniformly from a vocabulary of `vocab`.
+fn random_tokens(vocab: usize, n: usize, rng: &mut Rng) -> Vec<u32> {
+    (0..n)
+        .map(|_| ((rng.next_f32() * vocab as f32) as u32).min(vocab as u32 - 1))
+        .collect()
+}
+
+/// A batch of `batch` random sequences of `seq` tokens, every token trained: what speed
+/// measurements train on (the content does not change the work).
+pub fn random_batch(vocab: usize, batch: usize, seq: usize, rng: &mut Rng) -> Batch {
+    let ids: Vec<Vec<u32>> = (0..batch).map(|_| random_tokens(vocab, seq, rng)).collect();
+    let labels = ids
+        .iter()
+        .map(|r| r.iter().map(|&t| i64::from(t)).collect())
+        .collect();
+    Batch {
+        ids,
+        labels,
+        segments: None,
+    }
 }
 
 /// The most launched kernels, their counts divided by `runs`.
