@@ -32,6 +32,9 @@ pub struct BenchConfig {
     pub prompt_tokens: usize,
     /// Tokens generated (greedy) after the first.
     pub new_tokens: usize,
+    /// Time every GPU kernel (native only): each launch then waits for its kernel, so the
+    /// totals run slower, but the kernels are listed by the seconds they took.
+    pub timed: bool,
 }
 
 impl Default for BenchConfig {
@@ -43,6 +46,7 @@ impl Default for BenchConfig {
             steps: 2,
             prompt_tokens: 64,
             new_tokens: 16,
+            timed: false,
         }
     }
 }
@@ -96,6 +100,12 @@ fn check(config: &BenchConfig) -> Result<()> {
         ("prompt_tokens", config.prompt_tokens == 0),
         ("new_tokens", config.new_tokens == 0),
     ];
+    if config.timed && crate::platform::IN_BROWSER {
+        return Err(Error::Setting {
+            setting: "bench.timed".into(),
+            problem: "timing each kernel waits for the GPU, which a browser cannot do".into(),
+        });
+    }
     match zero.iter().find(|(_, bad)| *bad) {
         Some((setting, _)) => Err(Error::Setting {
             setting: format!("bench.{setting}"),
@@ -147,7 +157,10 @@ pub async fn run(
     let mut trainer = Trainer::new(AdamWConfig::default(), schedule, None);
     trainer.step(&mut tuned, &batch, device).await?;
     // The CPU tier launches no kernels; a counter there would count other threads' GPU work.
-    let counter = (compute.tier() == Tier::Gpu).then(LaunchCounter::start);
+    let counter = (compute.tier() == Tier::Gpu).then(|| match config.timed {
+        true => LaunchCounter::timed(),
+        false => LaunchCounter::start(),
+    });
     let count = |c: &Option<LaunchCounter>| c.as_ref().map_or(0, LaunchCounter::total);
     let kernels =
         |c: &Option<LaunchCounter>| c.as_ref().map_or(Vec::new(), LaunchCounter::by_kernel);
@@ -209,16 +222,20 @@ pub async fn run(
 
 /// A whole generation's launches less the prefill's, per decoded token, most launched first.
 fn decode_only(all: Vec<KernelCount>, prefill: &[KernelCount], tokens: u64) -> Vec<KernelCount> {
-    let mut rows: Vec<KernelCount> = all
+    let rows: Vec<KernelCount> = all
         .into_iter()
         .map(|k| {
             let before = prefill.iter().find(|p| p.kernel == k.kernel);
             let launches = k.launches - before.map_or(0, |p| p.launches.min(k.launches));
-            KernelCount { launches, ..k }
+            let seconds = (k.seconds - before.map_or(0.0, |p| p.seconds)).max(0.0);
+            KernelCount {
+                launches,
+                seconds,
+                ..k
+            }
         })
         .filter(|k| k.launches > 0)
         .collect();
-    rows.sort_by(|a, b| b.launches.cmp(&a.launches).then(a.kernel.cmp(&b.kernel)));
     per(rows, tokens)
 }
 
@@ -244,13 +261,21 @@ pub fn random_batch(vocab: usize, batch: usize, seq: usize, rng: &mut Rng) -> Ba
     }
 }
 
-/// The most launched kernels, their counts divided by `runs`.
-fn per(counts: Vec<KernelCount>, runs: u64) -> Vec<KernelCount> {
+/// The kernels that took longest (when timed) or else were launched most, their counts and
+/// seconds divided by `runs`.
+fn per(mut counts: Vec<KernelCount>, runs: u64) -> Vec<KernelCount> {
+    counts.sort_by(|a, b| {
+        b.seconds
+            .total_cmp(&a.seconds)
+            .then(b.launches.cmp(&a.launches))
+            .then(a.kernel.cmp(&b.kernel))
+    });
     counts
         .into_iter()
         .take(LISTED)
         .map(|k| KernelCount {
             launches: k.launches / runs.max(1),
+            seconds: k.seconds / runs.max(1) as f64,
             ..k
         })
         .collect()

@@ -60,6 +60,26 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
             );
         }
     }
+    if device.tier() == Tier::Gpu {
+        // Timed: the kernels come listed by the time they took, longest first.
+        let timed = session
+            .bench(&BenchConfig {
+                timed: true,
+                steps: 1,
+                ..config.clone()
+            })
+            .await?;
+        for kernels in [&timed.step_kernels, &timed.token_kernels] {
+            assert!(
+                kernels.first().is_some_and(|k| k.seconds > 0.0),
+                "{timed:?}"
+            );
+            assert!(
+                kernels.windows(2).all(|w| w[0].seconds >= w[1].seconds),
+                "{timed:?}"
+            );
+        }
+    }
     assert_eq!(
         answer(&session).await?,
         before,

@@ -92,18 +92,6 @@ pub async fn encoder_matches_sentence_transformers(
     files: Vec<MemorySource>,
     device: &ComputeDevice,
 ) -> Result<EmbedCheck> {
-    encoder_matches_sentence_transformers_for(fixture, files, device, usize::MAX).await
-}
-
-/// The same, embedding only the first `sentences` of the fixture's (every sentence's ids are
-/// still checked). The browser tier embeds 5: SwiftShader takes about 150 s for all 12 (the
-/// batch is padded to the longest), 10 s for the first five.
-pub async fn encoder_matches_sentence_transformers_for(
-    fixture: &EncoderFixture,
-    files: Vec<MemorySource>,
-    device: &ComputeDevice,
-    embedded: usize,
-) -> Result<EmbedCheck> {
     let now = webtune::platform::seconds_now;
     let start = now();
     let reference: serde_json::Value =
@@ -136,10 +124,15 @@ pub async fn encoder_matches_sentence_transformers_for(
         }
     }
     let embed_start = now();
-    let vectors = encoder
-        .embed(&sentences[..embedded.min(sentences.len())])
-        .await?;
+    let vectors = encoder.embed(&sentences).await?;
     let embed_seconds = now() - embed_start;
+    if vectors.len() != sentences.len() {
+        return Err(mismatch(format!(
+            "{} vectors for {} sentences",
+            vectors.len(),
+            sentences.len()
+        )));
+    }
     let mut worst = 1.0f64;
     for (i, got) in vectors.iter().enumerate() {
         let want: Vec<f64> = serde_json::from_value(reference["embeddings"][i].clone())

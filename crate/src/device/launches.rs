@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cubecl_runtime::logging::{LaunchObservation, LaunchObserver};
+use cubecl_runtime::logging::{
+    Duration, LaunchObservation, LaunchObserver, TimingMethod, TimingRequest,
+};
 
 /// Counts the kernels launched on the GPU tier while it lives (by any thread of the process;
 /// one counter at a time: a second replaces the first until it is dropped).
@@ -18,29 +20,65 @@ pub struct LaunchCounter {
 }
 
 #[derive(Debug, Default)]
-struct Counts(Mutex<HashMap<&'static str, u64>>);
+struct Counts {
+    launches: Mutex<HashMap<&'static str, u64>>,
+    /// Whether each kernel is timed (and run one at a time), and the time per kernel.
+    timed: bool,
+    seconds: Mutex<HashMap<&'static str, f64>>,
+}
 
 impl LaunchObserver for Counts {
     fn launched(&self, kernel: &'static str) {
-        if let Ok(mut counts) = self.0.lock() {
+        if let Ok(mut counts) = self.launches.lock() {
             *counts.entry(kernel).or_default() += 1;
+        }
+    }
+
+    fn timing(&self) -> TimingRequest {
+        if self.timed {
+            TimingRequest::Resolved
+        } else {
+            TimingRequest::None
+        }
+    }
+
+    fn timed(&self, kernel: &'static str, duration: Duration, _method: TimingMethod) {
+        if let Ok(mut seconds) = self.seconds.lock() {
+            *seconds.entry(kernel).or_default() += duration.as_secs_f64();
         }
     }
 }
 
 /// How often one kernel was launched.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct KernelCount {
     /// The kernel's name, shortened (module paths and generic arguments dropped).
     pub kernel: String,
     /// Launches counted.
     pub launches: u64,
+    /// Seconds the kernel ran, summed over its launches (counters made by
+    /// [`LaunchCounter::timed`] only; zero otherwise).
+    pub seconds: f64,
 }
 
 impl LaunchCounter {
     /// Starts counting.
     pub fn start() -> Self {
-        let counts = Arc::new(Counts::default());
+        Self::watch(Counts::default())
+    }
+
+    /// Starts counting and timing every kernel. Each launch then waits for its kernel to
+    /// finish (kernels run one at a time): right for each kernel's own cost, slower overall.
+    /// Native only: the browser cannot wait for the GPU.
+    pub fn timed() -> Self {
+        Self::watch(Counts {
+            timed: true,
+            ..Counts::default()
+        })
+    }
+
+    fn watch(counts: Counts) -> Self {
+        let counts = Arc::new(counts);
         let watching = LaunchObservation::new(counts.clone());
         Self {
             counts,
@@ -51,7 +89,7 @@ impl LaunchCounter {
     /// Launches counted so far.
     pub fn total(&self) -> u64 {
         self.counts
-            .0
+            .launches
             .lock()
             .map(|c| c.values().sum())
             .unwrap_or_default()
@@ -59,23 +97,35 @@ impl LaunchCounter {
 
     /// Forgets what was counted so far (to count the next piece of work alone).
     pub fn reset(&self) {
-        if let Ok(mut counts) = self.counts.0.lock() {
+        if let Ok(mut counts) = self.counts.launches.lock() {
             counts.clear();
+        }
+        if let Ok(mut seconds) = self.counts.seconds.lock() {
+            seconds.clear();
         }
     }
 
     /// Launches per kernel, most launched first (ties by name); kernels whose shortened
     /// names are equal are counted together.
     pub fn by_kernel(&self) -> Vec<KernelCount> {
-        let mut merged: HashMap<String, u64> = HashMap::new();
-        if let Ok(counts) = self.counts.0.lock() {
+        let mut merged: HashMap<String, (u64, f64)> = HashMap::new();
+        if let Ok(counts) = self.counts.launches.lock() {
             for (name, n) in counts.iter() {
-                *merged.entry(short_name(name)).or_default() += n;
+                merged.entry(short_name(name)).or_default().0 += n;
+            }
+        }
+        if let Ok(seconds) = self.counts.seconds.lock() {
+            for (name, s) in seconds.iter() {
+                merged.entry(short_name(name)).or_default().1 += s;
             }
         }
         let mut rows: Vec<KernelCount> = merged
             .into_iter()
-            .map(|(kernel, launches)| KernelCount { kernel, launches })
+            .map(|(kernel, (launches, seconds))| KernelCount {
+                kernel,
+                launches,
+                seconds,
+            })
             .collect();
         rows.sort_by(|a, b| b.launches.cmp(&a.launches).then(a.kernel.cmp(&b.kernel)));
         rows

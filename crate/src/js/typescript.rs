@@ -28,19 +28,20 @@ export interface SelfCheck {
   tolerance: { atol: number; rtol: number };
 }
 
-/** `bench()` settings (all optional): training sequence, batch, LoRA rank, timed steps, prompt and new tokens. */
+/** `bench()` settings (all optional): training sequence, batch, LoRA rank, timed steps, prompt and new tokens (`timed`, each kernel's time, is native only: the browser refuses it). */
 export interface BenchConfig {
   seq?: number; batch?: number; rank?: number; steps?: number; prompt_tokens?: number; new_tokens?: number;
+  timed?: boolean;
 }
 
 /** `bench()`: seconds and tokens per second, and GPU kernel launches (0 on the CPU tier). */
 export interface BenchReport {
   config: Required<BenchConfig>;
   step_seconds: number; train_tokens_per_second: number; launches_per_step: number;
-  step_kernels: { kernel: string; launches: number }[];
+  step_kernels: { kernel: string; launches: number; seconds: number }[];
   prefill_tokens_per_second: number; decode_tokens_per_second: number;
   launches_per_prefill: number; launches_per_token: number;
-  token_kernels: { kernel: string; launches: number }[];
+  token_kernels: { kernel: string; launches: number; seconds: number }[];
 }
 
 /** `openModel()` / `modelInfo()`. */

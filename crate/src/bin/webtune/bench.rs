@@ -32,6 +32,10 @@ pub struct Args {
     /// Tokens to generate after the first.
     #[arg(long, default_value_t = BenchConfig::default().new_tokens)]
     new_tokens: usize,
+    /// Time every GPU kernel and list the kernels by the seconds they took (each launch then
+    /// waits for its kernel, so the totals run slower).
+    #[arg(long)]
+    timed: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -47,6 +51,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
         steps: args.steps,
         prompt_tokens: args.prompt_tokens,
         new_tokens: args.new_tokens,
+        timed: args.timed,
     };
     let report = block_on(session.bench(&config))?;
     if args.json {
@@ -78,14 +83,27 @@ fn table(r: &BenchReport, device: &str) -> String {
     let list = |title: &str, kernels: &[KernelCount]| {
         let rows: Vec<String> = kernels
             .iter()
-            .map(|k| format!("  {:>7}  {}", k.launches, k.kernel))
+            .map(|k| match c.timed {
+                true => format!(
+                    "  {:>7}  {:>9.1} ms  {}",
+                    k.launches,
+                    k.seconds * 1e3,
+                    k.kernel
+                ),
+                false => format!("  {:>7}  {}", k.launches, k.kernel),
+            })
             .collect();
         match rows.is_empty() {
             true => String::new(),
             false => format!("{title}\n{}\n", rows.join("\n")),
         }
     };
-    out += &list("kernels launched most per training step:", &r.step_kernels);
-    out += &list("kernels launched most per decoded token:", &r.token_kernels);
+    let most = if c.timed {
+        "kernels that took longest (launches, time)"
+    } else {
+        "kernels launched most"
+    };
+    out += &list(&format!("{most} per training step:"), &r.step_kernels);
+    out += &list(&format!("{most} per decoded token:"), &r.token_kernels);
     out
 }

@@ -1,0 +1,136 @@
+//! Which of cubek's matmul kernels is fastest for the shapes a small model launches, on this
+//! machine's GPU adapter (`cubecl`'s default; pick another with `VK_ICD_FILENAMES`, e.g.
+//! Chromium's SwiftShader: `/usr/lib/chromium/vk_swiftshader_icd.json`):
+//!
+//! ```text
+//! cargo bench -p webtune --bench matmul
+//! ```
+//!
+//! burn (without autotune) always launches the first row's choice ("auto"); the others show
+//! what choosing per shape and adapter would gain. Each result's first element is checked
+//! against the host's product. A benchmark, not a test.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use burn_cubecl::tensor::CubeTensor;
+use cubek::cubecl;
+use cubek::cubecl::prelude::CubeElement;
+use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
+use cubek::matmul::multi_level::Strategy as MultiLevel;
+use cubek::matmul::strategy::Strategy;
+use cubek::std::InputBinding;
+
+/// `(rows, inner, columns, what)`: SmolLM2-135M's (hidden 576, MLP 1536, vocabulary 49152)
+/// and all-MiniLM-L6-v2's (hidden 384, MLP 1536).
+const SHAPES: [(usize, usize, usize, &str); 6] = [
+    (1, 576, 1536, "decode: MLP up"),
+    (1, 576, 49152, "decode: LM head"),
+    (8, 576, 1536, "8-token step: MLP up"),
+    (576, 8, 1536, "8-token step: weight gradient"),
+    (256, 576, 1536, "256-token step: MLP up"),
+    (256, 384, 1536, "MiniLM, 256 tokens: MLP up"),
+];
+
+const REPEATS: usize = 3;
+
+fn strategies() -> Vec<(&'static str, Strategy)> {
+    vec![
+        ("auto", Strategy::Auto),
+        (
+            "double_unit",
+            MultiLevel::DoubleUnit(Default::default()).into(),
+        ),
+        (
+            "gemv_unit_perpendicular",
+            MultiLevel::GemvUnitPerpendicular(Default::default()).into(),
+        ),
+        ("gemm", MultiLevel::Gemm(Default::default()).into()),
+        ("naive", MultiLevel::Naive.into()),
+        (
+            "cpu_gemm",
+            cubek::matmul::tiled::Strategy::CpuGemm(Default::default()).into(),
+        ),
+    ]
+}
+
+fn main() {
+    let device = cubecl::Device::default();
+    let client = device.client();
+    let f32_elem = cubecl::ir::ElemType::Float(cubecl::ir::FloatKind::F32);
+    println!(
+        "adapter: {} (wgpu's default; VK_ICD_FILENAMES picks another)",
+        client.name()
+    );
+    println!(
+        "{:<32} {:>24} {:>10} {:>8}",
+        "shape (rows × inner × cols)", "kernel", "ms", "GFLOP/s"
+    );
+    for (m, k, n, what) in SHAPES {
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1e3 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 104_729) % 1000) as f32 / 1e3 - 0.5)
+            .collect();
+        let want: f32 = (0..k).map(|j| a[j] * b[j * n]).sum();
+        let tensor = |handle, shape: [usize; 2]| {
+            CubeTensor::new_contiguous(
+                client.clone(),
+                device.clone(),
+                shape.into(),
+                handle,
+                webtune::burn::tensor::DType::F32,
+            )
+        };
+        let lhs = tensor(client.create_from_slice(f32::as_bytes(&a)), [m, k]);
+        let rhs = tensor(client.create_from_slice(f32::as_bytes(&b)), [k, n]);
+        let out_handle = client.empty(m * n * 4);
+        let out = tensor(out_handle.clone(), [m, n]);
+        let label = format!("{m} × {k} × {n} ({what})");
+        for (name, strategy) in strategies() {
+            let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {
+                lhs: f32_elem,
+                rhs: f32_elem,
+                out: f32_elem,
+            });
+            let mut launch = || {
+                cubek::matmul::launch::launch_ref(
+                    &strategy,
+                    &client,
+                    InputBinding::new(lhs.clone().binding(), f32_elem),
+                    InputBinding::new(rhs.clone().binding(), f32_elem),
+                    out.clone().binding(),
+                    &mut dtypes,
+                )
+            };
+            // The first launch compiles the kernel (and says whether this adapter has it).
+            if let Err(err) = launch() {
+                let why = format!("{err:?}");
+                println!(
+                    "{label:<32} {name:>24}  unavailable: {}",
+                    &why[..why.len().min(60)]
+                );
+                continue;
+            }
+            client.read_one(out_handle.clone()).unwrap();
+            let start = Instant::now();
+            for _ in 0..REPEATS {
+                launch().unwrap();
+            }
+            let bytes = client.read_one(out_handle.clone()).unwrap();
+            let seconds = start.elapsed().as_secs_f64() / REPEATS as f64;
+            let got = f32::from_bytes(&bytes)[0];
+            let wrong = if (got - want).abs() > 1e-3 * want.abs().max(1.0) {
+                format!("  WRONG: {got} (host {want})")
+            } else {
+                String::new()
+            };
+            println!(
+                "{label:<32} {name:>24} {:>10.2} {:>8.2}{wrong}",
+                seconds * 1e3,
+                2.0 * (m * k * n) as f64 / seconds / 1e9
+            );
+        }
+    }
+}
