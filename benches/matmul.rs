@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 
+use burn_cubecl::CubeBackend;
 use burn_cubecl::tensor::CubeTensor;
 use cubek::cubecl;
 use cubek::cubecl::prelude::CubeElement;
@@ -20,12 +21,16 @@ use cubek::matmul::definition::{MatmulElems, MatmulGlobalElems};
 use cubek::matmul::multi_level::Strategy as MultiLevel;
 use cubek::matmul::strategy::Strategy;
 use cubek::std::InputBinding;
+use webtune::burn::backend::ops::FloatTensorOps;
 
 /// `(rows, inner, columns, what)`: SmolLM2-135M's (hidden 576, MLP 1536, vocabulary 49152)
-/// and all-MiniLM-L6-v2's (hidden 384, MLP 1536).
-const SHAPES: [(usize, usize, usize, &str); 6] = [
+/// and all-MiniLM-L6-v2's (hidden 384, MLP 1536). "Wᵀ": the right operand is a transposed
+/// `[columns, inner]` matrix read through its strides (a tied LM head).
+const SHAPES: [(usize, usize, usize, &str); 8] = [
     (1, 576, 1536, "decode: MLP up"),
     (1, 576, 49152, "decode: LM head"),
+    (1, 576, 49152, "decode: LM head, Wᵀ"),
+    (49152, 576, 1, "decode: LM head as W·x"),
     (8, 576, 1536, "8-token step: MLP up"),
     (576, 8, 1536, "8-token step: weight gradient"),
     (256, 576, 1536, "256-token step: MLP up"),
@@ -84,7 +89,14 @@ fn main() {
             )
         };
         let lhs = tensor(client.create_from_slice(f32::as_bytes(&a)), [m, k]);
-        let rhs = tensor(client.create_from_slice(f32::as_bytes(&b)), [k, n]);
+        let rhs = if what.ends_with("Wᵀ") {
+            // The same values, stored as the transpose and read through swapped strides.
+            let stored = webtune::nn::transpose(&b, k, n);
+            let t = tensor(client.create_from_slice(f32::as_bytes(&stored)), [n, k]);
+            <CubeBackend as FloatTensorOps<CubeBackend>>::float_swap_dims(t, 0, 1)
+        } else {
+            tensor(client.create_from_slice(f32::as_bytes(&b)), [k, n])
+        };
         let out_handle = client.empty(m * n * 4);
         let out = tensor(out_handle.clone(), [m, n]);
         let label = format!("{m} × {k} × {n} ({what})");

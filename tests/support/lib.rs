@@ -82,7 +82,8 @@ pub const MODEL_MATMULS: [(&str, [usize; 3], [usize; 3]); 4] = [
     ("attention scores", [9, 128, 64], [9, 64, 128]),
 ];
 
-/// Matmuls at model shapes give the CPU tier's numbers (forward and both input gradients).
+/// Matmuls at model shapes give the CPU tier's numbers (forward and both input gradients;
+/// one-row products forward, through `nn::matmul`).
 pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
     use webtune::burn::tensor::{Tensor, TensorData};
     use webtune::device::read_f32;
@@ -118,6 +119,29 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
             let tol = Tolerance::new(1e-5 * scale, 1e-4);
             webtune::numerics::compare(&format!("{name} {part}"), g, w, tol)?;
         }
+    }
+    // One-row products (every projection of a decoded token) take the kernels that
+    // `nn::matmul` chooses on the GPU tier, not burn's: the same numbers.
+    async fn one_row(device: &ComputeDevice, k: usize, n: usize, tied: bool) -> Result<Vec<f32>> {
+        let dev = device.device();
+        let x = Tensor::<2>::from_data(TensorData::new(fixed_values(21, k, 0.5), [1, k]), dev);
+        let w = fixed_values(22, k * n, 0.5);
+        let w = match tied {
+            // A tied LM head: `[n, k]` stored, read transposed.
+            true => Tensor::<2>::from_data(TensorData::new(w, [n, k]), dev).transpose(),
+            false => Tensor::<2>::from_data(TensorData::new(w, [k, n]), dev),
+        };
+        read_f32(webtune::nn::matmul(x, w), "x · w").await
+    }
+    for (name, k, n, tied) in [
+        ("decode up_proj (one row)", 576, 1536, false),
+        ("decode LM head (one row, tied)", 576, 4099, true),
+        ("decode odd widths (one row)", 37, 5, false),
+    ] {
+        let got = one_row(device, k, n, tied).await?;
+        let want = one_row(&ComputeDevice::cpu(), k, n, tied).await?;
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        webtune::numerics::compare(name, &got, &want, Tolerance::new(1e-5 * scale, 1e-4))?;
     }
     Ok(())
 }

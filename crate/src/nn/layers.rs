@@ -187,7 +187,7 @@ pub fn linear<const D: usize>(
     let mut dims = x.dims();
     let [d_in, d_out] = weight.dims();
     let rows = dims[..D - 1].iter().product();
-    let y = x.reshape([rows, d_in]).matmul(weight);
+    let y = super::matmul(x.reshape([rows, d_in]), weight);
     let y = match bias {
         Some(b) => y + b.unsqueeze::<2>(),
         None => y,

@@ -4,6 +4,7 @@
 mod activation;
 mod layers;
 mod low_rank;
+mod matmul;
 mod quant;
 mod rope;
 mod vocab;
@@ -11,6 +12,7 @@ mod vocab;
 pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
 pub use layers::{LayerNorm, Linear, RmsNorm, Weight, linear, transpose};
 pub use low_rank::LowRank;
+pub use matmul::matmul;
 pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};
 pub use vocab::{VocabMatrix, whole_matrix};
