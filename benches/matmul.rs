@@ -22,6 +22,7 @@ use cubek::matmul::multi_level::Strategy as MultiLevel;
 use cubek::matmul::strategy::Strategy;
 use cubek::std::InputBinding;
 use webtune::burn::backend::ops::FloatTensorOps;
+use webtune::selfcheck::fixed_values;
 
 /// `(rows, inner, columns, what)`: SmolLM2-135M's (hidden 576, MLP 1536, vocabulary 49152)
 /// and all-MiniLM-L6-v2's (hidden 384, MLP 1536). "Wᵀ": the right operand is a transposed
@@ -72,12 +73,8 @@ fn main() {
         "shape (rows × inner × cols)", "kernel", "ms", "GFLOP/s"
     );
     for (m, k, n, what) in SHAPES {
-        let a: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 7919) % 1000) as f32 / 1e3 - 0.5)
-            .collect();
-        let b: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 104_729) % 1000) as f32 / 1e3 - 0.5)
-            .collect();
+        let a = fixed_values(1, m * k, 0.5);
+        let b = fixed_values(2, k * n, 0.5);
         let want: f32 = (0..k).map(|j| a[j] * b[j * n]).sum();
         let tensor = |handle, shape: [usize; 2]| {
             CubeTensor::new_contiguous(

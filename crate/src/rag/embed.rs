@@ -2,8 +2,8 @@
 //! BERT encoder ([`crate::models::bert`]), its tokenizer with `[CLS]`/`[SEP]` and truncation
 //! to the folder's `max_seq_length`, pooling as `1_Pooling/config.json` says (mean over real
 //! tokens, or the `[CLS]` token), and L2 normalisation when `modules.json` lists `Normalize`.
-//! Texts are batched on the device, sorted by length, a batch closed before padding would
-//! outweigh its real tokens, and come back in the caller's order.
+//! Texts are batched on the device, sorted by length, each batch closed before padding passes
+//! a quarter of its positions, and come back in the caller's order.
 
 use burn::tensor::{Int, Tensor, TensorData};
 use serde_json::Value;
@@ -215,10 +215,10 @@ impl SentenceEncoder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokenized[i].len()));
         let mut out = vec![Vec::new(); texts.len()];
+        let lengths: Vec<usize> = order.iter().map(|&i| tokenized[i].len()).collect();
         let mut start = 0;
         while start < order.len() {
-            let lengths: Vec<usize> = order[start..].iter().map(|&i| tokenized[i].len()).collect();
-            let rows = batch_len(&lengths, self.batch_rows(lengths[0]));
+            let rows = batch_len(&lengths[start..], self.batch_rows(lengths[start]));
             let batch: Vec<&[u32]> = order[start..start + rows]
                 .iter()
                 .map(|&i| tokenized[i].as_slice())
@@ -298,7 +298,7 @@ fn batch_len(lengths: &[usize], cap: usize) -> usize {
         real += next;
         rows += 1;
     }
-    rows.min(lengths.len().max(1))
+    rows
 }
 
 #[cfg(test)]
