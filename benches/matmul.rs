@@ -27,13 +27,16 @@ use webtune::selfcheck::fixed_values;
 /// `(rows, inner, columns, what)`: SmolLM2-135M's (hidden 576, MLP 1536, vocabulary 49152)
 /// and all-MiniLM-L6-v2's (hidden 384, MLP 1536). "Wᵀ": the right operand is a transposed
 /// `[columns, inner]` matrix read through its strides (a tied LM head).
-const SHAPES: [(usize, usize, usize, &str); 8] = [
+const SHAPES: [(usize, usize, usize, &str); 11] = [
     (1, 576, 1536, "decode: MLP up"),
     (1, 576, 49152, "decode: LM head"),
     (1, 576, 49152, "decode: LM head, Wᵀ"),
     (49152, 576, 1, "decode: LM head as W·x"),
     (8, 576, 1536, "8-token step: MLP up"),
     (576, 8, 1536, "8-token step: weight gradient"),
+    (16, 576, 1536, "16-token prompt: MLP up"),
+    (32, 576, 1536, "32-token prompt: MLP up"),
+    (64, 576, 1536, "64-token prompt: MLP up"),
     (256, 576, 1536, "256-token step: MLP up"),
     (256, 384, 1536, "MiniLM, 256 tokens: MLP up"),
 ];

@@ -83,7 +83,7 @@ pub const MODEL_MATMULS: [(&str, [usize; 3], [usize; 3]); 4] = [
 ];
 
 /// Matmuls at model shapes give the CPU tier's numbers (forward and both input gradients;
-/// one-row products forward, through `nn::matmul`).
+/// products of a few rows forward, through `nn::matmul`).
 pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
     use webtune::burn::tensor::{Tensor, TensorData};
     use webtune::device::read_f32;
@@ -120,11 +120,16 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
             webtune::numerics::compare(&format!("{name} {part}"), g, w, tol)?;
         }
     }
-    // One-row products (every projection of a decoded token) take the kernels that
-    // `nn::matmul` chooses on the GPU tier, not burn's: the same numbers.
-    async fn one_row(device: &ComputeDevice, k: usize, n: usize, tied: bool) -> Result<Vec<f32>> {
+    // Products of a few rows (every projection of a decoded token, a short prompt) take the
+    // kernels that `nn::matmul` chooses on the GPU tier, not burn's: the same numbers.
+    async fn few_rows(
+        device: &ComputeDevice,
+        [m, k, n]: [usize; 3],
+        tied: bool,
+    ) -> Result<Vec<f32>> {
         let dev = device.device();
-        let x = Tensor::<2>::from_data(TensorData::new(fixed_values(21, k, 0.5), [1, k]), dev);
+        let x = fixed_values(21, m * k, 0.5);
+        let x = Tensor::<2>::from_data(TensorData::new(x, [m, k]), dev);
         let w = fixed_values(22, k * n, 0.5);
         let w = match tied {
             // A tied LM head: `[n, k]` stored, read transposed.
@@ -133,13 +138,20 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
         };
         read_f32(webtune::nn::matmul(x, w), "x · w").await
     }
-    for (name, k, n, tied) in [
-        ("decode up_proj (one row)", 576, 1536, false),
-        ("decode LM head (one row, tied)", 576, 4099, true),
-        ("decode odd widths (one row)", 37, 5, false),
+    for (name, shape, tied) in [
+        ("decode up_proj (one row)", [1, 576, 1536], false),
+        ("decode LM head (one row, tied)", [1, 576, 4099], true),
+        ("decode odd widths (one row)", [1, 37, 5], false),
+        ("short prompt up_proj (7 rows)", [7, 576, 1536], false),
+        ("short prompt LM head (7 rows, tied)", [7, 576, 4099], true),
+        (
+            "most rows chosen (odd widths)",
+            [webtune::nn::SMALL_ROWS, 37, 5],
+            false,
+        ),
     ] {
-        let got = one_row(device, k, n, tied).await?;
-        let want = one_row(&ComputeDevice::cpu(), k, n, tied).await?;
+        let got = few_rows(device, shape, tied).await?;
+        let want = few_rows(&ComputeDevice::cpu(), shape, tied).await?;
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         webtune::numerics::compare(name, &got, &want, Tolerance::new(1e-5 * scale, 1e-4))?;
     }

@@ -226,11 +226,13 @@ async fn exported_adapter_loads_back(
 ) -> Result<()> {
     let info = lora::peft::parse_config("adapter_config.json", fixture.config)?;
     let (config, weights) = lora::peft::save(model, &info.config, "tiny/llama").await?;
-    let loaded =
-        load_checkpoint_to("llama", crate::tiny_files("llama"), &Placement::of(device)).await?;
+    // Both forwards on the training device: the same kernels (an inference device chooses
+    // its own for a few rows, `nn::matmul`, which rounds an f16 output differently).
+    let placement = Placement::training(device);
+    let loaded = load_checkpoint_to("llama", crate::tiny_files("llama"), &placement).await?;
     let mut fresh = loaded.model;
     let source = MemorySource::new("exported.safetensors", weights);
-    lora::peft::load(&mut fresh, &config, &source, device.device()).await?;
+    lora::peft::load(&mut fresh, &config, &source, &placement.device).await?;
     let batch = &batches()[1];
     let (rows, seq) = batch.shape()?;
     let ids: Vec<i32> = batch.ids.iter().flatten().map(|&i| i as i32).collect();
@@ -245,7 +247,7 @@ async fn exported_adapter_loads_back(
     )
     .await?;
     let reloaded = read_f32(
-        fresh.forward(Tensor::<2, Int>::from_data(data, device.device())),
+        fresh.forward(Tensor::<2, Int>::from_data(data, &device.autodiff())),
         "reloaded",
     )
     .await?;
@@ -371,7 +373,19 @@ pub async fn fresh_adapter_changes_nothing(device: &ComputeDevice) -> Result<()>
     let attached = lora::attach(&mut model, &config, 7, device.device())?;
     assert_eq!(attached.len(), 14, "all-linear on 2 layers × 7 projections");
     let adapted = read_f32(model.forward(ids()), "adapted").await?;
-    assert_eq!(adapted, base, "B = 0 must leave the logits unchanged");
+    match device.tier() {
+        Tier::Cpu => assert_eq!(adapted, base, "B = 0 must leave the logits unchanged"),
+        // The branch adds exact zeros, but fusion groups the element-wise work around the
+        // chosen matmul kernels (`nn::matmul`) differently once the adapter reads the same
+        // inputs: the logits move by an ulp or two of f32.
+        _ => compare(
+            "B = 0 leaves the logits unchanged",
+            &adapted,
+            &base,
+            Tolerance::new(1e-6, 1e-6),
+        )
+        .map(|_| ())?,
+    }
     // A target that names no layer says which layers exist.
     let bad = lora::LoraConfig {
         target_modules: lora::Targets::Names(vec!["qkv".into()]),
@@ -412,7 +426,13 @@ pub async fn adapter_for_another_base_is_refused(device: &ComputeDevice) -> Resu
 /// A run stopped at a checkpoint and resumed from it continues the same trajectory: the same
 /// losses at every later step (bit for bit on the CPU backend, to 1e-6 relative on GPUs) and
 /// the same final parameters — for LoRA with dropout (the masks are seeded per step), with
-/// packed batches, and for Half Fine-Tuning (rounds of 3 steps). Returns the step resumed at.
+/// packed batches, for Half Fine-Tuning (rounds of 3 steps), DPO and ORPO. Returns the step
+/// resumed at.
+///
+/// The GPU tiers resume LoRA and DPO only: what resuming restores (data order, seeds,
+/// optimizer state, the DPO reference) is the same code on every tier, checked for all five
+/// bit for bit on the CPU; the GPU runs check that the state survives the device's tensors
+/// (the five took 6 minutes of lavapipe's launches, most of the GPU tier's time).
 pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Result<usize> {
     use webtune::train::{Method, TrainConfig};
     let lora_config = TrainConfig {
@@ -444,10 +464,20 @@ pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Res
         objective: webtune::train::Objective::Orpo { beta: 0.1 },
         ..lora_config.clone()
     };
+    let on_cpu = device.tier() == Tier::Cpu;
     let mut at = 0;
-    for config in [lora_config, packed, half, dpo, orpo] {
+    for (config, on_gpu) in [
+        (lora_config, true),
+        (packed, false),
+        (half, false),
+        (dpo, true),
+        (orpo, false),
+    ] {
         // An f16 base trains adapters only (HFT is refused there: see `prepare_model`).
         if config.method != Method::Lora && device.precision() == webtune::device::Precision::F16 {
+            continue;
+        }
+        if !on_cpu && !on_gpu {
             continue;
         }
         at = resume_with(device, config).await?;

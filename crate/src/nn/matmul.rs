@@ -5,10 +5,11 @@
 //! kernels are several times faster (`benches/matmul.rs`, SmolLM2's shapes): for `x · W`
 //! with `W` row-major, `gemv_unit_perpendicular` (MLP projection: 7× on lavapipe, 12× on
 //! SwiftShader); for a transposed `W` (the tied LM head), `W · xᵀ` by the naive kernel
-//! (3.5× and 12×). This module launches them through a burn backend extension: on the GPU
-//! tier one-row products take them (burn's own kernel where the adapter cannot run one);
-//! other shapes, the CPU tier and the browser take burn's matmul, and under autodiff the
-//! product is burn's differentiable matmul.
+//! (3.5× and 12×); for a few rows, the naive kernel (1.6× and 16× at 8 rows). This module
+//! launches them through a burn backend extension: on the GPU tier products of up to
+//! [`SMALL_ROWS`] rows take them (burn's own kernel where the adapter cannot run one); larger
+//! products and the CPU tier take burn's matmul, and under autodiff the product is burn's
+//! differentiable matmul.
 
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::tensor::FloatTensor;
@@ -48,23 +49,32 @@ impl ChosenMatmul for CubeBackend {
             DType::F16 => ElemType::Float(FloatKind::F16),
             _ => return Self::float_matmul(lhs, rhs),
         };
-        if lhs.meta.shape()[0] != 1 || rhs.dtype != lhs.dtype {
+        let rows = lhs.meta.shape()[0];
+        if rows > SMALL_ROWS || rhs.dtype != lhs.dtype {
             return Self::float_matmul(lhs, rhs);
         }
         // A transposed weight (a tied LM head, `[n, k]` read by its strides) as the right
         // operand would be copied whole for the kernel: take `(W · xᵀ)ᵀ` instead, with `W`
-        // row-major on the left, and read the `[n, 1]` column as the `[1, n]` row it is.
+        // row-major on the left.
         if rhs.meta.strides()[0] == 1 && rhs.meta.shape()[1] > 1 {
             let n = rhs.meta.shape()[1];
             let w = Self::float_swap_dims(rhs, 0, 1);
             let x = Self::float_swap_dims(lhs, 0, 1);
             return match launch(MultiLevel::Naive, w.clone(), x.clone(), elem) {
-                Some(column) => Self::float_reshape(column, Shape::from([1, n])),
+                // One row: the `[n, 1]` column is the `[1, n]` row.
+                Some(column) if rows == 1 => Self::float_reshape(column, Shape::from([1, n])),
+                Some(columns) => Self::float_swap_dims(columns, 0, 1),
                 None => Self::float_swap_dims(Self::float_matmul(w, x), 0, 1),
             };
         }
-        let gemv = MultiLevel::GemvUnitPerpendicular(Default::default());
-        match launch(gemv, lhs.clone(), rhs.clone(), elem) {
+        // The gemv kernel computes wrong numbers on WebGPU in headless Chromium (65129 for
+        // 0.54, `webgpu_model_matmuls_match_cpu`), as autotune's choices did: the naive one
+        // there.
+        let strategy = match rows == 1 && !crate::platform::IN_BROWSER {
+            true => MultiLevel::GemvUnitPerpendicular(Default::default()),
+            false => MultiLevel::Naive,
+        };
+        match launch(strategy, lhs.clone(), rhs.clone(), elem) {
             Some(out) => out,
             None => Self::float_matmul(lhs, rhs),
         }
@@ -97,14 +107,17 @@ fn launch(
     launched.ok().map(|()| out)
 }
 
-/// `lhs [m, k] × rhs [k, n]`, with the kernel chosen for the shape on the GPU tier. Products
-/// of more than one row stay burn's own matmul, which fusion can merge with its neighbours.
-///
-/// Not in the browser: there `gemv_unit_perpendicular` computes wrong numbers (WebGPU in
-/// headless Chromium, 65129 for 0.54: `webgpu_model_matmuls_match_cpu`), as autotune's
-/// choices did.
+/// Products of at most this many rows take a kernel chosen for their shape on the GPU tier.
+/// `benches/matmul.rs` on lavapipe, SmolLM2's MLP (ms, burn's kernel / naive): 8 rows 14.1 /
+/// 8.8, 16 rows 13.2 / 15.3, 64 rows 14.2 / 48.6. Larger products stay burn's matmul, which
+/// fusion can merge with its neighbours.
+pub const SMALL_ROWS: usize = 8;
+
+/// `lhs [m, k] × rhs [k, n]`, with the kernel chosen for the shape on the GPU tier when `m`
+/// is at most [`SMALL_ROWS`]: a decoded token's projections, a short prompt's. Under autodiff
+/// the product is burn's differentiable matmul.
 pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
-    if lhs.dims()[0] != 1 || crate::platform::IN_BROWSER {
+    if lhs.dims()[0] > SMALL_ROWS {
         return lhs.matmul(rhs);
     }
     Tensor::from_dispatch(Dispatch::chosen_matmul(

@@ -12,7 +12,7 @@ mod vocab;
 pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
 pub use layers::{LayerNorm, Linear, RmsNorm, Weight, linear, transpose};
 pub use low_rank::LowRank;
-pub use matmul::matmul;
+pub use matmul::{SMALL_ROWS, matmul};
 pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};
 pub use vocab::{VocabMatrix, whole_matrix};
