@@ -89,6 +89,7 @@ fn init_error(err: burn::tensor::wgpu::WgpuInitError) -> Error {
 impl ComputeDevice {
     /// The CPU tier. Always available.
     pub fn cpu() -> Self {
+        platform::run_constructors();
         Self {
             tier: Tier::Cpu,
             device: Device::flex(),
@@ -102,6 +103,7 @@ impl ComputeDevice {
     /// device. Fails with [`Error::DeviceInit`] when there is no usable adapter (in a browser:
     /// no WebGPU, or WebGPU switched off).
     pub async fn gpu() -> Result<Self> {
+        platform::run_constructors();
         GPU.get_or_try_init(|| async {
             let (device, setup) = Device::wgpu_options()
                 .graphics_api(platform::GRAPHICS_API)
@@ -119,6 +121,7 @@ impl ComputeDevice {
     /// device; otherwise the device made first (one wgpu runtime per process), whose report
     /// says what it binds.
     pub async fn gpu_with_binding_limit(max_binding: u64) -> Result<Self> {
+        platform::run_constructors();
         GPU.get_or_try_init(|| async {
             let setup = capped::setup(max_binding).await.map_err(gpu_error)?;
             let device = Device::wgpu_options()

@@ -9,6 +9,9 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     pollster::block_on(future)
 }
 
+/// Natively the platform's loader runs the constructors before `main`: nothing to do.
+pub fn run_constructors() {}
+
 /// Outside a browser there is nothing to ask: wgpu reports the native adapter fully.
 pub async fn browser_adapter_info() -> Option<BrowserAdapterInfo> {
     None

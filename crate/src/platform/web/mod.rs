@@ -1,4 +1,4 @@
-//! Browser-only pieces: the adapter's identity, `Blob`s as byte sources ([`BlobSource`]), the
+//! Browser-only pieces: the module's constructors, the adapter's identity, `Blob`s as byte sources ([`BlobSource`]), the
 //! clock, yielding to the event loop, and the size of wasm memory.
 
 mod blob;
@@ -9,6 +9,26 @@ use super::BrowserAdapterInfo;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+/// Runs the static constructors of this WebAssembly module once (cubecl and pliron register
+/// ~4,900 kernel-compiler types through `inventory`).
+///
+/// Without an explicit call, the linker (wasm-ld) treats the module as a "command" and runs
+/// every constructor at the start of *every* exported function — each call from JavaScript into
+/// wasm, which in the engine means every kernel launch's callbacks: ~8 ms per launch in
+/// headless Chromium, most of what a WebGPU decode cost. Referencing `__wasm_call_ctors` here
+/// is what tells wasm-ld not to; so every way into the engine must call this first
+/// ([`crate::ComputeDevice`]'s constructors do).
+#[allow(unsafe_code)]
+pub fn run_constructors() {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: `__wasm_call_ctors` is the linker's function that runs the module's
+    // constructors; `Once` runs it exactly once, before anything reads what they register.
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
 
 /// Asks the browser for its adapter's identity (a second `requestAdapter`, which creates no
 /// device). Works in a window and in a worker.
