@@ -171,6 +171,7 @@ async function openModel(entry) {
   page.dataset = null;
   page.trained = false;
   show('report', 'idle', '');
+  preview.problems(ctx, null);
   show('model', 'ready', `${entry.label}: ${info.architecture}, ${count(info.parameters)} `
     + `parameters, ${mib(info.weight_bytes)} on the device${info.quantized ? ' (4-bit)' : ''} `
     + `in ${info.precision}, `
@@ -257,11 +258,13 @@ async function useData(dataset, load) {
     page.dataset = { ...dataset, options };
     show('report', 'ready', describe(report));
     $('report').dataset.format = report.format;
+    preview.problems(ctx, report);
     fitObjective(report.format);
     await preview.show(ctx);
     setTimeout(showPlan);
   } catch (err) {
     show('report', 'failed', `${dataset.name} cannot be used: ${err.message}`);
+    preview.problems(ctx, null);
     throw err;
   }
 }
@@ -490,6 +493,7 @@ async function resumeTraining() {
     async dataset(dataset, report, config) {
       page.dataset = dataset;
       show('report', 'ready', describe(report));
+      preview.problems(ctx, report);
       await preview.show(ctx);
       for (const [id, value] of [['steps', config.max_steps], ['lr', config.optimizer.lr],
         ['rank', config.lora.r], ['batch', config.batch_size]]) $(id).value = value;

@@ -56,6 +56,7 @@ export class WebtuneClient {
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
   loadDocuments(name, files, options) { return this.call("loadDocuments", [name, files, options]); }
   preview(offset, limit) { return this.call("preview", [offset, limit]); }
+  previewLine(line, limit) { return this.call("previewLine", [line, limit]); }
   memoryBytes() { return this.call("memoryBytes"); }
   plan(config, budget) { return this.call("plan", [config, budget]); }
   runCommand(config) { return this.call("runCommand", [config]); }

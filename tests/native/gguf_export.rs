@@ -295,8 +295,8 @@ fn qwen2_merged_gguf_matches_llama_cpp() {
     merged_matches_llama_cpp("qwen2");
 }
 
-/// Every file of a fixture folder, as the page would hand them over.
-/// A fixture folder's files (`path` under `tests/fixtures/`), sorted by name.
+/// A fixture folder's files (`path` under `tests/fixtures/`), sorted by name, as the page
+/// would hand them over.
 pub(crate) fn folder(path: &str) -> Vec<MemorySource> {
     let mut files: Vec<_> = std::fs::read_dir(format!("{FIXTURES}/{path}"))
         .unwrap()

@@ -20,6 +20,7 @@ mod lora_export;
 mod merged;
 mod pairs;
 mod plan;
+mod preview;
 mod retrieval;
 mod smollm2;
 mod tokenizer;

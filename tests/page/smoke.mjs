@@ -778,6 +778,21 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   console.log(`planted problems: ${plantedReport}`);
   expect(/1 training row repeats an earlier one, exactly or nearly \(line 31\)/.test(plantedReport)
     && /the answers are imbalanced: "no" \d+ %/.test(plantedReport), `planted report: ${plantedReport}`);
+  // The rows the report names are links: line 31 (the repeat) opens the preview at its row,
+  // marked and focused; line 4 (the row it repeats) at row 4.
+  const problemText = await text(page, 'data-problems');
+  console.log(`rows to look at: ${problemText}`);
+  for (const line of [31, 4]) {
+    await page.click(`#data-problems button[data-line="${line}"]`);
+    await page.waitForSelector(`#preview .preview-row.focus[data-line="${line}"]`, { timeout: timeoutMs });
+    const shown = await page.evaluate(() => ({
+      first: document.querySelector('#preview .preview-row')?.dataset.line,
+      focused: document.activeElement?.dataset?.line,
+      offset: document.querySelector('#preview').dataset.offset,
+    }));
+    expect(shown.first === String(line) && shown.focused === String(line) && shown.offset === String(line - 1),
+      `the link to line ${line} showed ${JSON.stringify(shown)} (${problemText})`);
+  }
   await page.check('#data-drop-repeats');
   await page.check('#data-rebalance');
   await page.click('#data-load');

@@ -24,7 +24,7 @@ pub use preference::{
     EncodedPair, Pair, PairBatch, PairSplit, encode_pair, holds_pairs, pair_batches, prepare_pairs,
     read_pairs,
 };
-pub use preview::{Preview, PreviewRow, Span, Split, preview};
+pub use preview::{Preview, PreviewRow, PreviewStart, Span, Split, preview};
 pub use quality::{Answers, Leak, Repeats};
 
 use std::collections::HashSet;

@@ -1,6 +1,7 @@
 //! The dataset as the model sees it: each row's tokens decoded back to text (the chat
 //! template rendered, special tokens shown) in spans that are trained or not, with its line,
-//! split and whether it was cut, a page at a time.
+//! split and whether it was cut, a page at a time — from a row, or from a line of the file
+//! that the data report names.
 
 use std::collections::HashSet;
 
@@ -46,11 +47,23 @@ pub struct PreviewRow {
     pub spans: Vec<Span>,
 }
 
+/// Where a page of the preview starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewStart {
+    /// At this row (0-based, in the preview's order).
+    Row(usize),
+    /// At the first row of this line of the file, or of the next line that has one (the last
+    /// row when none has): a line the data report names (a repeat, a leak, a cut row).
+    Line(usize),
+}
+
 /// A page of rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preview {
     /// Rows in the dataset (training and validation, each once).
     pub total: usize,
+    /// The first row's position in the preview's order.
+    pub offset: usize,
     /// The rows from `offset`, in line order (validation after training for a separate file).
     pub rows: Vec<PreviewRow>,
 }
@@ -72,11 +85,11 @@ fn spans(tokenizer: &Tokenizer, row: &Encoded) -> Result<Vec<Span>> {
     Ok(out)
 }
 
-/// Rows `offset..offset + limit` of `data` (training rows repeated by rebalancing shown once).
+/// `limit` rows of `data` from `start` (training rows repeated by rebalancing shown once).
 pub fn preview(
     data: &Prepared,
     tokenizer: &Tokenizer,
-    offset: usize,
+    start: PreviewStart,
     limit: usize,
 ) -> Result<Preview> {
     let mut seen = HashSet::new();
@@ -88,6 +101,13 @@ pub fn preview(
         .filter(|(split, e)| seen.insert((*split, e.line)))
         .collect();
     all.sort_by_key(|(split, e)| (e.line, *split == Split::Validation));
+    let offset = match start {
+        PreviewStart::Row(row) => row,
+        // A line past the last row (a dropped repeat at the end) shows the last row.
+        PreviewStart::Line(line) => all
+            .partition_point(|(_, e)| e.line < line)
+            .min(all.len().saturating_sub(1)),
+    };
     let rows = all
         .iter()
         .skip(offset)
@@ -105,6 +125,7 @@ pub fn preview(
         .collect::<Result<Vec<_>>>()?;
     Ok(Preview {
         total: all.len(),
+        offset,
         rows,
     })
 }

@@ -22,6 +22,7 @@ use async_lock::Mutex;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
+use crate::data::PreviewStart;
 use crate::flow::Flow;
 use crate::io::ByteSource;
 use crate::platform::BlobSource;
@@ -227,13 +228,18 @@ impl Webtune {
 
     /// Rows `offset..offset + limit` of the loaded dataset as the model sees them (the chat
     /// template rendered, special tokens shown) in trained and untrained spans, with each
-    /// row's line, split and whether it was cut. Resolves to `{total, rows}`.
+    /// row's line, split and whether it was cut. Resolves to `{total, offset, rows}`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Preview>")]
     pub fn preview(&self, offset: usize, limit: usize) -> Promise {
-        locked!(self.state, |state| {
-            let page = state.preview(offset, limit).map_err(|e| js_error(&e))?;
-            to_js(&page)
-        })
+        self.preview_from(PreviewStart::Row(offset), limit)
+    }
+
+    /// `limit` rows of the preview from the first row of `line` in the file (a line the data
+    /// report names: a repeat, a leak, a cut row), or of the next line that has one; the
+    /// page's `offset` says where that is.
+    #[wasm_bindgen(js_name = previewLine, unchecked_return_type = "Promise<Preview>")]
+    pub fn preview_line(&self, line: usize, limit: usize) -> Promise {
+        self.preview_from(PreviewStart::Line(line), limit)
     }
 
     /// Predicts the memory of training with `config` (a `TrainConfig`) on the loaded dataset:
@@ -491,6 +497,16 @@ impl Webtune {
                 .await
                 .map_err(|e| js_error(&e))?;
             Ok((layers as f64).into())
+        })
+    }
+}
+
+impl Webtune {
+    /// A page of the preview from `start` (`preview`, `previewLine`).
+    fn preview_from(&self, start: PreviewStart, limit: usize) -> Promise {
+        locked!(self.state, |state| {
+            let page = state.preview(start, limit).map_err(|e| js_error(&e))?;
+            to_js(&page)
         })
     }
 }

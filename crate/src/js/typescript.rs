@@ -77,6 +77,7 @@ export interface RunCommand { config_file: string; config: string; command: stri
 /** `Preview`: rows as the model sees them, in trained and untrained spans. */
 export interface Preview {
   total: number;
+  offset: number;
   rows: {
     line: number; split: "train" | "validation"; truncated: boolean; tokens: number;
     trained_tokens: number; spans: { text: string; trained: boolean }[];

@@ -7,7 +7,8 @@ use super::chat::conversation;
 use super::info::{Evaluation, Generation, TextScores, TokenLoss};
 use super::{Session, no_data, no_model, policy};
 use crate::data::{
-    DataOptions, DataReport, Document, Preview, prepare, prepare_documents, prepare_eval, preview,
+    DataOptions, DataReport, Document, Preview, PreviewStart, prepare, prepare_documents,
+    prepare_eval, preview,
 };
 use crate::error::{Error, Result};
 use crate::eval::{exact_match, score};
@@ -117,11 +118,11 @@ impl Session {
         Ok(report)
     }
 
-    /// Rows `offset..offset + limit` of the loaded dataset as the model sees them: the chat
-    /// template rendered, trained spans marked, cut rows flagged.
-    pub fn preview(&self, offset: usize, limit: usize) -> Result<Preview> {
+    /// `limit` rows of the loaded dataset from `start` (a row, or a line of the file) as the
+    /// model sees them: the chat template rendered, trained spans marked, cut rows flagged.
+    pub fn preview(&self, start: PreviewStart, limit: usize) -> Result<Preview> {
         let (_, tokenizer) = self.text_model("show the data")?;
-        preview(self.dataset()?, tokenizer, offset, limit)
+        preview(self.dataset()?, tokenizer, start, limit)
     }
 
     /// The memory plan of training with `config` on the loaded dataset (or on rows of
