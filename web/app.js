@@ -89,7 +89,7 @@ function buttons() {
 }
 
 /// What documents.js needs of the page.
-const ctx = { page, $, show, task, params, table, adaptTo, useText };
+const ctx = { page, $, show, task, params, table, adaptTo, useText, save };
 
 // ---- engine and model ----
 

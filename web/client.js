@@ -73,6 +73,7 @@ export class WebtuneClient {
   exportGguf(merged, quant, archive) { return this.call("exportGguf", [merged, quant, archive]); }
   exportJob(config, baseModel) { return this.call("exportJob", [config, baseModel]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
+  zipFiles(name, files) { return this.call("zipFiles", [name, files]); }
   loadAdapter(name, files) { return this.call("loadAdapter", [name, files]); }
   adapters() { return this.call("adapters"); }
   removeAdapter(name) { return this.call("removeAdapter", [name]); }

@@ -1,6 +1,7 @@
 // The Runs view: the finished runs kept in this browser (store.js), newest first; two or more
 // ticked are compared — their loss curves overlaid and the settings that differ side by
-// side — and a run can be deleted with its kept adapter. Only what the runs recorded is shown.
+// side — a kept adapter downloads as one ZIP, and a run can be deleted with it. Only what the
+// runs recorded is shown.
 import * as store from './store.js';
 
 const COLORS = ['#2f6fdf', '#e67e22', '#27ae60', '#8e44ad', '#c0392b', '#16a085'];
@@ -38,7 +39,20 @@ export async function show(ctx) {
       await store.deleteRun(run.id);
       await show(ctx);
     });
-    li.append(pick, ` ${label(run)} `, remove);
+    const buttons = [remove];
+    if (run.adapter) {
+      const get = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Download' });
+      get.setAttribute('aria-label', `download the adapter of run ${i + 1}`);
+      get.onclick = () => ctx.task('Zipping the run\'s adapter', async () => {
+        const files = await store.runAdapter(run);
+        if (!files) throw Object.assign(new Error('this run\'s adapter is no longer in this browser\'s storage'), { kind: 'input' });
+        const names = ctx.save(await ctx.page.wt.zipFiles(`webtune-adapter-${run.id}.zip`, files));
+        ctx.show('runs-status', 'done', `Downloaded ${names}: unzip it into a folder and load that with PEFT's `
+          + 'PeftModel.from_pretrained(base, folder).');
+      });
+      buttons.unshift(get);
+    }
+    li.append(pick, ` ${label(run)} `, ...buttons);
     return li;
   }));
   ctx.$('runs-compare').disabled = true;

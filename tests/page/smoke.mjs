@@ -716,6 +716,17 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`runs compared: ${(await page.locator('#runs-diff tr').allInnerTexts()).join(' | ').replace(/\t/g, ' ')}`);
   expect(differing.includes('data'), `the runs' data should differ: ${differing}`);
   await page.screenshot({ path: join(artifacts, 'page-runs-compared.png'), fullPage: true });
+  // The older run's kept adapter downloads as one ZIP: the files of the adapter downloaded
+  // from the Export view right after that run, byte for byte.
+  downloads.length = 0;
+  await page.locator('#history li').nth(1).getByRole('button', { name: 'Download' }).click();
+  for (let i = 0; i < 300 && downloads.length < 1; i++) await page.waitForTimeout(100);
+  expect(downloads.length === 1 && /^webtune-adapter-run-\d+\.zip$/.test(downloads[0].suggestedFilename()),
+    `run download: ${downloads.map((d) => d.suggestedFilename())}`);
+  const runFiles = await unzipDownload(downloads[0], join(artifacts, 'page-download-run'));
+  console.log(`run adapter ${downloads[0].suggestedFilename()}: ${Object.keys(runFiles).sort().join(', ')}`);
+  expect(Object.keys(runFiles).sort().join() === Object.keys(got).sort().join()
+    && Object.keys(got).every((n) => runFiles[n].equals(got[n])), 'the run\'s kept adapter is not the one downloaded after it');
   await page.locator('#history li').nth(1).getByRole('button', { name: 'Delete' }).click();
   await page.waitForFunction(() => document.querySelectorAll('#history li').length === 1, null, { timeout: timeoutMs });
   const leftRuns = await page.evaluate(async () => {
