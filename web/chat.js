@@ -27,6 +27,14 @@ export async function refresh(ctx) {
   fill(ctx.$('ab-b'), choices, ['tuned', last]);
 }
 
+/// Picks `value` (one of the pickers' choices, such as `kept:NAME`) for the conversation.
+export async function pick(ctx, value) {
+  await refresh(ctx);
+  const select = ctx.$('chat-adapter');
+  select.value = value;
+  select.dataset.picked = '1';
+}
+
 /// The generation options that answer with picker value `value`.
 export function choice(value) {
   if (value === 'base') return { adapter: false };

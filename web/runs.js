@@ -1,8 +1,9 @@
 // The Runs view: the finished runs kept in this browser (store.js), newest first; two or more
 // ticked are compared — their loss curves overlaid and the settings that differ side by
-// side — a kept adapter downloads as one ZIP, and a run can be deleted with it. Only what the
-// runs recorded is shown.
+// side — a kept adapter downloads as one ZIP or answers in Chat (on the run's own model), and
+// a run can be deleted with it. Only what the runs recorded is shown.
 import * as store from './store.js';
+import * as chat from './chat.js';
 
 const COLORS = ['#2f6fdf', '#e67e22', '#27ae60', '#8e44ad', '#c0392b', '#16a085'];
 const when = (iso) => iso?.slice(0, 16).replace('T', ' ');
@@ -40,22 +41,40 @@ export async function show(ctx) {
       await show(ctx);
     });
     const buttons = [remove];
+    const button = (text, aria, action) => {
+      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
+      b.setAttribute('aria-label', `${aria} of run ${i + 1}`);
+      b.onclick = action;
+      buttons.splice(buttons.length - 1, 0, b);
+    };
     if (run.adapter) {
-      const get = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Download' });
-      get.setAttribute('aria-label', `download the adapter of run ${i + 1}`);
-      get.onclick = () => ctx.task('Zipping the run\'s adapter', async () => {
-        const files = await store.runAdapter(run);
-        if (!files) throw Object.assign(new Error('this run\'s adapter is no longer in this browser\'s storage'), { kind: 'input' });
-        const names = ctx.save(await ctx.page.wt.zipFiles(`webtune-adapter-${run.id}.zip`, files));
+      button('Download', 'download the adapter', () => ctx.task('Zipping the run\'s adapter', async () => {
+        const names = ctx.save(await ctx.page.wt.zipFiles(`webtune-adapter-${run.id}.zip`, await adapter(run)));
         ctx.show('runs-status', 'done', `Downloaded ${names}: unzip it into a folder and load that with PEFT's `
           + 'PeftModel.from_pretrained(base, folder).');
-      });
-      buttons.unshift(get);
+      }));
+    }
+    if (run.adapter && run.model.key === ctx.page.model?.key) {
+      button('Chat', 'chat with the adapter', () => ctx.task('Loading the run\'s adapter', async () => {
+        const name = `run ${when(run.ended)}`;
+        if (!(await ctx.page.wt.adapters()).some((a) => a.name === name)) {
+          await ctx.page.wt.loadAdapter(name, await adapter(run));
+        }
+        await chat.pick(ctx, `kept:${name}`);
+        location.hash = '#chat';
+      }));
     }
     li.append(pick, ` ${label(run)} `, ...buttons);
     return li;
   }));
   ctx.$('runs-compare').disabled = true;
+}
+
+/// Run `run`'s kept adapter files, or an error saying they are gone.
+async function adapter(run) {
+  const files = await store.runAdapter(run);
+  if (!files) throw Object.assign(new Error('this run\'s adapter is no longer in this browser\'s storage'), { kind: 'input' });
+  return files;
 }
 
 function picked(ctx) {

@@ -727,6 +727,22 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`run adapter ${downloads[0].suggestedFilename()}: ${Object.keys(runFiles).sort().join(', ')}`);
   expect(Object.keys(runFiles).sort().join() === Object.keys(got).sort().join()
     && Object.keys(got).every((n) => runFiles[n].equals(got[n])), 'the run\'s kept adapter is not the one downloaded after it');
+  // ... and answers in Chat: loaded beside the model under the run's name and picked; greedy,
+  // it gives the answer the fine-tuned model gave in Compare after the reload.
+  await page.locator('#history li').nth(1).getByRole('button', { name: 'Chat' }).click();
+  await page.waitForFunction(() => location.hash === '#chat'
+    && document.querySelector('#chat-adapter').value.startsWith('kept:run '), null, { timeout: timeoutMs })
+    .catch(() => expect(false, 'Chat did not open with the run\'s adapter picked'));
+  await page.fill('#chat-temperature', '0');
+  await page.fill('#chat-max-tokens', '24');
+  const turnsBefore = Number(await attr(page, 'chat-log', 'data-turns') ?? 0);
+  await page.fill('#chat-input', 'How many days of annual leave do I get?');
+  await page.click('#chat-send');
+  await page.waitForSelector(`#chat-log[data-turns="${turnsBefore + 2}"]`, { timeout: timeoutMs });
+  const runAnswer = await page.locator('#chat-log .turn.assistant pre').last().innerText();
+  console.log(`chat with the older run's adapter: ${JSON.stringify(runAnswer)}`);
+  expect(runAnswer === again.text, `the run's adapter in Chat answers ${JSON.stringify(runAnswer)}, in Compare ${JSON.stringify(again.text)}`);
+  await page.click('#tab-runs');
   await page.locator('#history li').nth(1).getByRole('button', { name: 'Delete' }).click();
   await page.waitForFunction(() => document.querySelectorAll('#history li').length === 1, null, { timeout: timeoutMs });
   const leftRuns = await page.evaluate(async () => {
