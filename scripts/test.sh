@@ -62,10 +62,12 @@ run_tier() {
     gpu) cargo test -q -p webtune-tests --test native -- gpu ;;
     # One release build for wasm32: the browser tests and the page (trunk) share every
     # dependency's artifacts, so trunk only compiles the page's own small crate.
+    wasm) cargo build -q --release --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --tests ;;
+    browser) cargo test --release --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
     # Then: the page's module runs its constructors once (`platform::run_constructors`), not at
     # the start of every call from JavaScript (~8 ms per kernel launch); the linker's wrappers
-    # that would do that are named `*.command_export`.
-    wasm) cargo build -q --release --target wasm32-unknown-unknown -p webtune-web -p webtune-tests --tests &&
+    # that would do that are named `*.command_export` (checked in Trunk's input: it keeps names).
+    trunk) trunk build --release --offline &&
       page_wasm=target/wasm32-unknown-unknown/release/webtune-web.wasm &&
       if ! grep -q __wasm_call_ctors "$page_wasm"; then
         echo "$page_wasm has no names to check (__wasm_call_ctors not found)" >&2
@@ -74,8 +76,6 @@ run_tier() {
         echo "$page_wasm runs its constructors on every export (*.command_export wrappers)" >&2
         return 1
       fi ;;
-    browser) cargo test --release --target wasm32-unknown-unknown -p webtune-tests --test browser ;;
-    trunk) trunk build --release --offline ;;
     page) node tests/page/smoke.mjs ;;
     *) echo "unknown tier $1 (tiers: fmt clippy features cpu gpu wasm browser trunk page)" >&2; return 2 ;;
   esac

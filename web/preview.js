@@ -64,7 +64,10 @@ export function problems(ctx, report) {
     li.append(...parts.map((p) => (typeof p === 'number' ? link(p) : p)));
     return li;
   };
-  const join = (lines) => lines.flatMap((l, i) => (i ? [', ', l] : [l]));
+  // The first lines of a long list, and how many more.
+  const SHOWN = 20;
+  const join = (lines) => [...lines.slice(0, SHOWN).flatMap((l, i) => (i ? [', ', l] : [l])),
+    ...(lines.length > SHOWN ? [` and ${lines.length - SHOWN} more`] : [])];
   const items = [
     ...(report?.repeats ?? []).map((r) => item('Rows that repeat each other'
       + `${r.similarity < 1 ? ` (similarity ${r.similarity.toFixed(2)})` : ''}: `, ...join(r.lines))),

@@ -1,5 +1,6 @@
-//! Browser-only pieces: the module's constructors, the adapter's identity, `Blob`s as byte sources ([`BlobSource`]), the
-//! clock, yielding to the event loop, and the size of wasm memory.
+//! Browser-only pieces: the module's constructors, the adapter's identity, `Blob`s as byte
+//! sources ([`BlobSource`]), the clock, yielding to the event loop, and the size of wasm
+//! memory.
 
 mod blob;
 
