@@ -25,7 +25,7 @@ function label(run) {
     + `${run.losses.at(-1)?.[0] ?? 0} steps (${run.status})${val}`;
 }
 
-/// Lists the runs, each with a tick to compare and a Delete.
+/// Lists the runs, each with a tick to compare, Download and Chat for a kept adapter, and Delete.
 export async function show(ctx) {
   const runs = await store.history();
   ctx.$('history').replaceChildren(...runs.map((run, i) => {
@@ -35,35 +35,34 @@ export async function show(ctx) {
     pick.value = run.id;
     pick.setAttribute('aria-label', `compare run ${i + 1}`);
     pick.onchange = () => { ctx.$('runs-compare').disabled = picked(ctx).length < 2; };
-    const remove = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Delete' });
-    remove.onclick = () => ctx.task('Deleting the run', async () => {
-      await store.deleteRun(run.id);
-      await show(ctx);
-    });
-    const buttons = [remove];
     const button = (text, aria, action) => {
       const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
-      b.setAttribute('aria-label', `${aria} of run ${i + 1}`);
+      if (aria) b.setAttribute('aria-label', `${aria} of run ${i + 1}`);
       b.onclick = action;
-      buttons.splice(buttons.length - 1, 0, b);
+      return b;
     };
+    const buttons = [];
     if (run.adapter) {
-      button('Download', 'download the adapter', () => ctx.task('Zipping the run\'s adapter', async () => {
+      buttons.push(button('Download', 'download the adapter', () => ctx.task('Zipping the run\'s adapter', async () => {
         const names = ctx.save(await ctx.page.wt.zipFiles(`webtune-adapter-${run.id}.zip`, await adapter(run)));
         ctx.show('runs-status', 'done', `Downloaded ${names}: unzip it into a folder and load that with PEFT's `
           + 'PeftModel.from_pretrained(base, folder).');
-      }));
+      })));
     }
     if (run.adapter && run.model.key === ctx.page.model?.key) {
-      button('Chat', 'chat with the adapter', () => ctx.task('Loading the run\'s adapter', async () => {
+      buttons.push(button('Chat', 'chat with the adapter', () => ctx.task('Loading the run\'s adapter', async () => {
         const name = `run ${when(run.ended)}`;
         if (!(await ctx.page.wt.adapters()).some((a) => a.name === name)) {
           await ctx.page.wt.loadAdapter(name, await adapter(run));
         }
         await chat.pick(ctx, `kept:${name}`);
         location.hash = '#chat';
-      }));
+      })));
     }
+    buttons.push(button('Delete', null, () => ctx.task('Deleting the run', async () => {
+      await store.deleteRun(run.id);
+      await show(ctx);
+    })));
     li.append(pick, ` ${label(run)} `, ...buttons);
     return li;
   }));

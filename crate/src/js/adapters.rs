@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use super::convert::{self, js_error, to_js};
 use super::{Webtune, adapter_files, busy};
 use crate::io::ByteSource;
+use crate::models::checkpoint::base_name;
 
 #[wasm_bindgen]
 impl Webtune {
@@ -62,8 +63,7 @@ impl Webtune {
                     convert::error("too_large", &format!("{}: too large to zip", source.name()))
                 })?;
                 let bytes = source.read(0, len).await.map_err(|e| js_error(&e))?;
-                let base = source.name().rsplit(['/', '\\']).next().unwrap_or_default();
-                entries.push((base.to_string(), bytes));
+                entries.push((base_name(&source).to_string(), bytes));
             }
             let zip = crate::io::zip::stored(&entries).map_err(|e| js_error(&e))?;
             convert::blobs(vec![(name, zip)])
