@@ -960,7 +960,10 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
         if (Number(status.dataset.step ?? 0) < step || Number(status.dataset.saved ?? 0) < 1) return setTimeout(poll, 1);
         setTimeout(() => {
           if (status.dataset.status !== 'training') return settle(`status ${status.dataset.status}`);
-          if (!reload) webtune.client.worker.dispatchEvent(new ErrorEvent('error', { message: 'killed by the soak test' }));
+          // A reload stops the worker there too, as closing the tab would: a run that went on
+          // until the reload took effect could finish first (a step of tiny-llama takes ms).
+          if (reload) webtune.client.worker.terminate();
+          else webtune.client.worker.dispatchEvent(new ErrorEvent('error', { message: 'killed by the soak test' }));
           settle('killed');
         }, delay);
       };
