@@ -18,6 +18,7 @@ import * as search from './search.js';
 import * as chat from './chat.js';
 import * as runs from './runs.js';
 import * as speedCheck from './speed.js';
+import { plot } from './chart.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -408,8 +409,12 @@ async function train(resume, work) {
   $('pause').disabled = false;
   $('stop').disabled = false;
   let outcome;
+  let memory;
   try {
     outcome = await work();
+    // Asked here, so that an engine that died at the run's end is replaced like one that died
+    // during it.
+    memory = await page.wt.memoryBytes();
   } catch (err) {
     if (FATAL.has(err.kind)) await recover(err);
     else {
@@ -435,7 +440,6 @@ async function train(resume, work) {
       + `reward accuracy ${pct(run.pairs.at(-1)[1])}.` : '';
   const val = (run.evals.length > 1
     ? ` Validation loss ${run.first_validation_loss.toFixed(3)} → ${run.final_validation_loss.toFixed(3)}.` : '') + pairs;
-  const memory = await page.wt.memoryBytes();
   show('train-status', 'done', `Done: ${end?.steps} steps (${run.status}).${val} The engine's `
     + `WebAssembly memory peaked at ${mib(memory)}.`);
   $('train-status').dataset.memory = memory;
@@ -447,6 +451,7 @@ async function train(resume, work) {
 /// offers to resume the run from its last saved checkpoint.
 async function recover(err) {
   show('train-status', 'failed', `The engine stopped: ${err.message}. Restarting it…`);
+  life.note(`the engine stopped: ${err.message}`);
   page.wt.terminate();
   page.wt = null;
   const saved = await life.recover(async (model) => {
@@ -502,41 +507,40 @@ async function resumeTraining() {
   }));
 }
 
+/// The Train view's charts (loss and validation loss, learning rate, tokens per second) and
+/// its log, from the current run's record.
 function draw() {
-  const canvas = $('loss-chart');
-  const ctx = canvas.getContext('2d');
-  const { width, height } = canvas;
-  ctx.clearRect(0, 0, width, height);
   const run = life.run;
-  if (!run) return;
-  const series = [[run.losses, '#2f6fdf'], [run.evals, '#e67e22']];
-  const points = [...run.losses, ...run.evals];
-  canvas.dataset.losses = JSON.stringify(run.losses);
-  canvas.dataset.evals = JSON.stringify(run.evals);
-  if (!points.length) return;
-  const maxStep = Math.max(run.total_steps ?? 1, ...points.map(([s]) => s), 1);
-  const hi = Math.max(...points.map(([, l]) => l));
-  const lo = Math.min(...points.map(([, l]) => l), 0);
-  const x = (s) => 40 + (s / maxStep) * (width - 50);
-  const y = (l) => height - 20 - ((l - lo) / Math.max(hi - lo, 1e-6)) * (height - 30);
-  ctx.strokeStyle = '#8888';
-  ctx.strokeRect(40, 10, width - 50, height - 30);
-  ctx.fillStyle = '#888';
-  ctx.font = '12px system-ui';
-  ctx.fillText(hi.toFixed(2), 2, 16);
-  ctx.fillText(lo.toFixed(2), 2, height - 20);
-  ctx.fillText(`step ${maxStep}`, width - 60, height - 4);
-  ctx.fillText('— training loss', 50, height - 4);
-  ctx.fillStyle = '#e67e22';
-  ctx.fillText('● validation loss', 150, height - 4);
-  for (const [data, color] of series) {
-    ctx.strokeStyle = color;
-    ctx.fillStyle = color;
-    ctx.beginPath();
-    data.forEach(([s, l], i) => (i ? ctx.lineTo(x(s), y(l)) : ctx.moveTo(x(s), y(l))));
-    if (color === '#2f6fdf') ctx.stroke();
-    for (const [s, l] of data) ctx.fillRect(x(s) - 2, y(l) - 2, 4, 4);
-  }
+  const losses = run?.losses ?? [];
+  const evals = run?.evals ?? [];
+  const rates = run?.rates ?? [];
+  const maxStep = run?.total_steps ?? 1;
+  const canvas = $('loss-chart');
+  canvas.dataset.losses = JSON.stringify(losses);
+  canvas.dataset.evals = JSON.stringify(evals);
+  plot(canvas, [
+    { points: losses, color: '#2f6fdf', dots: true, label: '— training loss' },
+    { points: evals, color: '#e67e22', dash: [4, 3], dots: true, label: '● validation loss' },
+  ], { maxStep });
+  const lrs = rates.map(([s, lr]) => [s, lr]);
+  $('lr-chart').dataset.lrs = JSON.stringify(lrs);
+  plot($('lr-chart'), [{ points: lrs, color: '#27ae60', label: '— learning rate' }],
+    { maxStep, format: (v) => v.toExponential(1) });
+  const speeds = rates.map(([s, , processed]) => [s, processed]);
+  const trained = rates.map(([s, , , t]) => [s, t]);
+  $('speed-chart').dataset.speeds = JSON.stringify(speeds);
+  plot($('speed-chart'), [
+    { points: speeds, color: '#8e44ad', label: '— processed' },
+    { points: trained, color: '#c0392b', dash: [4, 3], label: '- - trained' },
+  ], { maxStep, format: (v) => `${v.toFixed(0)} tok/s` });
+  showLog();
+}
+
+/// The run's log, written out while its panel is open.
+function showLog() {
+  const log = life.run?.log ?? [];
+  $('run-log').dataset.lines = log.length;
+  if ($('log-panel').open) $('run-log').textContent = log.join('\n');
 }
 
 // ---- evaluate ----
@@ -716,6 +720,7 @@ function wire() {
       throw err;
     }
   });
+  $('log-panel').ontoggle = showLog;
   $('pause').onclick = () => life.pause();
   $('stop').onclick = () => life.stop();
   $('resume').onclick = () => task('Resuming', resumeTraining);

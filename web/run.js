@@ -19,6 +19,10 @@ export function newRun(model, dataset, config) {
     total_steps: null,
     losses: [],
     evals: [],
+    // Per step: [step, learning rate, tokens/s processed, trained tokens/s].
+    rates: [],
+    // What happened, a line each ("12:03:04 step 3 of 20: loss 2.31, …").
+    log: [],
     checkpoint: null,
   };
 }
@@ -67,6 +71,7 @@ export class Lifecycle {
     const step = await this.engine().restoreCheckpoint(saved.files);
     run.losses = run.losses.filter(([s]) => s <= step);
     run.evals = run.evals.filter(([s]) => s <= step);
+    run.rates = (run.rates ?? []).filter(([s]) => s <= step);
     run.status = 'training';
     this.run = run;
     this.live = true;
@@ -88,19 +93,24 @@ export class Lifecycle {
     const end = events.at(-1);
     if (end?.reason === 'stopped' && this.halt === 'pause') {
       run.status = 'paused';
+      this.note(`paused after step ${end.steps}`);
       if (await store.available()) await store.updateRun(run);
       return { paused: true, end };
     }
+    // The adapter is kept with the run, so that a reload still has it (to compare, download).
+    // An engine that died after the last step leaves the run unfinished (its last checkpoint
+    // resumes), not finished without its adapter.
+    const keep = await store.available();
+    const files = keep
+      ? await this.engine().exportAdapter().catch((err) => { if (FATAL.has(err.kind)) throw err; return null; })
+      : null;
     run.status = end?.reason ?? 'finished';
     run.final_validation_loss = run.evals.at(-1)?.[1] ?? null;
     run.first_validation_loss = run.evals[0]?.[1] ?? null;
     run.ended = new Date().toISOString();
+    this.note(`ended after step ${end?.steps ?? run.step} (${run.status})`);
     this.live = false;
-    if (await store.available()) {
-      // The adapter is kept with the run, so that a reload still has it (to compare, download).
-      const files = await this.engine().exportAdapter().catch(() => null);
-      await store.endRun(run, true, files);
-    }
+    if (keep) await store.endRun(run, true, files);
     return { paused: false, end };
   }
 
@@ -117,21 +127,39 @@ export class Lifecycle {
     this.live = false;
     await restart(this.run?.model);
     const saved = await store.savedRun();
+    // The saved record's log ends at its checkpoint: the lines since (and the failure) stay.
+    if (saved && this.run && saved.started === this.run.started) saved.log = this.run.log;
     if (saved?.checkpoint) this.run = saved;
     return saved?.checkpoint ? saved : null;
+  }
+
+  /// Adds a line to the current run's log, after the time of day (UTC).
+  note(text) {
+    if (!this.run) return;
+    (this.run.log ??= []).push(`${new Date().toISOString().slice(11, 19)} ${text}`);
   }
 
   event(event) {
     const run = this.run;
     if (event.event === 'started') {
       run.total_steps = event.total_steps;
+      this.note(event.resumed_at != null
+        ? `resumed at step ${event.resumed_at} of ${event.total_steps}`
+        : `started: ${event.total_steps} steps, ${JSON.stringify(run.config)}`);
       this.view.started(run, event);
     } else if (event.event === 'step') {
       // Steps counted from 1, as checkpoints count them (the report's `step` is 0-based).
-      run.losses.push([event.report.step + 1, event.report.loss]);
+      const r = event.report;
+      const step = r.step + 1;
+      run.losses.push([step, r.loss]);
+      (run.rates ??= []).push([step, r.lr, event.processed_tokens_per_second, event.tokens_per_second]);
+      this.note(`step ${step} of ${event.total_steps}: loss ${r.loss.toFixed(4)}, lr ${r.lr.toExponential(3)}, `
+        + `gradient norm ${r.grad_norm.toFixed(3)}, ${r.tokens} tokens trained of ${r.processed_tokens} processed, `
+        + `${event.processed_tokens_per_second.toFixed(1)} tokens/s${r.skipped ? ', update skipped (not finite)' : ''}`);
       this.view.step(run, event);
     } else if (event.event === 'eval') {
       run.evals.push([event.step, event.validation_loss]);
+      this.note(`step ${event.step}: validation loss ${event.validation_loss.toFixed(4)}`);
       // Preference runs: held-out pairs' reward accuracy and how often the chosen answer is
       // the likelier one.
       if (event.preference) {
@@ -148,10 +176,12 @@ export class Lifecycle {
         const step = heldStep(files) ?? event.step;
         // An earlier event's save may already have written these very files.
         if (this.lastSaved?.run === run && this.lastSaved.step >= step) return;
-        const record = { ...run, step, losses: run.losses.filter(([s]) => s <= step) };
+        const upTo = (points) => (points ?? []).filter(([s]) => s <= step);
+        const record = { ...run, step, losses: upTo(run.losses), rates: upTo(run.rates) };
         await store.saveCheckpoint(record, files);
         run.checkpoint = record.checkpoint;
         this.lastSaved = { run, step };
+        this.note(`checkpoint of step ${step} saved`);
         this.view.saved(run, step);
       }).catch((err) => this.view.failure('Saving the checkpoint', err));
     }

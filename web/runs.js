@@ -1,9 +1,11 @@
 // The Runs view: the finished runs kept in this browser (store.js), newest first; two or more
 // ticked are compared — their loss curves overlaid and the settings that differ side by
-// side — a kept adapter downloads as one ZIP or answers in Chat (on the run's own model), and
-// a run can be deleted with it. Only what the runs recorded is shown.
+// side —, a kept adapter downloads as one ZIP or answers in Chat (on the run's own model), a
+// run's log shows, and a run can be deleted with its adapter. Only what the runs recorded is
+// shown.
 import * as store from './store.js';
 import * as chat from './chat.js';
+import { plot } from './chart.js';
 
 const COLORS = ['#2f6fdf', '#e67e22', '#27ae60', '#8e44ad', '#c0392b', '#16a085'];
 const when = (iso) => iso?.slice(0, 16).replace('T', ' ');
@@ -59,6 +61,12 @@ export async function show(ctx) {
         location.hash = '#chat';
       })));
     }
+    buttons.push(button('Log', 'show the log', () => {
+      ctx.$('runs-log').textContent = (run.log ?? ['(this run kept no log)']).join('\n');
+      ctx.$('runs-log').dataset.run = run.id;
+      ctx.$('runs-log-title').textContent = `The log of run ${i + 1} (${when(run.ended)})`;
+      ctx.$('runs-log-panel').hidden = false;
+    }));
     buttons.push(button('Delete', null, () => ctx.task('Deleting the run', async () => {
       await store.deleteRun(run.id);
       await show(ctx);
@@ -82,36 +90,13 @@ function picked(ctx) {
 
 function chart(ctx, runs) {
   const canvas = ctx.$('runs-chart');
-  const g = canvas.getContext('2d');
-  const { width, height } = canvas;
-  g.clearRect(0, 0, width, height);
-  const points = runs.flatMap((r) => [...r.losses, ...r.evals]);
-  if (!points.length) return;
-  const maxStep = Math.max(...points.map(([s]) => s), 1);
-  const hi = Math.max(...points.map(([, l]) => l));
-  const lo = Math.min(...points.map(([, l]) => l), 0);
-  const x = (s) => 40 + (s / maxStep) * (width - 50);
-  const y = (l) => height - 20 - ((l - lo) / Math.max(hi - lo, 1e-6)) * (height - 30);
-  g.font = '12px system-ui';
-  g.fillStyle = '#888';
-  g.fillText(hi.toFixed(2), 2, 16);
-  g.fillText(lo.toFixed(2), 2, height - 20);
-  g.fillText(`step ${maxStep}`, width - 60, height - 4);
-  runs.forEach((run, i) => {
+  plot(canvas, runs.flatMap((run, i) => {
     const color = COLORS[i % COLORS.length];
-    g.strokeStyle = color;
-    g.fillStyle = color;
-    g.setLineDash([]);
-    g.beginPath();
-    run.losses.forEach(([s, l], j) => (j ? g.lineTo(x(s), y(l)) : g.moveTo(x(s), y(l))));
-    g.stroke();
-    g.setLineDash([4, 3]);
-    g.beginPath();
-    run.evals.forEach(([s, l], j) => (j ? g.lineTo(x(s), y(l)) : g.moveTo(x(s), y(l))));
-    g.stroke();
-    g.fillText(`run ${i + 1}`, 50 + 60 * i, height - 4);
-  });
-  g.setLineDash([]);
+    return [
+      { points: run.losses, color, label: `run ${i + 1}` },
+      { points: run.evals, color, dash: [4, 3] },
+    ];
+  }));
   canvas.dataset.runs = runs.length;
 }
 

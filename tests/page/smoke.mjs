@@ -99,6 +99,14 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
           return write.apply(this, args);
         };
       }
+      // The main thread's long tasks (over 50 ms, the Long Tasks API), kept across reloads.
+      window.longTasks = JSON.parse(sessionStorage.getItem('longTasks') ?? '[]');
+      new PerformanceObserver((list) => {
+        for (const t of list.getEntries()) {
+          window.longTasks.push({ at: `${location.hash || '#'} +${(t.startTime / 1000).toFixed(1)} s`, ms: Math.round(t.duration) });
+        }
+        sessionStorage.setItem('longTasks', JSON.stringify(window.longTasks));
+      }).observe({ type: 'longtask', buffered: true });
       window.mainThread = { wasm: 0, devices: 0 };
       for (const name of ['instantiate', 'instantiateStreaming']) {
         const original = WebAssembly[name];
@@ -127,6 +135,10 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
     });
     await page.goto(`${origin}/${query}`);
     await check(page, context);
+    // The main thread's longest tasks over the whole scenario.
+    const tasks = await page.evaluate(() => window.longTasks);
+    const top = [...tasks].sort((a, b) => b.ms - a.ms).slice(0, 8);
+    console.log(`${name}: ${tasks.length} main-thread tasks over 50 ms; longest ${top.map((t) => `${t.ms} ms (${t.at})`).join(', ') || 'none'}`);
   } catch (err) {
     problems.push(String(err?.stack ?? err));
   } finally {
@@ -417,6 +429,26 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   // The planner predicts the CPU tier's memory (here all in wasm memory) to within a quarter.
   expect(Math.abs(planned - used) < used / 4, `planned ${planned} bytes, used ${used}`);
   expect(evals.length >= 2 && evals.at(-1)[1] < evals[0][1], `validation loss did not fall: ${JSON.stringify(evals)}`);
+  // The learning-rate and speed charts hold every step: the cosine schedule from the rate
+  // set (no warmup) down, and the tokens processed per second; the run's log tells the story.
+  const lrs = JSON.parse(await attr(page, 'lr-chart', 'data-lrs'));
+  const stepSpeeds = JSON.parse(await attr(page, 'speed-chart', 'data-speeds'));
+  console.log(`learning rates ${lrs.map(([s, l]) => `${s}:${l.toExponential(2)}`).join(' ')}; tokens/s ${stepSpeeds.map(([s, v]) => `${s}:${v.toFixed(0)}`).join(' ')}`);
+  expect(JSON.stringify(lrs.map(([s]) => s)) === '[1,2,3,4,5,6]' && Math.abs(lrs[0][1] - 0.002) < 1e-9
+    && lrs.every(([, l], i) => i === 0 || l < lrs[i - 1][1]), `learning rates: ${JSON.stringify(lrs)}`);
+  expect(stepSpeeds.length === 6 && stepSpeeds.every(([, v]) => v > 0), `speeds: ${JSON.stringify(stepSpeeds)}`);
+  await page.click('#log-panel summary');
+  await page.waitForFunction(() => {
+    const log = document.querySelector('#run-log');
+    return log.textContent && log.textContent.split('\n').length === Number(log.dataset.lines);
+  }, null, { timeout: 10_000 }).catch(() => expect(false, 'the run\'s log did not show'));
+  const log = await text(page, 'run-log');
+  console.log(`the run's log (${log.split('\n').length} lines), its last 3:\n  ${log.split('\n').slice(-3).join('\n  ')}`);
+  for (const line of [/ started: 6 steps, \{"lora"/, / step 1 of 6: loss \d\.\d{4}, lr 2\.000e-3, gradient norm /,
+    / checkpoint of step \d saved/, / the engine stopped: GPU device lost/, new RegExp(` resumed at step ${lost} of 6`),
+    / step 6: validation loss /, / ended after step 6 \(completed\)/]) {
+    expect(line.test(log), `the run's log lacks ${line}`);
+  }
 
   // The same run from the command line: the command and config file the Train view shows,
   // run by the CLI on the same model and data files, give the same losses.
@@ -715,6 +747,11 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const differing = (await attr(page, 'runs-diff', 'data-differing')).split(',');
   console.log(`runs compared: ${(await page.locator('#runs-diff tr').allInnerTexts()).join(' | ').replace(/\t/g, ' ')}`);
   expect(differing.includes('data'), `the runs' data should differ: ${differing}`);
+  // A run's log, kept with it.
+  await page.locator('#history li').nth(1).getByRole('button', { name: 'Log' }).click();
+  const keptLog = await text(page, 'runs-log');
+  expect(/ step 6 of 6: loss /.test(keptLog) && / ended after step 6 \(completed\)/.test(keptLog),
+    `the older run's log: ${keptLog.slice(-300)}`);
   await page.screenshot({ path: join(artifacts, 'page-runs-compared.png'), fullPage: true });
   // The older run's kept adapter downloads as one ZIP: the files of the adapter downloaded
   // from the Export view right after that run, byte for byte.
@@ -941,33 +978,40 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
     return state.step;
   });
 
-  // Kill points: 10 distinct steps in 2..STEPS-1, in order, each with a delay of 0-40 ms (a
-  // fixed sequence: a failure can be replayed).
+  // Kill points: 10 distinct steps from 2 to 4 before the run's last (a step of tiny-llama
+  // takes ms: the run must not end before the kill lands), in order, each with a delay of
+  // 0-9 ms (a fixed sequence: a failure can be replayed).
+  const total = whole.losses.length;
+  expect(total >= KILLS + 5, `the run has ${total} steps: too few to kill ${KILLS} times`);
   let seed = 7;
   const random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
   const steps = new Set();
-  while (steps.size < KILLS) steps.add(2 + Math.floor(random() * (STEPS - 3)));
-  const points = [...steps].sort((a, b) => a - b).map((step) => ({ step, delay: Math.floor(random() * 40) }));
+  while (steps.size < KILLS) steps.add(2 + Math.floor(random() * (total - 5)));
+  const points = [...steps].sort((a, b) => a - b).map((step) => ({ step, delay: Math.floor(random() * 10) }));
   await page.click('#train');
   const kept = [];
   for (const [i, { step, delay }] of points.entries()) {
     const reload = i % 3 === 2;
-    // Waits in the page for the step, then kills the worker there (no round trip to the test).
+    // Waits in the page for the step, then kills the worker there (no round trip to the test):
+    // at once when the step shows (before the page reads the worker's next message), or after
+    // a few ms (mid-step, or while a checkpoint is being written).
     const outcome = await page.evaluate(({ step, delay, reload }) => new Promise((settle) => {
       const status = document.querySelector('#train-status');
-      const poll = () => {
+      const kill = () => {
         if (status.dataset.status !== 'training') return settle(`status ${status.dataset.status}`);
-        if (Number(status.dataset.step ?? 0) < step || Number(status.dataset.saved ?? 0) < 1) return setTimeout(poll, 1);
-        setTimeout(() => {
-          if (status.dataset.status !== 'training') return settle(`status ${status.dataset.status}`);
-          // A reload stops the worker there too, as closing the tab would: a run that went on
-          // until the reload took effect could finish first (a step of tiny-llama takes ms).
-          if (reload) webtune.client.worker.terminate();
-          else webtune.client.worker.dispatchEvent(new ErrorEvent('error', { message: 'killed by the soak test' }));
-          settle('killed');
-        }, delay);
+        // A reload stops the worker there too, as closing the tab would.
+        if (reload) webtune.client.worker.terminate();
+        else webtune.client.worker.dispatchEvent(new ErrorEvent('error', { message: 'killed by the soak test' }));
+        return settle('killed');
       };
-      poll();
+      const ready = () => Number(status.dataset.step ?? 0) >= step && Number(status.dataset.saved ?? 0) >= 1;
+      const arm = () => (delay ? setTimeout(kill, delay) : kill());
+      if (ready()) return arm();
+      const watch = new MutationObserver(() => {
+        if (status.dataset.status !== 'training') { watch.disconnect(); return settle(`status ${status.dataset.status}`); }
+        if (ready()) { watch.disconnect(); arm(); }
+      });
+      watch.observe(status, { attributes: true });
     }), { step, delay, reload });
     expect(outcome === 'killed', `kill ${i + 1} at step ${step}: ${outcome}`);
     if (reload) await page.reload();
