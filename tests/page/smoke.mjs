@@ -101,9 +101,18 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
       }
       // The main thread's long tasks (over 50 ms, the Long Tasks API), kept across reloads.
       window.longTasks = JSON.parse(sessionStorage.getItem('longTasks') ?? '[]');
+      window.testSpans = [];
       new PerformanceObserver((list) => {
         for (const t of list.getEntries()) {
-          window.longTasks.push({ at: `${location.hash || '#'} +${(t.startTime / 1000).toFixed(1)} s`, ms: Math.round(t.duration) });
+          // Where: the view, the time, and what was in progress just after it.
+          const busy = [...document.querySelectorAll('[data-status=pending],[data-status=generating],[data-status=training]')]
+            .map((e) => e.id).join(' ');
+          window.longTasks.push({
+            at: `${location.hash || '#'} +${(t.startTime / 1000).toFixed(1)} s${busy ? ` ${busy}` : ''}`,
+            ms: Math.round(t.duration),
+            // The test's own work in the page (axe-core, screenshots): see `testWork`.
+            test: window.testSpans.some(([a, b]) => t.startTime < (b ?? Infinity) && t.startTime + t.duration > a),
+          });
         }
         sessionStorage.setItem('longTasks', JSON.stringify(window.longTasks));
       }).observe({ type: 'longtask', buffered: true });
@@ -135,10 +144,13 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
     });
     await page.goto(`${origin}/${query}`);
     await check(page, context);
-    // The main thread's longest tasks over the whole scenario.
+    // The main thread's longest tasks over the whole scenario, the page's own (the goal is
+    // none over 50 ms; the bound leaves room for a loaded 2-core machine) and the test's.
     const tasks = await page.evaluate(() => window.longTasks);
-    const top = [...tasks].sort((a, b) => b.ms - a.ms).slice(0, 8);
-    console.log(`${name}: ${tasks.length} main-thread tasks over 50 ms; longest ${top.map((t) => `${t.ms} ms (${t.at})`).join(', ') || 'none'}`);
+    const own = tasks.filter((t) => !t.test).sort((a, b) => b.ms - a.ms);
+    console.log(`${name}: ${own.length} main-thread tasks over 50 ms; longest ${own.slice(0, 6).map((t) => `${t.ms} ms (${t.at})`).join(', ') || 'none'}`
+      + ` (and ${tasks.length - own.length} while the test itself worked in the page)`);
+    expect(!own.length || own[0].ms <= LONG_TASK_MS, `the main thread was blocked for ${own[0]?.ms} ms (${own[0]?.at})`);
   } catch (err) {
     problems.push(String(err?.stack ?? err));
   } finally {
@@ -154,7 +166,22 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
   return true;
 }
 
+/// The longest main-thread task the page tier accepts (the goal: 50 ms).
+const LONG_TASK_MS = 150;
+
 const expect = (cond, message) => { if (!cond) throw new Error(message); };
+
+/// Runs `work`, the test's own work in the page (axe-core, screenshots), marked so that the
+/// main thread's long tasks it causes are not counted as the page's.
+async function testWork(page, work) {
+  const span = await page.evaluate(() => window.testSpans.push([performance.now(), null]) - 1);
+  try {
+    return await work();
+  } finally {
+    await page.evaluate((i) => { if (window.testSpans[i]) window.testSpans[i][1] = performance.now(); }, span)
+      .catch(() => {});
+  }
+}
 
 /// The page shows one view at a time: before acting on an element, a test opens its view's
 /// tab, as a person would; waiting for an element's state does not need it on show.
@@ -172,6 +199,8 @@ function workspace(page) {
     const act = page[name].bind(page);
     page[name] = async (selector, ...rest) => { await reveal(selector); return act(selector, ...rest); };
   }
+  const screenshot = page.screenshot.bind(page);
+  page.screenshot = (options) => testWork(page, () => screenshot(options));
   const wait = page.waitForSelector.bind(page);
   page.waitForSelector = (selector, options = {}) => wait(selector, { state: 'attached', ...options });
 }
@@ -198,6 +227,10 @@ const axe = await readFile(resolve('node_modules/axe-core/axe.min.js'), 'utf8');
 /// axe-core's serious and critical violations (contrast included), none allowed (every view's
 /// report in tests/artifacts/views/).
 async function tour(page, label) {
+  await testWork(page, () => tourViews(page, label));
+}
+
+async function tourViews(page, label) {
   const views = await page.$$eval('#tabs a', (tabs) => tabs.map((a) => a.getAttribute('href').slice(1)));
   const folder = join(artifacts, 'views');
   await mkdir(folder, { recursive: true });
@@ -361,7 +394,8 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   // Training runs in the worker: the main thread keeps drawing. The bound is loose (a loaded
   // 2-core machine showed one 333 ms gap while a checkpoint arrived); a training step on the
   // main thread would block it for seconds.
-  expect(frames.frames > 10 && frames.gap < 1000, `the main thread stalled: ${frames.gap} ms`);
+  // Measured 17-33 ms here; the bound leaves room for a loaded 2-core machine.
+  expect(frames.frames > 10 && frames.gap < 250, `the main thread stalled: ${frames.gap} ms`);
 
   await page.reload();
   await page.waitForSelector('#resume-panel:not([hidden])', { timeout: timeoutMs });
