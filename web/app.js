@@ -90,7 +90,17 @@ function buttons() {
 }
 
 /// What documents.js needs of the page.
-const ctx = { page, $, show, task, params, table, adaptTo, useText, save };
+const ctx = { page, $, show, task, params, table, adaptTo, useText, save, unfinished, resume };
+
+/// The run offered for resume, if one is.
+function unfinished() {
+  return $('resume-panel').hidden ? null : life.run;
+}
+
+/// Resumes the run offered for resume.
+function resume() {
+  return task('Resuming', resumeTraining);
+}
 
 // ---- engine and model ----
 
@@ -430,8 +440,7 @@ async function train(resume, work) {
   page.trained = true;
   if (paused) {
     show('train-status', 'paused', `Paused after step ${end.steps}. Resume when you like (also after a reload).`);
-    $('resume-panel').hidden = false;
-    $('resume-text').textContent = `The run is paused at step ${end.steps} of ${run.total_steps}.`;
+    offerResume(run, `The run is paused at step ${end.steps} of ${run.total_steps}.`);
     return;
   }
   const pct = (x) => `${Math.round(100 * x)} %`;
@@ -443,8 +452,7 @@ async function train(resume, work) {
   show('train-status', 'done', `Done: ${end?.steps} steps (${run.status}).${val} The engine's `
     + `WebAssembly memory peaked at ${mib(memory)}.`);
   $('train-status').dataset.memory = memory;
-  $('resume-panel').hidden = true;
-  await showHistory();
+  offerResume(null);
 }
 
 /// Replaces a dead engine with a new one (a new worker, a new device), reopens the model and
@@ -467,10 +475,13 @@ async function recover(err) {
     + (saved ? `; the run can resume from step ${saved.step}.` : '.'));
 }
 
-function offerResume(run, text) {
-  $('resume-panel').hidden = false;
+/// Offers `run` for resume, saying `text` (the panel shown on every view, and the Runs
+/// view's list), or, with null, withdraws the offer.
+function offerResume(run, text = '') {
+  $('resume-panel').hidden = !run;
   $('resume-text').textContent = text;
   draw();
+  showHistory().catch((err) => failure('Listing the runs', err));
 }
 
 async function startTraining() {
@@ -487,7 +498,7 @@ async function startTraining() {
 /// Continues a paused run, or one saved before the tab closed.
 async function resumeTraining() {
   const run = life.run;
-  $('resume-panel').hidden = true;
+  offerResume(null);
   await train(true, () => life.resume(run, {
     async model(model) {
       if (page.model?.key === model.key) return;
@@ -723,11 +734,10 @@ function wire() {
   $('log-panel').ontoggle = showLog;
   $('pause').onclick = () => life.pause();
   $('stop').onclick = () => life.stop();
-  $('resume').onclick = () => task('Resuming', resumeTraining);
+  $('resume').onclick = resume;
   $('discard').onclick = () => task('Discarding the run', async () => {
     await life.discard();
-    $('resume-panel').hidden = true;
-    draw();
+    offerResume(null);
   });
   $('compare').onclick = () => task('Generating', compare);
   $('evaluate').onclick = () => task('Evaluating', evaluate);

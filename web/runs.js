@@ -27,8 +27,18 @@ function label(run) {
     + `${run.losses.at(-1)?.[0] ?? 0} steps (${run.status})${val}`;
 }
 
-/// Lists the runs, each with a tick to compare, Download and Chat for a kept adapter, and Delete.
+/// Lists the runs: first the unfinished one offered for resume (Resume, Log), then the
+/// finished ones, each with a tick to compare, Download and Chat for a kept adapter, Log and
+/// Delete.
 export async function show(ctx) {
+  const open = ctx.unfinished();
+  ctx.$('runs-open').hidden = !open;
+  if (open) {
+    ctx.$('runs-open-text').textContent = `Unfinished: started ${when(open.started)}, ${open.model.label} on `
+      + `${open.dataset.name}, stopped at step ${open.step} of ${open.total_steps ?? '?'} (${open.status === 'training' ? 'interrupted' : open.status}). `;
+    ctx.$('runs-resume').onclick = ctx.resume;
+    ctx.$('runs-open-log').onclick = () => showLog(ctx, open, 'the unfinished run');
+  }
   const runs = await store.history();
   ctx.$('history').replaceChildren(...runs.map((run, i) => {
     const li = document.createElement('li');
@@ -61,12 +71,7 @@ export async function show(ctx) {
         location.hash = '#chat';
       })));
     }
-    buttons.push(button('Log', 'show the log', () => {
-      ctx.$('runs-log').textContent = (run.log ?? ['(this run kept no log)']).join('\n');
-      ctx.$('runs-log').dataset.run = run.id;
-      ctx.$('runs-log-title').textContent = `The log of run ${i + 1} (${when(run.ended)})`;
-      ctx.$('runs-log-panel').hidden = false;
-    }));
+    buttons.push(button('Log', 'show the log', () => showLog(ctx, run, `run ${i + 1} (${when(run.ended)})`)));
     buttons.push(button('Delete', null, () => ctx.task('Deleting the run', async () => {
       await store.deleteRun(run.id);
       await show(ctx);
@@ -75,6 +80,13 @@ export async function show(ctx) {
     return li;
   }));
   ctx.$('runs-compare').disabled = true;
+}
+
+/// Shows `run`'s log under the list.
+function showLog(ctx, run, name) {
+  ctx.$('runs-log').textContent = (run.log ?? ['(this run kept no log)']).join('\n');
+  ctx.$('runs-log-title').textContent = `The log of ${name}`;
+  ctx.$('runs-log-panel').hidden = false;
 }
 
 /// Run `run`'s kept adapter files, or an error saying they are gone.

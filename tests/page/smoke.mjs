@@ -404,7 +404,15 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(new RegExp(`step ${saved} of 6`).test(offer), `resume offer: ${offer}`);
   const cached = await waitForStatus(page, 'model', ['ready', 'failed']);
   expect(/cache/.test(cached.text) && requests.get(gguf) === 1, `model after reload: ${cached.text}, ${requests.get(gguf)} requests`);
-  await page.click('#resume');
+  // The Runs view lists the unfinished run first, and resumes it.
+  await page.click('#tab-runs');
+  await page.waitForSelector('#runs-open:not([hidden])', { timeout: 10_000 });
+  const unfinished = await text(page, 'runs-open-text');
+  console.log(`Runs view: ${unfinished}`);
+  expect(new RegExp(`^Unfinished: .* stopped at step ${saved} of 6`).test(unfinished), `Runs view: ${unfinished}`);
+  await page.click('#runs-resume');
+  await page.waitForSelector('#runs-open[hidden]', { timeout: timeoutMs });
+  await page.click('#tab-train');
   await page.waitForFunction(() => document.querySelector('#train-status').dataset.resumedAt !== undefined,
     null, { timeout: timeoutMs });
   const resumedAt = Number(await attr(page, 'train-status', 'data-resumed-at'));
