@@ -19,6 +19,7 @@ import * as chat from './chat.js';
 import * as runs from './runs.js';
 import * as speedCheck from './speed.js';
 import { plot } from './chart.js';
+import * as cache from './cache.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
@@ -90,7 +91,9 @@ function buttons() {
 }
 
 /// What documents.js needs of the page.
-const ctx = { page, $, show, task, params, table, adaptTo, useText, save, unfinished, resume };
+const ctx = {
+  page, $, show, task, params, table, adaptTo, useText, save, unfinished, resumeRun, mib, openCached,
+};
 
 /// The run offered for resume, if one is.
 function unfinished() {
@@ -98,7 +101,7 @@ function unfinished() {
 }
 
 /// Resumes the run offered for resume.
-function resume() {
+function resumeRun() {
   return task('Resuming', resumeTraining);
 }
 
@@ -188,6 +191,14 @@ async function openModel(entry) {
     + `in ${info.precision}, `
     + `context ${info.context_length} tokens${entry.cached ? ' — from this browser\'s cache' : ''}.`);
   if (await store.available()) await store.writeJson('models/last.json', { key: entry.key });
+  await cache.show(ctx).catch((err) => failure('Listing the cached models', err));
+}
+
+/// Opens model `key` from this browser's cache.
+async function openCached(key) {
+  const cached = await store.cachedModel(key);
+  if (!cached) throw Object.assign(new Error('that model is no longer whole in this browser\'s storage'), { kind: 'input' });
+  await openModel({ ...cached, cached: true });
 }
 
 async function fetchModel(url) {
@@ -224,6 +235,7 @@ async function openOwnFiles(files) {
   if (await store.available()) {
     entry = await store.cacheModel(key, label, list);
     page.model.key = entry.key;
+    await cache.show(ctx).catch((err) => failure('Listing the cached models', err));
   }
 }
 
@@ -734,7 +746,7 @@ function wire() {
   $('log-panel').ontoggle = showLog;
   $('pause').onclick = () => life.pause();
   $('stop').onclick = () => life.stop();
-  $('resume').onclick = resume;
+  $('resume').onclick = resumeRun;
   $('discard').onclick = () => task('Discarding the run', async () => {
     await life.discard();
     offerResume(null);

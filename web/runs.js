@@ -36,7 +36,7 @@ export async function show(ctx) {
   if (open) {
     ctx.$('runs-open-text').textContent = `Unfinished: started ${when(open.started)}, ${open.model.label} on `
       + `${open.dataset.name}, stopped at step ${open.step} of ${open.total_steps ?? '?'} (${open.status === 'training' ? 'interrupted' : open.status}). `;
-    ctx.$('runs-resume').onclick = ctx.resume;
+    ctx.$('runs-resume').onclick = ctx.resumeRun;
     ctx.$('runs-open-log').onclick = () => showLog(ctx, open, 'the unfinished run');
   }
   const runs = await store.history();

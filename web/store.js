@@ -159,6 +159,23 @@ export async function finishModel(key, label, names, sizes) {
   return cachedModel(key);
 }
 
+/// The models in the cache, largest first: `{key, label, bytes, complete}` each (an
+/// unfinished download counts the bytes it holds).
+export async function cachedModels() {
+  const models = [];
+  for (const key of await list('models')) {
+    if (key === 'last.json') continue;
+    const manifest = await readJson(`models/${key}/manifest.json`);
+    let bytes = 0;
+    for (const name of await list(`models/${key}`)) bytes += (await read(`models/${key}/${name}`))?.size ?? 0;
+    models.push({ key, label: manifest?.label ?? key, bytes, complete: Boolean(manifest) });
+  }
+  return models.sort((a, b) => b.bytes - a.bytes);
+}
+
+/// Removes model `key` from the cache.
+export const deleteModel = (key) => remove(`models/${key}`);
+
 // ---- the current run and the history ----
 
 /// The current run's record, or null.

@@ -5,7 +5,7 @@
 const CACHE = 'webtune-shell-v11';
 const SHELL = [
   './', 'index.html', 'webtune-web.js', 'webtune-web_bg.wasm', 'worker.js', 'client.js',
-  'app.js', 'run.js', 'views.js', 'preview.js', 'search.js', 'documents.js', 'pairs.js', 'chat.js', 'speed.js', 'runs.js', 'chart.js', 'store.js', 'download.js', 'style.css',
+  'app.js', 'run.js', 'views.js', 'preview.js', 'search.js', 'documents.js', 'pairs.js', 'chat.js', 'speed.js', 'runs.js', 'chart.js', 'cache.js', 'store.js', 'download.js', 'style.css',
   'demo/support.jsonl',
 ];
 const paths = new Set(SHELL.map((p) => new URL(p, self.registration.scope).pathname));

@@ -972,6 +972,38 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   console.log(`from the hub layout: ${tiny}`);
   expect(/llama/.test(tiny) && requests.get('/hf/tiny-llama/resolve/main/model-00004-of-00004.safetensors') === 1,
     `hub download: ${tiny}`);
+
+  // The models kept in this browser: both, with their sizes (the tiny Llama's: the files the
+  // server sent, and its manifest), the open one marked. Open reopens the other from the
+  // cache (no download); Delete removes one from the storage.
+  await page.waitForSelector('#model-cache[data-models="2"]', { timeout: 10_000 });
+  const cachedList = () => page.$$eval('#model-cache li', (lis) => lis.map((li) => ({
+    key: li.dataset.key, bytes: Number(li.dataset.bytes), text: li.textContent,
+  })));
+  const listed = await cachedList();
+  console.log(`cached models: ${listed.map((m) => m.text).join(' | ')}; ${await text(page, 'model-cache-use')}`);
+  let served = 0;
+  for (const [path] of requests) {
+    const name = path.match(/^\/hf\/tiny-llama\/resolve\/main\/(.+)$/)?.[1];
+    if (name) served += (await readFile(join(hub, name))).length;
+  }
+  const tinyEntry = listed.find((m) => /tiny-llama/.test(m.text));
+  const smol = listed.find((m) => /SmolLM2/.test(m.text));
+  expect(tinyEntry && /\(open\)/.test(tinyEntry.text) && tinyEntry.bytes >= served && tinyEntry.bytes < served + 4096,
+    `tiny-llama in the cache: ${JSON.stringify(tinyEntry)}, ${served} bytes served`);
+  expect(smol && !/\(open\)/.test(smol.text) && smol.bytes > 50 * 2 ** 20, `SmolLM2 in the cache: ${JSON.stringify(smol)}`);
+  await page.locator(`#model-cache li[data-key="${smol.key}"]`).getByRole('button', { name: 'Open' }).click();
+  await page.waitForSelector('#model[data-status="ready"]:has-text("SmolLM2")', { timeout: timeoutMs });
+  expect(/cache/.test(await text(page, 'model')) && requests.get('/models/SmolLM2-135M-Instruct.Q4_1.gguf') === 1,
+    `reopened: ${await text(page, 'model')}`);
+  await page.locator(`#model-cache li[data-key="${tinyEntry.key}"]`).getByRole('button', { name: 'Delete' }).click();
+  await page.waitForSelector('#model-cache[data-models="1"]', { timeout: 10_000 });
+  const gone = await page.evaluate(async (key) => {
+    const models = await (await navigator.storage.getDirectory()).getDirectoryHandle('models');
+    return models.getDirectoryHandle(key).then(() => false, () => true);
+  }, tinyEntry.key);
+  console.log(`after Delete: ${await text(page, 'model-cache-status')}`);
+  expect(gone && /Deleted .*tiny-llama/.test(await text(page, 'model-cache-status')), 'the deleted model is still in OPFS');
 }));
 
 // Scenario 4: soak. A run on the tiny Llama (CPU tier) whose engine is killed at 10 random
