@@ -1093,8 +1093,9 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
     kept.push(`${step}${reload ? ' (reload)' : ''} → ${await checkpoint()}`);
     if (reload) await waitForStatus(page, 'model', ['ready']);
     await page.click('#resume');
-    await page.waitForFunction(() => document.querySelector('#train-status').dataset.status === 'training',
-      null, { timeout: timeoutMs });
+    // Training, or already done: the last few steps of tiny-llama can finish between two polls.
+    await page.waitForFunction(() => ['training', 'done'].includes(document.querySelector('#train-status').dataset.status),
+      null, { timeout: timeoutMs, polling: 1 });
   }
   const soaked = await result();
   console.log(`soak: ${KILLS} kills (step killed at → checkpoint resumed from): ${kept.join(', ')}\n`
