@@ -83,6 +83,7 @@ function buttons() {
   $('download-gguf').disabled = !idle || !page.trained;
   $('download-job').disabled = !ready || page.dataset === null;
   $('resume').disabled = !idle;
+  $('runs-resume').disabled = !idle;
   $('discard').disabled = !idle;
   documents.buttons(ctx, idle, ready);
   chat.buttons(ctx, ready);

@@ -1095,7 +1095,13 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
     await page.click('#resume');
     // Training, or already done: the last few steps of tiny-llama can finish between two polls.
     await page.waitForFunction(() => ['training', 'done'].includes(document.querySelector('#train-status').dataset.status),
-      null, { timeout: timeoutMs, polling: 1 });
+      null, { timeout: timeoutMs, polling: 1 }).catch(async (err) => {
+      // What the page showed instead (for a failure that has not been explained yet).
+      const state = await page.evaluate(() => ['train-status', 'message', 'resume-text']
+        .map((id) => `#${id} [${document.getElementById(id).dataset.status ?? ''}] ${document.getElementById(id).textContent}`)
+        .join(' | ') + ` | resume disabled: ${document.getElementById('resume').disabled}`);
+      throw new Error(`kill ${i + 1}: after Resume: ${state}: ${err.message}`);
+    });
   }
   const soaked = await result();
   console.log(`soak: ${KILLS} kills (step killed at → checkpoint resumed from): ${kept.join(', ')}\n`
