@@ -60,6 +60,11 @@ export class WebtuneClient {
   memoryBytes() { return this.call("memoryBytes"); }
   plan(config, budget) { return this.call("plan", [config, budget]); }
   runCommand(config) { return this.call("runCommand", [config]); }
+  trainFields() { return this.call("trainFields"); }
+  presets(budget) { return this.call("presets", [budget]); }
+  runLength(config) { return this.call("runLength", [config]); }
+  modelPresets() { return this.call("modelPresets"); }
+  sizeUp(name, configJson, quantize, seqLen) { return this.call("sizeUp", [name, configJson, quantize, seqLen]); }
   train(config, onEvent) { return this.call("train", [config, "__onEvent__"], { onEvent }); }
   resume(onEvent) { return this.call("resume", ["__onEvent__"], { onEvent }); }
   searchSettings(config, search, onEvent) { return this.call("searchSettings", [config, search, "__onEvent__"], { onEvent }); }

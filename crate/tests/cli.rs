@@ -1201,3 +1201,63 @@ fn bench_measures_and_refuses_bad_settings() {
         "{err}"
     );
 }
+
+/// `--preset` starts from the run the memory planner sizes for the data (the page's presets):
+/// it says which and how long, trains that many steps, lets flags override it, and does not
+/// combine with `--config`.
+#[test]
+fn train_starts_from_a_preset() {
+    let dir = std::env::temp_dir().join(format!("webtune-cli-preset-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("held.jsonl");
+    std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
+    let model = fixture("llama");
+    let run = |name: &str, extra: &[&str]| {
+        let out_dir = dir.join(name);
+        let mut args = vec![
+            "train",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--tier",
+            "cpu",
+        ];
+        args.extend_from_slice(extra);
+        let out = webtune(&args);
+        let stderr = text(&out.stderr);
+        let log = std::fs::read_to_string(out_dir.join("training_log.jsonl")).unwrap_or_default();
+        let started: Option<serde_json::Value> = log
+            .lines()
+            .next()
+            .and_then(|l| serde_json::from_str(l).ok());
+        let steps = started.map(|s| s["total_steps"].as_u64().unwrap());
+        (out.status.success(), stderr, steps)
+    };
+    let (ok, stderr, steps) = run("quick", &["--preset", "quick"]);
+    assert!(ok, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("preset quick: "))
+        .unwrap_or_else(|| panic!("no preset line: {stderr}"));
+    assert!(line.contains("rank 8,"), "{line}");
+    let said: u64 = line
+        .split("; ")
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(steps, Some(said), "{line}");
+    // A flag overrides the preset: two epochs take twice the steps.
+    let (ok, stderr, twice) = run("twice", &["--preset", "quick", "--epochs", "2"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(twice, Some(2 * said), "{stderr}");
+    let (ok, stderr, _) = run("both", &["--preset", "quick", "--config", "run.json"]);
+    assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
+}

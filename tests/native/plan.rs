@@ -182,3 +182,115 @@ fn cpu_config_of_a_huge_model_is_refused_before_its_tensors_are_read() {
     assert_eq!(err.kind(), "too_large", "{err}");
     assert!(err.to_string().contains("choose a smaller model"), "{err}");
 }
+
+/// The Train view's presets through the session: each fits the budget it was sized for, the
+/// tighter the budget the smaller the micro-batch (the effective batch kept by accumulation),
+/// and a run's length says when its epochs end it before `max_steps`.
+#[test]
+fn cpu_presets_are_sized_by_the_planner_and_runs_say_their_length() {
+    use webtune::data::DataOptions;
+    use webtune::session::{OpenOptions, Session};
+
+    let mut session = Session::new(ComputeDevice::cpu());
+    let folder = crate::gguf_export::folder("tiny/llama");
+    block_on(session.open_model("tiny/llama", folder, &OpenOptions::default())).unwrap();
+    let rows: Vec<String> = (1..=40)
+        .map(|i| {
+            serde_json::json!({"messages": [
+                {"role": "user", "content": format!("Which shelf holds box {i}?")},
+                {"role": "assistant", "content": format!("Shelf {} of aisle {}.", i % 4, i % 7)},
+            ]})
+            .to_string()
+        })
+        .collect();
+    let options = DataOptions::default();
+    let report = session
+        .load_dataset("boxes.jsonl", &rows.join("\n"), None, &options)
+        .unwrap();
+    let train_rows = report.train_rows;
+
+    let presets = session.presets(None).unwrap();
+    let names: Vec<&str> = presets.iter().map(|p| p.name).collect();
+    assert_eq!(names, ["quick", "balanced", "thorough"]);
+    for p in &presets {
+        let c = &p.config;
+        assert!(p.plan.fits, "{}: {:?}", p.name, p.plan.problems);
+        assert_eq!(c.lora.lora_alpha, 2.0 * c.lora.r as f64);
+        let effective = c.batch_size * c.grad_accumulation;
+        let per_epoch = train_rows.div_ceil(effective);
+        assert_eq!(p.length.steps, c.epochs * per_epoch, "{}", p.name);
+        assert_eq!(p.length.ended_by, "epochs");
+        // The presets' runs are valid settings: the command line can repeat them.
+        session.run_command(c.clone()).unwrap();
+    }
+    let (quick, thorough) = (&presets[0].config, &presets[2].config);
+    assert!(thorough.lora.r > quick.lora.r && thorough.epochs > quick.epochs);
+    assert_eq!(thorough.early_stopping_patience, Some(3));
+
+    // A budget that holds the thorough run at batch 2 but not at 8: its micro-batch shrinks
+    // and accumulation keeps 8 rows per step.
+    let at = |batch: usize| {
+        let c = TrainConfig {
+            batch_size: batch,
+            grad_accumulation: 8 / batch,
+            ..thorough.clone()
+        };
+        session.plan(&c, None).unwrap().total
+    };
+    let budget = (at(2) + at(4)) / 2;
+    let tight = session.presets(Some(budget)).unwrap();
+    let t = &tight[2].config;
+    assert_eq!((t.batch_size, t.grad_accumulation), (2, 4), "{t:?}");
+    assert!(tight[2].plan.fits && tight[2].plan.total <= budget);
+
+    // 30 steps asked of a one-epoch run shorter than that: the epochs end it, and it says so.
+    let asked = TrainConfig {
+        max_steps: Some(30),
+        batch_size: 2,
+        ..TrainConfig::default()
+    };
+    let length = session.run_length(&asked).unwrap();
+    assert_eq!(length.steps, train_rows.div_ceil(2));
+    assert_eq!(length.ended_by, "epochs");
+    assert!(
+        length.summary.contains("30 steps asked"),
+        "{}",
+        length.summary
+    );
+    let short = session
+        .run_length(&TrainConfig {
+            max_steps: Some(5),
+            ..asked
+        })
+        .unwrap();
+    assert_eq!((short.steps, short.ended_by), (5, "max_steps"));
+    assert!(!short.summary.contains("asked"), "{}", short.summary);
+}
+
+/// A model sized from its `config.json` alone (before its weights are fetched) is the model
+/// the planner sees once loaded: the same parameters, bytes at rest and linear layers, for
+/// each family; and the session's verdict on it says it opens and a LoRA run fits.
+#[test]
+fn cpu_a_config_alone_sizes_a_model_as_loading_it_does() {
+    use webtune::models::ModelConfig;
+    use webtune::session::Session;
+
+    let session = Session::new(ComputeDevice::cpu());
+    for family in ["llama", "qwen2", "gpt2"] {
+        let loaded = block_on(load_tiny(family, &ComputeDevice::cpu())).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny");
+        let json = std::fs::read(root.join(family).join("config.json")).unwrap();
+        let config = ModelConfig::from_json("config.json", &json).unwrap();
+        let sized = PlanModel::from_config(&config, false, 4);
+        let measured = PlanModel::of(&loaded);
+        assert_eq!(sized.parameters, measured.parameters, "{family}");
+        assert_eq!(sized.weight_bytes, measured.weight_bytes, "{family}");
+        assert_eq!(sized.linear, measured.linear, "{family}");
+        let fit = session.size_up(family, &json, false, 64).unwrap();
+        assert!(fit.opens && fit.training.fits, "{family}: {}", fit.summary);
+        assert_eq!(fit.parameters as usize, measured.parameters);
+        assert!(fit.summary.contains("it fits"), "{}", fit.summary);
+    }
+    let broken = session.size_up("broken", b"{\"model_type\": \"llama\"}", false, 64);
+    assert!(broken.is_err());
+}

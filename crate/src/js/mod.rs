@@ -89,6 +89,7 @@ macro_rules! locked {
 mod adapters;
 mod job;
 mod pairs;
+mod presets;
 mod rag;
 
 #[wasm_bindgen]

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{self, NamedText, from_js, js_error, notify, send_text, to_js};
 use super::settings;
-use super::{Webtune, busy, first_name};
+use super::{Halt, Webtune, busy, first_name, go_on};
 use crate::advise::{AdviseConfig, Progress};
 use crate::error::Result;
 use crate::flow::Flow;
@@ -172,8 +172,9 @@ impl Webtune {
     }
 
     /// Answers `question` from the index's best chunks with the open model (adapter on unless
-    /// `options.adapter` is false), calling `onText` as text arrives. Resolves to `{text,
-    /// sources: [{number, chunk}], cited: [numbers]}`.
+    /// `options.adapter` is false), calling `onText` as text arrives; [`Webtune::stop`] ends
+    /// the answer where it is. Resolves to `{text, sources: [{number, chunk}], cited:
+    /// [numbers]}`.
     #[wasm_bindgen(unchecked_return_type = "Promise<RagAnswer>")]
     pub fn ask(
         &self,
@@ -182,12 +183,14 @@ impl Webtune {
         #[wasm_bindgen(js_name = onText, unchecked_param_type = "(text: string) => void")]
         on_text: Option<Function>,
     ) -> Promise {
+        let halt = self.stop.clone();
         locked!(self.state, |state| {
             let options: AskOptions = from_js(options, "ask options")?;
+            halt.set(Halt::None);
             let answer = state
                 .ask(&question, &options, |text| {
                     send_text(&on_text, text);
-                    Flow::Continue
+                    go_on(&halt)
                 })
                 .await
                 .map_err(|e| js_error(&e))?;

@@ -180,6 +180,40 @@ export interface MemoryPlan {
   suggestions: { change: string; total: number; seq_len: number }[];
 }
 
+/** `trainFields()`: one setting of a run, as a form shows it. */
+export interface TrainField {
+  path: string; label: string; help: string; optional: boolean; stage: "run" | "data";
+  kind:
+    | { type: "integer"; min: number }
+    | { type: "number"; min: number; max: number | null; step: number }
+    | { type: "bool" } | { type: "list" } | { type: "pair" } | { type: "columns" }
+    | { type: "choice"; options: string[] };
+  when: { path: string; values: string[] } | null;
+  default: unknown;
+}
+
+/** `runLength()`: how long a run is on the loaded data. */
+export interface RunLength {
+  steps: number; steps_per_epoch: number; train_rows: number; rows_per_step: number;
+  ended_by: "epochs" | "max_steps"; summary: string;
+}
+
+/** `presets()`: a planner-sized starting point. */
+export interface Preset {
+  name: "quick" | "balanced" | "thorough"; purpose: string; config: TrainConfig;
+  length: RunLength; plan: MemoryPlan;
+}
+
+/** `modelPresets()`: a better model on the Hugging Face hub. */
+export interface HubModel { repo: string; note: string }
+
+/** `sizeUp()`: what a model would take here before it is fetched. */
+export interface ModelFit {
+  name: string; architecture: string; parameters: number; weight_bytes: number;
+  precision: "f32" | "f16"; opens: boolean; problem: string | null; training: MemoryPlan;
+  summary: string;
+}
+
 /** `evaluate()`: the same report `webtune eval` prints. */
 export interface Evaluation {
   data: string; examples: number;

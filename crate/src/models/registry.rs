@@ -194,13 +194,45 @@ impl ModelConfig {
         }
     }
 
+    /// Its decoder's linear layers as a loaded model lists them (`LinearLayers`): Hugging
+    /// Face path and `[in, out]`. The memory planner sizes a model from them before its
+    /// weights are fetched.
+    pub fn linear_shapes(&self) -> Vec<(String, [usize; 2])> {
+        match self {
+            Self::Llama(c) | Self::Qwen2(c) => (0..c.num_hidden_layers)
+                .flat_map(|n| {
+                    super::llama::names::LINEAR.iter().map(move |l| {
+                        let ([out, inp], _) = (l.shape)(c);
+                        (super::llama::names::layer_path(n, l.hf), [inp, out])
+                    })
+                })
+                .collect(),
+            Self::Gpt2(c) => {
+                use super::gpt2::names::{LINEAR, PREFIX, block_path};
+                (0..c.n_layer)
+                    .flat_map(|n| {
+                        LINEAR.iter().map(move |l| {
+                            (format!("{PREFIX}{}", block_path(n, l.hf)), (l.shape)(c))
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// Bytes its weights take on the device: f32, or with `quantize` its linear layers in
     /// 4-bit blocks (0.75 bytes per weight: codes, a scale and a minimum per 32).
     pub fn weight_bytes(&self, quantize: bool) -> u64 {
+        self.weight_bytes_in(quantize, 4)
+    }
+
+    /// The same with `float_bytes` per float (4 in f32, 2 in f16).
+    pub fn weight_bytes_in(&self, quantize: bool, float_bytes: u64) -> u64 {
         let (linear, other) = self.parameters();
-        let per_linear = if quantize { 0.75 } else { 4.0 };
+        let float = float_bytes as f64;
+        let per_linear = if quantize { 0.75 } else { float };
         // `as` saturates: an absurd config sizes to u64::MAX, never wraps.
-        (linear * per_linear + other * 4.0) as u64
+        (linear * per_linear + other * float) as u64
     }
 
     /// Refuses a config that describes more parameters than `stored` bytes of tensors can

@@ -18,9 +18,11 @@ mod info;
 mod job;
 mod pairs;
 pub mod policy;
+mod presets;
 mod retrieval;
 mod run;
 mod search;
+mod sizing;
 
 pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
@@ -28,9 +30,11 @@ pub use command::{CONFIG_FILE, RunCommand};
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
 pub use policy::{OpenOptions, Purpose, TierNote, TierReason, TierRequest};
+pub use presets::{Preset, RunLength};
 pub use retrieval::{Added, AskOptions, EncoderInfo};
 pub use run::{EvalData, GenerateOptions, TrainRun};
 pub use search::{SearchEvent, SearchReport};
+pub use sizing::{HubModel, MODEL_PRESETS, ModelFit};
 
 use crate::data::{DataOptions, Prepared};
 use crate::device::{ComputeDevice, Precision};

@@ -7,6 +7,7 @@
 //! so no gradient and no optimizer state exist for base weights.
 
 pub mod checkpoint;
+pub mod fields;
 pub mod loss;
 mod method;
 pub mod optim;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::data::{Batch, IGNORE, PairBatch};
 pub use checkpoint::{Checkpoint, RunState};
+pub use fields::{Field, FieldKind, fields};
 pub use loss::causal_lm_loss;
 pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};

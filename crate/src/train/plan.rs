@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::{Method, TrainConfig};
 use crate::error::{Error, Result};
 use crate::lora::LoraConfig;
-use crate::models::{LinearLayers, Loaded, Shape};
+use crate::models::{LinearLayers, Loaded, ModelConfig, Shape};
 
 /// What the planner needs to know of a model.
 #[derive(Debug, Clone)]
@@ -35,6 +35,26 @@ pub struct PlanModel {
 }
 
 impl PlanModel {
+    /// What the planner needs of a model described by `config` alone, before its weights are
+    /// fetched: opened with activations of `float_bytes` (4 in f32, 2 in f16) and, with
+    /// `quantize`, linear layers in 4-bit blocks.
+    pub fn from_config(config: &ModelConfig, quantize: bool, float_bytes: usize) -> Self {
+        let (linear, other) = config.parameters();
+        let bytes = config.weight_bytes_in(quantize, float_bytes as u64);
+        Self {
+            shape: config.shape(),
+            // `as` saturates: an absurd config sizes to the largest value, never wraps.
+            parameters: (linear + other) as usize,
+            weight_bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+            linear: config
+                .linear_shapes()
+                .into_iter()
+                .map(|(path, dims)| (path, dims, quantize))
+                .collect(),
+            float_bytes,
+        }
+    }
+
     /// What the planner needs of a loaded model.
     pub fn of(loaded: &Loaded) -> Self {
         let layers = loaded.model.linear_layers();

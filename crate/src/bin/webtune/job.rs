@@ -26,8 +26,7 @@ pub struct Args {
 
 /// Prepares the data as `train` would and writes the job folder.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let config = config(&args.run)?;
-    let session = prepare(&args.run, &config)?;
+    let (session, config) = prepare(&args.run, &config(&args.run)?, None)?;
     let files = block_on(session.export_job(config, args.base_model.as_deref()))?;
     output::write_files(&args.out, &files)?;
     eprintln!(

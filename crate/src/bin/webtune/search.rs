@@ -41,8 +41,7 @@ pub struct Args {
 
 /// Runs the search and writes what it found.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let base = config(&args.run)?;
-    let mut session = prepare(&args.run, &base)?;
+    let (mut session, base) = prepare(&args.run, &config(&args.run)?, None)?;
     let search = SearchConfig {
         lr: args.lrs.clone(),
         rank: args.ranks.clone(),

@@ -62,6 +62,11 @@ pub struct RunArgs {
     /// Run configuration (TOML or JSON, `TrainConfig`'s fields); flags below override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Start from a run the memory planner sizes for this machine and data (the page's
+    /// presets): quick, balanced or thorough; flags below override it, --config does not
+    /// combine with it.
+    #[arg(long, value_parser = ["quick", "balanced", "thorough"], conflicts_with = "config")]
+    preset: Option<String>,
     /// What to train: lora (default), full (every parameter) or half (Half Fine-Tuning).
     #[arg(long, value_parser = ["lora", "full", "half"])]
     method: Option<String>,
@@ -162,12 +167,18 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// The run's configuration: `--config`, then the flags.
+/// The run's configuration: `--config`, then the flags (a `--preset` replaces it once the
+/// data is read: see [`prepare`]).
 pub fn config(args: &RunArgs) -> webtune::Result<TrainConfig> {
-    let mut config = match &args.config {
+    let config = match &args.config {
         Some(path) => model::read_config(path)?,
         None => TrainConfig::default(),
     };
+    flags(config, args)
+}
+
+/// `config` with the flags of `args` applied.
+fn flags(mut config: TrainConfig, args: &RunArgs) -> webtune::Result<TrainConfig> {
     let set = |slot: &mut usize, v: Option<usize>| {
         if let Some(v) = v {
             *slot = v;
@@ -348,8 +359,14 @@ pub fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
 }
 
 /// Refuses out-of-range settings before anything is loaded, then opens the model and reads
-/// the data (printing the data report): what training and exporting a job start with.
-pub fn prepare(args: &RunArgs, config: &TrainConfig) -> webtune::Result<Session> {
+/// the data (printing the data report): what training and exporting a job start with. The
+/// run's config comes back: `config`, or with `--preset` that preset sized against `budget`
+/// bytes (its data options and the flags kept).
+pub fn prepare(
+    args: &RunArgs,
+    config: &TrainConfig,
+    budget: Option<u64>,
+) -> webtune::Result<(Session, TrainConfig)> {
     config.validate()?;
     let purpose = Purpose::of_method(config.method);
     let mut session = model::open(&args.model, purpose, args.quantize)?;
@@ -392,16 +409,42 @@ pub fn prepare(args: &RunArgs, config: &TrainConfig) -> webtune::Result<Session>
         }
     };
     eprint!("{report}");
-    Ok(session)
+    let Some(name) = &args.preset else {
+        return Ok((session, config.clone()));
+    };
+    let presets = session.presets(budget)?;
+    let preset = presets
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| webtune::Error::Setting {
+            setting: "--preset".into(),
+            problem: format!("is {name}: no such preset"),
+        })?;
+    eprintln!(
+        "preset {name}: {}; rank {}, batch {} × {}, learning rate {}; {}",
+        preset.purpose,
+        preset.config.lora.r,
+        preset.config.batch_size,
+        preset.config.grad_accumulation,
+        preset.config.optimizer.lr,
+        preset.length.summary
+    );
+    let sized = flags(
+        TrainConfig {
+            data: config.data.clone(),
+            ..preset.config
+        },
+        args,
+    )?;
+    Ok((session, sized))
 }
 
 /// Loads the model, prepares the data, checks the memory plan, trains, writes the result.
 pub fn run(args: Args) -> webtune::Result<()> {
-    let mut config = config(&args.run)?;
+    let (mut session, mut config) = prepare(&args.run, &config(&args.run)?, args.memory_budget)?;
     if let Some(every) = args.checkpoint_every {
         config.checkpoint_every = every;
     }
-    let mut session = prepare(&args.run, &config)?;
     // Refused here, before the first step, when it cannot fit (the same check as the page's).
     session.plan(&config, args.memory_budget)?.check()?;
     let base_accuracy = match args.exact_match {
