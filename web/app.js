@@ -6,7 +6,8 @@
 // store.js, downloads through download.js.
 //
 // Elements carry `data-status` (and the training status `data-step`, `data-saved`,
-// `data-resumed-at`, `data-restored`; the engine line `data-tier`) for tests to wait on.
+// `data-resumed-at`, `data-restored`; the engine line `data-tier`) for tests to wait on;
+// `body[data-busy]` names the task running (buttons do nothing until it ends).
 import { WebtuneClient } from './client.js';
 import * as store from './store.js';
 import { downloadModel } from './download.js';
@@ -20,9 +21,14 @@ import * as runs from './runs.js';
 import * as speedCheck from './speed.js';
 import { plot } from './chart.js';
 import * as cache from './cache.js';
+import * as settings from './settings.js';
+import * as presets from './presets.js';
+import * as hub from './hub.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const DEMO_DATA = 'demo/support.jsonl';
+/// The question the guided first run asks both models (one the demo data does not hold).
+const FIRST_QUESTION = 'How many days of annual leave do I get?';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const mib = (bytes) => (bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(0)} KiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`);
@@ -51,21 +57,44 @@ function failure(what, err) {
   message(`${what}: ${err?.message ?? err}${kind}`);
 }
 
-/// Runs `work` with the page's buttons off; reports a failure instead of throwing.
-async function task(what, work) {
+/// Runs `work` with the page's buttons off; reports a failure instead of throwing. While it
+/// runs, a corner of the page says what is running and for how long, with a Stop when
+/// `stop` (what stopping does) is given; work that is stopped ends as it is, not as failed.
+async function task(what, work, stop = null) {
   if (page.busy) return;
   page.busy = true;
   buttons();
+  const started = performance.now();
+  const tick = () => {
+    $('busy-text').textContent = `${what}… ${Math.round((performance.now() - started) / 1000)} s`;
+  };
+  tick();
+  const clock = setInterval(tick, 1000);
+  $('busy').hidden = false;
+  document.body.dataset.busy = what;
+  $('busy-stop').hidden = !stop;
+  $('busy-stop').disabled = false;
+  $('busy-stop').onclick = () => {
+    $('busy-stop').disabled = true;
+    stop();
+  };
   try {
     message('');
     await work();
   } catch (err) {
-    failure(what, err);
+    if (err?.kind === 'stopped') message(`${what}: stopped.`, 'note');
+    else failure(what, err);
   } finally {
+    clearInterval(clock);
+    $('busy').hidden = true;
+    delete document.body.dataset.busy;
     page.busy = false;
     buttons();
   }
 }
+
+/// Stops the engine's current work (a run, an answer, pairs), keeping what it made.
+const stopEngine = () => page.wt?.stop();
 
 function buttons() {
   const idle = !page.busy && page.wt !== null;
@@ -73,6 +102,7 @@ function buttons() {
   $('hf-download').disabled = !idle;
   $('model-files').disabled = !idle;
   $('data-load').disabled = !ready;
+  $('first-run').disabled = !ready;
   $('train').disabled = !ready || page.dataset === null;
   $('search').disabled = !ready || page.dataset === null;
   $('compare').disabled = !ready;
@@ -93,7 +123,8 @@ function buttons() {
 
 /// What documents.js needs of the page.
 const ctx = {
-  page, $, show, task, params, table, adaptTo, useText, save, unfinished, resumeRun, mib, openCached,
+  page, $, show, task, stopEngine, params, table, adaptTo, useText, save, unfinished, resumeRun, mib, openCached, button,
+  showPlan, downloadTask,
 };
 
 /// The run offered for resume, if one is.
@@ -202,7 +233,13 @@ async function openCached(key) {
   await openModel({ ...cached, cached: true });
 }
 
-async function fetchModel(url) {
+/// Downloads the model at `url` and opens it, as a task with a Stop.
+function downloadTask(url) {
+  const download = new AbortController();
+  return task('Downloading the model', () => fetchModel(url, download.signal), () => download.abort());
+}
+
+async function fetchModel(url, signal) {
   const bar = $('model-progress');
   const before = { status: $('model').dataset.status, text: $('model').textContent };
   bar.hidden = false;
@@ -215,7 +252,7 @@ async function fetchModel(url) {
       bar.dataset.seen = Number(bar.dataset.seen ?? 0) + 1;
       $('model').textContent = `Downloading ${file} (${done + 1} of up to ${files}): ${mib(loaded)}`
         + (total ? ` of ${mib(total)}` : '');
-    });
+    }, signal);
   } catch (err) {
     if (page.model) show('model', before.status, before.text);
     else show('model', 'failed', `No model is open: ${err.message}`);
@@ -269,12 +306,7 @@ async function loadData() {
 /// Makes `dataset` ({name, text} or {name, documents}) the training data: `load(options)`
 /// reads it in the engine; the report is shown, or why it cannot be used.
 async function useData(dataset, load) {
-  const options = {
-    encode: { max_len: Number(params.get('max_len') ?? 128) },
-    drop_repeats: $('data-drop-repeats').checked,
-    drop_leaked: $('data-drop-leaked').checked,
-    rebalance: $('data-rebalance').checked,
-  };
+  const options = settings.read('data').data ?? {};
   show('report', 'pending', `Reading ${dataset.name}…`);
   page.dataset = null;
   try {
@@ -285,7 +317,7 @@ async function useData(dataset, load) {
     preview.problems(ctx, report);
     fitObjective(report.format);
     await preview.show(ctx);
-    setTimeout(showPlan);
+    await presets.show(ctx).catch((err) => show('plan', 'failed', `No presets: ${err.message}`));
   } catch (err) {
     show('report', 'failed', `${dataset.name} cannot be used: ${err.message}`);
     preview.problems(ctx, null);
@@ -336,7 +368,6 @@ function describe(r) {
 
 // ---- training ----
 
-/// Shows what the memory planner predicts for the form's configuration.
 /// Shows the `webtune train` command (and its config file) that repeats the form's run.
 async function showCommand() {
   const cmd = await page.wt.runCommand(config());
@@ -345,11 +376,17 @@ async function showCommand() {
   $('run-config-name').textContent = cmd.config_file;
 }
 
+/// Shows what the memory planner predicts for the Train view's settings, and how long the
+/// run is.
 async function showPlan() {
   if (!page.model || !page.dataset) return;
   let p;
   try {
     p = await page.wt.plan(config());
+    const length = await page.wt.runLength(config());
+    show('run-length', 'ok', length.summary);
+    $('run-length').dataset.steps = length.steps;
+    $('run-length').dataset.endedBy = length.ended_by;
     await showCommand();
   } catch (err) {
     // While a run holds the engine, the plan on show stays.
@@ -369,26 +406,11 @@ async function showPlan() {
   }
 }
 
+/// The run the Train view's settings describe, on the loaded data (read with its options).
 function config() {
-  const steps = Number($('steps').value);
-  const r = Number($('rank').value);
-  return {
-    lora: { r, lora_alpha: 2 * r },
-    optimizer: { lr: Number($('lr').value) },
-    max_steps: steps,
-    batch_size: Number($('batch').value),
-    warmup_steps: 0,
-    eval_every: 0,
-    checkpoint_every: Math.max(1, Math.round(steps / 20)),
-    objective: objective(),
-  };
-}
-
-/// The Train view's objective: preference data trains with DPO or ORPO, other data with SFT.
-function objective() {
-  const kind = $('objective').value;
-  if (kind === 'sft') return { kind };
-  return { kind, beta: Number($('beta').value) };
+  const run = settings.read('run');
+  run.data = { ...(page.dataset?.options ?? {}), ...(run.data ?? {}) };
+  return run;
 }
 
 /// Offers the objectives the loaded data allow (pairs: DPO or ORPO; else SFT).
@@ -396,7 +418,7 @@ function fitObjective(format) {
   const pairs = format === 'preference';
   for (const option of $('objective').options) option.disabled = pairs === (option.value === 'sft');
   if ($('objective').selectedOptions[0]?.disabled) $('objective').value = pairs ? 'dpo' : 'sft';
-  $('beta').disabled = !pairs;
+  settings.refresh();
 }
 
 const eta = (s) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`);
@@ -508,6 +530,44 @@ async function startTraining() {
   await train(false, () => life.start(run, page.dataset));
 }
 
+/// The guided first run: the demo data, the quick preset, a run, and the base and the
+/// fine-tuned model answering a demo question side by side — each step the one its view's
+/// own button takes, so that every setting stays where it is to change afterwards. The status
+/// says where it is and, at the end, how long it took (`data-seconds`).
+async function firstRun(stopped) {
+  const started = performance.now();
+  const note = (text, status = 'pending') => show('first-run-status', status, text);
+  const check = () => {
+    if (stopped()) throw Object.assign(new Error('the first run was stopped'), { kind: 'stopped' });
+  };
+  note('Reading the demo data (Data view)…');
+  $('data-demo').checked = true;
+  await loadData();
+  check();
+  if (!presets.choose(ctx, 'quick')) throw Object.assign(new Error('no preset fits this device'), { kind: 'too_large' });
+  await showPlan();
+  note(`Training with the quick preset: ${$('run-length').textContent} Follow it in the Train view…`);
+  location.hash = '#train';
+  await startTraining();
+  check();
+  if ($('train-status').dataset.status !== 'done') {
+    note('The run did not finish: see the Train view.', 'failed');
+    return;
+  }
+  note('Asking the base and the fine-tuned model the same question (Chat view)…');
+  $('prompt').value = FIRST_QUESTION;
+  await chat.refresh(ctx);
+  $('ab-a').value = 'base';
+  $('ab-b').value = 'tuned';
+  location.hash = '#chat';
+  await compare();
+  const seconds = (performance.now() - started) / 1000;
+  note(`Done in ${seconds.toFixed(0)} s: ${$('train-status').textContent} The two answers are `
+    + 'side by side in the Chat view; the Evaluate view scores both models on the held-out rows, '
+    + 'and the Export view downloads the adapter.', 'done');
+  $('first-run-status').dataset.seconds = seconds.toFixed(1);
+}
+
 /// Continues a paused run, or one saved before the tab closed.
 async function resumeTraining() {
   const run = life.run;
@@ -524,8 +584,10 @@ async function resumeTraining() {
       show('report', 'ready', describe(report));
       preview.problems(ctx, report);
       await preview.show(ctx);
-      for (const [id, value] of [['steps', config.max_steps], ['lr', config.optimizer.lr],
-        ['rank', config.lora.r], ['batch', config.batch_size]]) $(id).value = value;
+      settings.write({ data: dataset.options }, 'data');
+      settings.write(config, 'run');
+      presets.edited(ctx);
+      await presets.show(ctx).catch((err) => failure('Sizing the presets', err));
       await showPlan();
     },
   }));
@@ -560,17 +622,35 @@ function draw() {
   showLog();
 }
 
-/// The run's log, written out while its panel is open.
+/// The run's log, written out while its panel is open: only the lines not shown yet are
+/// added (a step adds one), unless the run or its log changed.
 function showLog() {
   const log = life.run?.log ?? [];
-  $('run-log').dataset.lines = log.length;
-  if ($('log-panel').open) $('run-log').textContent = log.join('\n');
+  const pre = $('run-log');
+  pre.dataset.lines = log.length;
+  if (!$('log-panel').open) return;
+  let shown = Number(pre.dataset.shown ?? 0);
+  if (pre.dataset.run !== life.run?.started || shown > log.length) {
+    pre.textContent = '';
+    shown = 0;
+  }
+  if (shown < log.length) pre.append(`${shown ? '\n' : ''}${log.slice(shown).join('\n')}`);
+  pre.dataset.shown = log.length;
+  pre.dataset.run = life.run?.started ?? '';
 }
 
 // ---- evaluate ----
 
 const pct = (x) => (x == null ? '—' : `${(100 * x).toFixed(0)} %`);
 const fixed = (x) => (x == null ? '—' : x.toFixed(3));
+
+/// A button saying `text` that runs `action`; `label`, when given, is its accessible name.
+function button(text, action, label) {
+  const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
+  if (label) b.setAttribute('aria-label', label);
+  b.onclick = action;
+  return b;
+}
 
 /// Fills table `id` with a header row and rows of cells (text).
 function table(id, head, rows) {
@@ -611,6 +691,7 @@ async function evaluate() {
 async function compare() {
   const prompt = $('prompt').value;
   const options = { max_new_tokens: Number($('max-tokens').value) };
+  let stopped = false;
   for (const side of ['a', 'b']) {
     const pick = $(`ab-${side}`);
     const id = `answer-${side}`;
@@ -621,12 +702,17 @@ async function compare() {
       show(id, 'idle', 'Train (or resume) first.');
       continue;
     }
+    if (stopped) {
+      show(id, 'idle', 'Not asked: stopped.');
+      continue;
+    }
     show(id, 'generating', '');
     const out = await page.wt.generate(prompt, { ...options, ...chat.choice(pick.value) }, (text) => {
       $(id).textContent += text;
     });
     show(id, 'done', out.text);
     $(`${id}-speed`).textContent = speed(out);
+    stopped = out.stop === 'caller';
   }
 }
 
@@ -634,7 +720,7 @@ async function compare() {
 function speed(out) {
   return `prompt ${out.prompt_tokens} tokens in ${out.first_text_seconds.toFixed(1)} s `
     + `(${out.prefill_tokens_per_second.toFixed(0)} tokens/s), ${out.tokens} new tokens `
-    + `at ${out.decode_tokens_per_second.toFixed(1)} tokens/s`;
+    + `at ${out.decode_tokens_per_second.toFixed(1)} tokens/s${out.stop === 'caller' ? ' (stopped)' : ''}`;
 }
 
 /** Keeps the chosen PEFT adapter files beside the open model as `adapter N`. */
@@ -665,6 +751,7 @@ async function compareAll() {
     const out = await page.wt.generate(prompt, { max_new_tokens, ...choice }, (text) => { pre.textContent += text; });
     pre.textContent = out.text;
     pre.dataset.status = 'done';
+    if (out.stop === 'caller') break;
   }
 }
 
@@ -730,12 +817,21 @@ async function showHistory() {
 // ---- wiring ----
 
 function wire() {
-  $('hf-download').onclick = () => task('Downloading the model', () => fetchModel($('hf-url').value));
+  $('hf-download').onclick = () => downloadTask($('hf-url').value);
   $('model-files').onchange = (e) => task('Opening the files', () => openOwnFiles(e.target.files));
   $('data-file').onchange = () => { $('data-own').checked = true; };
-  for (const id of ['steps', 'rank', 'batch', 'objective', 'beta']) $(id).oninput = showPlan;
   $('data-load').onclick = () => task('Reading the data', loadData);
-  $('train').onclick = () => task('Training', startTraining);
+  $('first-run').onclick = () => {
+    let stopped = false;
+    task('The first run', () => firstRun(() => stopped).catch((err) => {
+      show('first-run-status', 'failed', `Stopped: ${err.message}`);
+      throw err;
+    }), () => {
+      stopped = true;
+      life.stop();
+    });
+  };
+  $('train').onclick = () => task('Training', startTraining, () => life.stop());
   $('search').onclick = () => task('Searching for settings', async () => {
     try {
       await search.run(ctx, config());
@@ -743,7 +839,7 @@ function wire() {
       show('search-status', 'failed', `No search: ${err.message}`);
       throw err;
     }
-  });
+  }, stopEngine);
   $('log-panel').ontoggle = showLog;
   $('pause').onclick = () => life.pause();
   $('stop').onclick = () => life.stop();
@@ -752,9 +848,9 @@ function wire() {
     await life.discard();
     offerResume(null);
   });
-  $('compare').onclick = () => task('Generating', compare);
+  $('compare').onclick = () => task('Generating', compare, stopEngine);
   $('evaluate').onclick = () => task('Evaluating', evaluate);
-  $('compare-all').onclick = () => task('Generating', compareAll);
+  $('compare-all').onclick = () => task('Generating', compareAll, stopEngine);
   $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
   $('download').onclick = () => task('Exporting the adapter', download);
   $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
@@ -766,6 +862,17 @@ function wire() {
   preview.wire(ctx);
 }
 
+/// Every setting, from the engine's table: edits to the run's show their plan. The page reads
+/// shorter sequences than the engine's default (`?max_len=`, 128), for memory in the tab.
+async function showSettings() {
+  settings.render(await page.wt.trainFields(), (field) => {
+    if (field.stage !== 'run') return;
+    presets.edited(ctx);
+    showPlan();
+  });
+  $('set-data-encode-max_len').value = params.get('max_len') ?? 128;
+}
+
 async function main() {
   views.wire();
   wire();
@@ -773,6 +880,8 @@ async function main() {
   page.busy = true;
   try {
     await showGpu(await startEngine());
+    await showSettings();
+    await hub.show(ctx);
     const run = await store.savedRun().catch(() => null);
     if (run?.checkpoint) {
       life.run = run;

@@ -16,12 +16,7 @@ export async function show(ctx) {
     const li = document.createElement('li');
     li.dataset.key = m.key;
     li.dataset.bytes = m.bytes;
-    const button = (text, action) => {
-      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
-      b.setAttribute('aria-label', `${text.toLowerCase()} cached model ${i + 1}`);
-      b.onclick = action;
-      return b;
-    };
+    const button = (text, action) => ctx.button(text, action, `${text.toLowerCase()} cached model ${i + 1}`);
     const notes = [m.complete ? '' : ' (an unfinished download)', m.key === open ? ' (open)' : ''].join('');
     li.append(`${m.label}: ${ctx.mib(m.bytes)}${notes} `);
     if (m.complete && m.key !== open) {

@@ -15,12 +15,20 @@ function fill(select, choices, preferred) {
 }
 
 /// The pickers' choices: the base model, the fine-tuned one (once trained), kept adapters.
+/// While the engine is busy (a run, an answer), the pickers stay as they are.
 export async function refresh(ctx) {
+  let kept = [];
+  if (ctx.page.wt && ctx.page.model) {
+    try {
+      kept = await ctx.page.wt.adapters();
+    } catch (err) {
+      if (err.kind === 'busy') return;
+      throw err;
+    }
+  }
   const choices = [['base', 'the base model']];
   if (ctx.page.trained) choices.push(['tuned', 'the fine-tuned model']);
-  if (ctx.page.wt && ctx.page.model) {
-    for (const a of await ctx.page.wt.adapters()) choices.push([`kept:${a.name}`, `kept adapter ${a.name}`]);
-  }
+  for (const a of kept) choices.push([`kept:${a.name}`, `kept adapter ${a.name}`]);
   const last = choices[choices.length - 1][0];
   fill(ctx.$('chat-adapter'), choices, [last]);
   fill(ctx.$('ab-a'), choices, ['base']);
@@ -96,7 +104,7 @@ export function buttons(ctx, ready) {
 }
 
 export function wire(ctx) {
-  ctx.$('chat-send').onclick = () => ctx.task('Answering', () => send(ctx));
+  ctx.$('chat-send').onclick = () => ctx.task('Answering', () => send(ctx), ctx.stopEngine);
   ctx.$('chat-stop').onclick = () => ctx.page.wt.stop();
   ctx.$('chat-clear').onclick = () => {
     turns = [];

@@ -56,16 +56,13 @@ async function showDocuments(ctx, note = '') {
   const list = ctx.$('docs-list');
   list.replaceChildren(...docs.map((d) => {
     const item = document.createElement('li');
-    const remove = document.createElement('button');
-    remove.type = 'button';
-    remove.textContent = 'Remove';
-    remove.onclick = () => ctx.task('Removing the document', async () => {
+    const remove = ctx.button('Remove', () => ctx.task('Removing the document', async () => {
       await ctx.page.wt.removeDocument(d.id);
       kept.delete(d.id);
       await store.remove(`${FILES}/${d.id}`);
       await save(ctx);
       await showDocuments(ctx, `Removed ${d.id}.`);
-    });
+    }));
     item.append(`${d.title} (${d.id}, ${d.chunk_ids.length} passages) `, remove);
     return item;
   }));
@@ -229,7 +226,7 @@ export function wire(ctx) {
     await add(ctx, await files('demo/policies', DEMO_DOCS));
   });
   ctx.$('docs-files').onchange = (e) => ctx.task('Indexing your documents', () => add(ctx, [...e.target.files]));
-  ctx.$('rag-ask').onclick = () => ctx.task('Answering from the documents', () => ask(ctx));
+  ctx.$('rag-ask').onclick = () => ctx.task('Answering from the documents', () => ask(ctx), ctx.stopEngine);
   ctx.$('advise').onclick = () => ctx.task('Running the advisor', () => advise(ctx));
   ctx.$('docs-adapt').onclick = () => ctx.task('Reading the documents for training',
     () => ctx.adaptTo(keptFiles()));

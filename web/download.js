@@ -17,11 +17,15 @@ class DownloadError extends Error {
 /// The URL of `file` in the repository at `base`.
 const fileUrl = (base, file) => `${base}/resolve/main/${file}`;
 
-async function get(url, optional = false) {
+/// The error of a download `signal` stopped.
+const stopped = () => Object.assign(new Error('the download was stopped'), { kind: 'stopped' });
+
+async function get(url, optional = false, signal = undefined) {
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal });
   } catch (err) {
+    if (signal?.aborted) throw stopped();
     throw new DownloadError(`could not reach ${url}: ${err.message}`);
   }
   if (response.ok) return response;
@@ -30,13 +34,13 @@ async function get(url, optional = false) {
 }
 
 /// The files to fetch for `url` as `[name, url, optional]`.
-async function plan(url) {
+async function plan(url, signal) {
   const clean = url.trim().replace(/\/+$/, '');
   const last = clean.split('/').pop();
   if (/\.(gguf|safetensors)$/i.test(last)) return [[last, clean, false]];
   const base = clean.replace(/\/(resolve|blob|tree)\/main(\/.*)?$/, '');
   const files = [['config.json', fileUrl(base, 'config.json'), false]];
-  const index = await get(fileUrl(base, 'model.safetensors.index.json'), true);
+  const index = await get(fileUrl(base, 'model.safetensors.index.json'), true, signal);
   if (index) {
     const shards = new Set(Object.values((await index.json()).weight_map ?? {}));
     if (!shards.size) throw new DownloadError(`${base}: model.safetensors.index.json lists no shards`);
@@ -52,7 +56,8 @@ async function plan(url) {
 /// Downloads the model at `url` into the cache (or memory, without OPFS), calling
 /// `onProgress({file, loaded, total, files, done})` as bytes arrive. Resolves to
 /// `{key, label, files: [File | {name, data: Blob}]}`; a model already cached is not fetched.
-export async function downloadModel(url, onProgress) {
+/// Aborting `signal` stops it (kind `stopped`; what was written stays, listed as unfinished).
+export async function downloadModel(url, onProgress, signal = undefined) {
   const absolute = new URL(url, location.href).href;
   const key = store.modelKey(absolute);
   const label = absolute.replace(/^[a-z]+:\/\/[^/]+\//, '');
@@ -61,12 +66,12 @@ export async function downloadModel(url, onProgress) {
     const cached = await store.cachedModel(key);
     if (cached) return { ...cached, cached: true };
   }
-  const files = await plan(absolute);
+  const files = await plan(absolute, signal);
   const names = [];
   const sizes = {};
   const memory = [];
   for (const [index, [name, fileUrl_, optional]] of files.entries()) {
-    const response = await get(fileUrl_, optional);
+    const response = await get(fileUrl_, optional, signal);
     if (!response) continue;
     const total = Number(response.headers.get('content-length')) || null;
     let loaded = 0;
@@ -75,13 +80,17 @@ export async function downloadModel(url, onProgress) {
       onProgress?.({ file: name, loaded, total, files: files.length, done: index });
     };
     progress(0);
-    if (persist) {
-      const file = await store.write(`models/${key}/${name}`, response.body, progress);
-      sizes[name] = file.size;
-    } else {
-      const blob = await response.blob();
-      progress(blob.size);
-      memory.push({ name, data: blob });
+    try {
+      if (persist) {
+        const file = await store.write(`models/${key}/${name}`, response.body, progress);
+        sizes[name] = file.size;
+      } else {
+        const blob = await response.blob();
+        progress(blob.size);
+        memory.push({ name, data: blob });
+      }
+    } catch (err) {
+      throw signal?.aborted ? stopped() : err;
     }
     if (total !== null && loaded !== total && persist) {
       throw new DownloadError(`${fileUrl_} ended after ${loaded} of ${total} bytes`);

@@ -106,7 +106,7 @@ export function buttons(ctx, ready, indexed) {
 }
 
 export function wire(ctx) {
-  ctx.$('pairs-write').onclick = () => ctx.task('Writing training pairs', () => write(ctx));
+  ctx.$('pairs-write').onclick = () => ctx.task('Writing training pairs', () => write(ctx), ctx.stopEngine);
   ctx.$('pairs-stop').onclick = () => ctx.page.wt.stop();
   ctx.$('pairs-download').onclick = () => ctx.task('Downloading the pairs', () => download(ctx));
   ctx.$('pairs-use').onclick = () => ctx.task('Loading the pairs as training data', async () => {

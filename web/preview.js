@@ -53,10 +53,9 @@ export async function showLine(ctx, line) {
 /// training rows, rows cut to the longest sequence), each line a button to its row.
 export function problems(ctx, report) {
   const link = (line) => {
-    const b = Object.assign(document.createElement('button'), { type: 'button', textContent: `line ${line}` });
+    const b = ctx.button(`line ${line}`, () => ctx.task('Showing the row', () => showLine(ctx, line)));
     b.className = 'link';
     b.dataset.line = line;
-    b.onclick = () => ctx.task('Showing the row', () => showLine(ctx, line));
     return b;
   };
   const item = (...parts) => {

@@ -47,12 +47,7 @@ export async function show(ctx) {
     pick.value = run.id;
     pick.setAttribute('aria-label', `compare run ${i + 1}`);
     pick.onchange = () => { ctx.$('runs-compare').disabled = picked(ctx).length < 2; };
-    const button = (text, aria, action) => {
-      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: text });
-      if (aria) b.setAttribute('aria-label', `${aria} of run ${i + 1}`);
-      b.onclick = action;
-      return b;
-    };
+    const button = (text, aria, action) => ctx.button(text, action, aria && `${aria} of run ${i + 1}`);
     const buttons = [];
     if (run.adapter) {
       buttons.push(button('Download', 'download the adapter', () => ctx.task('Zipping the run\'s adapter', async () => {
@@ -120,7 +115,7 @@ function compare(ctx) {
     const runs = ids.map((id) => all.find((r) => r.id === id)).filter(Boolean);
     chart(ctx, runs);
     const settings = runs.map((r) => flat({
-      model: r.model.label, data: r.dataset.name, ...r.config,
+      model: r.model.label, dataset: r.dataset.name, ...r.config,
     }));
     const keys = [...new Set(settings.flatMap(Object.keys))].sort()
       .filter((k) => new Set(settings.map((s) => s[k])).size > 1);

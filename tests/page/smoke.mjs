@@ -50,6 +50,21 @@ const types = {
 };
 
 const hub = resolve('tests/fixtures/tiny/llama');
+/// The config.json of each better model the page offers, as the hub serves them (the sizes
+/// that matter to the planner; the rest at their defaults).
+const llamaConfig = (hidden, ffn, layers, heads, kv, vocab, more = {}) => ({
+  model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: hidden, intermediate_size: ffn,
+  num_hidden_layers: layers, num_attention_heads: heads, num_key_value_heads: kv, vocab_size: vocab,
+  max_position_embeddings: 8192, rms_norm_eps: 1e-5, rope_theta: 100000, tie_word_embeddings: true, ...more,
+});
+const HUB_CONFIGS = {
+  'HuggingFaceTB/SmolLM2-360M-Instruct': llamaConfig(960, 2560, 32, 15, 5, 49152),
+  'HuggingFaceTB/SmolLM2-1.7B-Instruct': llamaConfig(2048, 8192, 24, 32, 32, 49152, { rope_theta: 130000 }),
+  'Qwen/Qwen2.5-0.5B-Instruct': llamaConfig(896, 4864, 24, 14, 2, 151936,
+    { model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 1000000 }),
+  'Qwen/Qwen2.5-1.5B-Instruct': llamaConfig(1536, 8960, 28, 12, 2, 151936,
+    { model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 1000000 }),
+};
 // Requests per path in the current scenario, to tell a download from a cache hit.
 const requests = new Map();
 
@@ -57,6 +72,13 @@ function serve() {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
     requests.set(path, (requests.get(path) ?? 0) + 1);
+    // The better models' config.json files (their weights are not here: a download 404s).
+    const preset = path.match(/^\/hf\/([^/]+\/[^/]+)\/resolve\/main\/config\.json$/)?.[1];
+    if (preset && HUB_CONFIGS[preset]) {
+      const body = JSON.stringify(HUB_CONFIGS[preset]);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+      return;
+    }
     // A Hugging Face-style layout over the tiny Llama fixture.
     const repo = path.match(/^\/hf\/tiny-llama\/resolve\/main\/([^/]+)$/);
     const file = repo ? join(hub, repo[1]) : join(root, path.endsWith('/') ? `${path}index.html` : path);
@@ -329,6 +351,30 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
 }));
 
 // Scenario 2: the whole flow on the CPU tier (WebGPU off).
+// The guided first run as a new person takes it on the CPU tier: the page opens, one click,
+// and a trained adapter with a before/after answer; the clicks and seconds (README quotes
+// them).
+record(await scenario('page-first-run', { webgpu: false, origin, query: '?tier=cpu' }, async (page) => {
+  const opened = Date.now();
+  await page.waitForSelector('#first-run:not([disabled])', { timeout: timeoutMs });
+  const ready = (Date.now() - opened) / 1000;
+  await page.click('#first-run');
+  const done = await waitForStatus(page, 'first-run-status', ['done', 'failed']);
+  const seconds = Number(await attr(page, 'first-run-status', 'data-seconds'));
+  const [base, tuned] = [await text(page, 'answer-a'), await text(page, 'answer-b')];
+  const trained = await text(page, 'train-status');
+  await page.screenshot({ path: join(artifacts, 'page-first-run.png'), fullPage: true });
+  console.log(`first run: the button was ready ${ready.toFixed(0)} s after the page opened; 1 click, then `
+    + `${seconds.toFixed(0)} s to a trained adapter and both answers\n  ${trained}\n  base: ${base.replace(/\n/g, ' ')}`
+    + `\n  tuned: ${tuned.replace(/\n/g, ' ')}`);
+  expect(done.status === 'done' && seconds > 0, `first run: ${done.text}`);
+  expect(/^Done: 18 steps \(completed\)/.test(trained), `the run: ${trained}`);
+  expect(await page.evaluate(() => location.hash) === '#chat', 'the first run did not end in the Chat view');
+  // The fine-tuned model answers in the demo's house format; the base model does not.
+  expect(/^Answer: /.test(tuned) && !/^Answer: /.test(base), `before/after: ${base} | ${tuned}`);
+  expect(!(await page.isDisabled('#download')), 'the adapter cannot be downloaded');
+}));
+
 record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&advisor=quick&pairs=quick' }, async (page, context) => {
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
   expect(adapter.status === 'unavailable' && /WebGPU is not available/.test(adapter.text),
@@ -364,6 +410,37 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
     && !first.marked[0].includes(line1.messages[1].content), `preview: ${JSON.stringify(first)}`);
   await page.click('#preview-next');
   await page.waitForSelector('#preview[data-offset="5"]', { timeout: timeoutMs });
+
+  // The Train view starts from the planner's presets, sized for this device, and every
+  // setting of the engine's table has an input, in the view or under "Every setting".
+  await page.waitForSelector('#preset-quick:checked', { timeout: timeoutMs });
+  const offered = await page.$$eval('#preset-list label', (ls) => ls.map((l) => l.textContent.replace(/\s+/g, ' ')));
+  console.log(`presets:\n  ${offered.join('\n  ')}`);
+  expect(offered.length === 3 && offered.every((t) => /steps: \d+ epochs? of 36 training rows/.test(t) && /Memory: about \d+ MiB of 4096 MiB/.test(t)),
+    `presets: ${offered.join(' | ')}`);
+  const table = (await page.evaluate(() => webtune.client.trainFields())).map((f) => f.path);
+  const inputs = await page.$$eval('[data-path]', (els) => els.map((e) => e.dataset.path));
+  const missing = table.filter((p) => inputs.filter((i) => i === p).length !== 1);
+  console.log(`settings: ${table.length} in the engine's table, ${inputs.length} inputs`);
+  expect(table.length >= 30 && !missing.length && inputs.length === table.length, `settings without one input: ${missing}`);
+  // A setting from "Every setting" reaches the run: the command's config file carries it.
+  await page.click('#advanced summary');
+  await page.fill('#set-optimizer-weight_decay', '0.05');
+  await page.waitForFunction(() => document.querySelector('#run-config').textContent.includes('"weight_decay": 0.05'),
+    null, { timeout: 10_000 });
+  expect(await page.isChecked('#preset-custom'), 'an edited setting did not pick "your own settings"');
+  // More steps than the epochs hold: the run's length says the epochs end it first.
+  await page.fill('#steps', '30');
+  await page.waitForSelector('#run-length[data-ended-by="epochs"]', { timeout: 10_000 });
+  const length = await text(page, 'run-length');
+  console.log(`30 steps asked: ${length}`);
+  expect(/^18 steps: 1 epoch of 36 training rows, 2 per step \(30 steps asked: the epochs end first/.test(length), `run length: ${length}`);
+  // Another preset fills every setting again (the weight decay back to its default).
+  await page.click('#preset-thorough');
+  await page.waitForFunction(() => document.querySelector('#rank').value === '32', null, { timeout: 10_000 });
+  expect((await page.inputValue('#set-optimizer-weight_decay')) === '0.01', 'the thorough preset left the weight decay');
+  await page.click('#preset-quick');
+  await page.waitForFunction(() => document.querySelector('#rank').value === '8', null, { timeout: 10_000 });
 
   // Train; measure the main thread's frame gaps meanwhile; reload once a checkpoint is saved.
   await page.fill('#steps', '6');
@@ -486,7 +563,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   }, null, { timeout: 10_000 }).catch(() => expect(false, 'the run\'s log did not show'));
   const log = await text(page, 'run-log');
   console.log(`the run's log (${log.split('\n').length} lines), its last 3:\n  ${log.split('\n').slice(-3).join('\n  ')}`);
-  for (const line of [/ started: 6 steps, \{"lora"/, / step 1 of 6: loss \d\.\d{4}, lr 2\.000e-3, gradient norm /,
+  for (const line of [/ started: 6 steps, \{"method":"lora"/, / step 1 of 6: loss \d\.\d{4}, lr 2\.000e-3, gradient norm /,
     / checkpoint of step \d saved/, / the engine stopped: GPU device lost/, new RegExp(` resumed at step ${lost} of 6`),
     / step 6: validation loss /, / ended after step 6 \(completed\)/]) {
     expect(line.test(log), `the run's log lacks ${line}`);
@@ -531,6 +608,20 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   console.log(`base: ${base.text.replace(/\n/g, ' ')}\ntuned: ${tuned.text.replace(/\n/g, ' ')}\n  speed (CPU tier): base ${speeds[0]}; tuned ${speeds[1]}`);
   expect(speeds.every((s) => / at \d+\.\d tokens\/s$/.test(s)), `no speed shown: ${speeds}`);
   expect(tuned.text.length > 0 && base.text.length > 0, 'no answers');
+  // A long action says what runs and for how long, with a Stop: it ends the first answer
+  // where it is, and the second is not asked.
+  await page.fill('#max-tokens', '400');
+  await page.click('#compare');
+  await page.waitForFunction(() => document.querySelector('#answer-a').textContent.length > 0, null, { timeout: timeoutMs });
+  const running = await text(page, 'busy-text');
+  await page.click('#busy-stop');
+  await page.waitForSelector('#busy[hidden]', { timeout: timeoutMs });
+  const cut = await text(page, 'answer-a-speed');
+  console.log(`stopped: "${running}" → ${cut}; B: ${await text(page, 'answer-b')}`);
+  const cutTokens = Number(cut.match(/(\d+) new tokens/)?.[1]);
+  expect(/^Generating… \d+ s$/.test(running) && cutTokens < 400 && / \(stopped\)$/.test(cut)
+    && (await text(page, 'answer-b')) === 'Not asked: stopped.', `Stop: ${running} | ${cut}`);
+  await page.fill('#max-tokens', '24');
 
   // Evaluate: the held-out examples scored with the base and the fine-tuned model.
   await page.click('#evaluate');
@@ -788,7 +879,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.waitForSelector('#runs-chart[data-runs="2"]', { timeout: timeoutMs });
   const differing = (await attr(page, 'runs-diff', 'data-differing')).split(',');
   console.log(`runs compared: ${(await page.locator('#runs-diff tr').allInnerTexts()).join(' | ').replace(/\t/g, ' ')}`);
-  expect(differing.includes('data'), `the runs' data should differ: ${differing}`);
+  expect(differing.includes('dataset'), `the runs' datasets should differ: ${differing}`);
   // A run's log, kept with it.
   await page.locator('#history li').nth(1).getByRole('button', { name: 'Log' }).click();
   const keptLog = await text(page, 'runs-log');
@@ -834,7 +925,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
 }));
 
 // Scenario 3: bad input through the page, and a model from a Hugging Face–style URL.
-record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_len=96' }, async (page) => {
+record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_len=96&hub=${origin}/hf` }, async (page) => {
   await waitForStatus(page, 'model', ['ready', 'failed']);
   const problem = async (what) => {
     await page.waitForSelector('#message[data-status="error"]', { timeout: timeoutMs });
@@ -955,7 +1046,7 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   await page.fill('#batch', '2');
   await page.waitForSelector('#plan[data-status="ok"]', { timeout: timeoutMs });
 
-  await page.click('details summary');
+  await page.click('#other-model summary');
   await page.fill('#hf-url', `${origin}/hf/no-such-repo`);
   await page.click('#hf-download');
   const missing = await problem('missing repository');
@@ -996,6 +1087,7 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   await page.waitForSelector('#model[data-status="ready"]:has-text("SmolLM2")', { timeout: timeoutMs });
   expect(/cache/.test(await text(page, 'model')) && requests.get('/models/SmolLM2-135M-Instruct.Q4_1.gguf') === 1,
     `reopened: ${await text(page, 'model')}`);
+  await page.waitForSelector('body:not([data-busy])', { timeout: timeoutMs });
   await page.locator(`#model-cache li[data-key="${tinyEntry.key}"]`).getByRole('button', { name: 'Delete' }).click();
   await page.waitForSelector('#model-cache[data-models="1"]', { timeout: 10_000 });
   const gone = await page.evaluate(async (key) => {
@@ -1004,6 +1096,36 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: '?max_le
   }, tinyEntry.key);
   console.log(`after Delete: ${await text(page, 'model-cache-status')}`);
   expect(gone && /Deleted .*tiny-llama/.test(await text(page, 'model-cache-status')), 'the deleted model is still in OPFS');
+
+  // The better models: each checked from its config.json alone — what it takes here and
+  // whether a LoRA run fits, before any weights are asked for — then one downloaded through
+  // the same code as a hub URL (its weights are not on this server: the download fails, 404).
+  await page.click('#better-models summary');
+  const verdicts = {};
+  for (const repo of Object.keys(HUB_CONFIGS)) {
+    await page.locator(`#model-presets li[data-repo="${repo}"]`).getByRole('button', { name: 'Check' }).click();
+    await page.waitForSelector(`#model-presets li[data-repo="${repo}"][data-checked]`, { timeout: 10_000 });
+    await page.waitForSelector('body:not([data-busy])', { timeout: 10_000 });
+    verdicts[repo] = await page.$eval(`#model-presets li[data-repo="${repo}"]`, (li) => ({
+      checked: li.dataset.checked, text: li.querySelector('.verdict').textContent,
+      download: !li.querySelector('.get').disabled,
+    }));
+    console.log(`${repo}: ${verdicts[repo].checked}: ${verdicts[repo].text}`);
+  }
+  const weights = [...requests.keys()].filter((p) => /^\/hf\/[^/]+\/[^/]+\/resolve\/main\/model/.test(p));
+  expect(!weights.length, `weights were asked for before a download: ${weights}`);
+  const [small, qwenSmall, qwenLarge, smolLarge] = ['HuggingFaceTB/SmolLM2-360M-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct',
+    'Qwen/Qwen2.5-1.5B-Instruct', 'HuggingFaceTB/SmolLM2-1.7B-Instruct'].map((r) => verdicts[r]);
+  expect(small.checked === 'fits' && small.download && /362 M parameters, 1\.3 GiB here in f32/.test(small.text),
+    `SmolLM2-360M: ${JSON.stringify(small)}`);
+  expect(/494 M parameters/.test(qwenSmall.text) && qwenSmall.download, `Qwen2.5-0.5B: ${JSON.stringify(qwenSmall)}`);
+  for (const [name, v] of [['Qwen2.5-1.5B', qwenLarge], ['SmolLM2-1.7B', smolLarge]]) {
+    expect(v.checked === 'too-large' && !v.download && /cannot be opened here: .*4-bit blocks/.test(v.text),
+      `${name}: ${JSON.stringify(v)}`);
+  }
+  await page.locator(`#model-presets li[data-repo="HuggingFaceTB/SmolLM2-360M-Instruct"]`).getByRole('button', { name: 'Download and open' }).click();
+  const notThere = await problem('a preset without weights here');
+  expect(/SmolLM2-360M-Instruct\/resolve\/main\/model\.safetensors answered 404/.test(notThere), `preset download: ${notThere}`);
 }));
 
 // Scenario 4: soak. A run on the tiny Llama (CPU tier) whose engine is killed at 10 random
@@ -1015,7 +1137,7 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
   const KILLS = 10;
   const STEPS = 20; // a checkpoint after every step (the page saves every STEPS / 20)
   await waitForStatus(page, 'model', ['ready', 'failed']);
-  await page.click('details summary');
+  await page.click('#other-model summary');
   await page.fill('#hf-url', `${origin}/hf/tiny-llama`);
   await page.click('#hf-download');
   await page.waitForSelector('#model[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
