@@ -368,9 +368,9 @@ function describe(r) {
 
 // ---- training ----
 
-/// Shows the `webtune train` command (and its config file) that repeats the form's run.
-async function showCommand() {
-  const cmd = await page.wt.runCommand(config());
+/// Shows the `webtune train` command (and its config file) that repeats run `run`.
+async function showCommand(run) {
+  const cmd = await page.wt.runCommand(run);
   $('run-command').textContent = cmd.command;
   $('run-config').textContent = cmd.config;
   $('run-config-name').textContent = cmd.config_file;
@@ -382,12 +382,13 @@ async function showPlan() {
   if (!page.model || !page.dataset) return;
   let p;
   try {
-    p = await page.wt.plan(config());
-    const length = await page.wt.runLength(config());
+    const run = config();
+    p = await page.wt.plan(run);
+    const length = await page.wt.runLength(run);
     show('run-length', 'ok', length.summary);
     $('run-length').dataset.steps = length.steps;
     $('run-length').dataset.endedBy = length.ended_by;
-    await showCommand();
+    await showCommand(run);
   } catch (err) {
     // While a run holds the engine, the plan on show stays.
     if (err.kind !== 'busy') show('plan', 'failed', `No plan: ${err.message}`);
@@ -544,8 +545,7 @@ async function firstRun(stopped) {
   $('data-demo').checked = true;
   await loadData();
   check();
-  if (!presets.choose(ctx, 'quick')) throw Object.assign(new Error('no preset fits this device'), { kind: 'too_large' });
-  await showPlan();
+  if (!(await presets.choose(ctx, 'quick'))) throw Object.assign(new Error('no preset fits this device'), { kind: 'too_large' });
   note(`Training with the quick preset: ${$('run-length').textContent} Follow it in the Train view…`);
   location.hash = '#train';
   await startTraining();

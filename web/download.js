@@ -33,6 +33,12 @@ async function get(url, optional = false, signal = undefined) {
   throw new DownloadError(`${url} answered ${response.status} ${response.statusText}`);
 }
 
+/// The text of the `config.json` of the hub repository at `base` (to size a model before its
+/// weights are fetched).
+export async function readConfig(base) {
+  return (await get(fileUrl(base.replace(/\/+$/, ''), 'config.json'))).text();
+}
+
 /// The files to fetch for `url` as `[name, url, optional]`.
 async function plan(url, signal) {
   const clean = url.trim().replace(/\/+$/, '');

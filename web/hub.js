@@ -2,24 +2,16 @@
 // checked before it is fetched — its config.json read and sized by the engine for this device
 // (`sizeUp()`: weights at rest, whether the engine can hold them, a LoRA run's memory) — and
 // downloaded through the same code as any hub URL.
+import { readConfig } from './download.js';
 
 /// The hub the presets come from (`?hub=` points elsewhere, as the tests' local copy does).
 const hub = (ctx) => (ctx.params.get('hub') ?? 'https://huggingface.co').replace(/\/+$/, '');
 
 /// Reads the config.json of `repo` and shows what the engine says of it in `item`.
 async function check(ctx, repo, item) {
-  const url = `${hub(ctx)}/${repo}/resolve/main/config.json`;
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (err) {
-    throw Object.assign(new Error(`could not reach ${url}: ${err.message}`), { kind: 'download' });
-  }
-  if (!response.ok) {
-    throw Object.assign(new Error(`${url} answered ${response.status} ${response.statusText}`), { kind: 'download' });
-  }
+  const json = await readConfig(`${hub(ctx)}/${repo}`);
   const maxLen = Number(ctx.$('set-data-encode-max_len').value) || 128;
-  const fit = await ctx.page.wt.sizeUp(repo, await response.text(), ctx.$('quantize').checked, maxLen);
+  const fit = await ctx.page.wt.sizeUp(repo, json, ctx.$('quantize').checked, maxLen);
   const verdict = item.querySelector('.verdict');
   verdict.textContent = fit.summary;
   verdict.dataset.fits = fit.opens && fit.training.fits;

@@ -27,10 +27,10 @@ function choice(ctx, preset) {
   return label;
 }
 
-/// Fills the settings with `preset` and shows its plan.
+/// Fills the settings with `preset`; resolves once its plan is shown.
 function use(ctx, preset) {
   settings.write(preset.config, 'run');
-  ctx.showPlan();
+  return ctx.showPlan();
 }
 
 /// Asks the engine for the presets on the loaded data and shows them; the chosen one (unless
@@ -40,16 +40,17 @@ export async function show(ctx) {
   ctx.$('preset-list').replaceChildren(...shownPresets.map((p) => choice(ctx, p)));
   ctx.$('preset-custom').checked = chosen === 'custom';
   const preset = shownPresets.find((p) => p.name === chosen);
-  if (preset) use(ctx, preset);
+  if (preset) await use(ctx, preset);
 }
 
-/// Picks preset `name` (when it is shown) and fills the settings with it.
-export function choose(ctx, name) {
+/// Picks preset `name` and fills the settings with it; resolves once its plan is shown, to
+/// false when no such preset is shown.
+export async function choose(ctx, name) {
   const preset = shownPresets.find((p) => p.name === name);
   if (!preset) return false;
   chosen = name;
   ctx.$(`preset-${name}`).checked = true;
-  use(ctx, preset);
+  await use(ctx, preset);
   return true;
 }
 

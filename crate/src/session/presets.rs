@@ -162,7 +162,9 @@ impl Session {
             let Some((mut config, plan)) = sized else {
                 continue;
             };
-            let steps = self.run_length(&config)?.steps;
+            // Warmup, validation and checkpoint cadence do not change the run's length.
+            let length = self.run_length(&config)?;
+            let steps = length.steps;
             config.warmup_steps = steps / 20;
             config.eval_every = match (validated, name) {
                 (false, _) => 0,
@@ -173,7 +175,7 @@ impl Session {
             presets.push(Preset {
                 name,
                 purpose,
-                length: self.run_length(&config)?,
+                length,
                 config,
                 plan,
             });
