@@ -662,15 +662,17 @@ function table(id, head, rows) {
   $(id).replaceChildren(tr(head, 'th'), ...rows.map((r) => tr(r, 'td')));
 }
 
-/// The validation examples scored with the base model and (once trained) the fine-tuned one.
+/// The validation examples scored with the base model and (once trained) the fine-tuned one,
+/// the answers counted as they come; Stop keeps what was answered.
 async function evaluate() {
-  show('eval-status', 'pending', 'Scoring the validation examples with the base model…');
-  const base = await page.wt.evaluate(true, false);
+  const score = (adapter, which) => {
+    show('eval-status', 'pending', `Scoring the validation examples with the ${which}…`);
+    return page.wt.evaluate(true, adapter, ({ answered, questions }) => show('eval-status',
+      'pending', `Answering the validation questions with the ${which}: ${answered} of ${questions}…`));
+  };
+  const base = await score(false, 'base model');
   let tuned = null;
-  if (page.trained) {
-    show('eval-status', 'pending', 'Scoring the validation examples with the fine-tuned model…');
-    tuned = await page.wt.evaluate(true, true);
-  }
+  if (page.trained && !base.stopped) tuned = await score(true, 'fine-tuned model');
   const both = (f) => [f(base), tuned ? f(tuned) : 'train first'];
   table('eval-table', ['', 'base model', 'fine-tuned'], [
     ['validation loss', ...both((e) => fixed(e.loss))],
@@ -680,10 +682,17 @@ async function evaluate() {
   ]);
   const mark = (a) => `${a.correct ? '✓' : '✗'} ${a.got}`;
   table('eval-examples', ['expected', 'base model', 'fine-tuned'], base.answers.map((a, i) => [
-    a.expected, mark(a), tuned ? mark(tuned.answers[i]) : '']));
+    a.expected, mark(a), tuned?.answers[i] ? mark(tuned.answers[i]) : '']));
   $('eval-table').dataset.base = JSON.stringify(base.loss);
   $('eval-table').dataset.tuned = JSON.stringify(tuned?.loss ?? null);
-  show('eval-status', 'ready', `Scored ${base.examples} validation examples of ${base.data}.`);
+  const stopped = [base, tuned].find((e) => e?.stopped);
+  if (stopped) {
+    const n = stopped.answers.length;
+    show('eval-status', 'note', `Stopped: ${n} question${n === 1 ? '' : 's'} answered; the `
+      + 'accuracies are over those.');
+  } else {
+    show('eval-status', 'ready', `Scored ${base.examples} validation examples of ${base.data}.`);
+  }
 }
 
 // ---- chat, export ----
@@ -849,7 +858,7 @@ function wire() {
     offerResume(null);
   });
   $('compare').onclick = () => task('Generating', compare, stopEngine);
-  $('evaluate').onclick = () => task('Evaluating', evaluate);
+  $('evaluate').onclick = () => task('Evaluating', evaluate, stopEngine);
   $('compare-all').onclick = () => task('Generating', compareAll, stopEngine);
   $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
   $('download').onclick = () => task('Exporting the adapter', download);
@@ -862,15 +871,16 @@ function wire() {
   preview.wire(ctx);
 }
 
-/// Every setting, from the engine's table: edits to the run's show their plan. The page reads
-/// shorter sequences than the engine's default (`?max_len=`, 128), for memory in the tab.
+/// Every setting, from the engine's table (its defaults too: rows are cut at the engine's
+/// length, and the memory plan sizes runs for the data's longest row): edits to the run's show
+/// their plan. `?max_len=` cuts rows shorter (the tests' quick runs).
 async function showSettings() {
   settings.render(await page.wt.trainFields(), (field) => {
     if (field.stage !== 'run') return;
     presets.edited(ctx);
     showPlan();
   });
-  $('set-data-encode-max_len').value = params.get('max_len') ?? 128;
+  if (params.has('max_len')) $('set-data-encode-max_len').value = params.get('max_len');
 }
 
 async function main() {

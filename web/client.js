@@ -72,7 +72,7 @@ export class WebtuneClient {
   pause() { return this.call("pause"); }
   checkpointFiles() { return this.call("checkpointFiles"); }
   restoreCheckpoint(files) { return this.call("restoreCheckpoint", [files]); }
-  evaluate(exactMatch, adapter) { return this.call("evaluate", [exactMatch, adapter]); }
+  evaluate(exactMatch, adapter, onProgress) { return this.call("evaluate", [exactMatch, adapter, "__onEvent__"], { onEvent: onProgress }); }
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
   exportAdapter(merged, archive) { return this.call("exportAdapter", [merged, archive]); }
   exportGguf(merged, quant, archive) { return this.call("exportGguf", [merged, quant, archive]); }
@@ -84,7 +84,7 @@ export class WebtuneClient {
   removeAdapter(name) { return this.call("removeAdapter", [name]); }
   encoderFiles() { return this.call("encoderFiles"); }
   openEncoder(files) { return this.call("openEncoder", [files]); }
-  addDocuments(files) { return this.call("addDocuments", [files]); }
+  addDocuments(files, onProgress) { return this.call("addDocuments", [files, "__onEvent__"], { onEvent: onProgress }); }
   removeDocument(id) { return this.call("removeDocument", [id]); }
   documents() { return this.call("documents"); }
   search(question, options) { return this.call("search", [question, options]); }

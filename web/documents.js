@@ -87,16 +87,21 @@ async function save(ctx) {
 async function add(ctx, docs) {
   await ensureEncoder(ctx);
   ctx.show('docs-status', 'pending', `Indexing ${docs.length} documents…`);
-  const added = await ctx.page.wt.addDocuments(docs);
+  const added = await ctx.page.wt.addDocuments(docs, ({ done, total, id }) => ctx.show('docs-status',
+    'pending', `Indexing: ${done} of ${total} documents (${id})…`));
+  // Stop ends indexing after a document: those indexed are kept, the rest are not.
+  const indexed = new Set(added.map((a) => a.id));
   const keep = await store.available();
-  for (const doc of docs) {
+  for (const doc of docs.filter((d) => indexed.has(d.name))) {
     const name = doc.name;
     const data = doc.data ?? doc;
     kept.set(name, keep ? await store.write(`${FILES}/${name}`, data) : data);
   }
   await save(ctx);
   const passages = added.reduce((n, a) => n + a.added, 0);
-  await showDocuments(ctx, `Indexed ${passages} new passages.`);
+  const left = docs.length - added.length;
+  await showDocuments(ctx, `Indexed ${passages} new passages.`
+    + (left ? ` Stopped: ${left} of ${docs.length} documents not indexed.` : ''));
 }
 
 async function ask(ctx) {
@@ -224,10 +229,11 @@ export function buttons(ctx, idle, ready) {
 export function wire(ctx) {
   ctx.$('docs-demo').onclick = () => ctx.task('Indexing the demo handbook', async () => {
     await add(ctx, await files('demo/policies', DEMO_DOCS));
-  });
-  ctx.$('docs-files').onchange = (e) => ctx.task('Indexing your documents', () => add(ctx, [...e.target.files]));
+  }, ctx.stopEngine);
+  ctx.$('docs-files').onchange = (e) => ctx.task('Indexing your documents',
+    () => add(ctx, [...e.target.files]), ctx.stopEngine);
   ctx.$('rag-ask').onclick = () => ctx.task('Answering from the documents', () => ask(ctx), ctx.stopEngine);
-  ctx.$('advise').onclick = () => ctx.task('Running the advisor', () => advise(ctx));
+  ctx.$('advise').onclick = () => ctx.task('Running the advisor', () => advise(ctx), ctx.stopEngine);
   ctx.$('docs-adapt').onclick = () => ctx.task('Reading the documents for training',
     () => ctx.adaptTo(keptFiles()));
   pairs.wire({ ...ctx, ensureEncoder: () => ensureEncoder(ctx) });

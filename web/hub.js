@@ -10,7 +10,7 @@ const hub = (ctx) => (ctx.params.get('hub') ?? 'https://huggingface.co').replace
 /// Reads the config.json of `repo` and shows what the engine says of it in `item`.
 async function check(ctx, repo, item) {
   const json = await readConfig(`${hub(ctx)}/${repo}`);
-  const maxLen = Number(ctx.$('set-data-encode-max_len').value) || 128;
+  const maxLen = Number(ctx.$('set-data-encode-max_len').value);
   const fit = await ctx.page.wt.sizeUp(repo, json, ctx.$('quantize').checked, maxLen);
   const verdict = item.querySelector('.verdict');
   verdict.textContent = fit.summary;

@@ -52,7 +52,7 @@ impl Default for BenchConfig {
 }
 
 /// The kernels listed per piece of work (the rest are counted in the totals).
-const LISTED: usize = 8;
+const LISTED: usize = 12;
 
 /// What [`run`] measured.
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +73,8 @@ pub struct BenchReport {
     pub decode_tokens_per_second: f64,
     /// GPU kernels launched to read the prompt and produce the first token.
     pub launches_per_prefill: u64,
+    /// The kernels reading the prompt launches most.
+    pub prefill_kernels: Vec<KernelCount>,
     /// GPU kernels launched per generated token after the first.
     pub launches_per_token: f64,
     /// The kernels decoding launches most.
@@ -215,6 +217,7 @@ pub async fn run(
         prefill_tokens_per_second: config.prompt_tokens as f64 / prefill_seconds.max(1e-9),
         decode_tokens_per_second: decoded as f64 / (end - first.unwrap_or(end)).max(1e-9),
         launches_per_prefill,
+        prefill_kernels: per(prefill_kernels, 1),
         launches_per_token: launches as f64 / decoded as f64,
         token_kernels,
     })

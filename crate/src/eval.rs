@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::read_f32;
 use crate::error::Result;
+use crate::flow::Flow;
 use crate::models::{CausalLm, check_ids};
+use crate::tokenizer::Message;
 
 /// At most this many positions are fed at once.
 const WINDOW: usize = 256;
@@ -79,8 +81,10 @@ pub struct Answer {
 /// Exact-match accuracy of greedy answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExactMatch {
-    /// Every question's answer.
+    /// Every question's answer (those asked before a stop).
     pub answers: Vec<Answer>,
+    /// Whether `progress` stopped it before every question was asked.
+    pub stopped: bool,
 }
 
 impl ExactMatch {
@@ -99,7 +103,9 @@ impl ExactMatch {
 
 /// Asks `model` every conversation in `examples` that ends with an assistant turn (the
 /// reference answer), greedily, and compares its answer with the reference after trimming and
-/// ignoring case. Other examples are skipped.
+/// ignoring case. Other examples are skipped. `progress(answered, questions)` is called before
+/// each question and as each answer's tokens arrive; [`Flow::Stop`] ends the work there
+/// (the answer in progress is left out) and the result says so.
 pub async fn exact_match(
     model: &impl CausalLm,
     tokenizer: &crate::tokenizer::Tokenizer,
@@ -107,27 +113,46 @@ pub async fn exact_match(
     examples: &[crate::data::Example],
     stop_ids: &[u32],
     max_new_tokens: usize,
+    mut progress: impl FnMut(usize, usize) -> Flow,
 ) -> Result<ExactMatch> {
-    use crate::generate::{Flow, GenerateConfig, generate_text};
+    use crate::generate::{GenerateConfig, generate_text};
     let config = GenerateConfig {
         max_new_tokens,
         stop_ids: stop_ids.to_vec(),
         ..GenerateConfig::default()
     };
+    let questions: Vec<(&Message, &[Message])> = examples
+        .iter()
+        .filter_map(|example| match example {
+            crate::data::Example::Chat(messages) => messages.split_last(),
+            _ => None,
+        })
+        .filter(|(last, _)| last.role == "assistant")
+        .collect();
+    let total = questions.len();
     let mut answers = Vec::new();
-    for example in examples {
-        let crate::data::Example::Chat(messages) = example else {
-            continue;
-        };
-        let Some((last, prompt)) = messages.split_last() else {
-            continue;
-        };
-        if last.role != "assistant" {
-            continue;
+    for (last, prompt) in questions {
+        let answered = answers.len();
+        if progress(answered, total) == Flow::Stop {
+            return Ok(ExactMatch {
+                answers,
+                stopped: true,
+            });
         }
         let ids = tokenizer.encode_chat(prompt)?;
-        let out =
-            generate_text(model, tokenizer, device, &ids, &config, |_| Flow::Continue).await?;
+        let mut halted = false;
+        let out = generate_text(model, tokenizer, device, &ids, &config, |_| {
+            let flow = progress(answered, total);
+            halted |= flow == Flow::Stop;
+            flow
+        })
+        .await?;
+        if halted {
+            return Ok(ExactMatch {
+                answers,
+                stopped: true,
+            });
+        }
         let got = out.text.trim().to_string();
         let correct = got.to_lowercase() == last.content.trim().to_lowercase();
         let first_word = |text: &str| {
@@ -145,5 +170,9 @@ pub async fn exact_match(
             first_word_correct,
         });
     }
-    Ok(ExactMatch { answers })
+    progress(answers.len(), total);
+    Ok(ExactMatch {
+        answers,
+        stopped: false,
+    })
 }

@@ -172,6 +172,19 @@ async fn webgpu_model_matmuls_match_cpu() {
     }
 }
 
+#[wasm_bindgen_test]
+fn wasm_cpu_sizes_models_past_4_gib() {
+    webtune_tests::sizes_models_past_4_gib();
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_fused_kernels_match_composite() {
+    let gpu = webgpu().await;
+    if let Err(err) = webtune_tests::fused_kernels_match_composite(&gpu).await {
+        panic!("WebGPU: {err}");
+    }
+}
+
 /// all-MiniLM-L6-v2 on WebGPU, loaded from bytes: sentence-transformers' ids and embeddings of
 /// all 12 sentences (one of 256 tokens among short ones: batches by length keep it alone).
 #[wasm_bindgen_test]

@@ -187,4 +187,32 @@ fn advisor_compares_four_approaches_on_tiny_models() {
     let err = block_on(advise(&mut engines, &inputs, &config, |_| Flow::Continue)).unwrap_err();
     assert_eq!(err.kind(), "input");
     assert!(err.to_string().contains("hold some out"), "{err}");
+
+    // Stopped (a stage, an answer, a training step): an error of kind `stopped`, since half a
+    // comparison recommends nothing — after the first answer, and in the first training step.
+    let inputs = Inputs {
+        questions: &questions,
+        ..inputs
+    };
+    let mut answers = 0;
+    let err = block_on(advise(&mut engines, &inputs, &config, |p| {
+        if let Progress::Answer(_) = p {
+            answers += 1;
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }))
+    .unwrap_err();
+    assert_eq!((err.kind(), answers), ("stopped", 1), "{err}");
+    let mut steps = 0;
+    let err = block_on(advise(&mut engines, &inputs, &config, |p| match p {
+        Progress::Training { .. } => {
+            steps += 1;
+            Flow::Stop
+        }
+        _ => Flow::Continue,
+    }))
+    .unwrap_err();
+    assert_eq!(err.kind(), "stopped", "{err}");
+    assert!(steps >= 1, "{steps}");
 }

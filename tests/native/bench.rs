@@ -58,6 +58,13 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
                     .iter()
                     .any(|k| k.kernel.contains("atmul"))
             );
+            // A decoded token's attention and norms are webtune's own kernels, one each.
+            for fused in ["DecodeAttentionKernel", "RmsNormKernel"] {
+                assert!(
+                    report.token_kernels.iter().any(|k| k.kernel == fused),
+                    "{fused} not launched: {report:?}"
+                );
+            }
         }
     }
     if device.tier() == Tier::Gpu {

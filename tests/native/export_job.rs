@@ -145,10 +145,14 @@ fn follows_trl(run: &str) {
     block_on(session.import_adapter(&adapter_config, &weights)).unwrap();
     // The validation loss with the adapter, or of the base alone.
     let validation_loss = |adapter| {
-        block_on(session.evaluate(EvalData::Validation, false, adapter))
-            .unwrap()
-            .loss
-            .unwrap()
+        block_on(
+            session.evaluate(EvalData::Validation, false, adapter, |_, _| {
+                webtune::flow::Flow::Continue
+            }),
+        )
+        .unwrap()
+        .loss
+        .unwrap()
     };
     let scored = validation_loss(true);
     assert!(

@@ -10,6 +10,7 @@
 mod advise;
 mod bench;
 mod documents;
+mod evaluate;
 mod export_job;
 mod gguf;
 mod gguf_export;
@@ -62,6 +63,7 @@ tiered_tests! {
     mlp_matches_reference_and_cpu => webtune_tests::mlp_matches_reference_and_cpu;
     perturbed_gradient_is_caught => webtune_tests::perturbed_gradient_is_caught;
     model_matmuls_match_cpu => webtune_tests::model_matmuls_match_cpu;
+    fused_kernels_match_composite => webtune_tests::fused_kernels_match_composite;
     tiny_models_match_transformers => super::tiny_models;
     tiny_tokenizer_matches_transformers => webtune_tests::tiny_tokenizer_matches_transformers;
     lora_gradients_match_peft => super::lora_gradients;

@@ -66,7 +66,7 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
     let small = at(1, 64);
     assert!(at(2, 64).total > small.total && at(1, 128).total > small.total);
     assert!(at(1, 128).activations > 2 * small.activations - small.activations / 10);
-    assert_eq!(at(1, 64).weights, model.weight_bytes as u64);
+    assert_eq!(at(1, 64).weights, model.weight_bytes);
 
     // A budget below the prediction: refused with the reason and what would fit.
     let asked = at(8, 256);
@@ -94,13 +94,7 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
     assert!(first.config.batch_size <= 2 && first.config.grad_accumulation >= 4);
 
     // Nothing fits a budget below the weights.
-    let hopeless = plan(
-        &model,
-        &base,
-        256,
-        Some(model.weight_bytes as u64 / 2),
-        None,
-    );
+    let hopeless = plan(&model, &base, 256, Some(model.weight_bytes / 2), None);
     assert!(!hopeless.fits && hopeless.suggestions.is_empty());
     assert!(
         hopeless
@@ -288,9 +282,14 @@ fn cpu_a_config_alone_sizes_a_model_as_loading_it_does() {
         assert_eq!(sized.linear, measured.linear, "{family}");
         let fit = session.size_up(family, &json, false, 64).unwrap();
         assert!(fit.opens && fit.training.fits, "{family}: {}", fit.summary);
-        assert_eq!(fit.parameters as usize, measured.parameters);
+        assert_eq!(fit.parameters, measured.parameters);
         assert!(fit.summary.contains("it fits"), "{}", fit.summary);
     }
     let broken = session.size_up("broken", b"{\"model_type\": \"llama\"}", false, 64);
     assert!(broken.is_err());
+}
+
+#[test]
+fn sizes_models_past_4_gib() {
+    webtune_tests::sizes_models_past_4_gib();
 }

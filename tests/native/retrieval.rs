@@ -238,3 +238,39 @@ fn cpu_an_index_of_another_encoder_is_refused() {
         );
     }
 }
+
+/// Indexing through the session hears each document with the count, and a stop ends it after
+/// the document in hand: those indexed are whole and listed, the rest are not in the index.
+#[test]
+fn cpu_indexing_stops_after_the_document_in_hand() {
+    use webtune::flow::Flow;
+    use webtune::rag::Document;
+    use webtune::session::Session;
+    let mut session = Session::new(ComputeDevice::cpu());
+    let files = webtune_tests::tiny_bert_files();
+    block_on(session.open_encoder("tiny_bert", files)).unwrap();
+    let docs: Vec<Document> = (0..4)
+        .map(|i| Document {
+            id: format!("doc{i}.md"),
+            title: format!("Document {i}"),
+            text: format!("## Part {i}\n\nPolicy number {i} says {i} days."),
+        })
+        .collect();
+    let mut heard = Vec::new();
+    let added = block_on(
+        session.add_documents(docs, ChunkOptions::default(), |added, of| {
+            heard.push((added.id.clone(), of));
+            match heard.len() {
+                2 => Flow::Stop,
+                _ => Flow::Continue,
+            }
+        }),
+    )
+    .unwrap();
+    let ids: Vec<&str> = added.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["doc0.md", "doc1.md"]);
+    assert!(added.iter().all(|a| a.added > 0));
+    assert_eq!(heard, [("doc0.md".into(), 4), ("doc1.md".into(), 4)]);
+    let indexed: Vec<String> = session.documents().into_iter().map(|d| d.id).collect();
+    assert_eq!(indexed, ["doc0.md", "doc1.md"]);
+}

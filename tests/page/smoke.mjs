@@ -633,6 +633,17 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(scored.status === 'ready' && evalRows.length === 5 && exampleRows === 5, `evaluation: ${scored.text} ${evalRows.join(' | ')}`);
   expect(tunedLoss < baseLoss && Math.abs(tunedLoss - evals.at(-1)[1]) < 1e-3,
     `validation loss: base ${baseLoss}, fine-tuned ${tunedLoss}, training's last ${evals.at(-1)[1]}`);
+  // Again, stopped once an answer is counted: the answers so far are kept and said to be so.
+  await page.click('#evaluate');
+  await page.waitForFunction(() => /: [1-9]\d* of \d+…$/.test(document.querySelector('#eval-status').textContent),
+    null, { timeout: timeoutMs });
+  await page.click('#busy-stop');
+  await page.waitForSelector('body:not([data-busy])', { timeout: timeoutMs });
+  const cutEval = await waitForStatus(page, 'eval-status', ['note', 'ready', 'failed']);
+  const cutRows = await page.locator('#eval-examples tr').count();
+  console.log(`evaluate, stopped: ${cutEval.text} (${cutRows - 1} rows)`);
+  expect(cutEval.status === 'note' && /^Stopped: [1-9]\d* questions? answered/.test(cutEval.text) && cutRows >= 2,
+    `stopped evaluation: ${cutEval.status} ${cutEval.text}`);
 
   const downloads = [];
   page.on('download', (d) => downloads.push(d));

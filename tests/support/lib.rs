@@ -10,6 +10,7 @@
 mod adapters;
 mod edges;
 mod embed;
+mod fused;
 pub mod gguf_writer;
 mod large;
 mod lora;
@@ -20,6 +21,7 @@ mod tiny;
 pub use adapters::*;
 pub use edges::*;
 pub use embed::*;
+pub use fused::*;
 pub use large::*;
 pub use lora::*;
 pub use methods::*;
@@ -375,4 +377,21 @@ pub fn check_gguf_tensor(
         Tolerance::new(1e-7, 1e-6),
     )
     .unwrap();
+}
+
+/// A model past wasm32's 4 GiB address space is sized in full, not saturated at `usize::MAX`:
+/// Llama-2-7B's config (6,738,415,616 parameters, transformers' count) is ~25 GiB in f32,
+/// and a LoRA run on it does not fit the CPU tier's budget.
+pub fn sizes_models_past_4_gib() {
+    let json = br#"{"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
+        "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+        "vocab_size": 32000, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": false}"#;
+    let session = webtune::session::Session::new(ComputeDevice::cpu());
+    let fit = session.size_up("llama-2-7b", json, false, 64).unwrap();
+    assert_eq!(fit.parameters, 6_738_415_616, "{}", fit.summary);
+    assert_eq!(fit.weight_bytes, 4 * 6_738_415_616, "{}", fit.summary);
+    assert_eq!(fit.training.weights, fit.weight_bytes);
+    assert!(fit.training.total > fit.weight_bytes);
+    assert!(!fit.training.fits, "{}", fit.summary);
 }

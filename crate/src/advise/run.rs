@@ -203,11 +203,14 @@ async fn answer_all(
     };
     let mut out = Vec::new();
     for (i, q) in pass.questions.iter().enumerate() {
-        on_progress(&Progress::Stage {
+        let stage = Progress::Stage {
             stage: format!("{}: {} questions", pass.arm.label(), pass.set.label()),
             done: i,
             total: pass.questions.len(),
-        });
+        };
+        if on_progress(&stage) == Flow::Stop {
+            return Err(stopped());
+        }
         let start = seconds_now();
         let messages = ask_messages(e, system, &q.question, pass.index, config).await?;
         let ids = e.tokenizer.encode_chat(&messages)?;
@@ -227,7 +230,10 @@ async fn answer_all(
             prompt_tokens: ids.len(),
             answer: text,
         };
-        on_progress(&Progress::Answer(marked.clone()));
+        let flow = on_progress(&Progress::Answer(marked.clone()));
+        if flow == Flow::Stop {
+            return Err(stopped());
+        }
         out.push(marked);
         yield_now().await;
     }
@@ -244,11 +250,14 @@ async fn index_all(
 ) -> Result<f64> {
     let start = seconds_now();
     for (i, doc) in documents.iter().enumerate() {
-        on_progress(&Progress::Stage {
+        let flow = on_progress(&Progress::Stage {
             stage: stage.into(),
             done: i,
             total: documents.len(),
         });
+        if flow == Flow::Stop {
+            return Err(stopped());
+        }
         index
             .upsert(&doc.id, &doc.title, &doc.text, encoder)
             .await?;
@@ -256,9 +265,16 @@ async fn index_all(
     Ok(seconds_now() - start)
 }
 
+/// The error for a comparison stopped by its caller: half a comparison recommends nothing.
+fn stopped() -> Error {
+    Error::Stopped {
+        what: "the advisor's comparison".into(),
+    }
+}
+
 /// Runs the comparison (see the module docs) and returns the table and the recommendation.
-/// `on_progress` hears every stage, training step and marked answer; returning
-/// [`Flow::Stop`] from a training event ends that training run early.
+/// `on_progress` hears every stage, training step and marked answer; [`Flow::Stop`] from any
+/// of them ends the comparison with [`Error::Stopped`] (within a training step or an answer).
 pub async fn advise(
     e: &mut Engines<'_>,
     inputs: &Inputs<'_>,
@@ -338,6 +354,7 @@ pub async fn advise(
             )?;
             prepare_model(e.model, &config.train, e.train_device)?;
             let start = seconds_now();
+            let mut halted = false;
             fine_tune(
                 e.model,
                 &data,
@@ -345,14 +362,19 @@ pub async fn advise(
                 e.train_device,
                 None,
                 |event| {
-                    on_progress(&Progress::Training {
+                    let flow = on_progress(&Progress::Training {
                         arm,
                         event: event.clone(),
-                    })
+                    });
+                    halted |= flow == Flow::Stop;
+                    flow
                 },
                 |_| Ok(()),
             )
             .await?;
+            if halted {
+                return Err(stopped());
+            }
             training_seconds = Some(seconds_now() - start);
             adapter_bytes = crate::lora::parameters(&*e.model)
                 .iter()

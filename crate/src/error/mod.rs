@@ -215,6 +215,12 @@ pub enum Error {
     /// Two sets of numbers that must agree do not.
     #[error("{0}")]
     Mismatch(#[from] crate::numerics::Mismatch),
+    /// The caller stopped work whose result is whole or nothing (the advisor's comparison).
+    #[error("{what} was stopped")]
+    Stopped {
+        /// What was stopped.
+        what: String,
+    },
 }
 
 impl Error {
@@ -245,6 +251,7 @@ impl Error {
             Error::Index { .. } => "index",
             Error::Export { .. } => "export",
             Error::Mismatch(_) => "mismatch",
+            Error::Stopped { .. } => "stopped",
         }
     }
 }

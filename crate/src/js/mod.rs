@@ -392,15 +392,38 @@ impl Webtune {
 
     /// Validation loss and perplexity of the model as it is (adapter on), or with
     /// `adapter = false` of the base alone; with `exactMatch`, greedy answers' exact-match
-    /// accuracy on the validation conversations (and the answers themselves).
+    /// accuracy on the validation conversations (and the answers themselves), calling
+    /// `onProgress({answered, questions})` as they come. [`Webtune::stop`] ends the answers
+    /// where they are (`stopped: true`, the accuracies over those answered).
     #[wasm_bindgen(unchecked_return_type = "Promise<Evaluation>")]
-    pub fn evaluate(&self, exact_match: Option<bool>, adapter: Option<bool>) -> Promise {
+    pub fn evaluate(
+        &self,
+        exact_match: Option<bool>,
+        adapter: Option<bool>,
+        #[wasm_bindgen(
+            js_name = onProgress,
+            unchecked_param_type = "(progress: {answered: number, questions: number}) => void"
+        )]
+        on_progress: Option<Function>,
+    ) -> Promise {
+        let halt = self.stop.clone();
         locked!(self.state, |state| {
+            halt.set(Halt::None);
+            let mut shown = None;
             let report = state
                 .evaluate(
                     EvalData::Validation,
                     exact_match.unwrap_or(false),
                     adapter.unwrap_or(true),
+                    |answered, questions| {
+                        if shown != Some(answered) {
+                            shown = Some(answered);
+                            let progress = serde_json::json!({
+                                "answered": answered, "questions": questions });
+                            notify(&on_progress, &progress);
+                        }
+                        go_on(&halt)
+                    },
                 )
                 .await
                 .map_err(|e| js_error(&e))?;

@@ -3,6 +3,8 @@
 //! as bytes (the page keeps them in OPFS) and load it back, run the advisor on the open model,
 //! and load documents as training data (domain adaptation).
 
+use std::cell::Cell;
+
 use js_sys::{Function, Promise};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -12,7 +14,6 @@ use super::settings;
 use super::{Halt, Webtune, busy, first_name, go_on};
 use crate::advise::{AdviseConfig, Progress};
 use crate::error::Result;
-use crate::flow::Flow;
 use crate::io::ByteSource;
 use crate::models::checkpoint::read_all;
 use crate::platform::BlobSource;
@@ -46,6 +47,7 @@ async fn advise(
     texts: AdviseTexts,
     config: &AdviseConfig,
     on_event: Option<Function>,
+    halt: &Cell<Halt>,
 ) -> Result<crate::advise::Report> {
     let documents = read_documents(documents).await?;
     let changed = read_documents(changed).await?;
@@ -63,7 +65,7 @@ async fn advise(
     session
         .advise_files(&files, config, |progress: &Progress| {
             notify(&on_event, progress);
-            Flow::Continue
+            go_on(halt)
         })
         .await
 }
@@ -98,17 +100,33 @@ impl Webtune {
     }
 
     /// Adds documents (`.md`, `.txt`, `.html` files) to the index, or replaces those of the
-    /// same name; unchanged ones are skipped. Resolves to `[{id, title, added, removed}]`.
+    /// same name; unchanged ones are skipped. `onProgress({done, total, id})` hears each one
+    /// indexed; [`Webtune::stop`] ends the work after the document in hand. Resolves to
+    /// `[{id, title, added, removed}]`, the documents indexed.
     #[wasm_bindgen(js_name = addDocuments, unchecked_return_type = "Promise<DocumentUpdate[]>")]
     pub fn add_documents(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Array<File | NamedBlob>")] files: JsValue,
+        #[wasm_bindgen(
+            js_name = onProgress,
+            unchecked_param_type = "(progress: {done: number, total: number, id: string}) => void"
+        )]
+        on_progress: Option<Function>,
     ) -> Promise {
+        let halt = self.stop.clone();
         locked!(self.state, |state| {
+            halt.set(Halt::None);
             let sources = convert::sources(&files)?;
             let docs = read_documents(sources).await.map_err(|e| js_error(&e))?;
+            let mut done = 0;
             let added = state
-                .add_documents(docs, ChunkOptions::default(), |_| {})
+                .add_documents(docs, ChunkOptions::default(), |added, total| {
+                    done += 1;
+                    let progress = serde_json::json!({
+                        "done": done, "total": total, "id": added.id });
+                    notify(&on_progress, &progress);
+                    go_on(&halt)
+                })
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&added)
@@ -244,12 +262,14 @@ impl Webtune {
         #[wasm_bindgen(js_name = onEvent, unchecked_param_type = "(event: AdviseEvent) => void")]
         on_event: Option<Function>,
     ) -> Promise {
+        let halt = self.stop.clone();
         locked!(self.state, |state| {
+            halt.set(Halt::None);
             let documents = convert::sources(&documents)?;
             let changed = convert::sources(&changed_documents)?;
             let texts: AdviseTexts = from_js(texts, "advisor inputs")?;
             let config: AdviseConfig = from_js(config, "advisor config")?;
-            let report = advise(&state, documents, changed, texts, &config, on_event)
+            let report = advise(&state, documents, changed, texts, &config, on_event, &halt)
                 .await
                 .map_err(|e| js_error(&e))?;
             to_js(&report)

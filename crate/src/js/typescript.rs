@@ -41,6 +41,7 @@ export interface BenchReport {
   step_kernels: { kernel: string; launches: number; seconds: number }[];
   prefill_tokens_per_second: number; decode_tokens_per_second: number;
   launches_per_prefill: number; launches_per_token: number;
+  prefill_kernels: { kernel: string; launches: number; seconds: number }[];
   token_kernels: { kernel: string; launches: number; seconds: number }[];
 }
 
@@ -220,6 +221,8 @@ export interface Evaluation {
   loss: number | null; perplexity: number | null; exact_match: number | null;
   first_word_accuracy: number | null;
   answers: { expected: string; got: string; correct: boolean; first_word_correct: boolean }[];
+  /** The answers were stopped (`stop()`) before every question was asked. */
+  stopped: boolean;
 }
 
 /** `generate()` options: a `GenerateConfig` plus the adapter to answer with (`adapter: false`

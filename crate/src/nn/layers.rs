@@ -229,14 +229,24 @@ impl RmsNorm {
     /// `[batch, seq, hidden]` → same shape.
     /// Computed in f32 and cast back before the scale, as transformers does in half precision
     /// (a mean square of f16 activations overflows).
+    /// A decoded token's norm (one row, on the GPU tier outside autodiff) is one kernel
+    /// ([`super::fused::rms_norm`]). Not yet for more rows: on a prompt the kernel stopped
+    /// burn's fusion from fusing the attention around it (SmolLM2, 16 tokens: 1,138 → 1,406
+    /// launches; docs/internals.md, "Kernel launches").
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let weight = self.weight.val();
+        let [batch, seq, _] = x.dims();
+        let one_row = batch * seq == 1;
+        if one_row && super::fused::available(&x.device()) && weight.dtype() == x.dtype() {
+            return super::fused::rms_norm(x, weight, self.eps);
+        }
         let dtype = x.dtype();
         let x = to_f32(x);
         let rms = (x.clone() * x.clone())
             .mean_dim(2)
             .add_scalar(self.eps)
             .sqrt();
-        to_dtype(x / rms, dtype) * self.weight.val().unsqueeze::<3>()
+        to_dtype(x / rms, dtype) * weight.unsqueeze::<3>()
     }
 }
 

@@ -2,6 +2,7 @@
 //! gradients are the same on every backend tier.
 
 mod activation;
+pub mod fused;
 mod layers;
 mod low_rank;
 mod matmul;

@@ -86,7 +86,7 @@ impl Session {
             device: self.device.device(),
             train_device: &train_device,
             // As loaded: f16 where the model is, 4-bit blocks where quantized.
-            model_bytes: PlanModel::of(loaded).weight_bytes as u64,
+            model_bytes: PlanModel::of(loaded).weight_bytes,
             encoder,
         };
         advise::advise(&mut engines, inputs, config, on_progress).await

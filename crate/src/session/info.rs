@@ -33,9 +33,9 @@ pub struct ModelInfo {
     /// Its family (`llama`, `qwen2`, `gpt2`).
     pub architecture: String,
     /// Parameters.
-    pub parameters: usize,
+    pub parameters: u64,
     /// Bytes the weights take on the device.
-    pub weight_bytes: usize,
+    pub weight_bytes: u64,
     /// Whether its linear layers are kept in 4-bit blocks.
     pub quantized: bool,
     /// Linear layers (what LoRA can target), by Hugging Face path.
@@ -89,6 +89,9 @@ pub struct Evaluation {
     pub first_word_accuracy: Option<f64>,
     /// The answers, when asked for.
     pub answers: Vec<Answer>,
+    /// Whether the answers were stopped before every question was asked (the accuracies are
+    /// over those answered).
+    pub stopped: bool,
 }
 
 /// A generated answer.

@@ -119,12 +119,14 @@ impl Session {
     }
 
     /// Adds `documents` to the index (made with `chunking` if there is none yet), replacing
-    /// those of the same id; unchanged ones are skipped. `on_added` hears each one.
+    /// those of the same id; unchanged ones are skipped. `on_added(added, of)` hears each one
+    /// (`of` documents in all); [`Flow::Stop`] ends the work there, each document either
+    /// indexed whole or not at all, and the result lists those indexed.
     pub async fn add_documents(
         &mut self,
         documents: Vec<Document>,
         chunking: ChunkOptions,
-        mut on_added: impl FnMut(&Added),
+        mut on_added: impl FnMut(&Added, usize) -> Flow,
     ) -> Result<Vec<Added>> {
         let (name, encoder) = self.retrieval.encoder.as_ref().ok_or_else(no_encoder)?;
         let index = self
@@ -132,6 +134,7 @@ impl Session {
             .index
             .get_or_insert_with(|| Index::new(name, encoder.dimension(), chunking));
         let mut out = Vec::new();
+        let of = documents.len();
         for doc in documents {
             let update = index
                 .upsert(&doc.id, &doc.title, &doc.text, encoder)
@@ -142,8 +145,11 @@ impl Session {
                 added: update.added,
                 removed: update.removed,
             };
-            on_added(&added);
+            let flow = on_added(&added, of);
             out.push(added);
+            if flow == Flow::Stop {
+                break;
+            }
         }
         Ok(out)
     }

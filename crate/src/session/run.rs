@@ -194,12 +194,15 @@ impl Session {
 
     /// Loss and perplexity of the model as it is (with `adapter`; without it, the base with
     /// every adapter branch left out), and with `with_exact_match` greedy answers' accuracy,
-    /// on `on`.
+    /// on `on`. `progress(answered, questions)` hears the answers' progress and can stop
+    /// them ([`Flow::Stop`]): the accuracy is then over the questions answered, and the
+    /// evaluation says it was stopped.
     pub async fn evaluate(
         &self,
         on: EvalData<'_>,
         with_exact_match: bool,
         adapter: bool,
+        progress: impl FnMut(usize, usize) -> Flow,
     ) -> Result<Evaluation> {
         let (loaded, tokenizer) = self.text_model("be evaluated")?;
         // A clone shares the weights: leaving the branches out of it leaves the model as it is.
@@ -242,6 +245,7 @@ impl Session {
             exact_match: None,
             first_word_accuracy: None,
             answers: Vec::new(),
+            stopped: false,
         };
         if with_exact_match {
             let result = exact_match(
@@ -251,10 +255,13 @@ impl Session {
                 examples,
                 &loaded.stop_ids,
                 ANSWER_TOKENS,
+                progress,
             )
             .await?;
-            evaluation.exact_match = Some(result.accuracy());
-            evaluation.first_word_accuracy = Some(result.first_word_accuracy());
+            let answered = !result.answers.is_empty();
+            evaluation.exact_match = answered.then(|| result.accuracy());
+            evaluation.first_word_accuracy = answered.then(|| result.first_word_accuracy());
+            evaluation.stopped = result.stopped;
             evaluation.answers = result.answers;
         }
         Ok(evaluation)

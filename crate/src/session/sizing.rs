@@ -109,10 +109,7 @@ impl Session {
             policy::memory_budget(&self.device),
             policy::binding_limit(&self.device),
         );
-        // In u64 here: `PlanModel` counts in `usize`, which saturates at 4 GiB on wasm32.
-        let (linear, other) = config.parameters();
-        let parameters = (linear + other) as u64;
-        let weight_bytes = config.weight_bytes_in(quantize, float_bytes as u64);
+        let (parameters, weight_bytes) = (model.parameters, model.weight_bytes);
         let blocks = if quantize {
             ", linear layers in 4-bit blocks"
         } else {

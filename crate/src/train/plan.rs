@@ -24,10 +24,10 @@ use crate::models::{LinearLayers, Loaded, ModelConfig, Shape};
 pub struct PlanModel {
     /// Its sizes.
     pub shape: Shape,
-    /// All its parameters.
-    pub parameters: usize,
+    /// All its parameters (u64: a model past 4 GiB is sized, not saturated, on wasm32).
+    pub parameters: u64,
     /// Bytes its weights take at rest on the device.
-    pub weight_bytes: usize,
+    pub weight_bytes: u64,
     /// Its linear layers: Hugging Face path, `[in, out]`, and whether stored in 4-bit blocks.
     pub linear: Vec<(String, [usize; 2], bool)>,
     /// Bytes of one activation: 4 in f32, 2 on an f16 device.
@@ -44,8 +44,8 @@ impl PlanModel {
         Self {
             shape: config.shape(),
             // `as` saturates: an absurd config sizes to the largest value, never wraps.
-            parameters: (linear + other) as usize,
-            weight_bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+            parameters: (linear + other) as u64,
+            weight_bytes: bytes,
             linear: config
                 .linear_shapes()
                 .into_iter()
@@ -61,17 +61,17 @@ impl PlanModel {
         let params = super::params::all(&loaded.model);
         let weight_bytes = params
             .iter()
-            .map(|(_, v, _)| v.dims()[0] * v.dtype().size())
-            .sum::<usize>()
+            .map(|(_, v, _)| v.dims()[0] as u64 * v.dtype().size() as u64)
+            .sum::<u64>()
             // 4-bit codes (their scales and minimums are float parameters, counted above).
             + layers
                 .iter()
                 .filter(|(_, l)| l.weight.is_quantized())
-                .map(|(_, l)| l.weight.dims().iter().product::<usize>() / 2)
-                .sum::<usize>();
+                .map(|(_, l)| l.weight.dims().iter().map(|&d| d as u64).product::<u64>() / 2)
+                .sum::<u64>();
         Self {
             shape: loaded.config.shape(),
-            parameters: loaded.model.parameter_count(),
+            parameters: loaded.model.parameter_count() as u64,
             weight_bytes,
             linear: layers
                 .iter()
@@ -170,9 +170,9 @@ fn estimate(
         .linear
         .iter()
         .filter(|(_, _, q)| *q)
-        .map(|(_, [i, o], _)| (i * o * model.float_bytes) as u64)
+        .map(|(_, [i, o], _)| *i as u64 * *o as u64 * model.float_bytes as u64)
         .sum();
-    let weights = model.weight_bytes as u64 + dequantized;
+    let weights = model.weight_bytes + dequantized;
     let adapted: Vec<[usize; 2]> = match config.method {
         Method::Lora => model
             .linear
@@ -189,8 +189,8 @@ fn estimate(
                 (config.lora.r * (i + o) + if config.lora.use_dora { *o } else { 0 }) as u64
             })
             .sum::<u64>(),
-        Method::Full => model.parameters as u64,
-        Method::Half => model.parameters.div_ceil(2) as u64,
+        Method::Full => model.parameters,
+        Method::Half => model.parameters.div_ceil(2),
     };
     // Parameter, gradient, first and second moment.
     let optimizer = trainable * 16;

@@ -42,6 +42,6 @@ pub fn run(args: Args) -> webtune::Result<()> {
         text: &text,
         max_len: args.max_len,
     };
-    let report = block_on(session.evaluate(data, args.exact_match, true))?;
+    let report = block_on(session.evaluate(data, args.exact_match, true, output::answering()))?;
     output::print_json(&report)
 }

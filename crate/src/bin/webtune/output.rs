@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use webtune::Error;
+use webtune::flow::Flow;
 use webtune::platform::{FileSource, block_on};
 use webtune::session::Session;
 use webtune::train::Checkpoint;
@@ -120,4 +121,20 @@ fn read_folder(dir: &Path) -> webtune::Result<Checkpoint> {
         checkpoint.files.insert(name.to_string(), bytes);
     }
     Ok(checkpoint)
+}
+
+/// A progress line on stderr for greedy answers to held-out questions (`answered` of
+/// `questions`), written when the count changes.
+pub fn answering() -> impl FnMut(usize, usize) -> Flow {
+    let mut shown = None;
+    move |answered, questions| {
+        if shown != Some(answered) && questions > 0 {
+            shown = Some(answered);
+            eprint!("\ranswering held-out questions: {answered}/{questions}");
+            if answered == questions {
+                eprintln!();
+            }
+        }
+        Flow::Continue
+    }
 }

@@ -194,14 +194,14 @@ pub fn index(args: IndexArgs) -> webtune::Result<()> {
         max_tokens: args.max_tokens,
         overlap_tokens: args.overlap,
     };
-    let total = docs.len();
     let mut done = 0;
-    block_on(session.add_documents(docs, chunking, |added| {
+    block_on(session.add_documents(docs, chunking, |added, total| {
         done += 1;
         eprintln!(
             "[{done}/{total}] {}: {} chunks added, {} removed",
             added.id, added.added, added.removed
         );
+        Flow::Continue
     }))?;
     if args.prune {
         let stale: Vec<String> = session

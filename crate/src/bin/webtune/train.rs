@@ -341,7 +341,8 @@ pub fn progress(event: &Event) {
 
 /// Exact match before or after training, printed on stderr.
 pub fn accuracy(session: &Session, label: &str) -> webtune::Result<(f64, f64)> {
-    let report = block_on(session.evaluate(EvalData::Validation, true, true))?;
+    let report =
+        block_on(session.evaluate(EvalData::Validation, true, true, crate::output::answering()))?;
     let (exact, first) = (
         report.exact_match.unwrap_or(0.0),
         report.first_word_accuracy.unwrap_or(0.0),

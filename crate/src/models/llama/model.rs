@@ -86,15 +86,21 @@ impl Attention {
             t.reshape([batch as i32, seq as i32, heads as i32, -1])
         };
         // → [batch, heads, seq, head_dim], rotated before the move (see `Rope::apply`).
-        let q = rope
-            .apply(split(self.q_proj.forward(x.clone()), self.heads))
-            .swap_dims(1, 2);
+        let q = rope.apply(split(self.q_proj.forward(x.clone()), self.heads));
         let k = rope
             .apply(split(self.k_proj.forward(x.clone()), self.kv_heads))
             .swap_dims(1, 2);
         let v = split(self.v_proj.forward(x), self.kv_heads).swap_dims(1, 2);
         // [batch, kv_heads, seen + seq, head_dim]
         let (k, v) = cache.append(k, v);
+        // One new position (a decoded token) attends to everything before it: no mask (every
+        // `Attend` masks nothing for a single position), one kernel on the GPU tier.
+        if seq == 1
+            && let Some(out) = crate::nn::fused::decode_attention(&q, &k, &v)
+        {
+            return self.o_proj.forward(out);
+        }
+        let q = q.swap_dims(1, 2);
         let group = self.heads / self.kv_heads;
         let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
         // [batch, heads, seq, seen + seq]
