@@ -38,8 +38,9 @@ export function wire(ctx) {
       ctx.$('bench-status').dataset.launchesPerStep = report.launches_per_step;
       ctx.$('bench-status').dataset.trainTokensPerSecond = report.train_tokens_per_second;
     } catch (err) {
-      ctx.show('bench-status', 'failed', `No measurement: ${err.message}`);
+      if (err?.kind === 'stopped') ctx.show('bench-status', 'idle', 'Stopped: no measurement.');
+      else ctx.show('bench-status', 'failed', `No measurement: ${err.message}`);
       throw err;
     }
-  });
+  }, ctx.stopEngine);
 }

@@ -119,13 +119,27 @@ fn check(config: &BenchConfig) -> Result<()> {
 
 /// Measures `model` (on `compute`'s autodiff twin, as a session holds it) — a copy with a
 /// fresh LoRA adapter trains on random tokens, then the model without it generates greedily
-/// from a random prompt. `model` itself is not changed.
+/// from a random prompt. `model` itself is not changed. `go_on` is asked after every step and
+/// token; [`Flow::Stop`] ends the measurement with [`Error::Stopped`] (half a measurement
+/// measures nothing).
 pub async fn run(
     model: &Model,
     compute: &ComputeDevice,
     config: &BenchConfig,
+    mut go_on: impl FnMut() -> Flow,
 ) -> Result<BenchReport> {
     check(config)?;
+    // Whether `go_on` said stop, also where generation only ended early.
+    let halted = std::cell::Cell::new(false);
+    let said_stop = &halted;
+    let mut go_on = move || {
+        let flow = go_on();
+        said_stop.set(said_stop.get() || flow == Flow::Stop);
+        flow
+    };
+    let stopped = || Error::Stopped {
+        what: "the speed check".into(),
+    };
     let device = &compute.autodiff();
     let context = model.context_length();
     let too_long = |setting: &str| Error::Setting {
@@ -158,6 +172,9 @@ pub async fn run(
     };
     let mut trainer = Trainer::new(AdamWConfig::default(), schedule, None);
     trainer.step(&mut tuned, &batch, device).await?;
+    if go_on() == Flow::Stop {
+        return Err(stopped());
+    }
     // The CPU tier launches no kernels; a counter there would count other threads' GPU work.
     let counter = (compute.tier() == Tier::Gpu).then(|| match config.timed {
         true => LaunchCounter::timed(),
@@ -170,6 +187,9 @@ pub async fn run(
     let start = seconds_now();
     for _ in 0..config.steps {
         trainer.step(&mut tuned, &batch, device).await?;
+        if go_on() == Flow::Stop {
+            return Err(stopped());
+        }
     }
     let step_seconds = (seconds_now() - start) / config.steps as f64;
     let launches_per_step = count(&counter) / config.steps as u64;
@@ -184,10 +204,16 @@ pub async fn run(
     };
     // Warm-up: the kernels for these shapes are compiled before anything is timed.
     let device = compute.device();
-    generate(&plain, device, &prompt, &greedy(2), |_| Flow::Continue).await?;
+    generate(&plain, device, &prompt, &greedy(2), |_| go_on()).await?;
+    if halted.get() {
+        return Err(stopped());
+    }
     reset(&counter);
     let start = seconds_now();
-    generate(&plain, device, &prompt, &greedy(1), |_| Flow::Continue).await?;
+    generate(&plain, device, &prompt, &greedy(1), |_| go_on()).await?;
+    if halted.get() {
+        return Err(stopped());
+    }
     let prefill_seconds = seconds_now() - start;
     let launches_per_prefill = count(&counter);
     let prefill_kernels = kernels(&counter);
@@ -200,11 +226,14 @@ pub async fn run(
         &greedy(config.new_tokens + 1),
         |_| {
             first.get_or_insert_with(seconds_now);
-            Flow::Continue
+            go_on()
         },
     )
     .await?;
     let end = seconds_now();
+    if halted.get() {
+        return Err(stopped());
+    }
     let decoded = out.len().saturating_sub(1).max(1);
     let launches = count(&counter).saturating_sub(launches_per_prefill);
     let token_kernels = decode_only(kernels(&counter), &prefill_kernels, decoded as u64);

@@ -3,6 +3,7 @@
 //! refuses settings it cannot measure, naming them.
 
 use webtune::bench::BenchConfig;
+use webtune::flow::Flow;
 use webtune::session::{GenerateOptions, OpenOptions, Session};
 use webtune::{ComputeDevice, Error, Result, Tier};
 
@@ -27,7 +28,7 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
         new_tokens: 4,
         ..BenchConfig::default()
     };
-    let report = session.bench(&config).await?;
+    let report = session.bench(&config, || Flow::Continue).await?;
     assert!(report.step_seconds > 0.0 && report.step_seconds.is_finite());
     for speed in [
         report.train_tokens_per_second,
@@ -70,11 +71,14 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
     if device.tier() == Tier::Gpu {
         // Timed: the kernels come listed by the time they took, longest first.
         let timed = session
-            .bench(&BenchConfig {
-                timed: true,
-                steps: 1,
-                ..config.clone()
-            })
+            .bench(
+                &BenchConfig {
+                    timed: true,
+                    steps: 1,
+                    ..config.clone()
+                },
+                || Flow::Continue,
+            )
             .await?;
         for kernels in [&timed.step_kernels, &timed.token_kernels] {
             assert!(
@@ -96,7 +100,7 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
         steps: 0,
         ..config.clone()
     };
-    match session.bench(&bad).await {
+    match session.bench(&bad, || Flow::Continue).await {
         Err(Error::Setting { setting, .. }) => assert_eq!(setting, "bench.steps"),
         other => panic!("steps 0: {other:?}"),
     }
@@ -124,9 +128,24 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
             "bench.batch",
         ),
     ] {
-        match session.bench(&bad).await {
+        match session.bench(&bad, || Flow::Continue).await {
             Err(Error::Setting { setting, .. }) => assert_eq!(setting, named),
             other => panic!("{named}: {other:?}"),
+        }
+    }
+    // Stopped after the first measured step, and after the first token: stopped, no numbers.
+    for asked in [2, 4] {
+        let mut calls = 0;
+        let stopped = session.bench(&config, || {
+            calls += 1;
+            match calls < asked {
+                true => Flow::Continue,
+                false => Flow::Stop,
+            }
+        });
+        match stopped.await {
+            Err(err) => assert_eq!((err.kind(), calls), ("stopped", asked), "{err}"),
+            other => panic!("stopped at call {asked}: {other:?}"),
         }
     }
     Ok(())

@@ -174,7 +174,8 @@ impl Webtune {
 
     /// Times a LoRA training step and generated tokens on the open model (random tokens; the
     /// model and its adapters are unchanged) and counts the GPU kernels each launches
-    /// (`config`: a `BenchConfig`, every field optional). Resolves to `BenchReport`.
+    /// (`config`: a `BenchConfig`, every field optional). Resolves to `BenchReport`;
+    /// [`Webtune::stop`] ends it after the step or token in hand (an error of kind `stopped`).
     #[wasm_bindgen(unchecked_return_type = "Promise<BenchReport>")]
     pub fn bench(
         &self,
@@ -182,8 +183,13 @@ impl Webtune {
     ) -> Promise {
         let config: Result<crate::bench::BenchConfig, JsValue> =
             settings::settings_from_js(config, "bench config");
+        let halt = self.stop.clone();
         locked!(self.state, |state| {
-            let report = state.bench(&config?).await.map_err(|e| js_error(&e))?;
+            halt.set(Halt::None);
+            let report = state
+                .bench(&config?, || go_on(&halt))
+                .await
+                .map_err(|e| js_error(&e))?;
             to_js(&report)
         })
     }

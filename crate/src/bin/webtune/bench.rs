@@ -53,7 +53,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
         new_tokens: args.new_tokens,
         timed: args.timed,
     };
-    let report = block_on(session.bench(&config))?;
+    let report = block_on(session.bench(&config, || webtune::flow::Flow::Continue))?;
     if args.json {
         return output::print_json(&report);
     }
