@@ -11,8 +11,8 @@ const TINY = { seq: 8, batch: 1, steps: 1, prompt_tokens: 4, new_tokens: 2 };
 function lines(r, tier) {
   const c = r.config;
   const out = [
-    `Training (LoRA r${c.rank}, ${c.batch} × ${c.seq} tokens): ${r.step_seconds.toFixed(2)} s per step, ${r.train_tokens_per_second.toFixed(0)} tokens/s.`,
-    `Answers: the prompt read at ${r.prefill_tokens_per_second.toFixed(0)} tokens/s, then ${r.decode_tokens_per_second.toFixed(1)} tokens/s.`,
+    `Training (LoRA r${c.rank}, ${c.batch} × ${c.seq} tokens): ${r.step_seconds.toFixed(2)} s per step, ${r.train_tokens_per_second.toFixed(0)} tokens/s (the first step: ${r.first_step_seconds.toFixed(2)} s).`,
+    `Answers: the prompt read at ${r.prefill_tokens_per_second.toFixed(0)} tokens/s, then ${r.decode_tokens_per_second.toFixed(1)} tokens/s (the first answer's first token after ${r.first_token_seconds.toFixed(2)} s).`,
   ];
   if (r.launches_per_step > 0) {
     const top = r.token_kernels.slice(0, 3).map((k) => `${k.kernel} ${k.launches}`).join(', ');

@@ -59,7 +59,10 @@ const LISTED: usize = 12;
 pub struct BenchReport {
     /// What was measured.
     pub config: BenchConfig,
-    /// Seconds per training step.
+    /// Seconds of the first training step, its kernels compiled on the way (what a run waits
+    /// for before its first loss).
+    pub first_step_seconds: f64,
+    /// Seconds per training step after the first.
     pub step_seconds: f64,
     /// Tokens processed per second of training (every token of every sequence).
     pub train_tokens_per_second: f64,
@@ -67,6 +70,9 @@ pub struct BenchReport {
     pub launches_per_step: u64,
     /// The kernels a training step launches most.
     pub step_kernels: Vec<KernelCount>,
+    /// Seconds from asking to the first new token the first time the model answers (after
+    /// the training steps, which compiled the kernels the two share).
+    pub first_token_seconds: f64,
     /// Prompt tokens read per second before the first new token.
     pub prefill_tokens_per_second: f64,
     /// Tokens generated per second after the first.
@@ -171,7 +177,9 @@ pub async fn run(
         total_steps: config.steps + 1,
     };
     let mut trainer = Trainer::new(AdamWConfig::default(), schedule, None);
+    let start = seconds_now();
     trainer.step(&mut tuned, &batch, device).await?;
+    let first_step_seconds = seconds_now() - start;
     if go_on() == Flow::Stop {
         return Err(stopped());
     }
@@ -204,7 +212,14 @@ pub async fn run(
     };
     // Warm-up: the kernels for these shapes are compiled before anything is timed.
     let device = compute.device();
-    generate(&plain, device, &prompt, &greedy(2), |_| go_on()).await?;
+    let start = seconds_now();
+    let mut first_token = None;
+    generate(&plain, device, &prompt, &greedy(2), |_| {
+        first_token.get_or_insert_with(|| seconds_now() - start);
+        go_on()
+    })
+    .await?;
+    let first_token_seconds = first_token.unwrap_or(seconds_now() - start);
     if halted.get() {
         return Err(stopped());
     }
@@ -239,10 +254,12 @@ pub async fn run(
     let token_kernels = decode_only(kernels(&counter), &prefill_kernels, decoded as u64);
     Ok(BenchReport {
         config: config.clone(),
+        first_step_seconds,
         step_seconds,
         train_tokens_per_second: (config.batch * config.seq) as f64 / step_seconds.max(1e-9),
         launches_per_step,
         step_kernels,
+        first_token_seconds,
         prefill_tokens_per_second: config.prompt_tokens as f64 / prefill_seconds.max(1e-9),
         decode_tokens_per_second: decoded as f64 / (end - first.unwrap_or(end)).max(1e-9),
         launches_per_prefill,

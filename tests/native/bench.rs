@@ -29,7 +29,13 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
         ..BenchConfig::default()
     };
     let report = session.bench(&config, || Flow::Continue).await?;
-    assert!(report.step_seconds > 0.0 && report.step_seconds.is_finite());
+    for seconds in [
+        report.step_seconds,
+        report.first_step_seconds,
+        report.first_token_seconds,
+    ] {
+        assert!(seconds > 0.0 && seconds.is_finite(), "{report:?}");
+    }
     for speed in [
         report.train_tokens_per_second,
         report.prefill_tokens_per_second,

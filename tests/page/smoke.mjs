@@ -347,7 +347,9 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   console.log(`speed on the CPU tier:\n  ${speed.text.replace(/\n/g, '\n  ')}`);
   expect(speed.status === 'ready', `speed: ${speed.text}`);
   expect(Number(await attr(page, 'bench-status', 'data-train-tokens-per-second')) > 0, `speed: ${speed.text}`);
-  expect(/tokens\/s/.test(speed.text) && /no GPU kernels/.test(speed.text), `speed: ${speed.text}`);
+  expect(/tokens\/s/.test(speed.text) && /no GPU kernels/.test(speed.text)
+    && /the first step: \d+\.\d\d s/.test(speed.text) && /first token after \d+\.\d\d s/.test(speed.text),
+  `speed: ${speed.text}`);
 }));
 
 // Scenario 2: the whole flow on the CPU tier (WebGPU off).

@@ -37,7 +37,8 @@ export interface BenchConfig {
 /** `bench()`: seconds and tokens per second, and GPU kernel launches (0 on the CPU tier). */
 export interface BenchReport {
   config: Required<BenchConfig>;
-  step_seconds: number; train_tokens_per_second: number; launches_per_step: number;
+  first_step_seconds: number; step_seconds: number; train_tokens_per_second: number;
+  launches_per_step: number; first_token_seconds: number;
   step_kernels: { kernel: string; launches: number; seconds: number }[];
   prefill_tokens_per_second: number; decode_tokens_per_second: number;
   launches_per_prefill: number; launches_per_token: number;

@@ -67,18 +67,26 @@ fn table(r: &BenchReport, device: &str) -> String {
     let mut out = device.to_string();
     out += &format!(
         "training (LoRA r{}, all linear, {} × {} tokens): {:.2} s per step, {:.1} tokens/s, \
-         {} kernel launches per step\n",
-        c.rank, c.batch, c.seq, r.step_seconds, r.train_tokens_per_second, r.launches_per_step
+         {} kernel launches per step; the first step {:.2} s\n",
+        c.rank,
+        c.batch,
+        c.seq,
+        r.step_seconds,
+        r.train_tokens_per_second,
+        r.launches_per_step,
+        r.first_step_seconds
     );
     out += &format!(
         "generation ({} prompt tokens, {} new): prefill {:.1} tokens/s, decode {:.1} tokens/s, \
-         {} launches for the prompt, {:.0} per token\n",
+         {} launches for the prompt, {:.0} per token; the first answer's first token after \
+         {:.2} s\n",
         c.prompt_tokens,
         c.new_tokens,
         r.prefill_tokens_per_second,
         r.decode_tokens_per_second,
         r.launches_per_prefill,
-        r.launches_per_token
+        r.launches_per_token,
+        r.first_token_seconds
     );
     let list = |title: &str, kernels: &[KernelCount]| {
         let rows: Vec<String> = kernels
