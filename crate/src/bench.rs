@@ -52,7 +52,7 @@ impl Default for BenchConfig {
 }
 
 /// The kernels listed per piece of work (the rest are counted in the totals).
-const LISTED: usize = 12;
+const LISTED: usize = 8;
 
 /// What [`run`] measured.
 #[derive(Debug, Clone, Serialize)]

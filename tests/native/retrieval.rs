@@ -257,20 +257,21 @@ fn cpu_indexing_stops_after_the_document_in_hand() {
         })
         .collect();
     let mut heard = Vec::new();
-    let added = block_on(
-        session.add_documents(docs, ChunkOptions::default(), |added, of| {
-            heard.push((added.id.clone(), of));
-            match heard.len() {
-                2 => Flow::Stop,
-                _ => Flow::Continue,
-            }
-        }),
-    )
-    .unwrap();
+    let added =
+        block_on(
+            session.add_documents(docs, ChunkOptions::default(), |added, done, of| {
+                heard.push((added.id.clone(), done, of));
+                match heard.len() {
+                    2 => Flow::Stop,
+                    _ => Flow::Continue,
+                }
+            }),
+        )
+        .unwrap();
     let ids: Vec<&str> = added.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["doc0.md", "doc1.md"]);
     assert!(added.iter().all(|a| a.added > 0));
-    assert_eq!(heard, [("doc0.md".into(), 4), ("doc1.md".into(), 4)]);
+    assert_eq!(heard, [("doc0.md".into(), 1, 4), ("doc1.md".into(), 2, 4)]);
     let indexed: Vec<String> = session.documents().into_iter().map(|d| d.id).collect();
     assert_eq!(indexed, ["doc0.md", "doc1.md"]);
 }

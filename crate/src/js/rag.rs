@@ -118,10 +118,8 @@ impl Webtune {
             halt.set(Halt::None);
             let sources = convert::sources(&files)?;
             let docs = read_documents(sources).await.map_err(|e| js_error(&e))?;
-            let mut done = 0;
             let added = state
-                .add_documents(docs, ChunkOptions::default(), |added, total| {
-                    done += 1;
+                .add_documents(docs, ChunkOptions::default(), |added, done, total| {
                     let progress = serde_json::json!({
                         "done": done, "total": total, "id": added.id });
                     notify(&on_progress, &progress);

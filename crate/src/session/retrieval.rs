@@ -119,14 +119,14 @@ impl Session {
     }
 
     /// Adds `documents` to the index (made with `chunking` if there is none yet), replacing
-    /// those of the same id; unchanged ones are skipped. `on_added(added, of)` hears each one
-    /// (`of` documents in all); [`Flow::Stop`] ends the work there, each document either
-    /// indexed whole or not at all, and the result lists those indexed.
+    /// those of the same id; unchanged ones are skipped. `on_added(added, done, of)` hears
+    /// each one (the `done`th of `of`); [`Flow::Stop`] ends the work there, each document
+    /// either indexed whole or not at all, and the result lists those indexed.
     pub async fn add_documents(
         &mut self,
         documents: Vec<Document>,
         chunking: ChunkOptions,
-        mut on_added: impl FnMut(&Added, usize) -> Flow,
+        mut on_added: impl FnMut(&Added, usize, usize) -> Flow,
     ) -> Result<Vec<Added>> {
         let (name, encoder) = self.retrieval.encoder.as_ref().ok_or_else(no_encoder)?;
         let index = self
@@ -145,7 +145,7 @@ impl Session {
                 added: update.added,
                 removed: update.removed,
             };
-            let flow = on_added(&added, of);
+            let flow = on_added(&added, out.len() + 1, of);
             out.push(added);
             if flow == Flow::Stop {
                 break;

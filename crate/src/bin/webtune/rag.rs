@@ -194,9 +194,7 @@ pub fn index(args: IndexArgs) -> webtune::Result<()> {
         max_tokens: args.max_tokens,
         overlap_tokens: args.overlap,
     };
-    let mut done = 0;
-    block_on(session.add_documents(docs, chunking, |added, total| {
-        done += 1;
+    block_on(session.add_documents(docs, chunking, |added, done, total| {
         eprintln!(
             "[{done}/{total}] {}: {} chunks added, {} removed",
             added.id, added.added, added.removed

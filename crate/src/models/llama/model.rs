@@ -95,9 +95,7 @@ impl Attention {
         let (k, v) = cache.append(k, v);
         // One new position (a decoded token) attends to everything before it: no mask (every
         // `Attend` masks nothing for a single position), one kernel on the GPU tier.
-        if seq == 1
-            && let Some(out) = crate::nn::fused::decode_attention(&q, &k, &v)
-        {
+        if let Some(out) = crate::nn::fused::decode_attention(&q, &k, &v) {
             return self.o_proj.forward(out);
         }
         let q = q.swap_dims(1, 2);

@@ -8,7 +8,7 @@
 
 use burn::backend::Dispatch;
 use burn::tensor::Tensor as Burn;
-use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::kernel::untile;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
@@ -112,7 +112,7 @@ fn decode_attention_kernel<F: Float>(
 pub(super) fn launch(q: CubeTensor, k: CubeTensor, v: CubeTensor) -> CubeTensor {
     // Views (the cache's first `len` positions, heads moved) are read through their strides;
     // only a storage-tiled tensor is made plain rows.
-    let (q, k, v) = (into_rows(q), into_rows(k), into_rows(v));
+    let (q, k, v) = (untile(q), untile(k), untile(v));
     let q_shape = q.meta.shape().clone();
     let (batch, heads, head_dim) = (q_shape[0], q_shape[2], q_shape[3]);
     let kv_heads = k.meta.shape()[1];
@@ -138,12 +138,4 @@ pub(super) fn launch(q: CubeTensor, k: CubeTensor, v: CubeTensor) -> CubeTensor 
         dtype,
     );
     out
-}
-
-/// `t` itself, or its rows when it is storage-tiled (kernels read rows).
-fn into_rows(t: CubeTensor) -> CubeTensor {
-    match t.meta.is_tiled() {
-        true => into_contiguous(t),
-        false => t,
-    }
 }

@@ -1,10 +1,10 @@
-//! webtune's own GPU kernels for inference: RMSNorm and single-token attention, each one
+//! webtune's own GPU kernels for decoding: a new token's attention and its RMSNorms, each one
 //! launch where burn's ops take several.
 //!
 //! Written in CubeCL (burn's kernel language: WGSL in the browser, SPIR-V natively) and
-//! launched through a burn backend extension. They run on the GPU tier without autodiff —
-//! generation, evaluation, embedding — and the CPU tier and training keep the composite ops,
-//! whose gradients the parity tests check. The kernels compute in f32 whatever the tensors'
+//! launched through a burn backend extension. They run on the GPU tier without autodiff, for
+//! one position at a time; prompts, the CPU tier and training keep the composite ops, whose
+//! gradients the parity tests check. The kernels compute in f32 whatever the tensors'
 //! float type and round once at the end.
 
 mod attention;
