@@ -72,7 +72,9 @@ pub struct Llama {
 
 impl Attention {
     /// `[batch, seq, hidden]` → same shape; attends to `cache` and the new positions
-    /// (causally), and appends the new keys and values to `cache`.
+    /// (causally), and appends the new keys and values to `cache`. `mask` is
+    /// `[rows, 1, group·seq, seen + seq]`: the additive mask repeated once per query head of
+    /// a key head's group.
     fn forward(
         &self,
         x: Tensor<3>,
@@ -98,31 +100,32 @@ impl Attention {
         if let Some(out) = crate::nn::fused::decode_attention(&q, &k, &v) {
             return self.o_proj.forward(out);
         }
-        let q = q.swap_dims(1, 2);
+        // Grouped-query attention without copies of the keys and values: query head `h`
+        // reads key head `h / group`, so the `group` query heads of one key head stack into
+        // its rows — [batch, kv_heads, group·seq, head_dim] — and each key head is multiplied
+        // once (PyTorch's `repeat_kv` would copy it `group` times first).
         let group = self.heads / self.kv_heads;
-        let (k, v) = (repeat_kv(k, group), repeat_kv(v, group));
-        // [batch, heads, seq, seen + seq]
+        let q = q.swap_dims(1, 2).reshape([
+            batch as i32,
+            self.kv_heads as i32,
+            (group * seq) as i32,
+            -1,
+        ]);
+        // [batch, kv_heads, group·seq, seen + seq]
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .div_scalar((self.head_dim as f64).sqrt())
             + mask;
-        let out = crate::nn::softmax(scores, 3).matmul(v);
-        // [batch, seq, heads·head_dim]
+        // [batch, heads, seq, head_dim] → [batch, seq, heads·head_dim]
+        let out = crate::nn::softmax(scores, 3).matmul(v).reshape([
+            batch,
+            self.heads,
+            seq,
+            self.head_dim,
+        ]);
         let out = out.swap_dims(1, 2).reshape([batch as i32, seq as i32, -1]);
         self.o_proj.forward(out)
     }
-}
-
-/// Repeats each key/value head `group` times: `[b, kv, s, d]` → `[b, kv·group, s, d]`, with
-/// the copies of one head adjacent (query head `h` reads key head `h / group`).
-fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
-    if group == 1 {
-        return x;
-    }
-    let [b, kv, s, d] = x.dims();
-    x.unsqueeze_dim::<5>(2)
-        .expand([b, kv, group, s, d])
-        .reshape([b, kv * group, s, d])
 }
 
 impl Mlp {
@@ -192,8 +195,18 @@ impl CausalLm for Llama {
             seq,
             &device,
         );
+        // The query heads of one key head are rows of one matrix (`Attention::forward`): the
+        // mask repeats once per head of a group, made once for every layer.
+        let group = self
+            .layers
+            .first()
+            .map_or(1, |layer| layer.self_attn.heads / layer.self_attn.kv_heads);
+        let mask = match group {
+            1 => attend.mask,
+            _ => attend.mask.repeat_dim(2, group),
+        };
         for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
-            x = layer.forward(x, &rope, attend.mask.clone(), layer_cache);
+            x = layer.forward(x, &rope, mask.clone(), layer_cache);
         }
         self.norm.forward(x)
     }
