@@ -19,6 +19,7 @@ import * as search from './search.js';
 import * as chat from './chat.js';
 import * as runs from './runs.js';
 import * as speedCheck from './speed.js';
+import * as exports from './export.js';
 import { plot } from './chart.js';
 import * as cache from './cache.js';
 import * as settings from './settings.js';
@@ -109,9 +110,7 @@ function buttons() {
   $('evaluate').disabled = !ready || page.dataset === null;
   $('compare-all').disabled = !ready;
   $('adapter-files').disabled = !ready;
-  $('download').disabled = !idle || !page.trained;
-  $('download-gguf').disabled = !idle || !page.trained;
-  $('download-job').disabled = !ready || page.dataset === null;
+  exports.buttons(ctx, idle, ready);
   $('resume').disabled = !idle;
   $('runs-resume').disabled = !idle;
   $('discard').disabled = !idle;
@@ -121,10 +120,10 @@ function buttons() {
   preview.buttons(ctx, ready && page.dataset !== null);
 }
 
-/// What documents.js needs of the page.
+/// What the views' modules need of the page.
 const ctx = {
-  page, $, show, task, stopEngine, params, table, adaptTo, useText, save, unfinished, resumeRun, mib, openCached, button,
-  showPlan, downloadTask,
+  page, $, show, task, stopEngine, params, table, adaptTo, useText, unfinished, resumeRun, mib, openCached, button,
+  showPlan, downloadTask, config,
 };
 
 /// The run offered for resume, if one is.
@@ -764,41 +763,6 @@ async function compareAll() {
   }
 }
 
-/** Saves `files` ({name: Blob}) as downloads. */
-function save(files) {
-  for (const [name, blob] of Object.entries(files)) {
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = name;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
-  }
-  return Object.keys(files).join(' and ');
-}
-
-async function download() {
-  const names = save(await page.wt.exportAdapter(false, true));
-  show('download-status', 'done', `Downloaded ${names}: unzip it into a folder and load that with PEFT's `
-    + 'PeftModel.from_pretrained(base, folder).');
-}
-
-async function downloadGguf() {
-  const kind = $('gguf-kind').value;
-  const merged = kind !== 'adapter';
-  const names = save(await page.wt.exportGguf(merged, merged ? kind : undefined, true));
-  show('download-status', 'done', `Downloaded ${names}: unzip it; in that folder, \`ollama create NAME -f Modelfile\`, `
-    + (merged ? 'or open the .gguf in llama.cpp / LM Studio.' : 'or `llama-cli -m BASE.gguf --lora adapter.gguf`.'));
-}
-
-async function downloadJob() {
-  const base = $('job-base').value.trim() || undefined;
-  const names = save(await page.wt.exportJob(config(), base));
-  show('download-status', 'done', `Downloaded ${names}: unzip it and run \`python train.py\`, or on N GPUs `
-    + '`accelerate launch --num_processes N train.py` (its README.md says more).');
-}
-
 /// After a reload: the newest finished run's adapter, put back on its model (when that model
 /// is the open one), so that it can still be compared and downloaded.
 async function restoreAdapter() {
@@ -861,9 +825,7 @@ function wire() {
   $('evaluate').onclick = () => task('Evaluating', evaluate, stopEngine);
   $('compare-all').onclick = () => task('Generating', compareAll, stopEngine);
   $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
-  $('download').onclick = () => task('Exporting the adapter', download);
-  $('download-gguf').onclick = () => task('Writing GGUF', downloadGguf);
-  $('download-job').onclick = () => task('Writing the training job', downloadJob);
+  exports.wire(ctx);
   documents.wire(ctx);
   chat.wire(ctx);
   runs.wire(ctx);

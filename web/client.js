@@ -76,7 +76,7 @@ export class WebtuneClient {
   generate(prompt, options, onText) { return this.call("generate", [prompt, options, "__onText__"], { onText }); }
   exportAdapter(merged, archive) { return this.call("exportAdapter", [merged, archive]); }
   exportGguf(merged, quant, archive) { return this.call("exportGguf", [merged, quant, archive]); }
-  exportJob(config, baseModel) { return this.call("exportJob", [config, baseModel]); }
+  exportJob(config, baseModel, archive) { return this.call("exportJob", [config, baseModel, archive]); }
   importAdapter(files) { return this.call("importAdapter", [files]); }
   zipFiles(name, files) { return this.call("zipFiles", [name, files]); }
   loadAdapter(name, files) { return this.call("loadAdapter", [name, files]); }

@@ -6,6 +6,7 @@
 import * as store from './store.js';
 import * as chat from './chat.js';
 import { plot } from './chart.js';
+import { save } from './export.js';
 
 const COLORS = ['#2f6fdf', '#e67e22', '#27ae60', '#8e44ad', '#c0392b', '#16a085'];
 const when = (iso) => iso?.slice(0, 16).replace('T', ' ');
@@ -51,8 +52,8 @@ export async function show(ctx) {
     const buttons = [];
     if (run.adapter) {
       buttons.push(button('Download', 'download the adapter', () => ctx.task('Zipping the run\'s adapter', async () => {
-        const names = ctx.save(await ctx.page.wt.zipFiles(`webtune-adapter-${run.id}.zip`, await adapter(run)));
-        ctx.show('runs-status', 'done', `Downloaded ${names}: unzip it into a folder and load that with PEFT's `
+        const said = save(await ctx.page.wt.zipFiles(`webtune-adapter-${run.id}.zip`, await adapter(run)));
+        ctx.show('runs-status', 'done', `${said}. Unzip it into a folder and load that with PEFT's `
           + 'PeftModel.from_pretrained(base, folder).');
       })));
     }

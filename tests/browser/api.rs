@@ -500,8 +500,8 @@ fn unzip_stored(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 /// `exportJob` downloads the job `webtune export-job` writes — the one TRL ran in
-/// `fixtures/export_job/make_fixture.py` — as one ZIP, on `tier`; a full fine-tune is refused
-/// with kind `export`.
+/// `fixtures/export_job/make_fixture.py` — as one ZIP or as its files, on `tier`; a full
+/// fine-tune is refused with kind `export`.
 pub async fn js_api_writes_the_clis_job(tier: &str) {
     crate::webgpu().await;
     let reference: serde_json::Value = serde_json::from_str(JOB_REFERENCE).unwrap();
@@ -538,6 +538,22 @@ pub async fn js_api_writes_the_clis_job(tier: &str) {
             sha256(bytes),
             expected[name].as_str().unwrap_or_default(),
             "{tier}: {name}"
+        );
+    }
+    // Without the archive (for a folder the person picks): the same files, named by path.
+    let loose = call(
+        &webtune,
+        "exportJob",
+        &[json(config.clone()), base.into(), false.into()],
+    )
+    .await
+    .unwrap();
+    for (name, sha) in expected {
+        let bytes = blob_bytes(&get(&loose, name)).await;
+        assert_eq!(
+            sha256(&bytes),
+            sha.as_str().unwrap_or_default(),
+            "{tier}: loose {name}"
         );
     }
     let mut full = config;

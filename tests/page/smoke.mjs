@@ -32,6 +32,7 @@ import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { copyFile, readFile, readdir, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 
 const root = resolve(process.argv[2] ?? 'dist');
@@ -138,6 +139,14 @@ async function scenario(name, { webgpu, origin, query = '' }, check) {
         }
         sessionStorage.setItem('longTasks', JSON.stringify(window.longTasks));
       }).observe({ type: 'longtask', buffered: true });
+      // The File System Access folder picker answers with a fresh OPFS folder (`picked-N`), as
+      // a person choosing a folder would; `window.pickerCancels = true` closes it unchosen.
+      window.pickedFolders = 0;
+      window.showDirectoryPicker = async () => {
+        if (window.pickerCancels) throw new DOMException('the picker was closed (the test)', 'AbortError');
+        const root = await navigator.storage.getDirectory();
+        return root.getDirectoryHandle(`picked-${++window.pickedFolders}`, { create: true });
+      };
       window.mainThread = { wasm: 0, devices: 0 };
       for (const name of ['instantiate', 'instantiateStreaming']) {
         const original = WebAssembly[name];
@@ -245,21 +254,22 @@ const attr = (page, id, name) => page.locator(`#${id}`).getAttribute(name);
 const axe = await readFile(resolve('node_modules/axe-core/axe.min.js'), 'utf8');
 
 /// Opens every view of the workspace at 1280 px and at 375 px, and at 1280 px in the dark
-/// scheme: a screenshot of each (in tests/artifacts/views/), no sideways scrolling, and
+/// scheme (of `schemes`): a screenshot of each (in tests/artifacts/views/), no sideways scrolling, and
 /// axe-core's serious and critical violations (contrast included), none allowed (every view's
 /// report in tests/artifacts/views/).
-async function tour(page, label) {
-  await testWork(page, () => tourViews(page, label));
+async function tour(page, label, schemes = ['light', 'dark']) {
+  await testWork(page, () => tourViews(page, label, schemes));
 }
 
-async function tourViews(page, label) {
+async function tourViews(page, label, schemes) {
   const views = await page.$$eval('#tabs a', (tabs) => tabs.map((a) => a.getAttribute('href').slice(1)));
   const folder = join(artifacts, 'views');
   await mkdir(folder, { recursive: true });
   await page.addScriptTag({ content: axe });
   const problems = [];
   const report = {};
-  for (const [width, scheme] of [[1280, 'light'], [375, 'light'], [1280, 'dark']]) {
+  const sizes = [[1280, 'light'], [375, 'light'], [1280, 'dark']].filter(([, scheme]) => schemes.includes(scheme));
+  for (const [width, scheme] of sizes) {
     await page.setViewportSize({ width, height: 900 });
     await page.emulateMedia({ colorScheme: scheme });
     const where = `${width}${scheme === 'dark' ? '-dark' : ''}`;
@@ -280,7 +290,7 @@ async function tourViews(page, label) {
   await page.emulateMedia({ colorScheme: null });
   await page.setViewportSize({ width: 1000, height: 900 });
   const minor = Object.values(report).flat().length;
-  console.log(`workspace tour (${label}): ${views.length} views at 1280 and 375 px and dark at 1280; axe-core: `
+  console.log(`workspace tour (${label}): ${views.length} views at ${sizes.map((z) => z.join(' px ')).join(', ')}; axe-core: `
     + `${problems.length} serious or critical problems, ${minor} findings in all`);
   expect(problems.length === 0, `workspace views:\n    ${problems.join('\n    ')}`);
 }
@@ -710,6 +720,49 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
     expect(ours.equals(theirs), `the page's job ${name} (${ours.length} bytes) differs from the CLI's (${theirs.length})`);
   }
   console.log(`training job: the page's ${names.join(', ')} are the CLI's`);
+  // Into a folder the person picks (File System Access): the adapter's and the job's files,
+  // byte for byte the ZIPs', no download; closing the picker saves nothing.
+  downloads.length = 0;
+  await page.check('#save-folder');
+  await page.evaluate(() => { window.pickerCancels = true; });
+  await page.click('#download');
+  const unchosen = await waitForStatus(page, 'download-status', ['note']);
+  await page.evaluate(() => { window.pickerCancels = false; });
+  const intoFolders = [];
+  for (const [button, zipped] of [['#download', folder], ['#download-job', jobFolder]]) {
+    await page.click(button);
+    await page.waitForSelector('body:not([data-busy])', { timeout: timeoutMs });
+    const status = await waitForStatus(page, 'download-status', ['done', 'failed']);
+    intoFolders.push(status.text);
+    const picked = await page.evaluate(async (n) => {
+      const hashes = {};
+      const walk = async (dir, prefix) => {
+        for await (const [name, handle] of dir.entries()) {
+          if (handle.kind === 'directory') await walk(handle, `${prefix}${name}/`);
+          else {
+            const digest = await crypto.subtle.digest('SHA-256', await (await handle.getFile()).arrayBuffer());
+            hashes[`${prefix}${name}`] = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+          }
+        }
+      };
+      await walk(await (await navigator.storage.getDirectory()).getDirectoryHandle(`picked-${n}`), '');
+      return hashes;
+    }, intoFolders.length);
+    const want = {};
+    const walk = async (dir, prefix) => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) await walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+        else want[`${prefix}${entry.name}`] = createHash('sha256').update(await readFile(join(dir, entry.name))).digest('hex');
+      }
+    };
+    await walk(zipped, '');
+    expect(status.status === 'done' && /into the folder "picked-\d"/.test(status.text)
+      && JSON.stringify(Object.entries(picked).sort()) === JSON.stringify(Object.entries(want).sort()),
+    `saved into a folder: ${status.text}; ${Object.keys(picked).length} files, the ZIP has ${Object.keys(want).length}`);
+  }
+  console.log(`into a folder: ${unchosen.text} | ${intoFolders.join(' | ')}`);
+  expect(/Nothing saved/.test(unchosen.text) && !downloads.length, `picker closed: ${unchosen.text}, ${downloads.length} downloads`);
+  await page.uncheck('#save-folder');
   // Several adapters on one model: the adapter just downloaded, kept beside the trained one,
   // answers exactly as the fine-tuned model does.
   await page.click('summary:has-text("More adapters")');
@@ -988,6 +1041,20 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
   console.log(`planted problems: ${plantedReport}`);
   expect(/1 training row repeats an earlier one, exactly or nearly \(line 31\)/.test(plantedReport)
     && /the answers are imbalanced: "no" \d+ %/.test(plantedReport), `planted report: ${plantedReport}`);
+  // Every view on this data the page has not seen: row 1 as the model sees it, only its
+  // answer marked as trained; the command the Train view shows names this file; then the
+  // tour (each view at 1280 and 375 px, axe-core).
+  await page.waitForFunction((q) => document.querySelector('#preview .preview-row[data-line="1"]')?.textContent.includes(q),
+    planted[0][0], { timeout: timeoutMs });
+  const unseen = await page.$eval('#preview .preview-row[data-line="1"]', (r) => ({
+    marked: [...r.querySelectorAll('mark')].map((m) => m.textContent), text: r.querySelector('pre').textContent,
+  }));
+  const unseenCommand = await page.$eval('#run-command', (e) => e.textContent);
+  console.log(`unseen data: row 1 marked ${JSON.stringify(unseen.marked)}; command ${unseenCommand}`);
+  expect(unseen.marked.length === 1 && /^No\b/.test(unseen.marked[0]) && unseen.text.includes(planted[0][0])
+    && !unseen.marked[0].includes('parcel'), `unseen preview: ${JSON.stringify(unseen)}`);
+  expect(/ --data parcels\.jsonl /.test(unseenCommand), `unseen command: ${unseenCommand}`);
+  await tour(page, 'unseen', ['light']);
   // The rows the report names are links: line 31 (the repeat) opens the preview at its row,
   // marked and focused; line 4 (the row it repeats) at row 4.
   const problemText = await text(page, 'data-problems');
