@@ -2,7 +2,7 @@
 //! fixtures — byte changes (flips, interesting integers, cuts, inserts, repeats, splices of
 //! another fixture) and, for JSON inputs, structure-aware edits (a value replaced by one of
 //! another type, a huge or negative number, deep nesting) — for a time budget
-//! (`WEBTUNE_FUZZ_SECONDS` per parser: 10 by default, 20 in `scripts/test.sh`'s cpu tier).
+//! (`WEBTUNE_FUZZ_SECONDS` per parser: 10 by default, which CI uses; longer by hand).
 //! Every input must give `Ok` or a typed error: a panic fails the test and is kept in
 //! `tests/hostile/regressions/` (as `{parser}-{hash}.bin`), and every kept file is run again
 //! first. Prints the inputs tried.
