@@ -2,6 +2,7 @@
 // fine-tune as a TRL job — each as one ZIP download (a browser asks before a second download),
 // or, where the browser has the File System Access API and the person ticks it, as the files
 // themselves in a folder they pick. The engine writes every byte; this only delivers them.
+import * as store from './store.js';
 
 /** Saves `files` ({name: Blob}) as downloads; says what was saved. */
 export function save(files) {
@@ -19,13 +20,7 @@ export function save(files) {
 
 /** Writes `files` ({path: Blob}; `a/b` makes the folder `a`) into the folder `dir`. */
 async function saveInto(dir, files) {
-  for (const [path, blob] of Object.entries(files)) {
-    const parts = path.split('/');
-    let folder = dir;
-    for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part, { create: true });
-    const file = await folder.getFileHandle(parts.at(-1), { create: true });
-    await blob.stream().pipeTo(await file.createWritable());
-  }
+  for (const [path, blob] of Object.entries(files)) await store.write(path, blob, undefined, dir);
   return `Saved ${Object.keys(files).join(', ')} into the folder "${dir.name}"`;
 }
 

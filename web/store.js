@@ -33,8 +33,9 @@ export async function available() {
   }
 }
 
-async function folder(path, create = false) {
-  let dir = await root();
+/// The folder at `path` under `base` (the page's OPFS root unless given).
+async function folder(path, create = false, base = null) {
+  let dir = base ?? await root();
   for (const part of path.split('/').filter(Boolean)) {
     dir = await dir.getDirectoryHandle(part, { create });
   }
@@ -48,10 +49,11 @@ export function split(path) {
 }
 
 /// Writes `data` (a Blob, ArrayBuffer, typed array or string, or a ReadableStream of chunks)
-/// to `path`; `onChunk(bytes)` hears of each chunk of a stream.
-export async function write(path, data, onChunk) {
+/// to `path` (under the folder handle `base`, when given: a folder the person picked);
+/// `onChunk(bytes)` hears of each chunk of a stream.
+export async function write(path, data, onChunk, base = null) {
   const [dir, name] = split(path);
-  const handle = await (await folder(dir, true)).getFileHandle(name, { create: true });
+  const handle = await (await folder(dir, true, base)).getFileHandle(name, { create: true });
   const out = await handle.createWritable();
   try {
     if (data instanceof ReadableStream) {
