@@ -45,7 +45,8 @@ fn composite_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<3> {
 
 /// On the GPU tier (outside autodiff) RMSNorm and a decoded token's attention are one kernel
 /// each and compute the CPU tier's composite numbers — in f32, and in f16 where the adapter
-/// has it; on the CPU tier the kernels are not offered.
+/// has it; on the CPU tier the kernels are not offered. And on every tier the normalisation
+/// with a written-out gradient matches autodiff's through the composite ops.
 pub async fn fused_kernels_match_composite(device: &ComputeDevice) -> Result<()> {
     let offered = webtune::nn::fused::available(device.device());
     assert_eq!(offered, device.tier() == Tier::Gpu, "{}", device.tier());
@@ -95,6 +96,80 @@ pub async fn fused_kernels_match_composite(device: &ComputeDevice) -> Result<()>
             let want = read_f32(composite_attention(q_cpu, k_cpu, v_cpu), "attention").await?;
             compare(&name, &got, &want, Tolerance::new(rel * 10.0, rel))?;
         }
+        sums_of_squares_match(device, dtype).await?;
+    }
+    normalize_gradient_matches_composite(device).await
+}
+
+/// `nn::rms_normalize`'s written-out gradient against autodiff's through the composite ops
+/// (`x / sqrt(mean(x²) + eps)`), under a loss that weights every output differently.
+async fn normalize_gradient_matches_composite(device: &ComputeDevice) -> Result<()> {
+    let autodiff = device.device().clone().autodiff();
+    for (rows, width) in [(3, 576), (2, 37)] {
+        let data = TensorData::new(fixed_values(61, rows * width, 2.0), [1, rows, width]);
+        let weights = TensorData::new(fixed_values(62, rows * width, 1.0), [1, rows, width]);
+        let weights = Tensor::<3>::from_data(weights, &autodiff);
+        let gradient = |normalize: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+            let x = Tensor::<3>::from_data(data.clone(), &autodiff).require_grad();
+            let y = normalize(x.clone());
+            let grads = (y.clone() * weights.clone()).sum().backward();
+            (y.inner(), x.grad(&grads))
+        };
+        let (y, dx) = gradient(&|x| webtune::nn::rms_normalize(x, 1e-5));
+        let (y_want, dx_want) = gradient(&|x| {
+            let rms = (x.clone() * x.clone()).mean_dim(2).add_scalar(1e-5).sqrt();
+            x / rms
+        });
+        let name = format!("rms_normalize {rows}×{width}");
+        let (Some(dx), Some(dx_want)) = (dx, dx_want) else {
+            panic!("{name}: no gradient for the input");
+        };
+        let tolerance = Tolerance::new(1e-5, 1e-5);
+        let got = read_f32(y, &name).await?;
+        compare(&name, &got, &read_f32(y_want, &name).await?, tolerance)?;
+        let got = read_f32(dx, &name).await?;
+        let name = format!("{name}, gradient");
+        compare(&name, &got, &read_f32(dx_want, &name).await?, tolerance)?;
+    }
+    Ok(())
+}
+
+/// Each tensor's sum of squares, five per launch: sizes around a cube's width, one element,
+/// LoRA's gradient sizes, and a count that leaves the last launch partly empty; against the
+/// host's sums in f64 of the same (rounded) values.
+async fn sums_of_squares_match(device: &ComputeDevice, dtype: FloatDType) -> Result<()> {
+    let sizes = [255, 1, 9216, 256, 257, 3072, 24576, 7, 512, 300, 1000, 2];
+    let mut inputs = Vec::new();
+    let mut want = Vec::new();
+    for (seed, &n) in sizes.iter().enumerate() {
+        let (on, cpu) = tensors::<1>(50 + seed as u32, [n], dtype, device);
+        let values = read_f32(cpu, "sum of squares input").await?;
+        want.push(values.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() as f32);
+        inputs.push(on);
+    }
+    let offered = webtune::nn::fused::available(device.device());
+    let Some(sums) = webtune::nn::fused::sum_squares(&inputs) else {
+        assert!(
+            !offered,
+            "the sums of squares were not taken on the GPU tier"
+        );
+        return Ok(());
+    };
+    assert!(
+        offered,
+        "sums of squares offered on the {} tier",
+        device.tier()
+    );
+    assert_eq!(sums.dtype(), DType::F32);
+    let got = read_f32(sums, "sums of squares").await?;
+    let name = format!("sums of squares {dtype:?}");
+    compare(&name, &got, &want, Tolerance::new(1e-5, 1e-5))?;
+    // A tensor past the kernel's size, or mixed float types: not taken.
+    let big = Tensor::<1>::zeros([(1 << 20) + 1], (device.device(), DType::from(dtype)));
+    let other = Tensor::<1>::zeros([4], (device.device(), DType::F32)).cast(FloatDType::F16);
+    let mixed = other.dtype() != inputs[0].dtype();
+    for odd in [big].into_iter().chain(mixed.then_some(other)) {
+        assert!(webtune::nn::fused::sum_squares(&[inputs[0].clone(), odd]).is_none());
     }
     Ok(())
 }

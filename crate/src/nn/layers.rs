@@ -228,7 +228,8 @@ impl RmsNorm {
 
     /// `[batch, seq, hidden]` → same shape.
     /// Computed in f32 and cast back before the scale, as transformers does in half precision
-    /// (a mean square of f16 activations overflows).
+    /// (a mean square of f16 activations overflows); the normalisation is one differentiable
+    /// operation with a written-out gradient ([`super::rms_normalize`]).
     /// A decoded token's norm (one row, on the GPU tier outside autodiff) is one kernel
     /// ([`super::fused::rms_norm`]). Not yet for more rows: on a prompt the kernel stopped
     /// burn's fusion from fusing the attention around it (SmolLM2, 16 tokens: 1,138 → 1,406
@@ -241,12 +242,8 @@ impl RmsNorm {
             return super::fused::rms_norm(x, weight, self.eps);
         }
         let dtype = x.dtype();
-        let x = to_f32(x);
-        let rms = (x.clone() * x.clone())
-            .mean_dim(2)
-            .add_scalar(self.eps)
-            .sqrt();
-        to_dtype(x / rms, dtype) * weight.unsqueeze::<3>()
+        let normed = super::normalize::rms_normalize(to_f32(x), self.eps);
+        to_dtype(normed, dtype) * weight.unsqueeze::<3>()
     }
 }
 

@@ -255,14 +255,18 @@ impl Trainer {
         // One readback per step: the loss, the gradients' squared norm and the extras.
         let inner = device.clone().inner();
         let loss_sum = loss_sum.unwrap_or_else(|| Tensor::zeros([1], &inner));
-        let norm = optim::squared_norm(&grads).unwrap_or_else(|| Tensor::zeros([1], &inner));
+        let squares = optim::sums_of_squares(&grads).unwrap_or_else(|| Tensor::zeros([1], &inner));
+        let squares_len = squares.dims()[0];
         let values = read_f32(
-            Tensor::cat([vec![loss_sum, norm], extras].concat(), 0),
+            Tensor::cat([vec![loss_sum, squares], extras].concat(), 0),
             "loss and gradient norm",
         )
         .await?;
-        let (loss_sum, grad_norm) = match values[..] {
-            [loss, squared, ..] => (f64::from(loss), f64::from(squared).sqrt()),
+        let (loss_sum, grad_norm) = match values.get(..1 + squares_len) {
+            Some([loss, squares @ ..]) => (
+                f64::from(*loss),
+                squares.iter().map(|&s| f64::from(s)).sum::<f64>().sqrt(),
+            ),
             _ => (f64::NAN, f64::NAN),
         };
         let lr = self.optimizer.config.lr * self.schedule.factor(self.step);
@@ -285,7 +289,10 @@ impl Trainer {
             preference: None,
         };
         self.step += 1;
-        Ok((report, values.get(2..).unwrap_or_default().to_vec()))
+        Ok((
+            report,
+            values.get(1 + squares_len..).unwrap_or_default().to_vec(),
+        ))
     }
 }
 

@@ -102,12 +102,21 @@ impl AdamW {
     }
 }
 
-/// The squared global L2 norm of `grads`, `[1]`, on the device (`None` without gradients).
-pub fn squared_norm(grads: &[(String, Tensor<1>)]) -> Option<Tensor<1>> {
-    grads
-        .iter()
-        .map(|(_, g)| (g.clone() * g.clone()).sum())
-        .reduce(|a, b| a + b)
+/// Each gradient's sum of squares, `[n]` in f32 on the device, for one readback with the
+/// loss (`None` without gradients): the squared global L2 norm is their total. On the GPU tier
+/// a few gradients per kernel launch ([`crate::nn::fused::sum_squares`]); elsewhere burn's
+/// ops, each gradient's sum and the sums' total (`[1]`).
+pub fn sums_of_squares(grads: &[(String, Tensor<1>)]) -> Option<Tensor<1>> {
+    let tensors: Vec<Tensor<1>> = grads.iter().map(|(_, g)| g.clone()).collect();
+    crate::nn::fused::sum_squares(&tensors).or_else(|| {
+        tensors
+            .into_iter()
+            .map(|g| {
+                let g = crate::device::to_f32(g);
+                (g.clone() * g).sum()
+            })
+            .reduce(|a, b| a + b)
+    })
 }
 
 /// Scales `grads` so that their global norm `norm` is at most `max_norm`

@@ -7,10 +7,7 @@ use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-use super::FusedOps;
-
-/// Units per cube: WebGPU guarantees 256 invocations per workgroup.
-const MAX_UNITS: usize = 256;
+use super::{FusedOps, MAX_UNITS, cube_sum, prev_power_of_two};
 
 /// `x [.., hidden] / sqrt(mean(x²) + eps) · weight [hidden]` in one launch, computed in f32
 /// and rounded to `x`'s type before the scale (as transformers does in half precision). For
@@ -40,7 +37,6 @@ fn rms_norm_kernel<F: Float>(
     let width = weight.shape(0);
     let base = row * width;
     let unit = UNIT_POS as usize;
-    let mut partial = Shared::<[f32]>::new_slice(units);
     let mut sum = f32::new(0.0);
     let mut i = unit;
     while i < width {
@@ -48,19 +44,8 @@ fn rms_norm_kernel<F: Float>(
         sum += value * value;
         i += units;
     }
-    partial[unit] = sum;
-    sync_cube();
-    // Pairs `stride` apart, strides doubling: `partial[0]` ends with the whole sum.
-    let mut stride = 1usize;
-    while stride < units {
-        if unit & (2 * stride - 1) == 0 {
-            let other = partial[unit + stride];
-            partial[unit] += other;
-        }
-        sync_cube();
-        stride *= 2;
-    }
-    let rms = (partial[0] / f32::cast_from(width) + eps).sqrt();
+    let total = cube_sum(sum, unit, units);
+    let rms = (total / f32::cast_from(width) + eps).sqrt();
     let mut j = unit;
     while j < width {
         let normed = f32::cast_from(x[base + j]) / rms;
@@ -101,12 +86,4 @@ pub(super) fn launch(x: CubeTensor, weight: CubeTensor, eps: f32) -> CubeTensor 
         dtype,
     );
     out
-}
-
-/// The largest power of two at most `n` (1 for 0).
-fn prev_power_of_two(n: usize) -> usize {
-    match n {
-        0 => 1,
-        n => 1 << (usize::BITS - 1 - n.leading_zeros()),
-    }
 }
