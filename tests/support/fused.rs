@@ -45,8 +45,8 @@ fn composite_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<3> {
 
 /// On the GPU tier (outside autodiff) RMSNorm and a decoded token's attention are one kernel
 /// each and compute the CPU tier's composite numbers — in f32, and in f16 where the adapter
-/// has it; on the CPU tier the kernels are not offered. And on every tier the normalisation
-/// with a written-out gradient matches autodiff's through the composite ops.
+/// has it; on the CPU tier the kernels are not offered. And on every tier the operations with
+/// written-out gradients match autodiff's through the composite ops.
 pub async fn fused_kernels_match_composite(device: &ComputeDevice) -> Result<()> {
     let offered = webtune::nn::fused::available(device.device());
     assert_eq!(offered, device.tier() == Tier::Gpu, "{}", device.tier());
@@ -98,38 +98,57 @@ pub async fn fused_kernels_match_composite(device: &ComputeDevice) -> Result<()>
         }
         sums_of_squares_match(device, dtype).await?;
     }
-    normalize_gradient_matches_composite(device).await
+    closed_form_gradients_match_composite(device).await
 }
 
-/// `nn::rms_normalize`'s written-out gradient against autodiff's through the composite ops
-/// (`x / sqrt(mean(x²) + eps)`), under a loss that weights every output differently.
-async fn normalize_gradient_matches_composite(device: &ComputeDevice) -> Result<()> {
+/// `nn::rms_normalize`'s and `nn::softmax`'s written-out gradients against autodiff's
+/// through the composite ops (`x / sqrt(mean(x²) + eps)`; burn's softmax), under a loss that
+/// weights every output differently.
+async fn closed_form_gradients_match_composite(device: &ComputeDevice) -> Result<()> {
     let autodiff = device.device().clone().autodiff();
+    type Op<'a> = &'a dyn Fn(Tensor<3>) -> Tensor<3>;
+    let rms = |x: Tensor<3>| {
+        let rms = (x.clone() * x.clone()).mean_dim(2).add_scalar(1e-5).sqrt();
+        x / rms
+    };
+    let cases: [(&str, Op, Op); 3] = [
+        (
+            "rms_normalize",
+            &|x| webtune::nn::rms_normalize(x, 1e-5),
+            &rms,
+        ),
+        ("softmax, last dim", &|x| webtune::nn::softmax(x, 2), &|x| {
+            webtune::burn::tensor::activation::softmax(x, 2)
+        }),
+        (
+            "softmax, middle dim",
+            &|x| webtune::nn::softmax(x, 1),
+            &|x| webtune::burn::tensor::activation::softmax(x, 1),
+        ),
+    ];
     for (rows, width) in [(3, 576), (2, 37)] {
         let data = TensorData::new(fixed_values(61, rows * width, 2.0), [1, rows, width]);
         let weights = TensorData::new(fixed_values(62, rows * width, 1.0), [1, rows, width]);
         let weights = Tensor::<3>::from_data(weights, &autodiff);
-        let gradient = |normalize: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+        let gradient = |op: Op| {
             let x = Tensor::<3>::from_data(data.clone(), &autodiff).require_grad();
-            let y = normalize(x.clone());
+            let y = op(x.clone());
             let grads = (y.clone() * weights.clone()).sum().backward();
             (y.inner(), x.grad(&grads))
         };
-        let (y, dx) = gradient(&|x| webtune::nn::rms_normalize(x, 1e-5));
-        let (y_want, dx_want) = gradient(&|x| {
-            let rms = (x.clone() * x.clone()).mean_dim(2).add_scalar(1e-5).sqrt();
-            x / rms
-        });
-        let name = format!("rms_normalize {rows}×{width}");
-        let (Some(dx), Some(dx_want)) = (dx, dx_want) else {
-            panic!("{name}: no gradient for the input");
-        };
-        let tolerance = Tolerance::new(1e-5, 1e-5);
-        let got = read_f32(y, &name).await?;
-        compare(&name, &got, &read_f32(y_want, &name).await?, tolerance)?;
-        let got = read_f32(dx, &name).await?;
-        let name = format!("{name}, gradient");
-        compare(&name, &got, &read_f32(dx_want, &name).await?, tolerance)?;
+        for (op, closed, composite) in cases {
+            let name = format!("{op} {rows}×{width}");
+            let ((y, dx), (y_want, dx_want)) = (gradient(closed), gradient(composite));
+            let (Some(dx), Some(dx_want)) = (dx, dx_want) else {
+                panic!("{name}: no gradient for the input");
+            };
+            let tolerance = Tolerance::new(1e-5, 1e-5);
+            let got = read_f32(y, &name).await?;
+            compare(&name, &got, &read_f32(y_want, &name).await?, tolerance)?;
+            let got = read_f32(dx, &name).await?;
+            let name = format!("{name}, gradient");
+            compare(&name, &got, &read_f32(dx_want, &name).await?, tolerance)?;
+        }
     }
     Ok(())
 }

@@ -34,9 +34,10 @@ pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// Softmax over `dim`, computed in f32 and returned in `x`'s float type (transformers'
 /// attention does the same in half precision: exponentials of f16 scores lose too much).
+/// One differentiable operation with its gradient written out ([`super::closed_form`]).
 pub fn softmax<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     let dtype = x.dtype();
-    to_dtype(activation::softmax(to_f32(x), dim), dtype)
+    to_dtype(super::closed_form::softmax(to_f32(x), dim), dtype)
 }
 
 /// Log-softmax over `dim`, in f32 whatever `x`'s float type (for losses: a half-precision

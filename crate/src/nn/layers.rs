@@ -242,7 +242,7 @@ impl RmsNorm {
             return super::fused::rms_norm(x, weight, self.eps);
         }
         let dtype = x.dtype();
-        let normed = super::normalize::rms_normalize(to_f32(x), self.eps);
+        let normed = super::rms_normalize(to_f32(x), self.eps);
         to_dtype(normed, dtype) * weight.unsqueeze::<3>()
     }
 }

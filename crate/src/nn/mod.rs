@@ -2,20 +2,20 @@
 //! gradients are the same on every backend tier.
 
 mod activation;
+mod closed_form;
 pub mod fused;
 mod layers;
 mod low_rank;
 mod matmul;
-mod normalize;
 mod quant;
 mod rope;
 mod vocab;
 
 pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
+pub use closed_form::rms_normalize;
 pub use layers::{LayerNorm, Linear, RmsNorm, Weight, linear, transpose};
 pub use low_rank::LowRank;
 pub use matmul::{SMALL_ROWS, matmul};
-pub use normalize::rms_normalize;
 pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};
 pub use vocab::{VocabMatrix, whole_matrix};
