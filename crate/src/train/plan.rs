@@ -6,8 +6,9 @@
 //! lower rank).
 //!
 //! The activation count follows the decoder's forward pass: per token and layer, the tensors a
-//! Llama-style layer keeps (norm inputs and outputs, Q/K/V and their rotated and repeated
-//! forms, the attention probabilities, the MLP's gate, up and product, residuals) and, for
+//! Llama-style layer keeps (norm inputs and outputs, Q/K/V and their rotated forms — grouped
+//! query heads read their key head in place, no repeated copies — the attention
+//! probabilities, the MLP's gate, up and product, residuals) and, for
 //! each adapted layer, the LoRA branch's input and its rank-sized middle. It is checked
 //! against measured peaks by the training benchmark (`cargo bench --bench train`), which
 //! prints both.
@@ -197,14 +198,16 @@ fn estimate(
     // Per token and layer (see the module docs), plus each adapted layer's branch.
     let (h, f) = (s.hidden as u64, s.ffn as u64);
     // In f16 the activations take 2 bytes, but the norms keep f32 copies of their input and
-    // the attention probabilities are computed in f32: those count at 4 bytes.
+    // the attention probabilities are computed in f32: those count at 4 bytes. Softmax keeps
+    // only its output for the backward pass (`nn::closed_form`), which the next product
+    // keeps anyway: one `[heads, seq]` row per token.
     let float = model.float_bytes as u64;
-    let per_layer_token = float * (13 * h + 3 * s.kv_dim as u64 + 4 * f)
+    let per_layer_token = float * (11 * h + 3 * s.kv_dim as u64 + 4 * f)
         + match float {
             4 => 0,
             _ => 2 * 4 * h,
         }
-        + 4 * 2 * (s.heads * seq_len) as u64;
+        + 4 * (s.heads * seq_len) as u64;
     let branch: u64 = adapted
         .iter()
         .map(|[i, _]| (*i + config.lora.r) as u64)
