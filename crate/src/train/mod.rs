@@ -252,7 +252,7 @@ impl Trainer {
         M: CausalLm + Module,
     {
         let grads = sum.unwrap_or_default();
-        // One readback per step: the loss, the gradients' squared norm and the extras.
+        // One readback per step: the loss, the gradients' sums of squares and the extras.
         let inner = device.clone().inner();
         let loss_sum = loss_sum.unwrap_or_else(|| Tensor::zeros([1], &inner));
         let squares = optim::sums_of_squares(&grads).unwrap_or_else(|| Tensor::zeros([1], &inner));
