@@ -9,7 +9,7 @@
 //! readback.
 
 use burn::backend::Dispatch;
-use burn::tensor::{Tensor as Burn, TensorData};
+use burn::tensor::{DType, Tensor as Burn};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
@@ -41,7 +41,8 @@ pub fn sum_squares(tensors: &[Burn<1>]) -> Option<Burn<1>> {
     }
     let device = first.device();
     let dummy = || Burn::<1>::empty([1], (&device, dtype));
-    let mut sums = crate::device::f32_tensor(TensorData::new(vec![0f32], [1]), &device);
+    // The first launch copies none of it: a placeholder, not an upload.
+    let mut sums = Burn::<1>::empty([1], (&device, DType::F32));
     let mut keep = 0;
     for chunk in tensors.chunks(PER_LAUNCH) {
         let mut slots: Vec<_> = chunk.iter().map(|t| t.clone().into_dispatch()).collect();
