@@ -24,7 +24,9 @@ use webtune::lora::{self, LoraConfig};
 use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::{FileSource, block_on};
 use webtune::rng::Rng;
-use webtune::train::{AdamWConfig, PlanModel, Schedule, ScheduleKind, TrainConfig, Trainer, plan};
+use webtune::train::{
+    AdamWConfig, PlanModel, Rows, Schedule, ScheduleKind, TrainConfig, Trainer, plan,
+};
 use webtune::{ComputeDevice, Tier};
 
 const SEQ: usize = 256;
@@ -66,7 +68,8 @@ fn measure(tier: Tier, quantize: bool) -> webtune::Result<Row> {
         lora: config.clone(),
         ..TrainConfig::default()
     };
-    let planned = plan(&PlanModel::of(&loaded), &run, SEQ, None, None).total as f64 / MIB;
+    let planned =
+        plan(&PlanModel::of(&loaded), &run, Rows::full(SEQ), None, None).total as f64 / MIB;
     let mut model = loaded.model.no_grad();
     lora::attach(&mut model, &config, 0, &placement.device)?;
     let mut rng = Rng::new(0);

@@ -6,7 +6,7 @@ use webtune::ComputeDevice;
 use webtune::lora::{LoraConfig, Targets};
 use webtune::models::{Placement, load_checkpoint_to};
 use webtune::platform::block_on;
-use webtune::train::{Method, PlanModel, TrainConfig, params, plan, prepare_model};
+use webtune::train::{Method, PlanModel, Rows, TrainConfig, params, plan, prepare_model};
 use webtune_tests::{load_tiny, tiny_files};
 
 fn config(method: Method, use_dora: bool) -> TrainConfig {
@@ -34,7 +34,7 @@ fn cpu_plan_counts_the_trainable_parameters_the_trainer_trains() {
         let mut loaded =
             block_on(load_checkpoint_to("llama", tiny_files("llama"), &placement)).unwrap();
         let config = config(method, dora);
-        let planned = plan(&PlanModel::of(&loaded), &config, 16, None, None);
+        let planned = plan(&PlanModel::of(&loaded), &config, Rows::full(16), None, None);
         prepare_model(&mut loaded.model, &config, &cpu.autodiff()).unwrap();
         let actual: usize = params::trainable(&loaded.model)
             .iter()
@@ -61,7 +61,7 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
             batch_size: batch,
             ..base.clone()
         };
-        plan(&model, &c, seq, None, None)
+        plan(&model, &c, Rows::full(seq), None, None)
     };
     let small = at(1, 64);
     assert!(at(2, 64).total > small.total && at(1, 128).total > small.total);
@@ -73,11 +73,11 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
     // planner's fixed overhead.)
     let asked = at(8, 256);
     let budget = asked.total - asked.activations / 3;
-    let refused = plan(&model, &base, 256, Some(budget), None);
+    let refused = plan(&model, &base, Rows::full(256), Some(budget), None);
     assert!(!refused.fits && refused.problems[0].contains("available"));
     assert!(!refused.suggestions.is_empty(), "{refused:?}");
     for s in &refused.suggestions {
-        let again = plan(&model, &s.config, s.seq_len, Some(budget), None);
+        let again = plan(&model, &s.config, Rows::full(s.seq_len), Some(budget), None);
         assert!(again.fits, "{} does not fit: {again:?}", s.change);
         assert_eq!(again.total, s.total);
     }
@@ -87,7 +87,7 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
 
     // Attention probabilities over the device's largest binding: a smaller batch fits.
     let limit = asked.largest_tensor / 3;
-    let over = plan(&model, &base, 256, None, Some(limit));
+    let over = plan(&model, &base, Rows::full(256), None, Some(limit));
     assert!(
         !over.fits && over.problems[0].contains("largest binding"),
         "{over:?}"
@@ -96,7 +96,13 @@ fn cpu_plan_grows_with_the_run_and_suggests_what_fits() {
     assert!(first.config.batch_size <= 2 && first.config.grad_accumulation >= 4);
 
     // Nothing fits a budget below the weights.
-    let hopeless = plan(&model, &base, 256, Some(model.weight_bytes / 2), None);
+    let hopeless = plan(
+        &model,
+        &base,
+        Rows::full(256),
+        Some(model.weight_bytes / 2),
+        None,
+    );
     assert!(!hopeless.fits && hopeless.suggestions.is_empty());
     assert!(
         hopeless
@@ -204,6 +210,22 @@ fn cpu_presets_are_sized_by_the_planner_and_runs_say_their_length() {
         .load_dataset("boxes.jsonl", &rows.join("\n"), None, &options)
         .unwrap();
     let train_rows = report.train_rows;
+    // Only the answers are scored: the loss's logits are counted for the most trained tokens
+    // of one record, per row, not for every position.
+    assert!(0 < report.max_trained_tokens && report.max_trained_tokens < report.max_tokens);
+    let c = TrainConfig::default();
+    let logits = session.plan(&c, None).unwrap().logits;
+    let vocab = 12 * c.batch_size as u64 * session.model_info().unwrap().vocab_size as u64;
+    assert_eq!(logits, vocab * report.max_trained_tokens as u64);
+    let packed = TrainConfig {
+        data: DataOptions {
+            packing: true,
+            ..options.clone()
+        },
+        ..c
+    };
+    let packed_logits = session.plan(&packed, None).unwrap().logits;
+    assert_eq!(packed_logits, vocab * options.encode.max_len as u64);
 
     let presets = session.presets(None).unwrap();
     let names: Vec<&str> = presets.iter().map(|p| p.name).collect();

@@ -106,6 +106,9 @@ pub struct DataReport {
     pub mean_tokens: f64,
     /// Trained tokens over the kept records.
     pub trained_tokens: usize,
+    /// The most trained tokens in one kept record.
+    #[serde(default)]
+    pub max_trained_tokens: usize,
     /// Records for training.
     pub train_rows: usize,
     /// Records held out for validation.
@@ -284,7 +287,9 @@ impl DataReport {
         let lengths: Vec<usize> = all.clone().map(|e| e.ids.len()).collect();
         self.max_tokens = lengths.iter().copied().max().unwrap_or(0);
         self.mean_tokens = lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
-        self.trained_tokens = all.map(Encoded::trained_tokens).sum();
+        let trained: Vec<usize> = all.map(Encoded::trained_tokens).collect();
+        self.trained_tokens = trained.iter().sum();
+        self.max_trained_tokens = trained.iter().copied().max().unwrap_or(0);
         self.length_histogram = histogram(&lengths);
         self.train_rows = train.len();
         self.validation_rows = validation.len();
@@ -305,6 +310,7 @@ impl DataReport {
             max_tokens: 0,
             mean_tokens: 0.0,
             trained_tokens: 0,
+            max_trained_tokens: 0,
             train_rows: 0,
             validation_rows: 0,
             warnings: Vec::new(),

@@ -66,8 +66,8 @@ export interface DataReport {
   file: string; format: string; rows: number; blank_lines: number; empty_rows: number;
   duplicate_rows: number; truncated_rows: number; truncated_away_rows: number;
   length_histogram: [number, number][]; max_tokens: number; mean_tokens: number;
-  trained_tokens: number; train_rows: number; validation_rows: number; warnings: string[];
-  truncated_lines: number[];
+  trained_tokens: number; max_trained_tokens: number; train_rows: number;
+  validation_rows: number; warnings: string[]; truncated_lines: number[];
   repeats: { lines: number[]; similarity: number }[];
   leaks: { validation_line: number; training_line: number; similarity: number }[];
   answers: { counts: [string, number][]; rebalanced: [string, number][] | null; imbalanced: boolean } | null;

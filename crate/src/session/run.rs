@@ -20,7 +20,7 @@ use crate::models::{CausalLm, LinearLayers};
 use crate::platform::seconds_now;
 use crate::tokenizer::Message;
 use crate::train::{
-    Checkpoint, Event, MemoryPlan, PlanModel, RunState, TrainConfig, fine_tune, plan,
+    Checkpoint, Event, MemoryPlan, PlanModel, Rows, RunState, TrainConfig, fine_tune, plan,
     prepare_model, validation_loss,
 };
 
@@ -131,16 +131,24 @@ impl Session {
     pub fn plan(&self, config: &TrainConfig, budget: Option<u64>) -> Result<MemoryPlan> {
         config.validate()?;
         let open = self.model()?;
-        let seq_len = match &self.data {
-            Some((_, options)) if config.data.packing => options.encode.max_len,
-            Some((data, _)) => data.report.max_tokens.max(1),
-            None => config.data.encode.max_len,
+        // Packed rows and preference pairs (ORPO scores whole chosen rows) may score every
+        // position; a record scores at most its trained tokens.
+        let rows = match &self.data {
+            Some((_, options)) if config.data.packing => Rows::full(options.encode.max_len),
+            Some((data, _)) if config.objective.is_preference() => {
+                Rows::full(data.report.max_tokens.max(1))
+            }
+            Some((data, _)) => {
+                let report = &data.report;
+                Rows::scoring(report.max_tokens.max(1), report.max_trained_tokens)
+            }
+            None => Rows::full(config.data.encode.max_len),
         };
         let budget = budget.or_else(|| policy::memory_budget(&self.device));
         Ok(plan(
             &PlanModel::of(&open.loaded),
             config,
-            seq_len,
+            rows,
             budget,
             policy::binding_limit(&self.device),
         ))

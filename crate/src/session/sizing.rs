@@ -11,7 +11,7 @@ use crate::device::{Precision, human_bytes};
 use crate::error::Result;
 use crate::lora::LoraConfig;
 use crate::models::ModelConfig;
-use crate::train::{MemoryPlan, PlanModel, TrainConfig, plan};
+use crate::train::{MemoryPlan, PlanModel, Rows, TrainConfig, plan};
 
 /// A model on the Hugging Face hub worth offering beside the default one.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -105,7 +105,7 @@ impl Session {
         let training = plan(
             &model,
             &run,
-            seq_len.max(1),
+            Rows::full(seq_len.max(1)),
             policy::memory_budget(&self.device),
             policy::binding_limit(&self.device),
         );

@@ -30,7 +30,7 @@ pub use fields::{Field, FieldKind, fields};
 pub use loss::causal_lm_loss;
 pub use method::{Method, half_selection, prepare_model, select_half};
 pub use optim::{AdamW, AdamWConfig};
-pub use plan::{MemoryPlan, PlanModel, plan};
+pub use plan::{MemoryPlan, PlanModel, Rows, plan};
 pub use preference::{Objective, PreferenceStats, Reference, preference_loss};
 pub use run::{Event, TrainConfig, fine_tune, micro_batches, planned_steps, validation_loss};
 pub use schedule::{Schedule, ScheduleKind};

@@ -130,23 +130,53 @@ pub struct Suggestion {
     pub seq_len: usize,
 }
 
+/// The rows a run trains on: their length in tokens, and the most positions one row scores
+/// (only scored positions compute logits for the loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rows {
+    /// Tokens per row.
+    pub len: usize,
+    /// The most scored positions in one row (at most `len`).
+    pub scored: usize,
+}
+
+impl Rows {
+    /// Rows of `len` tokens, every position scored.
+    pub fn full(len: usize) -> Self {
+        Self { len, scored: len }
+    }
+
+    /// Rows of `len` tokens, at most `scored` of them scored.
+    pub fn scoring(len: usize, scored: usize) -> Self {
+        Self {
+            len,
+            scored: scored.min(len),
+        }
+    }
+
+    /// The same rows cut to `len` tokens.
+    fn cut(self, len: usize) -> Self {
+        Self::scoring(len, self.scored)
+    }
+}
+
 /// Runtime and allocator overhead beyond the counted tensors. Not a factor: the counted
 /// activations already exceed what autodiff keeps at the peak (measured: the page test's run
 /// 905 MiB against 1102 planned, the training bench 3518 MiB against 4031).
 const OVERHEAD_BYTES: u64 = 64 << 20;
 
-/// Predicts the peak memory of training `model` with `config` on rows of `seq_len` tokens,
-/// checked against `budget` bytes and the device's `max_tensor_bytes`.
+/// Predicts the peak memory of training `model` with `config` on `rows`, checked against
+/// `budget` bytes and the device's `max_tensor_bytes`.
 pub fn plan(
     model: &PlanModel,
     config: &TrainConfig,
-    seq_len: usize,
+    rows: Rows,
     budget: Option<u64>,
     max_tensor_bytes: Option<u64>,
 ) -> MemoryPlan {
-    let mut plan = estimate(model, config, seq_len, budget, max_tensor_bytes);
+    let mut plan = estimate(model, config, rows, budget, max_tensor_bytes);
     if !plan.fits {
-        plan.suggestions = suggest(model, config, seq_len, budget, max_tensor_bytes);
+        plan.suggestions = suggest(model, config, rows, budget, max_tensor_bytes);
     }
     plan
 }
@@ -154,11 +184,12 @@ pub fn plan(
 fn estimate(
     model: &PlanModel,
     config: &TrainConfig,
-    seq_len: usize,
+    shape: Rows,
     budget: Option<u64>,
     max_tensor_bytes: Option<u64>,
 ) -> MemoryPlan {
     let s = model.shape;
+    let seq_len = shape.len;
     // A batch of preference pairs holds a chosen and a rejected sequence per pair.
     let rows = match config.objective.is_preference() {
         true => 2 * config.batch_size,
@@ -219,7 +250,8 @@ fn estimate(
         _ => 2 * h,
     };
     let activations = tokens * s.layers as u64 * (per_layer_token + 4 * (branch + full_grads));
-    let logits = 3 * 4 * tokens * s.vocab as u64;
+    // Logits, their log-softmax and its gradient in f32, at the scored positions.
+    let logits = 3 * 4 * (rows * shape.scored) as u64 * s.vocab as u64;
     let counted = weights + optimizer + activations + logits;
     let total = counted + OVERHEAD_BYTES;
     let largest_tensor = 4 * (rows * s.heads) as u64 * (seq_len * seq_len) as u64;
@@ -287,13 +319,14 @@ impl MemoryPlan {
 fn suggest(
     model: &PlanModel,
     config: &TrainConfig,
-    seq_len: usize,
+    rows: Rows,
     budget: Option<u64>,
     limit: Option<u64>,
 ) -> Vec<Suggestion> {
     let mut out = Vec::new();
+    let seq_len = rows.len;
     let fits = |c: &TrainConfig, seq: usize| {
-        let p = estimate(model, c, seq, budget, limit);
+        let p = estimate(model, c, rows.cut(seq), budget, limit);
         p.fits.then_some(p.total)
     };
     let mut smaller = config.clone();
