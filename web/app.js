@@ -159,13 +159,20 @@ async function startEngine() {
   if (why?.reason === 'no_gpu') {
     message('WebGPU is not available here, so training runs on this tab\'s CPU, which is much '
       + 'slower. Use a browser with WebGPU for real work.', 'note');
+  } else if (why?.reason === 'slow_gpu') {
+    message(`This machine's GPU computed the engine's test slower than this tab's CPU, so the `
+      + 'engine runs on the CPU. (To use the GPU anyway, open the page with ?tier=gpu.)', 'note');
   } else if (why) {
     message(`This browser's WebGPU is a software renderer, so the engine runs on this tab's CPU, `
       + 'which is much faster than it. (To use it anyway, open the page with ?tier=gpu.)', 'note');
   }
   const limit = device.max_tensor_bytes ? `, largest tensor per kernel ${mib(device.max_tensor_bytes)}` : '';
   const name = device.adapter?.name ?? 'this tab\'s CPU';
-  show('engine', 'ready', `Engine: ${device.tier} on ${name}${limit}.`);
+  const timing = device.tier_timing;
+  const timed = timing && device.adapter
+    ? ` It computed the engine's test ${(timing.cpu_seconds / timing.gpu_seconds).toFixed(1)}× as fast as this tab's CPU.`
+    : '';
+  show('engine', 'ready', `Engine: ${device.tier} on ${name}${limit}.${timed}`);
   $('engine').dataset.tier = device.adapter ? 'gpu' : 'cpu';
   return { device, why, wanted };
 }
@@ -177,12 +184,14 @@ async function showGpu({ device, why, wanted }) {
     const text = why?.reason === 'software_gpu'
       ? `${why.text}.\n\nA software renderer computes on the CPU through a GPU's interface, `
         + 'which is far slower than webtune\'s own CPU code. Open the page with ?tier=gpu to use it anyway.'
+      : why?.reason === 'slow_gpu'
+        ? `${why.text}.`
       : why
         ? 'WebGPU is not available here, so webtune cannot use this GPU.\n\nUse a browser with '
           + 'WebGPU switched on (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows), and '
           + 'make sure the page is served from https:// or http://127.0.0.1.'
         : `The engine runs on this tab's CPU, as asked (?tier=${wanted}).`;
-    show('adapter', why?.reason === 'software_gpu' ? 'software' : 'unavailable', text);
+    show('adapter', { software_gpu: 'software', slow_gpu: 'slow' }[why?.reason] ?? 'unavailable', text);
     show('selfcheck', 'unavailable', 'Skipped: the engine does not run on a GPU.');
     return;
   }

@@ -160,6 +160,16 @@ pub async fn engine_chooses_its_tier() {
     let gpu = device(gpu).await;
     assert_eq!(gpu["tier"], "GPU (WebGPU)", "{gpu}");
     assert!(gpu["tier_note"].is_null(), "{gpu}");
+    // A software renderer is known by its name, so `auto` did not time it; timed, it computes
+    // the engine's test products slower than the tab's CPU tier.
+    assert!(auto["tier_timing"].is_null() && gpu["tier_timing"].is_null());
+    let swiftshader = webtune::ComputeDevice::gpu().await.unwrap();
+    let cpu = webtune::ComputeDevice::cpu();
+    let timing = webtune::session::TierTiming::measure(&swiftshader, &cpu)
+        .await
+        .unwrap();
+    wasm_bindgen_test::console_log!("timed products: {timing:?}");
+    assert!(timing.gpu_speedup() < 1.0, "{timing:?}");
     let err = JsFuture::from(Webtune::create(Some("fast".into())))
         .await
         .unwrap_err();

@@ -43,6 +43,7 @@ async fn webgpu_adapter_is_the_browsers() {
 
 /// Left to choose, the engine sees that the browser's WebGPU is SwiftShader (a software
 /// renderer) and takes the CPU tier, saying why; asked for the GPU, it takes WebGPU anyway.
+/// Timed, SwiftShader computes the engine's test products slower than the tab's CPU tier.
 #[wasm_bindgen_test]
 async fn engine_leaves_a_software_webgpu_for_the_cpu() {
     webgpu().await;

@@ -160,3 +160,22 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
     }
     Ok(())
 }
+
+/// The engine's last word on a GPU that does not name itself a software renderer: the same
+/// timed products on both tiers. lavapipe (a software renderer, so `auto` never times it)
+/// computes them slower than the CPU tier, and the timing says so.
+#[test]
+fn gpu_timed_products_put_lavapipe_behind_the_cpu_tier() {
+    use webtune::platform::block_on;
+    use webtune::session::TierTiming;
+    let Some(gpu) = super::device(Tier::Gpu) else {
+        return;
+    };
+    let timing = block_on(TierTiming::measure(&gpu, &ComputeDevice::cpu())).unwrap();
+    eprintln!("timed products: {timing:?}");
+    assert!(
+        timing.gpu_seconds > 0.0 && timing.cpu_seconds > 0.0,
+        "{timing:?}"
+    );
+    assert!(timing.gpu_speedup() < 1.0, "{timing:?}");
+}

@@ -13,11 +13,13 @@ mod adapter;
 mod capped;
 mod launches;
 mod precision;
+mod probe;
 mod readback;
 
 pub use adapter::{AdapterLimits, AdapterReport, human_bytes};
 pub use launches::{KernelCount, LaunchCounter};
 pub use precision::{Precision, f32_tensor, to_dtype, to_f32};
+pub use probe::product_seconds;
 pub use readback::read_f32;
 
 use burn::tensor::Device;

@@ -18,7 +18,8 @@ export interface DeviceInfo {
   /** The tier and adapter as `webtune doctor` prints them. */
   summary: string;
   /** Why the engine took this tier when left to choose ("auto"): no WebGPU, or a software one. */
-  tier_note: { reason: "no_gpu" | "software_gpu"; text: string } | null;
+  tier_note: { reason: "no_gpu" | "software_gpu" | "slow_gpu"; text: string } | null;
+  tier_timing: { gpu_seconds: number; cpu_seconds: number } | null;
 }
 
 /** `selfCheck()`: the device's loss and its largest difference from the CPU's. */

@@ -20,9 +20,12 @@ pub struct DeviceInfo {
     pub max_tensor_bytes: Option<u64>,
     /// The tier and adapter as `webtune doctor` prints them, one field per line.
     pub summary: String,
-    /// Why the engine took this tier when it was left to choose (no GPU, or a software one);
-    /// `null` when it was asked for, or is a real GPU.
+    /// Why the engine took this tier when it was left to choose (no GPU, a software one, or
+    /// one slower than the CPU tier); `null` when it was asked for, or is the GPU.
     pub tier_note: Option<super::TierNote>,
+    /// The timed products the engine chose by, when it compared the tiers (a GPU adapter
+    /// that does not name itself a software renderer).
+    pub tier_timing: Option<super::TierTiming>,
 }
 
 /// An open model.

@@ -29,7 +29,7 @@ pub use advice::AdviseFiles;
 pub use command::{CONFIG_FILE, RunCommand};
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};
-pub use policy::{OpenOptions, Purpose, TierNote, TierReason, TierRequest};
+pub use policy::{Choice, OpenOptions, Purpose, TierNote, TierReason, TierRequest, TierTiming};
 pub use presets::{Preset, RunLength};
 pub use retrieval::{Added, AskOptions, EncoderInfo};
 pub use run::{EvalData, GenerateOptions, TrainRun};
@@ -76,6 +76,8 @@ pub struct Session {
     retrieval: retrieval::Retrieval,
     /// Why the engine chose its tier, when it chose (see [`policy::choose_device`]).
     tier_note: Option<policy::TierNote>,
+    /// The timed products the engine chose the tier by, when it compared them.
+    tier_timing: Option<policy::TierTiming>,
 }
 
 fn no_model() -> Error {
@@ -101,15 +103,17 @@ impl Session {
             adapters: Vec::new(),
             retrieval: Default::default(),
             tier_note: None,
+            tier_timing: None,
         }
     }
 
     /// A session on the device `request` calls for (see [`policy::choose_device`]).
     pub async fn on(request: TierRequest) -> Result<Self> {
-        let (device, note) = policy::choose_device(request).await?;
+        let choice = policy::choose_device(request).await?;
         Ok(Self {
-            tier_note: note,
-            ..Self::new(device)
+            tier_note: choice.note,
+            tier_timing: choice.timing,
+            ..Self::new(choice.device)
         })
     }
 
@@ -130,6 +134,7 @@ impl Session {
             max_tensor_bytes: policy::binding_limit(&self.device),
             summary,
             tier_note: self.tier_note.clone(),
+            tier_timing: self.tier_timing,
         }
     }
 

@@ -3,7 +3,7 @@
 //! memory a run may plan for, which tokenizer files an export writes beside the weights.
 
 use super::OpenModel;
-use crate::device::{ComputeDevice, Precision};
+use crate::device::{ComputeDevice, Precision, product_seconds};
 use crate::models::Placement;
 use crate::platform;
 use crate::train::Method;
@@ -44,29 +44,83 @@ pub enum TierReason {
     NoGpu,
     /// The adapter is a software renderer.
     SoftwareGpu,
+    /// The adapter computed the timed products slower than the CPU tier.
+    SlowGpu,
 }
 
 /// Why the engine took the CPU tier, for a program (`reason`) and a person (`text`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TierNote {
-    /// Serialised as `"no_gpu"` or `"software_gpu"`.
+    /// Serialised as `"no_gpu"`, `"software_gpu"` or `"slow_gpu"`.
     pub reason: TierReason,
     /// The same in a sentence a person can act on.
     pub text: String,
+}
+
+/// The timed products both tiers ran when the engine chose between them
+/// ([`crate::device::product_seconds`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TierTiming {
+    /// Seconds on the GPU tier.
+    pub gpu_seconds: f64,
+    /// Seconds on the CPU tier.
+    pub cpu_seconds: f64,
+}
+
+impl TierTiming {
+    /// Times the same products on `gpu` and on `cpu`.
+    pub async fn measure(gpu: &ComputeDevice, cpu: &ComputeDevice) -> Result<Self> {
+        Ok(Self {
+            gpu_seconds: product_seconds(gpu).await?,
+            cpu_seconds: product_seconds(cpu).await?,
+        })
+    }
+
+    /// How many times faster the GPU was (below 1: slower).
+    pub fn gpu_speedup(&self) -> f64 {
+        self.cpu_seconds / self.gpu_seconds.max(1e-9)
+    }
+}
+
+/// The device `request` calls for, why the engine took the CPU tier when it chose it, and the
+/// timing it chose by.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// The device.
+    pub device: ComputeDevice,
+    /// Why not the GPU, when the engine chose the CPU tier.
+    pub note: Option<TierNote>,
+    /// The timed products, when the engine compared the tiers.
+    pub timing: Option<TierTiming>,
 }
 
 /// The device for `request`, and, when the engine chose it, why (for the page and the CLI to
 /// say). `Auto` takes the GPU unless there is none, or the adapter is a software renderer
 /// (SwiftShader in a browser without a GPU, lavapipe): those run webtune's kernels far slower
 /// than its CPU tier (a SmolLM2 LoRA step: ~12 s on the page's CPU tier, none finished in
-/// 15 minutes on SwiftShader), so the CPU tier is taken and the reason given.
-pub async fn choose_device(request: TierRequest) -> Result<(ComputeDevice, Option<TierNote>)> {
-    let cpu = |reason, text| Ok((ComputeDevice::cpu(), Some(TierNote { reason, text })));
+/// 15 minutes on SwiftShader), so the CPU tier is taken and the reason given. An adapter that
+/// does not name itself a software one is timed against the CPU tier on the same products
+/// ([`TierTiming`]); the slower loses.
+pub async fn choose_device(request: TierRequest) -> Result<Choice> {
+    let cpu = |reason, text, timing| {
+        Ok(Choice {
+            device: ComputeDevice::cpu(),
+            note: Some(TierNote { reason, text }),
+            timing,
+        })
+    };
+    let asked = |device| {
+        Ok(Choice {
+            device,
+            note: None,
+            timing: None,
+        })
+    };
     match request {
-        TierRequest::Cpu => Ok((ComputeDevice::cpu(), None)),
-        TierRequest::Gpu => Ok((ComputeDevice::gpu().await?, None)),
+        TierRequest::Cpu => asked(ComputeDevice::cpu()),
+        TierRequest::Gpu => asked(ComputeDevice::gpu().await?),
         TierRequest::Auto => match ComputeDevice::gpu().await {
-            Err(err) => cpu(TierReason::NoGpu, format!("{}: {err}", no_gpu_note())),
+            Err(err) => cpu(TierReason::NoGpu, format!("{}: {err}", no_gpu_note()), None),
             Ok(gpu) => match gpu.adapter().filter(|a| a.is_cpu) {
                 Some(adapter) => cpu(
                     TierReason::SoftwareGpu,
@@ -76,11 +130,40 @@ pub async fn choose_device(request: TierRequest) -> Result<(ComputeDevice, Optio
                          Ask for the GPU tier to use it anyway",
                         adapter.name.trim()
                     ),
+                    None,
                 ),
-                None => Ok((gpu, None)),
+                None => {
+                    // A failed measurement leaves the GPU in place: the self-check reports it.
+                    let Ok(timing) = TierTiming::measure(&gpu, &ComputeDevice::cpu()).await else {
+                        return asked(gpu);
+                    };
+                    if timing.gpu_speedup() >= 1.0 {
+                        return Ok(Choice {
+                            device: gpu,
+                            note: None,
+                            timing: Some(timing),
+                        });
+                    }
+                    let name = gpu.adapter().map_or("", |a| a.name.trim()).to_string();
+                    cpu(
+                        TierReason::SlowGpu,
+                        slow_gpu_note(&name, &timing),
+                        Some(timing),
+                    )
+                }
             },
         },
     }
+}
+
+/// Why a GPU that lost the timed products is not used.
+fn slow_gpu_note(name: &str, timing: &TierTiming) -> String {
+    format!(
+        "the GPU adapter here, {name}, computed a test of matrix products in {:.0} ms where \
+         the CPU tier took {:.0} ms, so the CPU tier runs. Ask for the GPU tier to use it anyway",
+        timing.gpu_seconds * 1e3,
+        timing.cpu_seconds * 1e3
+    )
 }
 
 fn no_gpu_note() -> &'static str {

@@ -87,8 +87,14 @@ impl From<TierArg> for TierRequest {
 /// A session on the device `--tier` asks for, saying on stderr why when the engine chose.
 pub fn session(tier: TierArg) -> webtune::Result<Session> {
     let session = block_on(Session::on(tier.into()))?;
-    if let Some(note) = session.device_info().tier_note {
+    let info = session.device_info();
+    if let Some(note) = info.tier_note {
         eprintln!("{}.", note.text);
+    } else if let Some(timing) = info.tier_timing {
+        eprintln!(
+            "The GPU computed the engine's test products {:.1}× as fast as the CPU tier.",
+            timing.gpu_speedup()
+        );
     }
     Ok(session)
 }
