@@ -41,6 +41,7 @@ const page = {
   dataset: null, // {name, text, options}
   trained: false,
   busy: false,
+  warming: null, // the warm-up in flight (settles, never rejects)
 };
 
 function show(id, status, text) {
@@ -234,6 +235,22 @@ async function openModel(entry) {
   await cache.show(ctx).catch((err) => failure('Listing the cached models', err));
 }
 
+/// Compiles the GPU's kernels for a run of the settings shown (on the data just loaded) while
+/// the person goes on choosing them (the engine skips it where it would not pay: the CPU
+/// tier, a software renderer). Not awaited: other calls run meanwhile.
+function warmUp() {
+  show('warm-up', 'pending', 'Compiling the GPU\'s kernels for this run while you choose its settings…');
+  page.warming = page.wt.warmUp(config()).then((done) => {
+    if (done.ran) {
+      show('warm-up', 'ready', `The GPU's kernels for this run are compiled (${done.seconds.toFixed(1)} s): `
+        + 'the first training step and the first answer start without waiting for them.');
+    } else {
+      show('warm-up', 'skipped', '');
+      $('warm-up').dataset.reason = done.reason;
+    }
+  }, (err) => show('warm-up', 'failed', `The kernels were not compiled ahead (${err.message}); they will be on first use.`));
+}
+
 /// Opens model `key` from this browser's cache.
 async function openCached(key) {
   const cached = await store.cachedModel(key);
@@ -326,6 +343,7 @@ async function useData(dataset, load) {
     fitObjective(report.format);
     await preview.show(ctx);
     await presets.show(ctx).catch((err) => show('plan', 'failed', `No presets: ${err.message}`));
+    warmUp();
   } catch (err) {
     show('report', 'failed', `${dataset.name} cannot be used: ${err.message}`);
     preview.problems(ctx, null);
@@ -460,6 +478,9 @@ const life = new Lifecycle(() => page.wt, {
 async function train(resume, work) {
   const run = life.run;
   show('train-status', 'training', resume ? `Resuming from step ${run.step}…` : 'Starting…');
+  // A warm-up still compiling finishes first: the run would compile the same kernels, and two
+  // steps at once would hold two steps' memory.
+  await page.warming;
   $('pause').disabled = false;
   $('stop').disabled = false;
   let outcome;

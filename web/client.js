@@ -52,6 +52,7 @@ export class WebtuneClient {
   device() { return this.call("device"); }
   selfCheck() { return this.call("selfCheck"); }
   bench(config) { return this.call("bench", [config]); }
+  warmUp(config) { return this.call("warmUp", [config]); }
   modelInfo() { return this.call("modelInfo"); }
   loadDataset(name, text, options, validation) { return this.call("loadDataset", [name, text, options, validation]); }
   loadDocuments(name, files, options) { return this.call("loadDocuments", [name, files, options]); }

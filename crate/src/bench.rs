@@ -5,6 +5,7 @@
 //! dispatch and a round trip of its operands through memory. The CPU tier launches none.
 
 use burn::module::Module;
+use burn::tensor::Device;
 use serde::Serialize;
 
 use crate::device::{ComputeDevice, KernelCount, LaunchCounter, Tier};
@@ -35,6 +36,8 @@ pub struct BenchConfig {
     /// Time every GPU kernel (native only): each launch then waits for its kernel, so the
     /// totals run slower, but the kernels are listed by the seconds they took.
     pub timed: bool,
+    /// Run [`warm_up`] first, so the first step shows what a warmed-up run waits for.
+    pub warm_up: bool,
 }
 
 impl Default for BenchConfig {
@@ -47,6 +50,7 @@ impl Default for BenchConfig {
             prompt_tokens: 64,
             new_tokens: 16,
             timed: false,
+            warm_up: false,
         }
     }
 }
@@ -59,6 +63,8 @@ const LISTED: usize = 8;
 pub struct BenchReport {
     /// What was measured.
     pub config: BenchConfig,
+    /// Seconds [`warm_up`] took, when asked for.
+    pub warm_up_seconds: Option<f64>,
     /// Seconds of the first training step, its kernels compiled on the way (what a run waits
     /// for before its first loss).
     pub first_step_seconds: f64,
@@ -158,25 +164,27 @@ pub async fn run(
     if config.prompt_tokens + config.new_tokens + 1 > context {
         return Err(too_long("prompt_tokens"));
     }
-    let mut rng = Rng::new(0);
-    let vocab = model.vocab_size();
-    let batch = random_batch(vocab, config.batch, config.seq, &mut rng);
-    let prompt = random_tokens(vocab, config.prompt_tokens, &mut rng);
-
-    let mut tuned = model.clone().no_grad();
     let lora_config = LoraConfig {
         r: config.rank,
         lora_alpha: 2.0 * config.rank as f64,
         ..LoraConfig::default()
     };
-    lora::detach(&mut tuned);
-    lora::attach(&mut tuned, &lora_config, 0, device)?;
-    let schedule = Schedule {
-        kind: ScheduleKind::Constant,
-        warmup_steps: 0,
-        total_steps: config.steps + 1,
+    let warm_up_seconds = match config.warm_up {
+        true => {
+            let shape = WarmUpShape {
+                lora: lora_config.clone(),
+                rows: config.batch,
+                seq: config.seq,
+            };
+            Some(warm_up(model, compute, &shape, &mut go_on).await?)
+        }
+        false => None,
     };
-    let mut trainer = Trainer::new(AdamWConfig::default(), schedule, None);
+    let mut rng = Rng::new(0);
+    let vocab = model.vocab_size();
+    let batch = random_batch(vocab, config.batch, config.seq, &mut rng);
+    let prompt = random_tokens(vocab, config.prompt_tokens, &mut rng);
+    let (mut tuned, mut trainer) = tuned_copy(model, &lora_config, config.steps + 1, device)?;
     let start = seconds_now();
     trainer.step(&mut tuned, &batch, device).await?;
     let first_step_seconds = seconds_now() - start;
@@ -254,6 +262,7 @@ pub async fn run(
     let token_kernels = decode_only(kernels(&counter), &prefill_kernels, decoded as u64);
     Ok(BenchReport {
         config: config.clone(),
+        warm_up_seconds,
         first_step_seconds,
         step_seconds,
         train_tokens_per_second: (config.batch * config.seq) as f64 / step_seconds.max(1e-9),
@@ -267,6 +276,80 @@ pub async fn run(
         launches_per_token: launches as f64 / decoded as f64,
         token_kernels,
     })
+}
+
+/// `model` with a fresh LoRA adapter (`lora`) on `device` (autodiff), and a trainer for
+/// `steps` steps at a constant rate.
+fn tuned_copy(
+    model: &Model,
+    lora: &LoraConfig,
+    steps: usize,
+    device: &Device,
+) -> Result<(Model, Trainer)> {
+    let mut tuned = model.clone().no_grad();
+    lora::detach(&mut tuned);
+    lora::attach(&mut tuned, lora, 0, device)?;
+    let schedule = Schedule {
+        kind: ScheduleKind::Constant,
+        warmup_steps: 0,
+        total_steps: steps,
+    };
+    Ok((tuned, Trainer::new(AdamWConfig::default(), schedule, None)))
+}
+
+/// The training step a warm-up takes: the run's adapter and its first step's shape.
+#[derive(Debug, Clone)]
+pub struct WarmUpShape {
+    /// The run's adapter settings.
+    pub lora: LoraConfig,
+    /// Rows per step.
+    pub rows: usize,
+    /// Tokens per row.
+    pub seq: usize,
+}
+
+/// Tokens of the warm-up's prompt.
+const WARM_UP_PROMPT: usize = 16;
+
+/// Compiles the GPU kernels a LoRA run and an answer need before a person asks for either:
+/// one training step of a throwaway adapter shaped as `shape` on random tokens, then two
+/// greedy tokens from a random prompt, on a copy of `model` (unchanged). Returns the seconds
+/// it took. Kernels are compiled and buffers sized per shape: measured on lavapipe, a first
+/// step of 64 tokens after a warm-up of that shape waited no longer than the next, after one
+/// of 32 tokens 7 s longer, after one of 32 tokens and another rank 14 s. `go_on` can stop it
+/// after the step.
+pub async fn warm_up(
+    model: &Model,
+    compute: &ComputeDevice,
+    shape: &WarmUpShape,
+    mut go_on: impl FnMut() -> Flow,
+) -> Result<f64> {
+    let start = seconds_now();
+    let mut rng = Rng::new(1);
+    let vocab = model.vocab_size();
+    let seq = shape.seq.clamp(2, model.context_length().max(2));
+    let batch = random_batch(vocab, shape.rows.max(1), seq, &mut rng);
+    let device = &compute.autodiff();
+    let (mut tuned, mut trainer) = tuned_copy(model, &shape.lora, 1, device)?;
+    trainer.step(&mut tuned, &batch, device).await?;
+    drop(tuned);
+    if go_on() == Flow::Stop {
+        return Err(Error::Stopped {
+            what: "the warm-up".into(),
+        });
+    }
+    let mut plain = model.valid();
+    lora::detach(&mut plain);
+    let prompt_len = WARM_UP_PROMPT
+        .min(model.context_length().saturating_sub(3))
+        .max(1);
+    let prompt = random_tokens(vocab, prompt_len, &mut rng);
+    let greedy = GenerateConfig {
+        max_new_tokens: 2,
+        ..GenerateConfig::default()
+    };
+    generate(&plain, compute.device(), &prompt, &greedy, |_| go_on()).await?;
+    Ok(seconds_now() - start)
 }
 
 /// A whole generation's launches less the prefill's, per decoded token, most launched first.

@@ -29,6 +29,7 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
         ..BenchConfig::default()
     };
     let report = session.bench(&config, || Flow::Continue).await?;
+    assert_eq!(report.warm_up_seconds, None);
     for seconds in [
         report.step_seconds,
         report.first_step_seconds,
@@ -85,11 +86,13 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
                 &BenchConfig {
                     timed: true,
                     steps: 1,
+                    warm_up: true,
                     ..config.clone()
                 },
                 || Flow::Continue,
             )
             .await?;
+        assert!(timed.warm_up_seconds.is_some_and(|s| s > 0.0), "{timed:?}");
         for kernels in [&timed.step_kernels, &timed.token_kernels] {
             assert!(
                 kernels.first().is_some_and(|k| k.seconds > 0.0),
@@ -101,10 +104,32 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
             );
         }
     }
+    // The warm-up: the engine skips it on both tiers here (the CPU tier compiles nothing,
+    // lavapipe is a software renderer); run directly, it trains a throwaway adapter and
+    // answers, changing nothing, and stops when asked.
+    let run = webtune::train::TrainConfig::default();
+    let skipped = session.warm_up(&run, || Flow::Continue).await?;
+    let why = match device.tier() {
+        Tier::Cpu => "CPU tier",
+        Tier::Gpu => "software renderer",
+    };
+    assert!(!skipped.ran && skipped.reason.contains(why), "{skipped:?}");
+    let model = &session.model()?.loaded.model;
+    let shape = webtune::bench::WarmUpShape {
+        lora: run.lora.clone(),
+        rows: 2,
+        seq: 12,
+    };
+    let warm_up =
+        |go_on: fn() -> Flow| webtune::bench::warm_up(model, session.device(), &shape, go_on);
+    let seconds = warm_up(|| Flow::Continue).await?;
+    assert!(seconds > 0.0);
+    let stopped = warm_up(|| Flow::Stop).await;
+    assert!(matches!(stopped, Err(Error::Stopped { .. })), "{stopped:?}");
     assert_eq!(
         answer(&session).await?,
         before,
-        "the bench changed the model"
+        "the bench or the warm-up changed the model"
     );
     let bad = BenchConfig {
         steps: 0,

@@ -334,6 +334,13 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   expect(page.workers().length === 1, `${page.workers().length} workers`);
   expect(model.status === 'ready', `model failed: ${model.text}`);
   expect(Number(await attr(page, 'model-progress', 'data-seen')) > 1, 'no download progress was shown');
+  // With data loaded, a software renderer (forced) is not warmed up: a warm-up step would take
+  // as long as the work it speeds up.
+  await page.click('#data-load');
+  expect((await waitForStatus(page, 'report', ['ready', 'failed'])).status === 'ready', 'no data on WebGPU');
+  const warm = await waitForStatus(page, 'warm-up', ['skipped', 'ready', 'failed']);
+  const why = await attr(page, 'warm-up', 'data-reason');
+  expect(warm.status === 'skipped' && /software renderer/.test(why), `warm-up on SwiftShader: ${warm.status} ${why}`);
   await page.fill('#max-tokens', '12');
   await page.click('#compare');
   const answer = await waitForStatus(page, 'answer-a', ['done']);
@@ -406,6 +413,10 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const report = await waitForStatus(page, 'report', ['ready', 'failed']);
   console.log(`report: ${report.text.replace(/\n/g, ' | ')}`);
   expect(report.status === 'ready' && /40 examples/.test(report.text), `report: ${report.text}`);
+  // With data, the page asks the engine to compile the run's kernels ahead; the CPU tier
+  // compiles none: nothing runs, and nothing is shown.
+  const warm = await waitForStatus(page, 'warm-up', ['skipped', 'ready', 'failed']);
+  expect(warm.status === 'skipped' && /CPU tier/.test(await attr(page, 'warm-up', 'data-reason')), `warm-up: ${warm.status}`);
   // The preview: row 1 as the model sees it, its answer (and only that) marked as trained.
   await page.waitForSelector('#preview .preview-row', { timeout: timeoutMs });
   const first = await page.$eval('#preview .preview-row', (r) => ({

@@ -194,6 +194,36 @@ impl Webtune {
         })
     }
 
+    /// Compiles the GPU kernels a run of `config` (a `TrainConfig`, as for `train`) and an
+    /// answer need on the open model, ahead of them — the page runs it while a person chooses
+    /// the run's settings. Resolves to `WarmUp`: `ran` false, with the reason, where it would
+    /// not pay (the CPU tier, a software renderer). It holds the engine only to take the
+    /// model, so other calls run meanwhile; [`Webtune::stop`] ends it after its training step
+    /// (an error of kind `stopped`).
+    #[wasm_bindgen(js_name = warmUp, unchecked_return_type = "Promise<WarmUp>")]
+    pub fn warm_up(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "TrainConfig | undefined")] config: JsValue,
+    ) -> Promise {
+        let shared = self.state.clone();
+        let halt = self.stop.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let task = {
+                let state = shared.try_lock().ok_or_else(busy)?;
+                let config = settings::train_config(config, &state)?;
+                state.warm_up_task(&config).map_err(|e| js_error(&e))?
+            };
+            let done = match task {
+                Ok(task) => {
+                    halt.set(Halt::None);
+                    task.run(|| go_on(&halt)).await.map_err(|e| js_error(&e))?
+                }
+                Err(skipped) => skipped,
+            };
+            to_js(&done)
+        })
+    }
+
     /// What is open: `ModelInfo`, or `null` before [`Webtune::open_model`].
     #[wasm_bindgen(js_name = modelInfo, unchecked_return_type = "ModelInfo | null")]
     pub fn model_info(&self) -> Result<JsValue, JsValue> {

@@ -29,15 +29,18 @@ export interface SelfCheck {
   tolerance: { atol: number; rtol: number };
 }
 
-/** `bench()` settings (all optional): training sequence, batch, LoRA rank, timed steps, prompt and new tokens (`timed`, each kernel's time, is native only: the browser refuses it). */
+/** `bench()` settings (all optional): training sequence, batch, LoRA rank, timed steps, prompt and new tokens (`timed`, each kernel's time, is native only: the browser refuses it; `warm_up` runs `warmUp()`'s work first). */
 export interface BenchConfig {
   seq?: number; batch?: number; rank?: number; steps?: number; prompt_tokens?: number; new_tokens?: number;
-  timed?: boolean;
+  timed?: boolean; warm_up?: boolean;
 }
+
+/** `warmUp()`: whether the kernels were compiled ahead (`ran`), in how many seconds, and why not. */
+export interface WarmUp { ran: boolean; seconds: number; reason: string }
 
 /** `bench()`: seconds and tokens per second, and GPU kernel launches (0 on the CPU tier). */
 export interface BenchReport {
-  config: Required<BenchConfig>;
+  config: Required<BenchConfig>; warm_up_seconds: number | null;
   first_step_seconds: number; step_seconds: number; train_tokens_per_second: number;
   launches_per_step: number; first_token_seconds: number;
   step_kernels: { kernel: string; launches: number; seconds: number }[];

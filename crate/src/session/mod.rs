@@ -26,6 +26,7 @@ mod sizing;
 
 pub use adapters::{AdapterChoice, AdapterSummary};
 pub use advice::AdviseFiles;
+pub use bench::{WarmUp, WarmUpTask};
 pub use command::{CONFIG_FILE, RunCommand};
 pub use export::ExportKind;
 pub use info::{DeviceInfo, Evaluation, Generation, ModelInfo, TextScores, TokenLoss};

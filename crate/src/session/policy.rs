@@ -166,6 +166,19 @@ fn slow_gpu_note(name: &str, timing: &TierTiming) -> String {
     )
 }
 
+/// Why compiling the GPU kernels ahead ([`super::Session::warm_up`]) would not pay on
+/// `device`, or `None` when it does: the CPU tier compiles nothing, and a software renderer
+/// (used only when asked for) computes the warm-up's step as slowly as a real one.
+pub fn warm_up_skipped(device: &ComputeDevice) -> Option<&'static str> {
+    match device.adapter() {
+        None => Some("the CPU tier compiles no kernels"),
+        Some(adapter) if adapter.is_cpu => {
+            Some("a software renderer computes the warm-up as slowly as the work it would speed up")
+        }
+        Some(_) => None,
+    }
+}
+
 fn no_gpu_note() -> &'static str {
     if platform::IN_BROWSER {
         "WebGPU is not available here, so the engine runs on this tab's CPU, which is much slower"

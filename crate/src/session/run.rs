@@ -131,9 +131,22 @@ impl Session {
     pub fn plan(&self, config: &TrainConfig, budget: Option<u64>) -> Result<MemoryPlan> {
         config.validate()?;
         let open = self.model()?;
+        let budget = budget.or_else(|| policy::memory_budget(&self.device));
+        Ok(plan(
+            &PlanModel::of(&open.loaded),
+            config,
+            self.planned_rows(config),
+            budget,
+            policy::binding_limit(&self.device),
+        ))
+    }
+
+    /// The longest rows a run of `config` trains on: the loaded dataset's (or rows of
+    /// `config.data.encode.max_len` tokens before one is loaded).
+    pub(super) fn planned_rows(&self, config: &TrainConfig) -> Rows {
         // Packed rows and preference pairs (ORPO scores whole chosen rows) may score every
         // position; a record scores at most its trained tokens.
-        let rows = match &self.data {
+        match &self.data {
             Some((_, options)) if config.data.packing => Rows::full(options.encode.max_len),
             Some((data, _)) if config.objective.is_preference() => {
                 Rows::full(data.report.max_tokens.max(1))
@@ -143,15 +156,7 @@ impl Session {
                 Rows::scoring(report.max_tokens.max(1), report.max_trained_tokens)
             }
             None => Rows::full(config.data.encode.max_len),
-        };
-        let budget = budget.or_else(|| policy::memory_budget(&self.device));
-        Ok(plan(
-            &PlanModel::of(&open.loaded),
-            config,
-            rows,
-            budget,
-            policy::binding_limit(&self.device),
-        ))
+        }
     }
 
     /// `config` for a run on the loaded dataset: its data options are those the dataset was

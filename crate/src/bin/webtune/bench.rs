@@ -36,6 +36,10 @@ pub struct Args {
     /// waits for its kernel, so the totals run slower).
     #[arg(long)]
     timed: bool,
+    /// Warm the kernels up first, as the page does while a person chooses data: the first
+    /// step then shows what a warmed-up run waits for.
+    #[arg(long)]
+    warm_up: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -52,6 +56,7 @@ pub fn run(args: Args) -> webtune::Result<()> {
         prompt_tokens: args.prompt_tokens,
         new_tokens: args.new_tokens,
         timed: args.timed,
+        warm_up: args.warm_up,
     };
     let report = block_on(session.bench(&config, || webtune::flow::Flow::Continue))?;
     if args.json {
@@ -65,6 +70,10 @@ pub fn run(args: Args) -> webtune::Result<()> {
 fn table(r: &BenchReport, device: &str) -> String {
     let c = &r.config;
     let mut out = device.to_string();
+    if let Some(seconds) = r.warm_up_seconds {
+        out +=
+            &format!("warm-up (one LoRA step and two tokens, kernels compiled): {seconds:.2} s\n");
+    }
     out += &format!(
         "training (LoRA r{}, all linear, {} × {} tokens): {:.2} s per step, {:.1} tokens/s, \
          {} kernel launches per step; the first step {:.2} s\n",
