@@ -603,28 +603,9 @@ fn train_refuses_a_run_that_does_not_fit() {
     std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
     let model = fixture("llama");
     let out_dir = dir.join("out");
-    // The plan of this run is about 67.1 MiB (most of it the runtime's fixed share); a
-    // smaller batch fits in 66.5 MiB.
-    let budget = 69_730_304;
-    let out = webtune(&[
-        "train",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--memory-budget",
-        "66.5MiB",
-        "--tier",
-        "cpu",
-    ]);
-    assert!(!out.status.success(), "a run over its budget trained");
-    assert!(!out_dir.join("adapter_model.safetensors").exists());
-    let stderr = text(&out.stderr);
-    let last = stderr.lines().last().unwrap_or_default();
 
-    // The same check through the session, as the JavaScript API makes it.
+    // The session's plan, as the JavaScript API makes it: a budget between this run's plan
+    // and that of half its batch refuses it and suggests the smaller batch.
     let mut session = Session::new(webtune::ComputeDevice::cpu());
     let name = model.display().to_string();
     let files = std::fs::read_dir(&model)
@@ -641,10 +622,35 @@ fn train_refuses_a_run_that_does_not_fit() {
             &config.data,
         )
         .unwrap();
+    let half = webtune::train::TrainConfig {
+        batch_size: config.batch_size / 2,
+        ..config.clone()
+    };
+    let total = |c| session.plan(c, None).unwrap().total;
+    let budget = (total(&config) + total(&half)) / 2;
     let plan = session.plan(&config, Some(budget)).unwrap();
     assert!(!plan.fits && !plan.suggestions.is_empty(), "{plan:?}");
     let message = plan.check().unwrap_err().to_string();
     assert!(message.contains("does not fit"), "{message}");
+
+    // The command line refuses it with the same message and suggestions.
+    let out = webtune(&[
+        "train",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--memory-budget",
+        &budget.to_string(),
+        "--tier",
+        "cpu",
+    ]);
+    assert!(!out.status.success(), "a run over its budget trained");
+    assert!(!out_dir.join("adapter_model.safetensors").exists());
+    let stderr = text(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
     assert_eq!(last, format!("error: {message}"));
 }
 
