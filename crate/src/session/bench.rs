@@ -84,16 +84,12 @@ impl Session {
         if !self.plan(&config, None)?.fits {
             return skip("the run does not fit this device's memory");
         }
-        let rows = match config.objective.is_preference() {
-            true => 2 * config.batch_size,
-            false => config.batch_size,
-        };
         Ok(Ok(WarmUpTask {
             model: open.loaded.model.clone(),
             device: self.device.clone(),
             shape: WarmUpShape {
                 lora: config.lora.clone(),
-                rows,
+                rows: config.rows_per_batch(),
                 seq: self.planned_rows(&config).len,
             },
         }))

@@ -162,7 +162,7 @@ impl Rows {
 
 /// Runtime and allocator overhead beyond the counted tensors. Not a factor: the counted
 /// activations already exceed what autodiff keeps at the peak (measured: the page test's run
-/// 905 MiB against 1102 planned, the training bench 3518 MiB against 4031).
+/// 867 MiB against 1023 planned, the training bench 2846 MiB against 3626).
 const OVERHEAD_BYTES: u64 = 64 << 20;
 
 /// Predicts the peak memory of training `model` with `config` on `rows`, checked against
@@ -190,11 +190,7 @@ fn estimate(
 ) -> MemoryPlan {
     let s = model.shape;
     let seq_len = shape.len;
-    // A batch of preference pairs holds a chosen and a rejected sequence per pair.
-    let rows = match config.objective.is_preference() {
-        true => 2 * config.batch_size,
-        false => config.batch_size,
-    };
+    let rows = config.rows_per_batch();
     let tokens = (rows * seq_len) as u64;
     // A 4-bit base also holds its linear weights dequantized: autodiff keeps them for the
     // backward pass (so it does not lower the training peak; it lowers memory at rest).

@@ -35,6 +35,15 @@ fn count(setting: &str, value: usize) -> Result<()> {
 }
 
 impl TrainConfig {
+    /// Sequences per micro-batch: a batch of preference pairs holds a chosen and a rejected
+    /// sequence per pair.
+    pub fn rows_per_batch(&self) -> usize {
+        match self.objective.is_preference() {
+            true => 2 * self.batch_size,
+            false => self.batch_size,
+        }
+    }
+
     /// Refuses settings out of their range, naming the first such setting.
     pub fn validate(&self) -> Result<()> {
         let o = &self.optimizer;
