@@ -141,8 +141,10 @@ async fn webgpu_full_half_and_packing() {
         }
         Err(err) => panic!("WebGPU HFT: {err}"),
     }
-    match webtune_tests::packed_batches_match_unpacked(&gpu).await {
-        Ok(worst) => wasm_bindgen_test::console_log!("WebGPU packed vs unpacked: {worst:.1e}"),
+    match webtune_tests::packed_and_padded_batches_match(&gpu).await {
+        Ok(worst) => {
+            wasm_bindgen_test::console_log!("WebGPU packed/padded vs unpacked: {worst:.1e}")
+        }
         Err(err) => panic!("WebGPU packing: {err}"),
     }
     match webtune_tests::quantized_base_trains_lora(&gpu).await {

@@ -114,6 +114,9 @@ pub async fn bench_counts_launches(device: &ComputeDevice) -> Result<()> {
         Tier::Gpu => "software renderer",
     };
     assert!(!skipped.ran && skipped.reason.contains(why), "{skipped:?}");
+    // Runs pad their batches to multiples of 32 tokens on the GPU tier, not on the CPU tier.
+    let multiple = webtune::session::policy::pad_multiple(session.device());
+    assert_eq!(multiple, if why == "CPU tier" { 1 } else { 32 });
     let model = &session.model()?.loaded.model;
     let shape = webtune::bench::WarmUpShape {
         lora: run.lora.clone(),

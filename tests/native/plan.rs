@@ -222,10 +222,34 @@ fn cpu_presets_are_sized_by_the_planner_and_runs_say_their_length() {
             packing: true,
             ..options.clone()
         },
-        ..c
+        ..c.clone()
     };
     let packed_logits = session.plan(&packed, None).unwrap().logits;
     assert_eq!(packed_logits, vocab * options.encode.max_len as u64);
+
+    // Rows padded to a multiple of 128 tokens are planned that wide; the CPU tier pads to each
+    // batch's longest row when the run names no multiple, and the run's command says so.
+    assert!(report.max_tokens < 64, "{}", report.max_tokens);
+    let padded = |multiple| {
+        let c = TrainConfig {
+            pad_to_multiple_of: multiple,
+            ..c.clone()
+        };
+        session.plan(&c, None).unwrap()
+    };
+    let (chosen, exact, wide) = (padded(None), padded(Some(1)), padded(Some(128)));
+    assert_eq!(chosen.activations, exact.activations);
+    assert!(
+        wide.activations > exact.activations * 3 / 2,
+        "{wide:?} vs {exact:?}"
+    );
+    assert_eq!(wide.logits, exact.logits);
+    let command = session.run_command(c.clone()).unwrap();
+    assert!(
+        command.config.contains("\"pad_to_multiple_of\": 1"),
+        "{}",
+        command.config
+    );
 
     let presets = session.presets(None).unwrap();
     let names: Vec<&str> = presets.iter().map(|p| p.name).collect();

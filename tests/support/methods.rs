@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use webtune::burn::tensor::{Int, Tensor, TensorData};
-use webtune::data::{Encoded, batches};
+use webtune::data::{Encoded, Padding, batches};
 use webtune::device::read_f32;
 use webtune::io::MemorySource;
 use webtune::io::safetensors::SafetensorsFile;
@@ -238,26 +238,40 @@ fn examples() -> Vec<Encoded> {
         .collect()
 }
 
-/// Packing: the same examples packed several to a row (no attention across them, positions
-/// restarting) give the loss and every gradient that one example per row gives, for the tiny
-/// Llama (RoPE) and GPT-2 (learned positions). Returns the worst gradient difference.
-pub async fn packed_batches_match_unpacked(device: &ComputeDevice) -> Result<f32> {
+/// Packing and padding: the same examples packed several to a row (no attention across
+/// them, positions restarting), or padded to a multiple of 8 tokens, give the loss and every
+/// gradient that one example per row, as wide as the longest, gives, for the tiny Llama
+/// (RoPE) and GPT-2 (learned positions). Returns the worst gradient difference.
+pub async fn packed_and_padded_batches_match(device: &ComputeDevice) -> Result<f32> {
     let examples = examples();
     let order: Vec<usize> = (0..examples.len()).collect();
-    let unpacked = batches(&examples, &order, examples.len(), 0, None);
-    let packed = batches(&examples, &order, examples.len(), 0, Some(16));
+    let n = examples.len();
+    let unpacked = batches(&examples, &order, n, Padding::to_longest(0), None);
+    let packed = batches(&examples, &order, n, Padding::to_longest(0), Some(16));
+    let rounded = Padding {
+        id: 0,
+        multiple: 8,
+        at_most: 64,
+    };
+    let padded = batches(&examples, &order, n, rounded, None);
     assert_eq!(unpacked.len(), 1);
     assert_eq!(packed.len(), 1);
     assert!(
         packed[0].ids.len() < examples.len() && packed[0].ids[0].len() <= 16,
         "rows really hold several examples"
     );
+    assert_eq!(
+        (unpacked[0].ids[0].len(), padded[0].ids[0].len()),
+        (11, 16),
+        "padding really widens the batch"
+    );
     assert_eq!(packed[0].trained_tokens(), unpacked[0].trained_tokens());
+    assert_eq!(padded[0].trained_tokens(), unpacked[0].trained_tokens());
     let placement = Placement::training(device);
     let mut worst = 0f32;
     for family in ["llama", "gpt2"] {
         let mut run = Vec::new();
-        for batch in [&unpacked[0], &packed[0]] {
+        for batch in [&unpacked[0], &packed[0], &padded[0]] {
             let mut model = load_checkpoint_to(family, crate::tiny_files(family), &placement)
                 .await?
                 .model;
@@ -268,9 +282,12 @@ pub async fn packed_batches_match_unpacked(device: &ComputeDevice) -> Result<f32
             run.push((loss, host(params::gradients(&model, &grads)).await?));
         }
         let tol = Tolerance::new(2e-6, 1e-4);
-        compare(&format!("{family} packed loss"), &run[1].0, &run[0].0, tol)?;
-        for ((name, a), (_, b)) in run[1].1.iter().zip(&run[0].1) {
-            worst = worst.max(compare(&format!("{family} {name}"), a, b, tol)?.max_abs_diff);
+        for (layout, other) in [("packed", &run[1]), ("padded", &run[2])] {
+            compare(&format!("{family} {layout} loss"), &other.0, &run[0].0, tol)?;
+            for ((name, a), (_, b)) in other.1.iter().zip(&run[0].1) {
+                let diff = compare(&format!("{family} {layout} {name}"), a, b, tol)?;
+                worst = worst.max(diff.max_abs_diff);
+            }
         }
     }
     Ok(worst)

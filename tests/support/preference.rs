@@ -3,7 +3,7 @@
 //! it started from), robust DPO and ORPO give TRL's loss, rewards and every adapter gradient
 //! on one batch; and 20 AdamW steps of DPO and ORPO follow TRL's losses and rewards.
 
-use webtune::data::{Encoded, EncodedPair, IGNORE, PairBatch, encode_pair, read_pairs};
+use webtune::data::{Encoded, EncodedPair, IGNORE, Padding, PairBatch, encode_pair, read_pairs};
 use webtune::device::read_f32;
 use webtune::lora;
 use webtune::models::Model;
@@ -74,7 +74,7 @@ fn pairs() -> Vec<EncodedPair> {
 fn batch(pairs: &[EncodedPair], indices: &[usize]) -> PairBatch {
     let pad = reference()["pad_id"].as_u64().unwrap() as u32;
     let chosen: Vec<&EncodedPair> = indices.iter().map(|&i| &pairs[i]).collect();
-    PairBatch::new(&chosen, pad)
+    PairBatch::new(&chosen, Padding::to_longest(pad))
 }
 
 /// The tiny Llama's tokenizer and chat template.

@@ -14,7 +14,7 @@ pub mod preference;
 mod preview;
 pub mod quality;
 
-pub use batch::{Batch, IGNORE};
+pub use batch::{Batch, IGNORE, Padding};
 pub use corpus::{prepare_documents, windows};
 pub use csv::{CsvColumns, read_csv};
 pub use documents::{Document, MAX_DOCUMENT_BYTES, read_document};
@@ -627,14 +627,14 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
-/// Right-padded batches of `batch_size` rows from `examples` in `order` (pad id `pad`, label
+/// Right-padded batches of `batch_size` rows from `examples` in `order` (as `pad` says, label
 /// [`IGNORE`]). With `pack` set, consecutive examples share a row of up to that many tokens
 /// (see [`pack`]); otherwise each row holds one example.
 pub fn batches(
     examples: &[Encoded],
     order: &[usize],
     batch_size: usize,
-    pad: u32,
+    pad: Padding,
     pack: Option<usize>,
 ) -> Vec<Batch> {
     let rows: Vec<Vec<usize>> = match pack {
@@ -644,7 +644,7 @@ pub fn batches(
     rows.chunks(batch_size.max(1))
         .map(|chunk| {
             let row_len = |row: &Vec<usize>| row.iter().map(|&i| examples[i].ids.len()).sum();
-            let width = chunk.iter().map(row_len).max().unwrap_or(0);
+            let width = pad.width(chunk.iter().map(row_len).max().unwrap_or(0));
             let mut batch = Batch {
                 ids: Vec::new(),
                 labels: Vec::new(),
@@ -666,7 +666,7 @@ pub fn batches(
                     segments.extend(std::iter::repeat_n(s as u32, e.ids.len()));
                 }
                 let pad_len = width - ids.len();
-                ids.extend(std::iter::repeat_n(pad, pad_len));
+                ids.extend(std::iter::repeat_n(pad.id, pad_len));
                 labels.extend(std::iter::repeat_n(IGNORE, pad_len));
                 segments.extend(std::iter::repeat_n(row.len() as u32, pad_len));
                 batch.ids.push(ids);

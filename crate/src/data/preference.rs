@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Batch, DataFormat, DataOptions, DataReport, EncodeOptions, Encoded, Example, IGNORE, Prepared,
+    Batch, DataFormat, DataOptions, DataReport, EncodeOptions, Encoded, Example, IGNORE, Padding,
+    Prepared,
 };
 use crate::error::{Error, Result};
 use crate::tokenizer::{Message, Tokenizer};
@@ -254,21 +255,21 @@ pub struct PairBatch {
 }
 
 impl PairBatch {
-    /// Batches `pairs` (padding with `pad`).
-    pub fn new(pairs: &[&EncodedPair], pad: u32) -> Self {
+    /// Batches `pairs` (padded as `pad` says).
+    pub fn new(pairs: &[&EncodedPair], pad: Padding) -> Self {
         let rows: Vec<&Encoded> = pairs
             .iter()
             .map(|p| &p.chosen)
             .chain(pairs.iter().map(|p| &p.rejected))
             .collect();
-        let width = rows.iter().map(|e| e.ids.len()).max().unwrap_or(0);
+        let width = pad.width(rows.iter().map(|e| e.ids.len()).max().unwrap_or(0));
         let padded = |row: &Encoded| {
             let fill = width - row.ids.len();
             let ids = row
                 .ids
                 .iter()
                 .copied()
-                .chain(std::iter::repeat_n(pad, fill));
+                .chain(std::iter::repeat_n(pad.id, fill));
             let labels = row
                 .labels
                 .iter()
@@ -298,7 +299,7 @@ pub fn pair_batches(
     pairs: &[EncodedPair],
     order: &[usize],
     batch_size: usize,
-    pad: u32,
+    pad: Padding,
 ) -> Vec<PairBatch> {
     order
         .chunks(batch_size.max(1))

@@ -104,6 +104,7 @@ export interface TrainConfig {
   optimizer?: { lr?: number; betas?: [number, number]; eps?: number; weight_decay?: number };
   schedule?: "constant" | "linear" | "cosine"; warmup_steps?: number; epochs?: number;
   max_steps?: number | null; batch_size?: number; grad_accumulation?: number;
+  pad_to_multiple_of?: number | null;
   max_grad_norm?: number | null; eval_every?: number; early_stopping_patience?: number | null;
   checkpoint_every?: number; seed?: number; data?: DataOptions;
 }

@@ -179,6 +179,25 @@ pub fn warm_up_skipped(device: &ComputeDevice) -> Option<&'static str> {
     }
 }
 
+/// The multiple of tokens a run's batches are padded to on the GPU tier (see
+/// [`pad_multiple`]).
+pub const GPU_PAD_MULTIPLE: usize = 32;
+
+/// The multiple of tokens a run's (and an evaluation's) batches are padded to on `device`
+/// when its settings name none. On a GPU a width that is a multiple of the kernels' vector
+/// width takes their vectorised paths, and each new width may compile kernels and size
+/// buffers again; rounding to multiples of [`GPU_PAD_MULTIPLE`] gives both, and a run meets
+/// a few widths whatever its rows' lengths (measured on lavapipe, the demo data at batch 2,
+/// 6 steps: 159 s as wide as each batch's longest row, 127 s padded to 8 or 32, 135 s to 16,
+/// 162 s to 64). The CPU tier pays for every padded token and compiles nothing: each batch
+/// is as wide as its longest row (the same run: 14 s, 15 s padded to 8, 19 s to 32).
+pub fn pad_multiple(device: &ComputeDevice) -> usize {
+    match device.tier() {
+        Tier::Cpu => 1,
+        Tier::Gpu => GPU_PAD_MULTIPLE,
+    }
+}
+
 fn no_gpu_note() -> &'static str {
     if platform::IN_BROWSER {
         "WebGPU is not available here, so the engine runs on this tab's CPU, which is much slower"

@@ -7,7 +7,7 @@ use super::chat::conversation;
 use super::info::{Evaluation, Generation, TextScores, TokenLoss};
 use super::{Session, no_data, no_model, policy};
 use crate::data::{
-    DataOptions, DataReport, Document, Preview, PreviewStart, prepare, prepare_documents,
+    DataOptions, DataReport, Document, Padding, Preview, PreviewStart, prepare, prepare_documents,
     prepare_eval, preview,
 };
 use crate::error::{Error, Result};
@@ -141,32 +141,49 @@ impl Session {
         ))
     }
 
-    /// The longest rows a run of `config` trains on: the loaded dataset's (or rows of
-    /// `config.data.encode.max_len` tokens before one is loaded).
+    /// The widest rows a run of `config` trains on: the loaded dataset's longest row, padded
+    /// as the run pads (or rows of `config.data.encode.max_len` tokens before one is loaded).
     pub(super) fn planned_rows(&self, config: &TrainConfig) -> Rows {
         // Packed rows and preference pairs (ORPO scores whole chosen rows) may score every
         // position; a record scores at most its trained tokens.
         match &self.data {
             Some((_, options)) if config.data.packing => Rows::full(options.encode.max_len),
-            Some((data, _)) if config.objective.is_preference() => {
-                Rows::full(data.report.max_tokens.max(1))
-            }
-            Some((data, _)) => {
+            Some((data, options)) => {
+                let max_len = options.encode.max_len;
+                let pad = self.padding(config.pad_to_multiple_of, data.pad_id, max_len);
                 let report = &data.report;
-                Rows::scoring(report.max_tokens.max(1), report.max_trained_tokens)
+                let len = pad.width(report.max_tokens.max(1));
+                match config.objective.is_preference() {
+                    true => Rows::full(len),
+                    false => Rows::scoring(len, report.max_trained_tokens),
+                }
             }
             None => Rows::full(config.data.encode.max_len),
         }
     }
 
+    /// How batches are padded with token `id` to at most `max_len` tokens: to `multiple`
+    /// when one is asked for, else to the one [`policy::pad_multiple`] chooses here.
+    fn padding(&self, multiple: Option<usize>, id: u32, max_len: usize) -> Padding {
+        Padding {
+            id,
+            multiple: multiple.unwrap_or_else(|| policy::pad_multiple(&self.device)),
+            at_most: max_len,
+        }
+    }
+
     /// `config` for a run on the loaded dataset: its data options are those the dataset was
-    /// read with (the run packs to the same length), `packing` aside.
+    /// read with (the run packs to the same length), `packing` aside, and its padding is
+    /// chosen for this device when it names none.
     pub(super) fn on_loaded_data(&self, mut config: TrainConfig) -> Result<TrainConfig> {
         let (_, options) = self.data.as_ref().ok_or_else(no_data)?;
         config.data = DataOptions {
             packing: config.data.packing,
             ..options.clone()
         };
+        config
+            .pad_to_multiple_of
+            .get_or_insert_with(|| policy::pad_multiple(&self.device));
         Ok(config)
     }
 
@@ -226,12 +243,13 @@ impl Session {
         let owned;
         let (name, encoded, examples, pad) = match on {
             EvalData::Validation => {
-                let data = self.dataset()?;
+                let (data, options) = self.data.as_ref().ok_or_else(no_data)?;
+                let max_len = options.encode.max_len;
                 (
                     format!("{} (validation)", data.report.file),
                     &data.validation,
                     &data.validation_examples,
-                    data.pad_id,
+                    self.padding(None, data.pad_id, max_len),
                 )
             }
             EvalData::File {
@@ -243,6 +261,7 @@ impl Session {
                 options.encode.max_len = max_len;
                 owned = prepare_eval(name, text, tokenizer, &options)?;
                 let pad = tokenizer.eos_id.unwrap_or(0);
+                let pad = self.padding(None, pad, max_len);
                 (name.to_string(), &owned.0, &owned.1, pad)
             }
         };

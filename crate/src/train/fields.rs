@@ -279,6 +279,13 @@ fn run_rows() -> Vec<Row> {
             None,
         ),
         (
+            "pad_to_multiple_of",
+            "Pad to a multiple of",
+            "Pad each batch to a multiple of this many tokens, so that a GPU takes its vectorised kernels and meets few widths (empty: 32 on a GPU, none on the CPU).",
+            int(1),
+            None,
+        ),
+        (
             "max_grad_norm",
             "Clip gradients at",
             "Clip the gradients' global norm to this (empty: no clipping).",

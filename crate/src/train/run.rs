@@ -11,7 +11,8 @@ use super::method::{Method, select_half};
 use super::preference::{Objective, PreferenceStats, Reference, preference_loss};
 use super::{AdamWConfig, Schedule, ScheduleKind, StepReport, Trainer, causal_lm_loss};
 use crate::data::{
-    Batch, DataOptions, Encoded, EncodedPair, PairBatch, Prepared, batches, pair_batches, shuffle,
+    Batch, DataOptions, Encoded, EncodedPair, Padding, PairBatch, Prepared, batches, pair_batches,
+    shuffle,
 };
 use crate::device::read_f32;
 use crate::error::{Error, Result};
@@ -49,6 +50,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Micro-batches per optimizer step.
     pub grad_accumulation: usize,
+    /// Pad each batch to a multiple of this many tokens (at most `data.encode.max_len`), so
+    /// that a run meets few distinct shapes; the loss is unchanged. Unset: the session
+    /// chooses by tier (the trainer alone pads each batch to its longest row).
+    pub pad_to_multiple_of: Option<usize>,
     /// Clip the gradients' global norm to this, when set.
     pub max_grad_norm: Option<f64>,
     /// Evaluate on the validation set every this many steps (0: only at the end).
@@ -77,6 +82,7 @@ impl Default for TrainConfig {
             max_steps: None,
             batch_size: 4,
             grad_accumulation: 1,
+            pad_to_multiple_of: None,
             max_grad_norm: Some(1.0),
             eval_every: 50,
             early_stopping_patience: None,
@@ -175,7 +181,7 @@ async fn measure<M>(
 where
     M: CausalLm + LinearLayers + Module,
 {
-    let (pad, size) = (data.pad_id, config.batch_size);
+    let (pad, size) = (config.padding(data.pad_id), config.batch_size);
     match &data.pairs {
         Some(pairs) if config.objective.is_preference() => {
             let measured = pair_validation(
@@ -202,7 +208,7 @@ pub async fn pair_validation<M>(
     model: &M,
     pairs: &[EncodedPair],
     batch_size: usize,
-    pad: u32,
+    pad: Padding,
     objective: &Objective,
     reference: &Reference,
     device: &Device,
@@ -321,7 +327,7 @@ pub async fn validation_loss<M>(
     model: &M,
     examples: &[Encoded],
     batch_size: usize,
-    pad: u32,
+    pad: Padding,
     device: &Device,
 ) -> Result<Option<f64>>
 where
@@ -361,7 +367,7 @@ where
     M: CausalLm + LinearLayers + Module,
 {
     check_objective(data, config)?;
-    let pad = data.pad_id;
+    let pad = config.padding(data.pad_id);
     let accumulation = config.grad_accumulation.max(1);
     let pack = config.data.packing.then_some(config.data.encode.max_len);
     let per_epoch = steps_in(data, config, 0);

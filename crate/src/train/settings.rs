@@ -4,6 +4,7 @@
 //! that a resumed run asks for the settings its checkpoint was written with.
 
 use super::{Method, TrainConfig};
+use crate::data::Padding;
 use crate::error::{Error, Result};
 
 fn bad(setting: &str, problem: impl Into<String>) -> Error {
@@ -41,6 +42,15 @@ impl TrainConfig {
         match self.objective.is_preference() {
             true => 2 * self.batch_size,
             false => self.batch_size,
+        }
+    }
+
+    /// How the run pads its batches with token `id` (see [`Padding`]).
+    pub fn padding(&self, id: u32) -> Padding {
+        Padding {
+            id,
+            multiple: self.pad_to_multiple_of.unwrap_or(1),
+            at_most: self.data.encode.max_len,
         }
     }
 
@@ -89,6 +99,9 @@ impl TrainConfig {
         }
         count("batch_size", self.batch_size)?;
         count("grad_accumulation", self.grad_accumulation)?;
+        if let Some(multiple) = self.pad_to_multiple_of {
+            count("pad_to_multiple_of", multiple)?;
+        }
         if let Some(norm) = self.max_grad_norm {
             number("max_grad_norm", norm, norm > 0.0, "above 0 (or unset)")?;
         }
@@ -181,8 +194,14 @@ pub fn explain_unknown_field(message: &str) -> String {
     }
 }
 
-/// Settings a resumed run may change: when it evaluates, stores checkpoints, stops early.
-const FREE_ON_RESUME: [&str; 3] = ["eval_every", "early_stopping_patience", "checkpoint_every"];
+/// Settings a resumed run may change: when it evaluates, stores checkpoints, stops early, and
+/// how its batches are padded (the loss is the same).
+const FREE_ON_RESUME: [&str; 4] = [
+    "eval_every",
+    "early_stopping_patience",
+    "checkpoint_every",
+    "pad_to_multiple_of",
+];
 
 /// The first setting where `asked` differs from `saved` (a checkpoint's), as "`lora.r`: the
 /// checkpoint was trained with 8, this run asks for 4"; `None` when the run continues on the

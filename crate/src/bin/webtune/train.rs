@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// Sequences per batch.
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Pad each batch to a multiple of this many tokens (default: 32 on a GPU, none on the
+    /// CPU tier).
+    #[arg(long)]
+    pad_to_multiple_of: Option<usize>,
     /// Longest sequence in tokens.
     #[arg(long)]
     max_len: Option<usize>,
@@ -190,6 +194,7 @@ fn flags(mut config: TrainConfig, args: &RunArgs) -> webtune::Result<TrainConfig
     set(&mut config.data.encode.max_len, args.max_len);
     set(&mut config.eval_every, args.eval_every);
     config.max_steps = args.max_steps.or(config.max_steps);
+    config.pad_to_multiple_of = args.pad_to_multiple_of.or(config.pad_to_multiple_of);
     if let Some(fraction) = args.validation_fraction {
         config.data.validation_fraction = fraction;
     }

@@ -176,9 +176,11 @@ impl Session {
 /// (the switches' effect is in the data files).
 fn settings(config: &TrainConfig) -> serde_json::Value {
     let mut value = serde_json::to_value(config).unwrap_or_default();
-    // Jobs are supervised runs (preference runs are refused): the objective goes unsaid.
+    // Jobs are supervised runs (preference runs are refused): the objective goes unsaid; and
+    // how webtune padded its batches for its kernels changes no number a job computes.
     if let Some(fields) = value.as_object_mut() {
         fields.remove("objective");
+        fields.remove("pad_to_multiple_of");
     }
     if let Some(data) = value.get_mut("data").and_then(|d| d.as_object_mut()) {
         data.retain(|key, on| {
