@@ -89,6 +89,10 @@ impl Session {
             model_bytes: PlanModel::of(loaded).weight_bytes,
             encoder,
         };
-        advise::advise(&mut engines, inputs, config, on_progress).await
+        // Its runs pad their batches as the session's own runs do on this device.
+        let mut config = config.clone();
+        let choose = || super::policy::pad_multiple(&self.device);
+        config.train.pad_to_multiple_of.get_or_insert_with(choose);
+        advise::advise(&mut engines, inputs, &config, on_progress).await
     }
 }
