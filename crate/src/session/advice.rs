@@ -91,8 +91,7 @@ impl Session {
         };
         // Its runs pad their batches as the session's own runs do on this device.
         let mut config = config.clone();
-        let choose = || super::policy::pad_multiple(&self.device);
-        config.train.pad_to_multiple_of.get_or_insert_with(choose);
+        config.train.pad_to_multiple_of = Some(self.pad_multiple(config.train.pad_to_multiple_of));
         advise::advise(&mut engines, inputs, &config, on_progress).await
     }
 }

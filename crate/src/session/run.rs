@@ -162,12 +162,18 @@ impl Session {
         }
     }
 
-    /// How batches are padded with token `id` to at most `max_len` tokens: to `multiple`
-    /// when one is asked for, else to the one [`policy::pad_multiple`] chooses here.
+    /// The multiple batches are padded to: the one `asked` for, else the one
+    /// [`policy::pad_multiple`] chooses for this device.
+    pub(super) fn pad_multiple(&self, asked: Option<usize>) -> usize {
+        asked.unwrap_or_else(|| policy::pad_multiple(&self.device))
+    }
+
+    /// How batches are padded with token `id` to at most `max_len` tokens (see
+    /// [`Session::pad_multiple`]).
     fn padding(&self, multiple: Option<usize>, id: u32, max_len: usize) -> Padding {
         Padding {
             id,
-            multiple: multiple.unwrap_or_else(|| policy::pad_multiple(&self.device)),
+            multiple: self.pad_multiple(multiple),
             at_most: max_len,
         }
     }
@@ -181,9 +187,7 @@ impl Session {
             packing: config.data.packing,
             ..options.clone()
         };
-        config
-            .pad_to_multiple_of
-            .get_or_insert_with(|| policy::pad_multiple(&self.device));
+        config.pad_to_multiple_of = Some(self.pad_multiple(config.pad_to_multiple_of));
         Ok(config)
     }
 
