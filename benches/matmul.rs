@@ -1,14 +1,16 @@
-//! Which of cubek's matmul kernels is fastest for the shapes a small model launches, on this
-//! machine's GPU adapter (`cubecl`'s default; pick another with `VK_ICD_FILENAMES`, e.g.
-//! Chromium's SwiftShader: `/usr/lib/chromium/vk_swiftshader_icd.json`):
+//! Which matmul kernel is fastest for the shapes a small model launches, on this machine's GPU
+//! adapter (`cubecl`'s default; pick another with `VK_ICD_FILENAMES`, e.g. Chromium's
+//! SwiftShader: `/usr/lib/chromium/vk_swiftshader_icd.json`): webtune's tiled kernel
+//! (`nn::tiled_matmul`) and cubek's.
 //!
 //! ```text
-//! cargo bench -p webtune --bench matmul
+//! cargo bench -p webtune --bench matmul               # every kernel
+//! cargo bench -p webtune --bench matmul -- auto naive # the tiled one and these of cubek's
 //! ```
 //!
-//! burn (without autotune) always launches the first row's choice ("auto"); the others show
-//! what choosing per shape and adapter would gain. Each result's first element is checked
-//! against the host's product. A benchmark, not a test.
+//! burn (without autotune) launches cubek's "auto"; `nn::matmul` chooses the tiled kernel on a
+//! software adapter and for a few rows. Each result's first element is checked against the
+//! host's product. A benchmark, not a test.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -27,7 +29,7 @@ use webtune::selfcheck::fixed_values;
 /// `(rows, inner, columns, what)`: SmolLM2-135M's (hidden 576, MLP 1536, vocabulary 49152)
 /// and all-MiniLM-L6-v2's (hidden 384, MLP 1536). "Wᵀ": the right operand is a transposed
 /// `[columns, inner]` matrix read through its strides (a tied LM head).
-const SHAPES: [(usize, usize, usize, &str); 11] = [
+const SHAPES: [(usize, usize, usize, &str); 14] = [
     (1, 576, 1536, "decode: MLP up"),
     (1, 576, 49152, "decode: LM head"),
     (1, 576, 49152, "decode: LM head, Wᵀ"),
@@ -39,6 +41,9 @@ const SHAPES: [(usize, usize, usize, &str); 11] = [
     (64, 576, 1536, "64-token prompt: MLP up"),
     (256, 576, 1536, "256-token step: MLP up"),
     (256, 384, 1536, "MiniLM, 256 tokens: MLP up"),
+    (1024, 576, 1536, "training 4 × 256: MLP up"),
+    (1024, 1536, 576, "training: down's input gradient, Wᵀ"),
+    (1024, 576, 8192, "training: LM head slice, Wᵀ"),
 ];
 
 const REPEATS: usize = 3;
@@ -64,6 +69,11 @@ fn strategies() -> Vec<(&'static str, Strategy)> {
 }
 
 fn main() {
+    // `cargo bench --bench matmul -- auto naive`: only these of cubek's kernels.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let device = cubecl::Device::default();
     let client = device.client();
     let f32_elem = cubecl::ir::ElemType::Float(cubecl::ir::FloatKind::F32);
@@ -100,7 +110,28 @@ fn main() {
         let out_handle = client.empty(m * n * 4);
         let out = tensor(out_handle.clone(), [m, n]);
         let label = format!("{m} × {k} × {n} ({what})");
+        // webtune's own tiled kernel (`nn::tiled_matmul`).
+        let tiled = || webtune::nn::tiled_matmul(lhs.clone(), rhs.clone());
+        match tiled() {
+            None => println!("{label:<32} {:>24}  unavailable", "tiled"),
+            Some(got) => {
+                // The first launch compiled the kernel.
+                client.read_one(got.handle.clone()).unwrap();
+                let start = Instant::now();
+                let mut last = got;
+                for _ in 0..REPEATS {
+                    last = tiled().unwrap();
+                }
+                let bytes = client.read_one(last.handle.clone()).unwrap();
+                let seconds = start.elapsed().as_secs_f64() / REPEATS as f64;
+                let got = f32::from_bytes(&bytes)[0];
+                print_result(&label, "tiled", seconds, (m, k, n), got, want);
+            }
+        }
         for (name, strategy) in strategies() {
+            if !only.is_empty() && !only.iter().any(|o| o == name) {
+                continue;
+            }
             let mut dtypes = MatmulElems::from_globals(&MatmulGlobalElems {
                 lhs: f32_elem,
                 rhs: f32_elem,
@@ -133,16 +164,28 @@ fn main() {
             let bytes = client.read_one(out_handle.clone()).unwrap();
             let seconds = start.elapsed().as_secs_f64() / REPEATS as f64;
             let got = f32::from_bytes(&bytes)[0];
-            let wrong = if (got - want).abs() > 1e-3 * want.abs().max(1.0) {
-                format!("  WRONG: {got} (host {want})")
-            } else {
-                String::new()
-            };
-            println!(
-                "{label:<32} {name:>24} {:>10.2} {:>8.2}{wrong}",
-                seconds * 1e3,
-                2.0 * (m * k * n) as f64 / seconds / 1e9
-            );
+            print_result(&label, name, seconds, (m, k, n), got, want);
         }
     }
+}
+
+/// One result line: milliseconds, GFLOP/s, and whether the first element is the host's.
+fn print_result(
+    label: &str,
+    name: &str,
+    seconds: f64,
+    (m, k, n): (usize, usize, usize),
+    got: f32,
+    want: f32,
+) {
+    let wrong = if (got - want).abs() > 1e-3 * want.abs().max(1.0) {
+        format!("  WRONG: {got} (host {want})")
+    } else {
+        String::new()
+    };
+    println!(
+        "{label:<32} {name:>24} {:>10.2} {:>8.2}{wrong}",
+        seconds * 1e3,
+        2.0 * (m * k * n) as f64 / seconds / 1e9
+    );
 }

@@ -84,11 +84,39 @@ pub const MODEL_MATMULS: [(&str, [usize; 3], [usize; 3]); 4] = [
     ("attention scores", [9, 128, 64], [9, 64, 128]),
 ];
 
-/// Matmuls at model shapes give the CPU tier's numbers (forward and both input gradients;
-/// products of a few rows forward, through `nn::matmul`).
+/// `y`, and the gradients of `sum(y²)` with respect to `x` and `w`, read back.
+async fn with_gradients<const D: usize>(
+    y: webtune::burn::tensor::Tensor<D>,
+    x: webtune::burn::tensor::Tensor<D>,
+    w: webtune::burn::tensor::Tensor<D>,
+) -> Result<[Vec<f32>; 3]> {
+    use webtune::device::read_f32;
+    let grads = (y.clone() * y.clone()).sum().backward();
+    let gx = x.grad(&grads).expect("x has a gradient");
+    let gw = w.grad(&grads).expect("w has a gradient");
+    Ok([
+        read_f32(y, "y").await?,
+        read_f32(gx, "dx").await?,
+        read_f32(gw, "dw").await?,
+    ])
+}
+
+/// A product and its two gradients against the CPU tier's. Each output sums hundreds of
+/// products, so an element that cancels to near zero still carries rounding of the order of
+/// the tensor's largest values.
+fn products_agree(name: &str, got: &[Vec<f32>; 3], want: &[Vec<f32>; 3]) -> Result<()> {
+    for (part, (g, w)) in ["y", "dx", "dw"].iter().zip(got.iter().zip(want)) {
+        let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let tol = Tolerance::new(1e-5 * scale, 1e-4);
+        webtune::numerics::compare(&format!("{name} {part}"), g, w, tol)?;
+    }
+    Ok(())
+}
+
+/// Matmuls at model shapes give the CPU tier's numbers, forward and both input gradients:
+/// burn's batched ones and the 2-D products of `nn::matmul`.
 pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
     use webtune::burn::tensor::{Tensor, TensorData};
-    use webtune::device::read_f32;
     use webtune::selfcheck::fixed_values;
 
     async fn run(device: &ComputeDevice, a: [usize; 3], b: [usize; 3]) -> Result<[Vec<f32>; 3]> {
@@ -100,45 +128,38 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
         };
         let (x, w) = (make(11, a), make(12, b));
         let y = x.clone().matmul(w.clone());
-        let loss = (y.clone() * y.clone()).sum();
-        let grads = loss.backward();
-        let gx = x.grad(&grads).expect("x has a gradient");
-        let gw = w.grad(&grads).expect("w has a gradient");
-        Ok([
-            read_f32(y, "y").await?,
-            read_f32(gx, "dx").await?,
-            read_f32(gw, "dw").await?,
-        ])
+        with_gradients(y, x, w).await
     }
 
     for (name, a, b) in MODEL_MATMULS {
         let got = run(device, a, b).await?;
-        let want = run(&ComputeDevice::cpu(), a, b).await?;
-        for (part, (g, w)) in ["y", "dx", "dw"].iter().zip(got.iter().zip(&want)) {
-            // Each output sums hundreds of products, so an element that cancels to near zero
-            // still carries rounding of the order of the tensor's largest values.
-            let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let tol = Tolerance::new(1e-5 * scale, 1e-4);
-            webtune::numerics::compare(&format!("{name} {part}"), g, w, tol)?;
-        }
+        products_agree(name, &got, &run(&ComputeDevice::cpu(), a, b).await?)?;
     }
-    // Products of a few rows (every projection of a decoded token, a short prompt) take the
-    // kernels that `nn::matmul` chooses on the GPU tier, not burn's: the same numbers.
-    async fn few_rows(
+    // Products through `nn::matmul` take the kernels it chooses on the GPU tier (gemv, the
+    // tiled ones), forward and backward: the same numbers.
+    async fn chosen(
         device: &ComputeDevice,
         [m, k, n]: [usize; 3],
         tied: bool,
-    ) -> Result<Vec<f32>> {
-        let dev = device.device();
+    ) -> Result<[Vec<f32>; 3]> {
+        let ad = device.autodiff();
         let x = fixed_values(21, m * k, 0.5);
-        let x = Tensor::<2>::from_data(TensorData::new(x, [m, k]), dev);
+        let x = Tensor::<2>::from_data(TensorData::new(x, [m, k]), &ad).require_grad();
         let w = fixed_values(22, k * n, 0.5);
         let w = match tied {
             // A tied LM head: `[n, k]` stored, read transposed.
-            true => Tensor::<2>::from_data(TensorData::new(w, [n, k]), dev).transpose(),
-            false => Tensor::<2>::from_data(TensorData::new(w, [k, n]), dev),
+            true => Tensor::<2>::from_data(TensorData::new(w, [n, k]), &ad).require_grad(),
+            false => Tensor::<2>::from_data(TensorData::new(w, [k, n]), &ad).require_grad(),
         };
-        read_f32(webtune::nn::matmul(x, w), "x · w").await
+        let y = webtune::nn::matmul(
+            x.clone(),
+            if tied {
+                w.clone().transpose()
+            } else {
+                w.clone()
+            },
+        );
+        with_gradients(y, x, w).await
     }
     for (name, shape, tied) in [
         ("decode up_proj (one row)", [1, 576, 1536], false),
@@ -151,11 +172,20 @@ pub async fn model_matmuls_match_cpu(device: &ComputeDevice) -> Result<()> {
             [webtune::nn::SMALL_ROWS, 37, 5],
             false,
         ),
+        ("prompt down_proj (37 rows)", [37, 1536, 576], false),
+        (
+            "prompt LM head (21 rows, tied, odd widths)",
+            [21, 66, 4099],
+            true,
+        ),
+        ("widths of two (13 rows)", [13, 6, 10], false),
     ] {
-        let got = few_rows(device, shape, tied).await?;
-        let want = few_rows(&ComputeDevice::cpu(), shape, tied).await?;
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        webtune::numerics::compare(name, &got, &want, Tolerance::new(1e-5 * scale, 1e-4))?;
+        let got = chosen(device, shape, tied).await?;
+        products_agree(
+            name,
+            &got,
+            &chosen(&ComputeDevice::cpu(), shape, tied).await?,
+        )?;
     }
     Ok(())
 }

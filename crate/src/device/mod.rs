@@ -142,6 +142,8 @@ impl ComputeDevice {
         if let Some(info) = platform::browser_adapter_info().await {
             adapter.fill_from_browser(&info);
         }
+        // cubek's matmul kernels crawl on software adapters: the tiled one takes them all.
+        crate::nn::tile_every_product(adapter.is_cpu);
         Self {
             tier: Tier::Gpu,
             device,

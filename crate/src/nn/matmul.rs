@@ -1,17 +1,21 @@
-//! 2-D matmuls with the GPU kernel chosen for the shape.
+//! 2-D matmuls with the GPU kernel chosen for the shape and the adapter.
 //!
 //! burn (without autotune, which gives wrong results in the browser) launches one matmul
-//! kernel for every shape. For one row — every projection of a decoded token — other cubek
-//! kernels are several times faster (`benches/matmul.rs`, SmolLM2's shapes): for `x · W`
-//! with `W` row-major, `gemv_unit_perpendicular` (MLP projection: 7× on lavapipe, 12× on
-//! SwiftShader); for a transposed `W` (the tied LM head), `W · xᵀ` by the naive kernel
-//! (3.5× and 12×); for a few rows, the naive kernel (1.6× and 16× at 8 rows). This module
-//! launches them through a burn backend extension: on the GPU tier products of up to
-//! [`SMALL_ROWS`] rows take them (burn's own kernel where the adapter cannot run one); larger
-//! products and the CPU tier take burn's matmul, and under autodiff the product is burn's
-//! differentiable matmul.
+//! kernel, cubek's, for every shape. Other kernels are several times faster where it is weak
+//! (`benches/matmul.rs`; docs/internals.md): for one row `x · W` on a hardware adapter,
+//! cubek's `gemv_unit_perpendicular`; for a few rows, and for every product on a software
+//! adapter (SwiftShader, lavapipe, which run cubek's shared-memory kernels at 0.1–10
+//! GFLOP/s), webtune's register-tiled kernel ([`super::tiled_matmul`]). This module launches
+//! them through a burn backend extension, with its own backward pass (two more products by
+//! the same choice); the CPU tier and larger products on a hardware adapter take burn's
+//! matmul, which fusion can merge with its neighbours.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension, ops::FloatTensorOps};
 use burn::tensor::{DType, Shape, Tensor};
@@ -40,44 +44,88 @@ pub trait ChosenMatmul: Backend {
 
 impl ChosenMatmul for Flex {}
 
-impl<B: Backend, C: CheckpointStrategy> ChosenMatmul for Autodiff<B, C> {}
+#[derive(Debug)]
+struct ChosenMatmulBackward;
+
+impl<B: ChosenMatmul> Backward<B, 2> for ChosenMatmulBackward {
+    /// The left operand when the right one is tracked, and the right one when the left is.
+    type State = (Option<FloatTensor<B>>, Option<FloatTensor<B>>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [lhs_node, rhs_node] = ops.parents;
+        let (lhs, rhs) = ops.state;
+        let grad = grads.consume::<B>(&ops.node);
+        // d lhs = grad · rhsᵀ, d rhs = lhsᵀ · grad: transposed views, read by their strides.
+        if let (Some(node), Some(lhs)) = (rhs_node, lhs) {
+            let lhs_t = B::float_swap_dims(lhs, 0, 1);
+            grads.register::<B>(node.id, B::chosen_matmul(lhs_t, grad.clone()));
+        }
+        if let (Some(node), Some(rhs)) = (lhs_node, rhs) {
+            let rhs_t = B::float_swap_dims(rhs, 0, 1);
+            grads.register::<B>(node.id, B::chosen_matmul(grad, rhs_t));
+        }
+    }
+}
+
+impl<B: ChosenMatmul, C: CheckpointStrategy> ChosenMatmul for Autodiff<B, C> {
+    fn chosen_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
+        match ChosenMatmulBackward
+            .prepare::<C>([lhs.node(), rhs.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (lhs, rhs) = (lhs.into_primitive(), rhs.into_primitive());
+                let state = (
+                    rhs_tracked.then(|| lhs.clone()),
+                    lhs_tracked.then(|| rhs.clone()),
+                );
+                prep.finish(state, B::chosen_matmul(lhs, rhs))
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::chosen_matmul(lhs.into_primitive(), rhs.into_primitive()))
+            }
+        }
+    }
+}
 
 impl ChosenMatmul for CubeBackend {
     fn chosen_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
-        let elem = match lhs.dtype {
-            DType::F32 => ElemType::Float(FloatKind::F32),
-            DType::F16 => ElemType::Float(FloatKind::F16),
-            _ => return Self::float_matmul(lhs, rhs),
-        };
         let rows = lhs.meta.shape()[0];
-        if rows > SMALL_ROWS || rhs.dtype != lhs.dtype {
+        let software = TILED_EVERYWHERE.load(Ordering::Relaxed);
+        if !software && rows > SMALL_ROWS {
             return Self::float_matmul(lhs, rhs);
         }
-        // A transposed weight (a tied LM head, `[n, k]` read by its strides) as the right
-        // operand would be copied whole for the kernel: take `(W · xᵀ)ᵀ` instead, with `W`
-        // row-major on the left.
-        if rhs.meta.strides()[0] == 1 && rhs.meta.shape()[1] > 1 {
-            let n = rhs.meta.shape()[1];
-            let w = Self::float_swap_dims(rhs, 0, 1);
-            let x = Self::float_swap_dims(lhs, 0, 1);
-            return match launch(MultiLevel::Naive, w.clone(), x.clone(), elem) {
-                // One row: the `[n, 1]` column is the `[1, n]` row.
-                Some(column) if rows == 1 => Self::float_reshape(column, Shape::from([1, n])),
-                Some(columns) => Self::float_swap_dims(columns, 0, 1),
-                None => Self::float_swap_dims(Self::float_matmul(w, x), 0, 1),
-            };
+        // One row by a row-major weight on a hardware adapter: cubek's gemv kernel. It
+        // computes wrong numbers on WebGPU in headless Chromium (65129 for 0.54,
+        // `webgpu_model_matmuls_match_cpu`), as autotune's choices did: not there.
+        let row_major = rhs.meta.strides()[1] == 1;
+        let gemv = rows == 1 && row_major && !software && !crate::platform::IN_BROWSER;
+        if gemv
+            && let Some(elem) = float_elem(&lhs, &rhs)
+            && let Some(out) = launch(
+                MultiLevel::GemvUnitPerpendicular(Default::default()),
+                lhs.clone(),
+                rhs.clone(),
+                elem,
+            )
+        {
+            return out;
         }
-        // The gemv kernel computes wrong numbers on WebGPU in headless Chromium (65129 for
-        // 0.54, `webgpu_model_matmuls_match_cpu`), as autotune's choices did: the naive one
-        // there.
-        let strategy = match rows == 1 && !crate::platform::IN_BROWSER {
-            true => MultiLevel::GemvUnitPerpendicular(Default::default()),
-            false => MultiLevel::Naive,
-        };
-        match launch(strategy, lhs.clone(), rhs.clone(), elem) {
+        match super::tiled_matmul(lhs.clone(), rhs.clone()) {
             Some(out) => out,
             None => Self::float_matmul(lhs, rhs),
         }
+    }
+}
+
+/// The kernels' element type when both operands have the same float type.
+fn float_elem(lhs: &FloatTensor<CubeBackend>, rhs: &FloatTensor<CubeBackend>) -> Option<ElemType> {
+    match (lhs.dtype, rhs.dtype) {
+        (DType::F32, DType::F32) => Some(ElemType::Float(FloatKind::F32)),
+        (DType::F16, DType::F16) => Some(ElemType::Float(FloatKind::F16)),
+        _ => None,
     }
 }
 
@@ -107,17 +155,26 @@ fn launch(
     launched.ok().map(|()| out)
 }
 
-/// Products of at most this many rows take a kernel chosen for their shape on the GPU tier.
-/// `benches/matmul.rs` on lavapipe, SmolLM2's MLP (ms, burn's kernel / naive): 8 rows 14.1 /
-/// 8.8, 16 rows 13.2 / 15.3, 64 rows 14.2 / 48.6. Larger products stay burn's matmul, which
-/// fusion can merge with its neighbours.
+/// Products of at most this many rows take a kernel chosen for their shape on a hardware GPU
+/// adapter. Larger products stay burn's matmul there, which fusion can merge with its
+/// neighbours (no real GPU has measured where the tiled kernel stops paying).
 pub const SMALL_ROWS: usize = 8;
 
+/// Whether every product on the GPU tier takes the tiled kernel: set for a software adapter.
+static TILED_EVERYWHERE: AtomicBool = AtomicBool::new(false);
+
+/// Makes every product on the GPU tier take the tiled kernel (`true`: a software adapter,
+/// where cubek's kernels are slowest) or only products of a few rows (`false`). The GPU
+/// runtime is one per process, so this is too; the device sets it when it is created.
+pub fn tile_every_product(on: bool) {
+    TILED_EVERYWHERE.store(on, Ordering::Relaxed);
+}
+
 /// `lhs [m, k] × rhs [k, n]`, with the kernel chosen for the shape on the GPU tier when `m`
-/// is at most [`SMALL_ROWS`]: a decoded token's projections, a short prompt's. Under autodiff
-/// the product is burn's differentiable matmul.
+/// is at most [`SMALL_ROWS`] (a decoded token's projections, a short prompt's) or the adapter
+/// is a software one; differentiable, its gradients by the same choice.
 pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
-    if lhs.dims()[0] > SMALL_ROWS {
+    if lhs.dims()[0] > SMALL_ROWS && !TILED_EVERYWHERE.load(Ordering::Relaxed) {
         return lhs.matmul(rhs);
     }
     Tensor::from_dispatch(Dispatch::chosen_matmul(
