@@ -25,6 +25,7 @@ pub use readback::read_f32;
 use burn::tensor::Device;
 use serde::Serialize;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 use crate::platform;
@@ -64,6 +65,16 @@ pub struct ComputeDevice {
 /// The GPU runtime can be registered once per process (a second registration fails), so the
 /// first successful initialisation is kept and handed out again.
 static GPU: async_lock::OnceCell<ComputeDevice> = async_lock::OnceCell::new();
+
+/// Whether the process's GPU device is a software adapter ([`AdapterReport::is_cpu`]).
+static SOFTWARE_GPU: AtomicBool = AtomicBool::new(false);
+
+/// Whether the GPU tier runs on a software adapter (SwiftShader, lavapipe): kernels that
+/// suit a CPU-side renderer are chosen by it (`nn::matmul`). `false` before a GPU device is
+/// made. One per process, as the GPU runtime is.
+pub fn software_gpu() -> bool {
+    SOFTWARE_GPU.load(Ordering::Relaxed)
+}
 
 fn gpu_error(reason: String) -> Error {
     Error::DeviceInit {
@@ -142,8 +153,7 @@ impl ComputeDevice {
         if let Some(info) = platform::browser_adapter_info().await {
             adapter.fill_from_browser(&info);
         }
-        // cubek's matmul kernels crawl on software adapters: the tiled one takes them all.
-        crate::nn::tile_every_product(adapter.is_cpu);
+        SOFTWARE_GPU.store(adapter.is_cpu, Ordering::Relaxed);
         Self {
             tier: Tier::Gpu,
             device,

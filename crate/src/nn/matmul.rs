@@ -10,8 +10,6 @@
 //! the same choice); the CPU tier and larger products on a hardware adapter take burn's
 //! matmul, which fusion can merge with its neighbours.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -93,7 +91,7 @@ impl<B: ChosenMatmul, C: CheckpointStrategy> ChosenMatmul for Autodiff<B, C> {
 impl ChosenMatmul for CubeBackend {
     fn chosen_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         let rows = lhs.meta.shape()[0];
-        let software = TILED_EVERYWHERE.load(Ordering::Relaxed);
+        let software = crate::device::software_gpu();
         if !software && rows > SMALL_ROWS {
             return Self::float_matmul(lhs, rhs);
         }
@@ -160,21 +158,11 @@ fn launch(
 /// neighbours (no real GPU has measured where the tiled kernel stops paying).
 pub const SMALL_ROWS: usize = 8;
 
-/// Whether every product on the GPU tier takes the tiled kernel: set for a software adapter.
-static TILED_EVERYWHERE: AtomicBool = AtomicBool::new(false);
-
-/// Makes every product on the GPU tier take the tiled kernel (`true`: a software adapter,
-/// where cubek's kernels are slowest) or only products of a few rows (`false`). The GPU
-/// runtime is one per process, so this is too; the device sets it when it is created.
-pub fn tile_every_product(on: bool) {
-    TILED_EVERYWHERE.store(on, Ordering::Relaxed);
-}
-
 /// `lhs [m, k] × rhs [k, n]`, with the kernel chosen for the shape on the GPU tier when `m`
 /// is at most [`SMALL_ROWS`] (a decoded token's projections, a short prompt's) or the adapter
 /// is a software one; differentiable, its gradients by the same choice.
 pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
-    if lhs.dims()[0] > SMALL_ROWS && !TILED_EVERYWHERE.load(Ordering::Relaxed) {
+    if lhs.dims()[0] > SMALL_ROWS && !crate::device::software_gpu() {
         return lhs.matmul(rhs);
     }
     Tensor::from_dispatch(Dispatch::chosen_matmul(

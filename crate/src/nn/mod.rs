@@ -16,7 +16,7 @@ pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
 pub use closed_form::rms_normalize;
 pub use layers::{LayerNorm, Linear, RmsNorm, Weight, linear, transpose};
 pub use low_rank::LowRank;
-pub use matmul::{SMALL_ROWS, matmul, tile_every_product};
+pub use matmul::{SMALL_ROWS, matmul};
 pub use quant::Quant4;
 pub use rope::{Rope, RopeConfig, RopeScaling};
 pub use tiled::tiled_matmul;
