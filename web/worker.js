@@ -5,10 +5,25 @@
 //   ← {id, event} / {id, text}      (callbacks, as they happen)
 //   ← {id, value} or {id, error: {message, kind}}
 // `stop` and `pause` are answered at once, even while another call is running.
+// Bytes in an answer (checkpoints, exports: tens of MiB) are moved to the page, not copied,
+// so that the main thread never spends a frame on them.
 import init, { Webtune } from "./webtune-web.js";
 
 const ready = init();
 let webtune = null;
+
+/// The buffers of the byte arrays in `value` (itself, or an object's or array's members, one
+/// level deep) that can move to the page: never the module's own memory.
+async function movable(value) {
+  const memory = (await ready).memory.buffer;
+  const buffers = new Set();
+  const members = ArrayBuffer.isView(value) ? [value]
+    : value && typeof value === "object" ? Object.values(value) : [];
+  for (const m of members) {
+    if (ArrayBuffer.isView(m) && m.buffer instanceof ArrayBuffer && m.buffer !== memory) buffers.add(m.buffer);
+  }
+  return [...buffers];
+}
 
 function callback(id, marker) {
   if (marker === "__onEvent__") return (event) => self.postMessage({ id, event });
@@ -30,7 +45,7 @@ self.onmessage = async ({ data: { id, method, args = [] } }) => {
     } else {
       value = await webtune[method](...args.map((a) => callback(id, a)));
     }
-    self.postMessage({ id, value });
+    self.postMessage({ id, value }, await movable(value));
   } catch (e) {
     self.postMessage({ id, error: { message: String(e?.message ?? e), kind: e?.kind ?? "internal" } });
   }
