@@ -29,7 +29,7 @@ use webtune::selfcheck::fixed_values;
 /// `(rows, inner, columns, what)`: SmolLM2-135M's (hidden 576, MLP 1536, vocabulary 49152)
 /// and all-MiniLM-L6-v2's (hidden 384, MLP 1536). "Wᵀ": the right operand is a transposed
 /// `[columns, inner]` matrix read through its strides (a tied LM head).
-const SHAPES: [(usize, usize, usize, &str); 14] = [
+const SHAPES: [(usize, usize, usize, &str); 19] = [
     (1, 576, 1536, "decode: MLP up"),
     (1, 576, 49152, "decode: LM head"),
     (1, 576, 49152, "decode: LM head, Wᵀ"),
@@ -44,6 +44,11 @@ const SHAPES: [(usize, usize, usize, &str); 14] = [
     (1024, 576, 1536, "training 4 × 256: MLP up"),
     (1024, 1536, 576, "training: down's input gradient, Wᵀ"),
     (1024, 576, 8192, "training: LM head slice, Wᵀ"),
+    (256, 576, 16, "LoRA A, 256 tokens"),
+    (256, 16, 576, "LoRA B, 256 tokens"),
+    (256, 576, 192, "k/v projection, 256 tokens"),
+    (256, 16, 576, "LoRA A's input gradient, Wᵀ"),
+    (576, 256, 16, "LoRA A's gradient"),
 ];
 
 const REPEATS: usize = 3;
