@@ -21,7 +21,8 @@ trap 'rm -rf "$out"' EXIT
 runs=0
 printf '%-20s %-9s %9s %6s %10s %16s\n' data preset lr steps "best val" "first word right"
 
-# One run of preset $2 on file $1 (extra flags after), then its line of the table.
+# One run of preset $2 on file $1 (extra flags after), then its line of the table; sets
+# `lr` to the run's learning rate.
 run() {
   local file=$1 preset=$2
   runs=$((runs + 1))
@@ -31,7 +32,9 @@ run() {
   [[ $file == *support* ]] || qa=(--exact-match)
   "$bin" train --model "$model" --tier cpu --data "$file" --preset "$preset" "${qa[@]}" "$@" \
     --out "$dir" >"$dir.log" 2>&1 || { echo "run failed: $dir.log" >&2; tail -5 "$dir.log" >&2; exit 1; }
-  python3 - "$dir" "$(basename "$file")" "$preset" <<'PY'
+  # The run's own rate (its checkpoint's config) and its line of the table, read once.
+  local row
+  IFS=$'\t' read -r lr row < <(python3 - "$dir" "$(basename "$file")" "$preset" <<'PY'
 import json, re, sys
 d, name, preset = sys.argv[1:]
 lr = json.load(open(f"{d}/checkpoint/state.json"))["config"]["optimizer"]["lr"]
@@ -39,9 +42,10 @@ events = [json.loads(l) for l in open(f"{d}/training_log.jsonl")]
 done = next(e for e in events if e["event"] == "finished")
 said = re.search(r"first word right: base ([\d.]+)% → fine-tuned ([\d.]+)%", open(f"{d}.log").read())
 words = f"{said[1]}% → {said[2]}%" if said else ""
-print(f"{name[:20]:<20} {preset:<9} {lr:>9.2g} {done['steps']:>6} {done['best_validation_loss']:>10.4f} {words:>16}")
+print(f"{lr}\t{name[:20]:<20} {preset:<9} {lr:>9.2g} {done['steps']:>6} {done['best_validation_loss']:>10.4f} {words:>16}")
 PY
-  lr=$(python3 -c "import json; print(json.load(open('$dir/checkpoint/state.json'))['config']['optimizer']['lr'])")
+  )
+  echo "$row"
 }
 
 for file in "${data[@]}"; do
