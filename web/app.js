@@ -10,7 +10,7 @@
 // `body[data-busy]` names the task running (buttons do nothing until it ends).
 import { WebtuneClient } from './client.js';
 import * as store from './store.js';
-import { downloadModel } from './download.js';
+import { downloadOffThread } from './download.js';
 import * as documents from './documents.js';
 import { FATAL, Lifecycle, newRun } from './run.js';
 import * as views from './views.js';
@@ -271,7 +271,7 @@ async function fetchModel(url, signal) {
   show('model', 'downloading', `Downloading ${url}…`);
   let entry;
   try {
-    entry = await downloadModel(url, ({ file, loaded, total, files, done }) => {
+    entry = await downloadOffThread(url, ({ file, loaded, total, files, done }) => {
       bar.max = total ?? 1;
       bar.value = total ? loaded : 0;
       bar.dataset.seen = Number(bar.dataset.seen ?? 0) + 1;
@@ -877,6 +877,7 @@ async function showSettings() {
 
 async function main() {
   views.wire();
+  await views.fill();
   wire();
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
   page.busy = true;

@@ -2,7 +2,8 @@
 // URL), or a Hugging Face repository's files laid out as `<repo>/resolve/main/<file>`:
 // `config.json`, the weights (the shards `model.safetensors.index.json` lists, or
 // `model.safetensors`), and the tokenizer and generation files when the repository has them.
-// Bytes stream into OPFS as they arrive; nothing holds a whole file in memory.
+// Bytes stream into OPFS as they arrive; nothing holds a whole file in memory. The page calls
+// `downloadOffThread`, which runs `downloadModel` in download-worker.js.
 import * as store from './store.js';
 
 const OPTIONAL = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'];
@@ -105,4 +106,24 @@ export async function downloadModel(url, onProgress, signal = undefined) {
   }
   if (!persist) return { key, label, files: memory, cached: false };
   return { ...(await store.finishModel(key, label, names, sizes)), cached: false };
+}
+
+/// `downloadModel` in a worker of its own (download-worker.js), so that the page's main thread
+/// only sees progress; the same answer, errors with their `kind`.
+export function downloadOffThread(url, onProgress, signal = undefined) {
+  const worker = new Worker(new URL('./download-worker.js', import.meta.url), { type: 'module' });
+  const stop = () => worker.postMessage({ stop: true });
+  signal?.addEventListener('abort', stop);
+  return new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => {
+      if (data.progress) return onProgress?.(data.progress);
+      if (data.error) reject(Object.assign(new Error(data.error.message), { kind: data.error.kind }));
+      else resolve(data.value);
+    };
+    worker.onerror = (event) => reject(new DownloadError(`the download stopped: ${event.message ?? 'its worker failed'}`));
+    worker.postMessage({ url: new URL(url, location.href).href });
+  }).finally(() => {
+    signal?.removeEventListener('abort', stop);
+    worker.terminate();
+  });
 }
