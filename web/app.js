@@ -356,14 +356,14 @@ async function useData(dataset, load) {
 async function adaptTo(files) {
   const name = `${files.length} documents`;
   await useData({ name, documents: files }, (options) => page.wt.loadDocuments(name, files, options));
-  location.hash = '#train';
+  views.go('train');
 }
 
 /// Makes `text` (JSONL the engine wrote, such as pairs from the documents) the training data,
 /// and opens the Train view.
 async function useText(name, text) {
   await useData({ name, text }, (options) => page.wt.loadDataset(name, text, options));
-  location.hash = '#train';
+  views.go('train');
 }
 
 function describe(r) {
@@ -576,7 +576,7 @@ async function firstRun(stopped) {
   check();
   if (!(await presets.choose(ctx, 'quick'))) throw Object.assign(new Error('no preset fits this device'), { kind: 'too_large' });
   note(`Training with the quick preset: ${$('run-length').textContent} Follow it in the Train view…`);
-  location.hash = '#train';
+  await views.go('train');
   await startTraining();
   check();
   if ($('train-status').dataset.status !== 'done') {
@@ -588,7 +588,7 @@ async function firstRun(stopped) {
   await chat.refresh(ctx);
   $('ab-a').value = 'base';
   $('ab-b').value = 'tuned';
-  location.hash = '#chat';
+  await views.go('chat');
   await compare();
   const seconds = (performance.now() - started) / 1000;
   note(`Done in ${seconds.toFixed(0)} s: ${$('train-status').textContent} The two answers are `
