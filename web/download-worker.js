@@ -1,6 +1,6 @@
 // Runs download.js's `downloadModel` in a worker of its own, so that the stream of a model's
 // bytes into OPFS never occupies the page's main thread (Chromium drains a fetch's body into
-// its stream in tasks of up to tens of MiB: 56–68 ms each there, on a 2-core machine).
+// its stream in tasks of up to tens of MiB: 55–66 ms each there, on a 2-core machine).
 //   → {url}   ← {progress} (at most every 100 ms, and at each file's start and end)
 //   → {stop}  ← {value} or {error: {message, kind}}
 import { downloadModel } from './download.js';
