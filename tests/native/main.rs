@@ -86,28 +86,42 @@ tiered_tests! {
     bench_counts_launches => super::bench::bench_counts_launches;
 }
 
-/// LoRA and DoRA on an f16 base (lavapipe has `shader-f16`): 20 AdamW steps follow PEFT's f32
-/// trajectory; the adapters stay f32 and export to PEFT's files exactly; a checkpoint resumes
-/// the same trajectory; a merged model computes what the adapted one does.
+/// An f16 base on the GPU (lavapipe has `shader-f16`), or `None` where there is no GPU.
+fn half_gpu() -> Option<ComputeDevice> {
+    let device = device(Tier::Gpu)?;
+    Some(block_on(device.with_precision(webtune::device::Precision::F16)).unwrap())
+}
+
+/// LoRA and DoRA on an f16 base: 20 AdamW steps follow PEFT's f32 trajectory; the adapters
+/// stay f32 and export to PEFT's files exactly; a merged model computes what the adapted one
+/// does.
 #[test]
 fn gpu_f16_lora_trajectory_matches_peft() {
-    let Some(device) = device(Tier::Gpu) else {
+    let Some(half) = half_gpu() else {
         return;
     };
-    let half = block_on(device.with_precision(webtune::device::Precision::F16)).unwrap();
     match block_on(webtune_tests::lora_trajectory_matches_peft(&half)) {
         Ok(worst) => {
             eprintln!("GPU f16: LoRA/DoRA losses vs PEFT (f32): worst relative {worst:.1e}")
         }
         Err(err) => panic!("GPU f16: {err}"),
     }
-    // Checkpoints keep the adapter and AdamW's state in f32: a resumed run repeats the losses.
-    if let Err(err) = block_on(resume(&half)) {
-        panic!("GPU f16 resume: {err}");
-    }
     // Merging folds the f32 branch into the f16 base.
     if let Err(err) = block_on(merged(&half)) {
         panic!("GPU f16 merge: {err}");
+    }
+}
+
+/// Checkpoints on an f16 base keep the adapter and AdamW's state in f32: a resumed run repeats
+/// the losses. (A test of its own: the two took 6 minutes of lavapipe's launches together, the
+/// GPU tier's longest test.)
+#[test]
+fn gpu_f16_resume_continues_the_same_trajectory() {
+    let Some(half) = half_gpu() else {
+        return;
+    };
+    if let Err(err) = block_on(resume(&half)) {
+        panic!("GPU f16 resume: {err}");
     }
 }
 

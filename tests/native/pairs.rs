@@ -34,7 +34,12 @@ fn smollm2_writes_checked_pairs_from_a_handbook_page() {
         })
         .collect();
     let session = session();
-    let config = QaConfig::default();
+    // The first three passages (of twelve): each costs ~30 s of generation in a test build, and
+    // the defaults keep pairs from the first two (HR-110, HR-111).
+    let config = QaConfig {
+        max_passages: Some(3),
+        ..QaConfig::default()
+    };
     let mut heard = 0;
     let report = block_on(session.generate_pairs(Some(&docs), &config, |event| {
         if let QaProgress::Kept(_) = event {
@@ -53,6 +58,7 @@ fn smollm2_writes_checked_pairs_from_a_handbook_page() {
     for pair in &report.kept {
         eprintln!("Q: {}\nA: {}", pair.question, pair.answer);
     }
+    assert_eq!(report.passages, 3, "max_passages is kept to");
     assert!(!report.kept.is_empty(), "{report:?}");
     assert_eq!(heard, report.kept.len());
     assert!(report.dropped.iter().all(|d| !d.question.is_empty()));
