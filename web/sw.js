@@ -2,7 +2,7 @@
 // demo data) so that it opens with the network cut after the first visit. Models are not
 // kept here but in OPFS (store.js). Network first, so that a new build is picked up at once;
 // the copy answers only when the network cannot.
-const CACHE = 'webtune-shell-v14';
+const CACHE = 'webtune-shell-v15';
 const SHELL = [
   './', 'index.html', 'webtune-web.js', 'webtune-web_bg.wasm', 'worker.js', 'client.js',
   'app.js', 'run.js', 'views.js', 'preview.js', 'search.js', 'documents.js', 'pairs.js', 'chat.js', 'speed.js', 'runs.js', 'export.js', 'chart.js', 'cache.js', 'settings.js', 'presets.js', 'hub.js', 'store.js', 'download.js', 'download-worker.js', 'style.css',

@@ -2,11 +2,12 @@
 // `#name` (so links, reloads and the browser's back button keep the view); the tab of the
 // view on show carries `aria-current="page"`. No view logic lives here: only which is shown.
 //
-// Every view but the first keeps its body in a `<template>` until it is needed: the view
-// shown is filled at once, the others by `fill`, one per task. When parsing ends, Chromium's
-// own DOMContentLoaded observers (autofill's, by all signs) style every form control of the
-// document, fonts included: with all eight views' controls there, that start-up task took
-// 58–136 ms on a 2-core machine (see README, "The page").
+// Every view but the first keeps its body in a `<template>` until it is needed, and so do the
+// first view's closed `<details>`: the view shown is filled at once, the rest by `fill`, one
+// template per task. When parsing ends, Chromium's own DOMContentLoaded observers (autofill's,
+// by all signs) style every form control of the document, fonts included: with all eight
+// views' controls there, that start-up task took 58–136 ms on a 2-core machine (see README,
+// "The page").
 const FIRST = 'model';
 
 const sections = () => [...document.querySelectorAll('section[data-view]')];
@@ -38,11 +39,14 @@ export function wire() {
   show(location.hash.slice(1));
 }
 
-/// Puts every view's body in place, one view per task (the page's code needs all of them).
+/// Puts every template of the page in place, one per task (the page's code needs all of
+/// them); a template inside another is found once the outer one is open.
 export async function fill() {
-  for (const section of sections()) {
+  for (;;) {
     await new Promise((next) => setTimeout(next));
-    open(section);
+    const template = document.querySelector('main template');
+    if (!template) return;
+    template.replaceWith(template.content);
   }
 }
 
