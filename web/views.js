@@ -12,10 +12,14 @@ const FIRST = 'model';
 
 const sections = () => [...document.querySelectorAll('section[data-view]')];
 
+/// Puts `template`'s content in its place (nothing when there is no template).
+function unpack(template) {
+  template?.replaceWith(template.content);
+}
+
 /// Puts `section`'s body in place of its template, if it still has one.
 function open(section) {
-  const template = section.querySelector(':scope > template');
-  template?.replaceWith(template.content);
+  unpack(section.querySelector(':scope > template'));
 }
 
 /// Shows view `name` (an unknown name shows the first view).
@@ -39,14 +43,13 @@ export function wire() {
   show(location.hash.slice(1));
 }
 
-/// Puts every template of the page in place, one per task (the page's code needs all of
-/// them); a template inside another is found once the outer one is open.
+/// Puts every template of the page in place, one per task (the page's code needs all of them).
 export async function fill() {
   for (;;) {
     await new Promise((next) => setTimeout(next));
     const template = document.querySelector('main template');
     if (!template) return;
-    template.replaceWith(template.content);
+    unpack(template);
   }
 }
 

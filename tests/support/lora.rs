@@ -433,7 +433,7 @@ pub async fn adapter_for_another_base_is_refused(device: &ComputeDevice) -> Resu
 /// state, the DPO reference) is the same code on every tier, checked for all five bit for bit
 /// on the CPU; the GPU runs check that the adapter and AdamW's state survive the device's
 /// tensors (the five took 6 minutes of lavapipe's launches, most of the GPU tier's time; LoRA
-/// and DPO still took 3.7).
+/// and DPO still took 3.7 minutes).
 pub async fn resume_continues_the_same_trajectory(device: &ComputeDevice) -> Result<usize> {
     use webtune::train::{Method, TrainConfig};
     let lora_config = TrainConfig {
