@@ -7,7 +7,8 @@
 //! cargo bench -p webtune --bench embed -- cpu  # or gpu, or both without an argument
 //! ```
 //!
-//! Chunks per second after a warm-up batch. Then top-10 search latency over an index of
+//! Chunks per second after a warm-up batch, and the cores the run kept busy (CPU seconds per
+//! wall second). Then top-10 search latency over an index of
 //! 100,000 chunks (random unit vectors beside the demo texts, numbered), dense, keyword and
 //! hybrid, including embedding the query. A benchmark, not a test.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -32,7 +33,7 @@ const QUERIES: [&str; 5] = [
     "Who approves my holiday?",
 ];
 
-use common::{device_name, root, tiers};
+use common::{Clock, device_name, root, tiers};
 
 /// The same texts as `benches/embed_texts.py`.
 fn texts() -> Vec<String> {
@@ -112,7 +113,10 @@ fn search_latency(encoder: &SentenceEncoder) -> webtune::Result<Vec<(SearchMode,
     Ok(out)
 }
 
-fn measure(tier: Tier) -> webtune::Result<(String, f64)> {
+/// What one tier measured: its device, chunks per second and cores kept busy.
+type Measured = (String, f64, f64);
+
+fn measure(tier: Tier) -> webtune::Result<Measured> {
     let device = block_on(ComputeDevice::new(tier))?;
     let dir = root().join(".cache/models/all-MiniLM-L6-v2");
     let files = FOLDER_FILES
@@ -123,32 +127,33 @@ fn measure(tier: Tier) -> webtune::Result<(String, f64)> {
     let texts = texts();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     block_on(encoder.embed(&refs[..64]))?;
-    let start = Instant::now();
+    let clock = Clock::start();
     let vectors = block_on(encoder.embed(&refs))?;
-    let seconds = start.elapsed().as_secs_f64();
+    let (seconds, cores) = (clock.seconds(), clock.cores());
     assert_eq!(vectors.len(), COUNT);
     for (mode, ms) in search_latency(&encoder)? {
         eprintln!(
             "  {tier}: top-10 {mode:?} search over {INDEX_CHUNKS} chunks: {ms:.1} ms (median, query embedding included)"
         );
     }
-    Ok((device_name(&device), COUNT as f64 / seconds))
+    Ok((device_name(&device), COUNT as f64 / seconds, cores))
 }
 
 fn main() {
     println!("Sentence embeddings, all-MiniLM-L6-v2, {COUNT} texts (demo records)\n");
     println!(
-        "| {:<50} | {:<34} | {:>9} |",
-        "implementation", "device", "chunks/s"
+        "| {:<50} | {:<34} | {:>9} | {:>5} |",
+        "implementation", "device", "chunks/s", "cores"
     );
-    println!("|{:-<52}|{:-<36}|{:->11}|", "", "", "");
+    println!("|{:-<52}|{:-<36}|{:->11}|{:->7}|", "", "", "", "");
     for tier in tiers() {
         match measure(tier) {
-            Ok((device, rate)) => println!(
-                "| {:<50} | {:<34} | {:>9.1} |",
+            Ok((device, rate, cores)) => println!(
+                "| {:<50} | {:<34} | {:>9.1} | {:>5.2} |",
                 format!("webtune {tier}"),
                 device,
-                rate
+                rate,
+                cores
             ),
             Err(err) => eprintln!("{tier}: {err}"),
         }
@@ -158,12 +163,13 @@ fn main() {
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
     match reference {
         Some(r) => println!(
-            "| {:<50} | {:<34} | {:>9.1} |",
+            "| {:<50} | {:<34} | {:>9.1} | {:>5.2} |",
             r["implementation"]
                 .as_str()
                 .unwrap_or("sentence-transformers"),
             r["device"].as_str().unwrap_or("CPU"),
-            r["chunks_per_second"].as_f64().unwrap_or(f64::NAN)
+            r["chunks_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["cores_used"].as_f64().unwrap_or(f64::NAN)
         ),
         None => eprintln!(
             "sentence-transformers: not measured here (run python3 benches/st_embed.py first)"

@@ -192,8 +192,18 @@ async fn webgpu_fused_kernels_match_composite() {
 /// all 12 sentences (one of 256 tokens among short ones: batches by length keep it alone).
 #[wasm_bindgen_test]
 async fn webgpu_minilm_matches_sentence_transformers() {
+    minilm_matches_sentence_transformers(&webgpu().await).await;
+}
+
+/// The same on the CPU backend in wasm: burn-flex's fused attention and webtune's GELU
+/// kernel, as the page's documents use them without WebGPU.
+#[wasm_bindgen_test]
+async fn wasm_cpu_minilm_matches_sentence_transformers() {
+    minilm_matches_sentence_transformers(&ComputeDevice::cpu()).await;
+}
+
+async fn minilm_matches_sentence_transformers(device: &ComputeDevice) {
     use webtune::io::MemorySource;
-    let gpu = webgpu().await;
     let start = webtune::platform::seconds_now();
     let mut files = Vec::new();
     for f in webtune::rag::FOLDER_FILES {
@@ -201,16 +211,17 @@ async fn webgpu_minilm_matches_sentence_transformers() {
         files.push(MemorySource::new(f, webtune_tests::fetch_bytes(&url).await));
     }
     let minilm = &webtune_tests::MINILM;
-    match webtune_tests::encoder_matches_sentence_transformers(minilm, files, &gpu).await {
+    match webtune_tests::encoder_matches_sentence_transformers(minilm, files, device).await {
         Ok(check) => wasm_bindgen_test::console_log!(
-            "WebGPU all-MiniLM-L6-v2 vs sentence-transformers: lowest cosine 1 - {:.1e} \
-             (fetch {:.0} s, load {:.0} s, 12 sentences embedded {:.0} s)",
+            "{}: all-MiniLM-L6-v2 vs sentence-transformers: lowest cosine 1 - {:.1e} \
+             (fetch {:.0} s, load {:.0} s, 12 sentences embedded {:.1} s)",
+            device.tier(),
             1.0 - check.worst_cosine,
             webtune::platform::seconds_now() - start - check.load_seconds - check.embed_seconds,
             check.load_seconds,
             check.embed_seconds
         ),
-        Err(err) => panic!("WebGPU MiniLM: {err}"),
+        Err(err) => panic!("{} MiniLM: {err}", device.tier()),
     }
 }
 

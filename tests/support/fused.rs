@@ -101,9 +101,10 @@ pub async fn fused_kernels_match_composite(device: &ComputeDevice) -> Result<()>
     closed_form_gradients_match_composite(device).await
 }
 
-/// `nn::rms_normalize`'s and `nn::softmax`'s written-out gradients against autodiff's
-/// through the composite ops (`x / sqrt(mean(x²) + eps)`; burn's softmax), under a loss that
-/// weights every output differently.
+/// `nn::rms_normalize`'s, `nn::softmax`'s and `nn::gelu`'s written-out gradients (and, on
+/// the CPU tier, GELU's own kernel) against autodiff's through the composite ops
+/// (`x / sqrt(mean(x²) + eps)`; burn's softmax; `x · ½ · (1 + erf(x / √2))`), under a loss
+/// that weights every output differently.
 async fn closed_form_gradients_match_composite(device: &ComputeDevice) -> Result<()> {
     let autodiff = device.device().clone().autodiff();
     type Op<'a> = &'a dyn Fn(Tensor<3>) -> Tensor<3>;
@@ -111,7 +112,16 @@ async fn closed_form_gradients_match_composite(device: &ComputeDevice) -> Result
         let rms = (x.clone() * x.clone()).mean_dim(2).add_scalar(1e-5).sqrt();
         x / rms
     };
-    let cases: [(&str, Op, Op); 3] = [
+    let gelu = |x: Tensor<3>| {
+        let cdf = x
+            .clone()
+            .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
+            .erf()
+            .add_scalar(1.0)
+            .mul_scalar(0.5);
+        x * cdf
+    };
+    let cases: [(&str, Op, Op); 4] = [
         (
             "rms_normalize",
             &|x| webtune::nn::rms_normalize(x, 1e-5),
@@ -125,6 +135,7 @@ async fn closed_form_gradients_match_composite(device: &ComputeDevice) -> Result
             &|x| webtune::nn::softmax(x, 1),
             &|x| webtune::burn::tensor::activation::softmax(x, 1),
         ),
+        ("gelu", &|x| webtune::nn::gelu(x), &gelu),
     ];
     for (rows, width) in [(3, 576), (2, 37)] {
         let data = TensorData::new(fixed_values(61, rows * width, 2.0), [1, rows, width]);

@@ -3,8 +3,8 @@
 //! burn 0.22's GPU (CubeCL) backend differentiates the exact, erf-based `gelu` with the
 //! derivative of the *tanh approximation* (`burn-backend`'s default `gelu_backward`), while its
 //! CPU backend uses the exact derivative. The two tiers then disagree by about 3e-4 relative on
-//! the gradients flowing through a GELU, and neither matches PyTorch on the GPU. Composing GELU
-//! from `erf` lets autodiff derive the exact gradient everywhere.
+//! the gradients flowing through a GELU, and neither matches PyTorch on the GPU. webtune's
+//! GELU is one operation with the exact gradient written out, on every backend.
 //!
 //! Softmax and log-softmax compute in f32 on half-precision tensors.
 
@@ -13,15 +13,9 @@ use burn::tensor::{Tensor, activation};
 use crate::device::{to_dtype, to_f32};
 
 /// Exact GELU, `x · ½ · (1 + erf(x / √2))` (PyTorch's `F.gelu` default, BERT's `"gelu"`),
-/// with an exact gradient on every backend.
+/// with an exact gradient on every backend ([`super::closed_form::gelu`]).
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let cdf = x
-        .clone()
-        .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
-        .erf()
-        .add_scalar(1.0)
-        .mul_scalar(0.5);
-    x * cdf
+    super::closed_form::gelu(x)
 }
 
 /// GELU's tanh approximation, `½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (GPT-2's `"gelu_new"`,

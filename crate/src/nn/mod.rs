@@ -3,6 +3,7 @@
 
 mod activation;
 mod closed_form;
+mod cpu;
 pub mod fused;
 mod layers;
 mod low_rank;

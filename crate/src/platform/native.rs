@@ -1,4 +1,4 @@
-//! Native-only pieces: blocking on futures, and files as byte sources.
+//! Native-only pieces: blocking on futures, files as byte sources, and threads.
 
 use super::BrowserAdapterInfo;
 use crate::error::{Error, Result};
@@ -76,6 +76,13 @@ pub fn seconds_now() -> f64 {
         .get_or_init(std::time::Instant::now)
         .elapsed()
         .as_secs_f64()
+}
+
+/// Runs `f` on `data` in chunks of `chunk` elements, on every core (rayon's pool, which the
+/// CPU tier's matmuls also use).
+pub fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(&mut [T]) + Send + Sync) {
+    use rayon::prelude::*;
+    data.par_chunks_mut(chunk.max(1)).for_each(f);
 }
 
 /// Lets other work run between long steps: nothing to do natively (threads are preemptive).

@@ -3,11 +3,17 @@
 //! self-attention and a GELU MLP. It returns every token's hidden state; sentence embeddings
 //! (pooling, normalisation) are `rag::embed`'s business.
 //!
+//! On the CPU tier a layer's attention is burn-flex's fused kernel (scores, mask, softmax and
+//! the weighted sum per head, heads on every core); elsewhere it is burn's ops.
+//!
 //! Checkpoints name tensors with or without the `bert.` prefix (sentence-transformers saves
 //! them without); both load.
 
+use burn::backend::DispatchDevice;
 use burn::module::{Module, Param};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Int, Tensor};
 
 use super::hf_config::HfConfig;
 use super::weights::{
@@ -115,8 +121,17 @@ pub struct Bert {
     layers: Vec<BertLayer>,
 }
 
+/// Which padding keys each query must not attend to, in the form the layers' attention takes.
+#[derive(Clone)]
+enum KeyMask {
+    /// burn-flex's fused attention (the CPU tier): `true` at padding keys, `[batch, 1, seq, seq]`.
+    Fused(Tensor<4, Bool>),
+    /// burn's ops: a large negative score at padding keys, `[batch, 1, 1, seq]`.
+    Additive(Tensor<4>),
+}
+
 impl BertLayer {
-    fn forward(&self, x: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, mask: &KeyMask) -> Tensor<3> {
         let [batch, seq, hidden] = x.dims();
         let heads = |t: Tensor<3>| -> Tensor<4> {
             t.reshape([batch, seq, self.heads, hidden / self.heads])
@@ -126,11 +141,21 @@ impl BertLayer {
         let k = heads(self.key.forward(x.clone()));
         let v = heads(self.value.forward(x.clone()));
         let scale = ((hidden / self.heads) as f64).sqrt();
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar(scale) + mask;
-        let context = crate::nn::softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
+        let attended = match mask {
+            KeyMask::Fused(masked) => {
+                let options = AttentionModuleOptions {
+                    scale: Some(scale.recip()),
+                    softcap: None,
+                    is_causal: false,
+                };
+                attention(q, k, v, Some(masked.clone()), None, options)
+            }
+            KeyMask::Additive(additive) => {
+                let scores = q.matmul(k.swap_dims(2, 3)).div_scalar(scale) + additive.clone();
+                crate::nn::softmax(scores, 3).matmul(v)
+            }
+        };
+        let context = attended.swap_dims(1, 2).reshape([batch, seq, hidden]);
         let x = self
             .attention_norm
             .forward(self.attention_output.forward(context) + x);
@@ -157,16 +182,25 @@ impl Bert {
         let mut x = self
             .embeddings_norm
             .forward(self.word_embeddings.embed(ids) + positions + token_type);
-        // Padding keys get a large negative score (transformers uses the dtype's minimum).
-        // (In f32: `0 · -1e9` is NaN in f16, where -1e9 is -inf.)
-        let additive = crate::device::to_f32(mask)
-            .neg()
-            .add_scalar(1.0)
-            .mul_scalar(-1e9)
-            .reshape([batch, 1, 1, seq]);
-        let additive = crate::device::to_dtype(additive, x.dtype());
+        let mask = match x.device().as_dispatch() {
+            DispatchDevice::Flex(_) => KeyMask::Fused(
+                mask.equal_elem(0.0)
+                    .reshape([batch, 1, 1, seq])
+                    .expand([batch, 1, seq, seq]),
+            ),
+            // Padding keys get a large negative score (transformers uses the dtype's minimum).
+            // (In f32: `0 · -1e9` is NaN in f16, where -1e9 is -inf.)
+            _ => {
+                let additive = crate::device::to_f32(mask)
+                    .neg()
+                    .add_scalar(1.0)
+                    .mul_scalar(-1e9)
+                    .reshape([batch, 1, 1, seq]);
+                KeyMask::Additive(crate::device::to_dtype(additive, x.dtype()))
+            }
+        };
         for layer in &self.layers {
-            x = layer.forward(x, additive.clone());
+            x = layer.forward(x, &mask);
         }
         x
     }

@@ -61,6 +61,12 @@ pub fn seconds_now() -> f64 {
     js_sys::Date::now() / 1000.0
 }
 
+/// Runs `f` on `data` in chunks of `chunk` elements, one after another (a wasm worker has
+/// one thread).
+pub fn for_each_chunk<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(&mut [T]) + Send + Sync) {
+    data.chunks_mut(chunk.max(1)).for_each(f);
+}
+
 /// Lets the browser's event loop run (a `setTimeout(0)` turn): between training steps, so that
 /// messages (`stop`, `pause`) reach a worker and a page stays responsive even when the CPU
 /// tier computes without ever awaiting the GPU.
