@@ -122,7 +122,6 @@ pub struct Bert {
 }
 
 /// Which padding keys each query must not attend to, in the form the layers' attention takes.
-#[derive(Clone)]
 enum KeyMask {
     /// burn-flex's fused attention (the CPU tier): `true` at padding keys, `[batch, 1, seq, seq]`.
     Fused(Tensor<4, Bool>),
