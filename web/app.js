@@ -105,10 +105,10 @@ function buttons() {
   $('model-files').disabled = !idle;
   $('data-load').disabled = !ready;
   $('first-run').disabled = !ready;
-  $('train').disabled = !ready || page.dataset === null;
+  $('train-start').disabled = !ready || page.dataset === null;
   $('search').disabled = !ready || page.dataset === null;
   $('compare').disabled = !ready;
-  $('evaluate').disabled = !ready || page.dataset === null;
+  $('evaluate-start').disabled = !ready || page.dataset === null;
   $('compare-all').disabled = !ready;
   $('adapter-files').disabled = !ready;
   exports.buttons(ctx, idle, ready);
@@ -209,16 +209,16 @@ async function showGpu({ device, why, wanted }) {
 }
 
 async function openModel(entry) {
-  const before = { status: $('model').dataset.status, text: $('model').textContent };
-  show('model', 'pending', `Opening ${entry.label}…`);
+  const before = { status: $('model-status').dataset.status, text: $('model-status').textContent };
+  show('model-status', 'pending', `Opening ${entry.label}…`);
   let info;
   try {
     const precision = $('precision').value || params.get('precision') || undefined;
     info = await page.wt.openModel(entry.files, $('quantize').checked, precision);
   } catch (err) {
     // The engine keeps the model it had; so does the page.
-    if (page.model) show('model', before.status, before.text);
-    else show('model', 'failed', `${entry.label} could not be opened.`);
+    if (page.model) show('model-status', before.status, before.text);
+    else show('model-status', 'failed', `${entry.label} could not be opened.`);
     throw err;
   }
   life.live = false;
@@ -227,7 +227,7 @@ async function openModel(entry) {
   page.trained = false;
   show('report', 'idle', '');
   preview.problems(ctx, null);
-  show('model', 'ready', `${entry.label}: ${info.architecture}, ${count(info.parameters)} `
+  show('model-status', 'ready', `${entry.label}: ${info.architecture}, ${count(info.parameters)} `
     + `parameters, ${mib(info.weight_bytes)} on the device${info.quantized ? ' (4-bit)' : ''} `
     + `in ${info.precision}, `
     + `context ${info.context_length} tokens${entry.cached ? ' — from this browser\'s cache' : ''}.`);
@@ -266,21 +266,21 @@ function downloadTask(url) {
 
 async function fetchModel(url, signal) {
   const bar = $('model-progress');
-  const before = { status: $('model').dataset.status, text: $('model').textContent };
+  const before = { status: $('model-status').dataset.status, text: $('model-status').textContent };
   bar.hidden = false;
-  show('model', 'downloading', `Downloading ${url}…`);
+  show('model-status', 'downloading', `Downloading ${url}…`);
   let entry;
   try {
     entry = await downloadOffThread(url, ({ file, loaded, total, files, done }) => {
       bar.max = total ?? 1;
       bar.value = total ? loaded : 0;
       bar.dataset.seen = Number(bar.dataset.seen ?? 0) + 1;
-      $('model').textContent = `Downloading ${file} (${done + 1} of up to ${files}): ${mib(loaded)}`
+      $('model-status').textContent = `Downloading ${file} (${done + 1} of up to ${files}): ${mib(loaded)}`
         + (total ? ` of ${mib(total)}` : '');
     }, signal);
   } catch (err) {
-    if (page.model) show('model', before.status, before.text);
-    else show('model', 'failed', `No model is open: ${err.message}`);
+    if (page.model) show('model-status', before.status, before.text);
+    else show('model-status', 'failed', `No model is open: ${err.message}`);
     throw err;
   } finally {
     bar.hidden = true;
@@ -834,7 +834,7 @@ function wire() {
       life.stop();
     });
   };
-  $('train').onclick = () => task('Training', startTraining, () => life.stop());
+  $('train-start').onclick = () => task('Training', startTraining, () => life.stop());
   $('search').onclick = () => task('Searching for settings', async () => {
     try {
       await search.run(ctx, config());
@@ -852,7 +852,7 @@ function wire() {
     offerResume(null);
   });
   $('compare').onclick = () => task('Generating', compare, stopEngine);
-  $('evaluate').onclick = () => task('Evaluating', evaluate, stopEngine);
+  $('evaluate-start').onclick = () => task('Evaluating', evaluate, stopEngine);
   $('compare-all').onclick = () => task('Generating', compareAll, stopEngine);
   $('adapter-files').onchange = (e) => task('Keeping the adapter', () => keepAdapter(e.target.files));
   exports.wire(ctx);
@@ -898,7 +898,7 @@ async function main() {
     await documents.restore(ctx).catch((err) => failure('Opening the saved index', err));
   } catch (err) {
     failure('Starting', err);
-    if ($('model').dataset.status !== 'ready') show('model', 'failed', `No model is open: ${err.message}`);
+    if ($('model-status').dataset.status !== 'ready') show('model-status', 'failed', `No model is open: ${err.message}`);
   } finally {
     page.busy = false;
     buttons();

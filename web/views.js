@@ -1,6 +1,8 @@
 // The workspace's views: one `<section data-view>` shown at a time, picked by the address's
 // `#name` (so links, reloads and the browser's back button keep the view); the tab of the
 // view on show carries `aria-current="page"`. No view logic lives here: only which is shown.
+// No element's id may be a view's name: the browser would scroll to it when the address
+// changes to `#name` (the page tier checks).
 //
 // Every view but the first keeps its body in a `<template>` until it is needed, and so do the
 // first view's closed `<details>`: the view shown is filled at once, the rest by `fill`, one

@@ -268,6 +268,18 @@ async function tourViews(page, label, schemes) {
   await page.addScriptTag({ content: axe });
   const problems = [];
   const report = {};
+  // A view opened through its address shows from its top: the browser scrolls to an element
+  // whose id is the address's name (the model's status line and the Train button once: the
+  // Model and Train views opened 324 and 393 px down).
+  for (const view of views) {
+    const down = await page.evaluate(async (name) => {
+      scrollTo(0, 0);
+      location.hash = `#${name}`;
+      await new Promise((next) => setTimeout(next, 300));
+      return scrollY;
+    }, view);
+    if (down > 0) problems.push(`#${view} opened ${down} px down (an element's id is "${view}"?)`);
+  }
   const sizes = [[1280, 'light'], [375, 'light'], [1280, 'dark']].filter(([, scheme]) => schemes.includes(scheme));
   for (const [width, scheme] of sizes) {
     await page.setViewportSize({ width, height: 900 });
@@ -325,7 +337,7 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   // The engine runs on WebGPU inside its worker; the default model loads with no manual step.
   const engine = await waitForStatus(page, 'engine', ['ready', 'failed']);
   expect(/WebGPU/.test(engine.text), `engine: ${engine.text}`);
-  const model = await waitForStatus(page, 'model', ['ready', 'failed']);
+  const model = await waitForStatus(page, 'model-status', ['ready', 'failed']);
   console.log(`${engine.text}\nmodel: ${model.text}`);
   // One wasm instance and one WebGPU device: the worker's (`ComputeDevice::gpu` makes one
   // per module); the main thread ran none.
@@ -355,7 +367,7 @@ record(await scenario('page-webgpu', { webgpu: true, origin, query: '?tier=gpu' 
   expect(software.status === 'software' && /swiftshader/i.test(software.text), `adapter: ${software.text}`);
   expect(await attr(page, 'engine', 'data-tier') === 'cpu', `engine: ${chosen.text}`);
   expect(/software renderer/.test(note) && /\?tier=gpu/.test(note), `note: ${note}`);
-  expect((await waitForStatus(page, 'model', ['ready', 'failed'])).status === 'ready', 'no model on the CPU tier');
+  expect((await waitForStatus(page, 'model-status', ['ready', 'failed'])).status === 'ready', 'no model on the CPU tier');
   // The speed check (a LoRA step and a few tokens, timed by the engine) on the CPU tier, which
   // launches no GPU kernels. (On SwiftShader's WebGPU even an 8-token step outlasts a test.)
   await page.waitForSelector('#bench:not([disabled])', { timeout: timeoutMs });
@@ -398,7 +410,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const adapter = await waitForStatus(page, 'adapter', ['ready', 'unavailable']);
   expect(adapter.status === 'unavailable' && /WebGPU is not available/.test(adapter.text),
     `GPU section without WebGPU: ${adapter.status} ${adapter.text}`);
-  const model = await waitForStatus(page, 'model', ['ready', 'failed']);
+  const model = await waitForStatus(page, 'model-status', ['ready', 'failed']);
   expect(model.status === 'ready', `model: ${model.text}`);
   const note = await text(page, 'message');
   expect(/WebGPU is not available/.test(note) && /CPU/.test(note), `no clear note about the CPU: ${note}`);
@@ -479,7 +491,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
     };
     requestAnimationFrame(tick);
   });
-  await page.click('#train');
+  await page.click('#train-start');
   await page.waitForFunction(() => Number(document.querySelector('#train-status').dataset.saved) >= 2,
     null, { timeout: timeoutMs });
   const frames = await page.evaluate(() => window.frameGap);
@@ -502,7 +514,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   const offer = await text(page, 'resume-text');
   console.log(`after reload: ${offer}`);
   expect(new RegExp(`step ${saved} of 6`).test(offer), `resume offer: ${offer}`);
-  const cached = await waitForStatus(page, 'model', ['ready', 'failed']);
+  const cached = await waitForStatus(page, 'model-status', ['ready', 'failed']);
   expect(/cache/.test(cached.text) && requests.get(gguf) === 1, `model after reload: ${cached.text}, ${requests.get(gguf)} requests`);
   // The Runs view lists the unfinished run first, and resumes it.
   await page.click('#tab-runs');
@@ -647,7 +659,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.fill('#max-tokens', '24');
 
   // Evaluate: the held-out examples scored with the base and the fine-tuned model.
-  await page.click('#evaluate');
+  await page.click('#evaluate-start');
   const scored = await waitForStatus(page, 'eval-status', ['ready', 'failed']);
   const [baseLoss, tunedLoss] = [Number(await attr(page, 'eval-table', 'data-base')), Number(await attr(page, 'eval-table', 'data-tuned'))];
   const evalRows = await page.locator('#eval-table tr').allInnerTexts();
@@ -657,7 +669,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   expect(tunedLoss < baseLoss && Math.abs(tunedLoss - evals.at(-1)[1]) < 1e-3,
     `validation loss: base ${baseLoss}, fine-tuned ${tunedLoss}, training's last ${evals.at(-1)[1]}`);
   // Again, stopped once an answer is counted: the answers so far are kept and said to be so.
-  await page.click('#evaluate');
+  await page.click('#evaluate-start');
   await page.waitForFunction(() => /: [1-9]\d* of \d+…$/.test(document.querySelector('#eval-status').textContent),
     null, { timeout: timeoutMs });
   await page.click('#busy-stop');
@@ -904,7 +916,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   // The network cut: the page, its model and the document index come from the browser.
   await context.setOffline(true);
   await page.reload();
-  const offline = await waitForStatus(page, 'model', ['ready', 'failed']);
+  const offline = await waitForStatus(page, 'model-status', ['ready', 'failed']);
   console.log(`offline reload: ${offline.text}`);
   expect(offline.status === 'ready', `offline: ${offline.text}`);
   expect((await page.locator('#history li').count()) === 1, 'history lost offline');
@@ -938,7 +950,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
   await page.waitForFunction(() => location.hash === '#train', null, { timeout: 10_000 })
     .catch(() => expect(false, 'the Train view did not open'));
   await page.fill('#steps', '2');
-  await page.click('#train');
+  await page.click('#train-start');
   const adapted = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
   const adaptEvals = JSON.parse(await attr(page, 'loss-chart', 'data-evals'));
   console.log(`adapted: ${adapted.text}; held-out loss ${JSON.stringify(adaptEvals)}`);
@@ -1003,7 +1015,7 @@ record(await scenario('page-flow', { webgpu: false, origin, query: '?max_len=96&
 
 // Scenario 3: bad input through the page, and a model from a Hugging Face–style URL.
 record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_len=96&hub=${origin}/hf` }, async (page) => {
-  await waitForStatus(page, 'model', ['ready', 'failed']);
+  await waitForStatus(page, 'model-status', ['ready', 'failed']);
   const problem = async (what) => {
     await page.waitForSelector('#message[data-status="error"]', { timeout: timeoutMs });
     const shown = await text(page, 'message');
@@ -1013,7 +1025,7 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
   await page.setInputFiles('#model-files', { name: 'broken.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF garbage') });
   const corrupt = await problem('corrupt model');
   expect(/broken\.gguf/.test(corrupt) && /\[gguf\]/.test(corrupt), `corrupt model: ${corrupt}`);
-  const still = await waitForStatus(page, 'model', ['ready', 'failed']);
+  const still = await waitForStatus(page, 'model-status', ['ready', 'failed']);
   expect(still.status === 'ready' && /SmolLM2/.test(still.text), `the open model was lost: ${still.text}`);
 
   // A model too large for the engine (a Llama-3-8B-shaped config.json beside a small
@@ -1029,7 +1041,7 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
   ]);
   const huge = await problem('model too large');
   expect(/\[too_large\]/.test(huge) && /GiB/.test(huge) && /smaller model/.test(huge), `too large a model: ${huge}`);
-  expect(/SmolLM2/.test(await text(page, 'model')), 'the open model was lost');
+  expect(/SmolLM2/.test(await text(page, 'model-status')), 'the open model was lost');
 
   await page.setInputFiles('#data-file', { name: 'bad.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [\n') });
   await page.click('#data-load');
@@ -1113,7 +1125,7 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
   expect(/12 preference pairs/.test(pairsReport) && (await page.inputValue('#objective')) === 'dpo',
     `pairs report: ${pairsReport}, objective ${await page.inputValue('#objective')}`);
   await page.fill('#steps', '2');
-  await page.click('#train');
+  await page.click('#train-start');
   const aligned = await waitForStatus(page, 'train-status', ['done', 'failed', 'paused']);
   console.log(`DPO: ${aligned.text}`);
   expect(aligned.status === 'done' && /Held-out pairs: chosen answer preferred \d+ % → \d+ %, reward accuracy \d+ %/.test(aligned.text),
@@ -1131,7 +1143,7 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
   const plan = await text(page, 'plan');
   console.log(`plan for batch 256: ${plan}`);
   expect(/does not fit/.test(plan) && /batch \d+ with \d+ accumulation steps/.test(plan), `plan: ${plan}`);
-  await page.click('#train');
+  await page.click('#train-start');
   const tooLarge = await problem('too large a run');
   expect(/\[too_large\]/.test(tooLarge) && /These would fit/.test(tooLarge), `too large: ${tooLarge}`);
   await page.fill('#batch', '2');
@@ -1149,8 +1161,8 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
   await page.waitForSelector('#report[data-status="ready"]', { timeout: timeoutMs });
   await page.fill('#hf-url', `${origin}/hf/tiny-llama`);
   await page.click('#hf-download');
-  await page.waitForSelector('#model[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
-  const tiny = await text(page, 'model');
+  await page.waitForSelector('#model-status[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
+  const tiny = await text(page, 'model-status');
   console.log(`from the hub layout: ${tiny}`);
   expect(/llama/.test(tiny) && requests.get('/hf/tiny-llama/resolve/main/model-00004-of-00004.safetensors') === 1,
     `hub download: ${tiny}`);
@@ -1175,9 +1187,9 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
     `tiny-llama in the cache: ${JSON.stringify(tinyEntry)}, ${served} bytes served`);
   expect(smol && !/\(open\)/.test(smol.text) && smol.bytes > 50 * 2 ** 20, `SmolLM2 in the cache: ${JSON.stringify(smol)}`);
   await page.locator(`#model-cache li[data-key="${smol.key}"]`).getByRole('button', { name: 'Open' }).click();
-  await page.waitForSelector('#model[data-status="ready"]:has-text("SmolLM2")', { timeout: timeoutMs });
-  expect(/cache/.test(await text(page, 'model')) && requests.get('/models/SmolLM2-135M-Instruct.Q4_1.gguf') === 1,
-    `reopened: ${await text(page, 'model')}`);
+  await page.waitForSelector('#model-status[data-status="ready"]:has-text("SmolLM2")', { timeout: timeoutMs });
+  expect(/cache/.test(await text(page, 'model-status')) && requests.get('/models/SmolLM2-135M-Instruct.Q4_1.gguf') === 1,
+    `reopened: ${await text(page, 'model-status')}`);
   await page.waitForSelector('body:not([data-busy])', { timeout: timeoutMs });
   await page.locator(`#model-cache li[data-key="${tinyEntry.key}"]`).getByRole('button', { name: 'Delete' }).click();
   await page.waitForSelector('#model-cache[data-models="1"]', { timeout: 10_000 });
@@ -1227,11 +1239,11 @@ record(await scenario('page-bad-input', { webgpu: false, origin, query: `?max_le
 record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }, async (page) => {
   const KILLS = 10;
   const STEPS = 20; // asked; the epochs end the run at 18, the quick preset checkpointing every step
-  await waitForStatus(page, 'model', ['ready', 'failed']);
+  await waitForStatus(page, 'model-status', ['ready', 'failed']);
   await page.click('#other-model summary');
   await page.fill('#hf-url', `${origin}/hf/tiny-llama`);
   await page.click('#hf-download');
-  await page.waitForSelector('#model[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
+  await page.waitForSelector('#model-status[data-status="ready"]:has-text("tiny-llama")', { timeout: timeoutMs });
   await page.click('#data-load');
   await waitForStatus(page, 'report', ['ready']);
   await page.fill('#steps', String(STEPS));
@@ -1249,7 +1261,7 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
     });
     return { digest, losses: JSON.parse(await attr(page, 'loss-chart', 'data-losses')) };
   };
-  await page.click('#train');
+  await page.click('#train-start');
   const whole = await result();
 
   // The checkpoint the run record points at: its state parses, its adapter's header parses.
@@ -1275,7 +1287,7 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
   const steps = new Set();
   while (steps.size < KILLS) steps.add(2 + Math.floor(random() * (total - 5)));
   const points = [...steps].sort((a, b) => a - b).map((step) => ({ step, delay: Math.floor(random() * 10) }));
-  await page.click('#train');
+  await page.click('#train-start');
   const kept = [];
   for (const [i, { step, delay }] of points.entries()) {
     const reload = i % 3 === 2;
@@ -1304,7 +1316,7 @@ record(await scenario('page-soak', { webgpu: false, origin, query: '?tier=cpu' }
     if (reload) await page.reload();
     await page.waitForSelector('#resume-panel:not([hidden])', { timeout: timeoutMs });
     kept.push(`${step}${reload ? ' (reload)' : ''} → ${await checkpoint()}`);
-    if (reload) await waitForStatus(page, 'model', ['ready']);
+    if (reload) await waitForStatus(page, 'model-status', ['ready']);
     await page.click('#resume');
     // Training, or already done: the last few steps of tiny-llama can finish between two polls.
     await page.waitForFunction(() => ['training', 'done'].includes(document.querySelector('#train-status').dataset.status),
