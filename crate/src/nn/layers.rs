@@ -1,7 +1,8 @@
 //! Layers shared by the model families: linear projections and normalisations.
 
+use burn::backend::DispatchDevice;
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData, module};
 
 use super::{LowRank, Quant4};
 use crate::device::{to_dtype, to_f32};
@@ -274,14 +275,21 @@ impl LayerNorm {
 
     /// `[batch, seq, hidden]` → same shape, normalised over `hidden` (biased variance, as
     /// PyTorch's `nn.LayerNorm`).
-    /// Statistics in f32 on half-precision inputs.
+    /// Statistics in f32 on half-precision inputs. On the CPU tier outside autodiff (BERT's
+    /// embeddings, generation) it is burn-flex's fused kernel (one pass per row, rows on
+    /// every core) in place of nine single-threaded element-wise passes.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let dtype = x.dtype();
+        let (weight, bias) = (self.weight.val(), self.bias.val());
+        if matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
+            && [dtype, weight.dtype(), bias.dtype()] == [DType::F32; 3]
+        {
+            return module::layer_norm(x, weight, Some(bias), self.eps);
+        }
         let x = to_f32(x);
         let centered = x.clone() - x.mean_dim(2);
         let var = (centered.clone() * centered.clone()).mean_dim(2);
-        to_dtype(centered / var.add_scalar(self.eps).sqrt(), dtype)
-            * self.weight.val().unsqueeze::<3>()
-            + self.bias.val().unsqueeze::<3>()
+        to_dtype(centered / var.add_scalar(self.eps).sqrt(), dtype) * weight.unsqueeze::<3>()
+            + bias.unsqueeze::<3>()
     }
 }
