@@ -13,6 +13,35 @@ fn fixture(path: &str) -> PathBuf {
         .join(path)
 }
 
+/// A test's scratch folder, `webtune-cli-NAME-PID` in the system's temporary folder: emptied
+/// when made, removed when the test ends (kept after a failure, to look at).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("webtune-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 fn webtune(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_webtune"))
         .args(args)
@@ -26,8 +55,7 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn score_prints_losses_and_perplexity() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("score");
     let file = dir.join("text.txt");
     std::fs::write(&file, "Hello world! Support tickets are answered.").unwrap();
     let model = fixture("llama");
@@ -180,8 +208,7 @@ fn bad_input_fails_cleanly() {
 
 #[test]
 fn eval_reports_loss_and_accuracy() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-eval-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("eval");
     let data = dir.join("held.csv");
     std::fs::write(
         &data,
@@ -230,9 +257,7 @@ const LORA_RUN: [&str; 7] = [
 
 #[test]
 fn train_every_method_then_export_checkpoints() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("train");
     let data = dir.join("chat.jsonl");
     std::fs::write(
         &data,
@@ -397,8 +422,7 @@ fn train_every_method_then_export_checkpoints() {
 fn index_then_query_update_and_prune() {
     let embedder =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/models/all-MiniLM-L6-v2");
-    let dir = std::env::temp_dir().join(format!("webtune-cli-rag-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = Scratch::new("rag");
     let docs = dir.join("docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(
@@ -531,9 +555,7 @@ fn index_then_query_update_and_prune() {
 /// (`tests/fixtures/edges/expected.json`; `WEBTUNE_BLESS=1` rewrites it from this run).
 #[test]
 fn cli_gives_the_edges_record() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-edges-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("edges");
     let held = dir.join("held.jsonl");
     std::fs::write(&held, webtune_tests::EDGES_HELD).unwrap();
     let model = fixture("llama");
@@ -596,9 +618,7 @@ fn cli_gives_the_edges_record() {
 #[test]
 fn train_refuses_a_run_that_does_not_fit() {
     use webtune::session::{OpenOptions, Session};
-    let dir = std::env::temp_dir().join(format!("webtune-cli-plan-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("plan");
     let data = dir.join("held.jsonl");
     std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
     let model = fixture("llama");
@@ -658,9 +678,7 @@ fn train_refuses_a_run_that_does_not_fit() {
 /// misspelt key in a config file names the setting it most likely means.
 #[test]
 fn train_refuses_bad_settings_before_loading() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-settings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("settings");
     let data = dir.join("held.jsonl");
     std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
     let config = dir.join("run.toml");
@@ -704,8 +722,7 @@ fn train_refuses_bad_settings_before_loading() {
 /// documents, a `--validation` file beside documents, and an empty document, naming them.
 #[test]
 fn train_adapts_to_documents() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-docs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = Scratch::new("docs");
     let docs = dir.join("docs");
     std::fs::create_dir_all(docs.join("more")).unwrap();
     for i in 0..4 {
@@ -784,9 +801,7 @@ fn train_adapts_to_documents() {
 
 #[test]
 fn train_aligns_to_preference_pairs() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-pairs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("pairs");
     let pairs: Vec<String> = (0..12)
         .map(|i| {
             format!(
@@ -931,8 +946,7 @@ fn train_aligns_to_preference_pairs() {
 
 #[test]
 fn search_halves_the_settings_and_writes_the_chosen_run() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-search-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = Scratch::new("search");
     let model = fixture("llama");
     let data = fixture("../../../static/demo/support.jsonl");
     let path = |p: &Path| p.to_str().unwrap().to_string();
@@ -1014,9 +1028,7 @@ fn search_halves_the_settings_and_writes_the_chosen_run() {
 
 #[test]
 fn pairs_writes_checked_jsonl_and_refuses_bad_input() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-qa-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("qa");
     let model = fixture("llama");
     let docs = fixture("../../../static/demo/policies/hr-work.md");
     let path = |p: &Path| p.to_str().unwrap().to_string();
@@ -1089,13 +1101,11 @@ fn pairs_writes_checked_jsonl_and_refuses_bad_input() {
     let err = text(&a.stderr);
     assert!(!a.status.success() && err.contains("empty.md"), "{err}");
     assert!(!dir.join("none.jsonl").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn generate_continues_a_conversation_within_the_context() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-chat-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("chat");
     let model = fixture("llama");
     let history = |turns: &[(&str, String)]| {
         let path = dir.join(format!("history-{}.json", turns.len()));
@@ -1164,7 +1174,6 @@ fn generate_continues_a_conversation_within_the_context() {
         !bad.status.success() && err.contains("turn 1 has role `robot`"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `webtune bench` prints its measurements as JSON (no kernel launches on the CPU tier) and
@@ -1213,9 +1222,7 @@ fn bench_measures_and_refuses_bad_settings() {
 /// combine with `--config`.
 #[test]
 fn train_starts_from_a_preset() {
-    let dir = std::env::temp_dir().join(format!("webtune-cli-preset-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("preset");
     let data = dir.join("held.jsonl");
     std::fs::write(&data, webtune_tests::EDGES_HELD).unwrap();
     let model = fixture("llama");
