@@ -6,8 +6,17 @@
 //! ([`crate::platform::for_each_chunk`]); each chunk's loop has no branch and no call, so the
 //! compiler vectorises it (AVX2 natively, `simd128` in wasm).
 
+use burn::backend::DispatchDevice;
+use burn::tensor::Device;
+
 /// Elements per chunk handed to a thread.
 const CHUNK: usize = 1 << 14;
+
+/// Whether tensors on `device` take burn-flex's own fused kernels (attention, LayerNorm): the
+/// CPU tier outside autodiff, which would differentiate them through their decomposition.
+pub fn fused(device: &Device) -> bool {
+    matches!(device.as_dispatch(), DispatchDevice::Flex(_))
+}
 
 /// `erf(x)` in f32 by a rational function of `x²` (the form XLA and Eigen use), `x` clamped
 /// to ±4 where `erf` is ±1 in f32. Within 4e-7 of the exact value everywhere (f32's spacing

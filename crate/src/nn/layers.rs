@@ -1,6 +1,5 @@
 //! Layers shared by the model families: linear projections and normalisations.
 
-use burn::backend::DispatchDevice;
 use burn::module::{Module, Param};
 use burn::tensor::{DType, Device, Tensor, TensorData, module};
 
@@ -281,8 +280,7 @@ impl LayerNorm {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let dtype = x.dtype();
         let (weight, bias) = (self.weight.val(), self.bias.val());
-        if matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
-            && [dtype, weight.dtype(), bias.dtype()] == [DType::F32; 3]
+        if super::cpu_fused(&x.device()) && [dtype, weight.dtype(), bias.dtype()] == [DType::F32; 3]
         {
             return module::layer_norm(x, weight, Some(bias), self.eps);
         }

@@ -15,6 +15,7 @@ mod vocab;
 
 pub use activation::{gelu, gelu_tanh, log_softmax_f32, softmax};
 pub use closed_form::rms_normalize;
+pub use cpu::fused as cpu_fused;
 pub use layers::{LayerNorm, Linear, RmsNorm, Weight, linear, transpose};
 pub use low_rank::LowRank;
 pub use matmul::{SMALL_ROWS, matmul};

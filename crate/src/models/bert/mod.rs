@@ -9,7 +9,6 @@
 //! Checkpoints name tensors with or without the `bert.` prefix (sentence-transformers saves
 //! them without); both load.
 
-use burn::backend::DispatchDevice;
 use burn::module::{Module, Param};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
@@ -20,7 +19,7 @@ use super::weights::{
     Placement, Weights, check_plausible, layer_norm, linear, matrix, vocab_matrix,
 };
 use crate::error::Result;
-use crate::nn::{LayerNorm, Linear, VocabMatrix, gelu};
+use crate::nn::{LayerNorm, Linear, VocabMatrix, cpu_fused, gelu};
 
 /// A BERT encoder's hyper-parameters (`config.json`, `model_type` `bert`).
 #[derive(Debug, Clone, PartialEq)]
@@ -181,22 +180,21 @@ impl Bert {
         let mut x = self
             .embeddings_norm
             .forward(self.word_embeddings.embed(ids) + positions + token_type);
-        let mask = match x.device().as_dispatch() {
-            DispatchDevice::Flex(_) => KeyMask::Fused(
+        let mask = if cpu_fused(&x.device()) {
+            KeyMask::Fused(
                 mask.equal_elem(0.0)
                     .reshape([batch, 1, 1, seq])
                     .expand([batch, 1, seq, seq]),
-            ),
+            )
+        } else {
             // Padding keys get a large negative score (transformers uses the dtype's minimum).
             // (In f32: `0 · -1e9` is NaN in f16, where -1e9 is -inf.)
-            _ => {
-                let additive = crate::device::to_f32(mask)
-                    .neg()
-                    .add_scalar(1.0)
-                    .mul_scalar(-1e9)
-                    .reshape([batch, 1, 1, seq]);
-                KeyMask::Additive(crate::device::to_dtype(additive, x.dtype()))
-            }
+            let additive = crate::device::to_f32(mask)
+                .neg()
+                .add_scalar(1.0)
+                .mul_scalar(-1e9)
+                .reshape([batch, 1, 1, seq]);
+            KeyMask::Additive(crate::device::to_dtype(additive, x.dtype()))
         };
         for layer in &self.layers {
             x = layer.forward(x, &mask);
